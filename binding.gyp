@@ -1,0 +1,28 @@
+{
+  # OpenBLAS is optional: detect-openblas.cjs prints the include folder when
+  # cblas.h and libopenblas are present (and ELDER_NO_OPENBLAS is unset), or
+  # nothing; without it the addon is built with the portable C sgemm only.
+  "variables": {
+    "openblas_include": "<!(node native/detect-openblas.cjs)"
+  },
+  "targets": [
+    {
+      "target_name": "elder_native",
+      "sources": [
+        "native/addon.cc",
+        "native/sgemm.cc",
+        "native/elementwise.cc"
+      ],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
+      "cflags": ["-O3"],
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["openblas_include!=''", {
+          "defines": ["ELDER_OPENBLAS=1"],
+          "include_dirs": ["<(openblas_include)"],
+          "libraries": ["-lopenblas"]
+        }]
+      ]
+    }
+  ]
+}

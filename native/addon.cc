@@ -1,0 +1,355 @@
+// N-API bindings. Every array argument is a typed-array view used in place
+// (no copies); sizes and offsets are checked here so a wrong call from
+// TypeScript raises a RangeError instead of touching memory it does not own.
+#include <node_api.h>
+
+#include <cstdio>
+#include <string>
+
+#include "kernels.h"
+
+namespace {
+
+struct Args {
+  napi_env env;
+  napi_value values[20];
+  size_t count = 20;
+  bool failed = false;
+
+  Args(napi_env e, napi_callback_info info, size_t expected) : env(e) {
+    napi_get_cb_info(env, info, &count, values, nullptr, nullptr);
+    if (count < expected) fail("expected " + std::to_string(expected) + " arguments");
+  }
+
+  void fail(const std::string& message) {
+    if (!failed) napi_throw_range_error(env, nullptr, message.c_str());
+    failed = true;
+  }
+
+  template <typename T>
+  T* array(size_t index, napi_typedarray_type wanted, size_t minLength, const char* name) {
+    if (failed) return nullptr;
+    bool isTyped = false;
+    napi_is_typedarray(env, values[index], &isTyped);
+    if (!isTyped) {
+      fail(std::string(name) + ": expected a typed array");
+      return nullptr;
+    }
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_get_typedarray_info(env, values[index], &type, &length, &data, nullptr, nullptr);
+    if (type != wanted) {
+      fail(std::string(name) + ": wrong typed array type");
+      return nullptr;
+    }
+    if (length < minLength) {
+      fail(std::string(name) + ": needs " + std::to_string(minLength) + " elements, has " +
+           std::to_string(length));
+      return nullptr;
+    }
+    return static_cast<T*>(data);
+  }
+
+  float* f32(size_t index, size_t minLength, const char* name) {
+    return array<float>(index, napi_float32_array, minLength, name);
+  }
+  // Optional gradient outputs may be passed as null.
+  float* f32OrNull(size_t index, size_t minLength, const char* name) {
+    napi_valuetype kind;
+    napi_typeof(env, values[index], &kind);
+    if (kind == napi_null || kind == napi_undefined) return nullptr;
+    return f32(index, minLength, name);
+  }
+  int32_t* i32(size_t index, size_t minLength, const char* name) {
+    return array<int32_t>(index, napi_int32_array, minLength, name);
+  }
+  int64_t integer(size_t index) {
+    int64_t value = 0;
+    if (!failed && napi_get_value_int64(env, values[index], &value) != napi_ok)
+      fail("argument " + std::to_string(index) + ": expected a number");
+    return value;
+  }
+  double number(size_t index) {
+    double value = 0;
+    if (!failed && napi_get_value_double(env, values[index], &value) != napi_ok)
+      fail("argument " + std::to_string(index) + ": expected a number");
+    return value;
+  }
+  bool boolean(size_t index) {
+    bool value = false;
+    if (!failed && napi_get_value_bool(env, values[index], &value) != napi_ok)
+      fail("argument " + std::to_string(index) + ": expected a boolean");
+    return value;
+  }
+};
+
+napi_value undefinedValue(napi_env env) {
+  napi_value result;
+  napi_get_undefined(env, &result);
+  return result;
+}
+
+// Elements a row-major [rows, cols] matrix with leading dimension ld spans.
+size_t extent(int64_t rows, int64_t cols, int64_t ld) {
+  if (rows <= 0 || cols <= 0) return 0;
+  return (size_t)((rows - 1) * ld + cols);
+}
+
+template <bool Portable>
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  // (transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc)
+  Args args(env, info, 16);
+  const bool transA = args.boolean(0), transB = args.boolean(1);
+  const int64_t M = args.integer(2), N = args.integer(3), K = args.integer(4);
+  const float alpha = (float)args.number(5);
+  const int64_t aOffset = args.integer(7), lda = args.integer(8);
+  const int64_t bOffset = args.integer(10), ldb = args.integer(11);
+  const float beta = (float)args.number(12);
+  const int64_t cOffset = args.integer(14), ldc = args.integer(15);
+  if (args.failed) return nullptr;
+  if (M < 0 || N < 0 || K < 0 || aOffset < 0 || bOffset < 0 || cOffset < 0) {
+    args.fail("sgemm: negative size or offset");
+    return nullptr;
+  }
+  const int64_t aRows = transA ? K : M, aCols = transA ? M : K;
+  const int64_t bRows = transB ? N : K, bCols = transB ? K : N;
+  if (lda < (aCols > 0 ? aCols : 1) || ldb < (bCols > 0 ? bCols : 1) || ldc < (N > 0 ? N : 1)) {
+    args.fail("sgemm: leading dimension smaller than the row length");
+    return nullptr;
+  }
+  float* A = args.f32(6, aOffset + extent(aRows, aCols, lda), "sgemm A");
+  float* B = args.f32(9, bOffset + extent(bRows, bCols, ldb), "sgemm B");
+  float* C = args.f32(13, cOffset + extent(M, N, ldc), "sgemm C");
+  if (args.failed) return nullptr;
+  auto kernel = Portable ? elder::sgemmPortable : elder::sgemm;
+  kernel(transA, transB, (int)M, (int)N, (int)K, alpha, A + aOffset, (int)lda, B + bOffset,
+         (int)ldb, beta, C + cOffset, (int)ldc);
+  return undefinedValue(env);
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  Args args(env, info, 1);
+  const int64_t threads = args.integer(0);
+  if (args.failed) return nullptr;
+  elder::setThreads((int)threads);
+  return undefinedValue(env);
+}
+
+napi_value GetThreads(napi_env env, napi_callback_info) {
+  napi_value result;
+  napi_create_int32(env, elder::getThreads(), &result);
+  return result;
+}
+
+napi_value GeluForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 3);  // (x, y, n)
+  const size_t n = (size_t)args.integer(2);
+  float* x = args.f32(0, n, "x");
+  float* y = args.f32(1, n, "y");
+  if (args.failed) return nullptr;
+  elder::geluForward(x, y, n);
+  return undefinedValue(env);
+}
+
+napi_value GeluBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 4);  // (x, dy, dx, n)
+  const size_t n = (size_t)args.integer(3);
+  float* x = args.f32(0, n, "x");
+  float* dy = args.f32(1, n, "dy");
+  float* dx = args.f32(2, n, "dx");
+  if (args.failed) return nullptr;
+  elder::geluBackward(x, dy, dx, n);
+  return undefinedValue(env);
+}
+
+napi_value SiluMulForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 4);  // (gate, up, y, n)
+  const size_t n = (size_t)args.integer(3);
+  float* gate = args.f32(0, n, "gate");
+  float* up = args.f32(1, n, "up");
+  float* y = args.f32(2, n, "y");
+  if (args.failed) return nullptr;
+  elder::siluMulForward(gate, up, y, n);
+  return undefinedValue(env);
+}
+
+napi_value SiluMulBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 6);  // (gate, up, dy, dgate, dup, n)
+  const size_t n = (size_t)args.integer(5);
+  float* gate = args.f32(0, n, "gate");
+  float* up = args.f32(1, n, "up");
+  float* dy = args.f32(2, n, "dy");
+  float* dgate = args.f32(3, n, "dgate");
+  float* dup = args.f32(4, n, "dup");
+  if (args.failed) return nullptr;
+  elder::siluMulBackward(gate, up, dy, dgate, dup, n);
+  return undefinedValue(env);
+}
+
+napi_value LayerNormForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 9);  // (x, gamma, beta, y, mean, rstd, rows, cols, eps)
+  const int64_t rows = args.integer(6), cols = args.integer(7);
+  const float eps = (float)args.number(8);
+  const size_t n = (size_t)(rows * cols);
+  float* x = args.f32(0, n, "x");
+  float* gamma = args.f32(1, cols, "gamma");
+  float* beta = args.f32(2, cols, "beta");
+  float* y = args.f32(3, n, "y");
+  float* mean = args.f32(4, rows, "mean");
+  float* rstd = args.f32(5, rows, "rstd");
+  if (args.failed) return nullptr;
+  elder::layerNormForward(x, gamma, beta, y, mean, rstd, (int)rows, (int)cols, eps);
+  return undefinedValue(env);
+}
+
+napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 10);  // (x, gamma, mean, rstd, dy, dx?, dgamma?, dbeta?, rows, cols)
+  const int64_t rows = args.integer(8), cols = args.integer(9);
+  const size_t n = (size_t)(rows * cols);
+  float* x = args.f32(0, n, "x");
+  float* gamma = args.f32(1, cols, "gamma");
+  float* mean = args.f32(2, rows, "mean");
+  float* rstd = args.f32(3, rows, "rstd");
+  float* dy = args.f32(4, n, "dy");
+  float* dx = args.f32OrNull(5, n, "dx");
+  float* dgamma = args.f32OrNull(6, cols, "dgamma");
+  float* dbeta = args.f32OrNull(7, cols, "dbeta");
+  if (args.failed) return nullptr;
+  elder::layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, (int)rows, (int)cols);
+  return undefinedValue(env);
+}
+
+napi_value RmsNormForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 7);  // (x, weight, y, rstd, rows, cols, eps)
+  const int64_t rows = args.integer(4), cols = args.integer(5);
+  const float eps = (float)args.number(6);
+  const size_t n = (size_t)(rows * cols);
+  float* x = args.f32(0, n, "x");
+  float* weight = args.f32(1, cols, "weight");
+  float* y = args.f32(2, n, "y");
+  float* rstd = args.f32(3, rows, "rstd");
+  if (args.failed) return nullptr;
+  elder::rmsNormForward(x, weight, y, rstd, (int)rows, (int)cols, eps);
+  return undefinedValue(env);
+}
+
+napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 8);  // (x, weight, rstd, dy, dx?, dweight?, rows, cols)
+  const int64_t rows = args.integer(6), cols = args.integer(7);
+  const size_t n = (size_t)(rows * cols);
+  float* x = args.f32(0, n, "x");
+  float* weight = args.f32(1, cols, "weight");
+  float* rstd = args.f32(2, rows, "rstd");
+  float* dy = args.f32(3, n, "dy");
+  float* dx = args.f32OrNull(4, n, "dx");
+  float* dweight = args.f32OrNull(5, cols, "dweight");
+  if (args.failed) return nullptr;
+  elder::rmsNormBackward(x, weight, rstd, dy, dx, dweight, (int)rows, (int)cols);
+  return undefinedValue(env);
+}
+
+napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
+  Args args(env, info, 5);  // (x, count, rows, cols, causalOffset)
+  const int64_t count = args.integer(1), rows = args.integer(2), cols = args.integer(3);
+  const int64_t causalOffset = args.integer(4);
+  float* x = args.f32(0, (size_t)(count * rows * cols), "x");
+  if (args.failed) return nullptr;
+  if (cols <= 0) return undefinedValue(env);
+  elder::softmaxRows(x, (int)count, (int)rows, (int)cols, (int)causalOffset);
+  return undefinedValue(env);
+}
+
+napi_value SoftmaxBackwardRows(napi_env env, napi_callback_info info) {
+  Args args(env, info, 5);  // (p, dp, dx, rows, cols)
+  const int64_t rows = args.integer(3), cols = args.integer(4);
+  const size_t n = (size_t)(rows * cols);
+  float* p = args.f32(0, n, "p");
+  float* dp = args.f32(1, n, "dp");
+  float* dx = args.f32(2, n, "dx");
+  if (args.failed) return nullptr;
+  elder::softmaxBackwardRows(p, dp, dx, (size_t)rows, (int)cols);
+  return undefinedValue(env);
+}
+
+napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 6);  // (logits, targets, losses, lse, rows, cols)
+  const int64_t rows = args.integer(4), cols = args.integer(5);
+  float* logits = args.f32(0, (size_t)(rows * cols), "logits");
+  int32_t* targets = args.i32(1, rows, "targets");
+  float* losses = args.f32(2, rows, "losses");
+  float* lse = args.f32(3, rows, "lse");
+  if (args.failed) return nullptr;
+  for (int64_t r = 0; r < rows; ++r)
+    if (targets[r] < 0 || targets[r] >= cols) {
+      args.fail("crossEntropy: target " + std::to_string(targets[r]) + " outside the vocabulary");
+      return nullptr;
+    }
+  elder::crossEntropyForward(logits, targets, losses, lse, (int)rows, (int)cols);
+  return undefinedValue(env);
+}
+
+napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, 7);  // (logits, targets, lse, rowScale, dlogits, rows, cols)
+  const int64_t rows = args.integer(5), cols = args.integer(6);
+  const size_t n = (size_t)(rows * cols);
+  float* logits = args.f32(0, n, "logits");
+  int32_t* targets = args.i32(1, rows, "targets");
+  float* lse = args.f32(2, rows, "lse");
+  float* rowScale = args.f32(3, rows, "rowScale");
+  float* dlogits = args.f32(4, n, "dlogits");
+  if (args.failed) return nullptr;
+  elder::crossEntropyBackward(logits, targets, lse, rowScale, dlogits, (int)rows, (int)cols);
+  return undefinedValue(env);
+}
+
+napi_value AdamStep(napi_env env, napi_callback_info info) {
+  // (param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
+  Args args(env, info, 11);
+  const size_t n = (size_t)args.integer(4);
+  float* param = args.f32(0, n, "param");
+  float* grad = args.f32(1, n, "grad");
+  float* m = args.f32(2, n, "m");
+  float* v = args.f32(3, n, "v");
+  const float lr = (float)args.number(5), beta1 = (float)args.number(6);
+  const float beta2 = (float)args.number(7), eps = (float)args.number(8);
+  const float weightDecay = (float)args.number(9);
+  const int64_t step = args.integer(10);
+  if (args.failed) return nullptr;
+  elder::adamStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, (int)step);
+  return undefinedValue(env);
+}
+
+void define(napi_env env, napi_value exports, const char* name, napi_callback callback) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  define(env, exports, "sgemm", Sgemm<false>);
+  define(env, exports, "sgemmPortable", Sgemm<true>);
+  define(env, exports, "setThreads", SetThreads);
+  define(env, exports, "getThreads", GetThreads);
+  define(env, exports, "geluForward", GeluForward);
+  define(env, exports, "geluBackward", GeluBackward);
+  define(env, exports, "siluMulForward", SiluMulForward);
+  define(env, exports, "siluMulBackward", SiluMulBackward);
+  define(env, exports, "layerNormForward", LayerNormForward);
+  define(env, exports, "layerNormBackward", LayerNormBackward);
+  define(env, exports, "rmsNormForward", RmsNormForward);
+  define(env, exports, "rmsNormBackward", RmsNormBackward);
+  define(env, exports, "softmaxRows", SoftmaxRows);
+  define(env, exports, "softmaxBackwardRows", SoftmaxBackwardRows);
+  define(env, exports, "crossEntropyForward", CrossEntropyForward);
+  define(env, exports, "crossEntropyBackward", CrossEntropyBackward);
+  define(env, exports, "adamStep", AdamStep);
+  napi_value backend;
+  napi_create_string_utf8(env, elder::sgemmBackendName(), NAPI_AUTO_LENGTH, &backend);
+  napi_set_named_property(env, exports, "sgemmBackend", backend);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

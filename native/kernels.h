@@ -1,0 +1,54 @@
+// Hot kernels of elder. Conventions shared by every kernel here:
+// - matrices are row-major float32 with an explicit leading dimension;
+// - forward kernels write their outputs;
+// - backward kernels write the gradient of their data input and ADD into
+//   parameter gradients (gamma, beta, weight), so a caller can accumulate
+//   over several uses of one parameter without a temporary.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace elder {
+
+// C = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T.
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+           const float* B, int ldb, float beta, float* C, int ldc);
+void sgemmPortable(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+                   int lda, const float* B, int ldb, float beta, float* C, int ldc);
+void setThreads(int threads);
+int getThreads();
+const char* sgemmBackendName();
+
+void geluForward(const float* x, float* y, size_t n);
+void geluBackward(const float* x, const float* dy, float* dx, size_t n);
+
+void siluMulForward(const float* gate, const float* up, float* y, size_t n);
+void siluMulBackward(const float* gate, const float* up, const float* dy, float* dgate, float* dup,
+                     size_t n);
+
+void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                      float* rstd, int rows, int cols, float eps);
+void layerNormBackward(const float* x, const float* gamma, const float* mean, const float* rstd,
+                       const float* dy, float* dx, float* dgamma, float* dbeta, int rows, int cols);
+
+void rmsNormForward(const float* x, const float* weight, float* y, float* rstd, int rows, int cols,
+                    float eps);
+void rmsNormBackward(const float* x, const float* weight, const float* rstd, const float* dy,
+                     float* dx, float* dweight, int rows, int cols);
+
+// In place over `count` stacked [rows, cols] matrices. With causalOffset >= 0,
+// row r may see columns c <= causalOffset + r; the rest become exactly 0.
+void softmaxRows(float* x, int count, int rows, int cols, int causalOffset);
+void softmaxBackwardRows(const float* p, const float* dp, float* dx, size_t rows, int cols);
+
+// Per row: loss = logsumexp(row) - row[target]; lse is kept for the backward.
+void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse,
+                         int rows, int cols);
+// dlogits[row] = rowScale[row] * (softmax(row) - onehot(target)).
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
+                          const float* rowScale, float* dlogits, int rows, int cols);
+
+void adamStep(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
+              float beta2, float eps, float weightDecay, int step);
+
+}  // namespace elder

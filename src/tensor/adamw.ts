@@ -1,0 +1,64 @@
+/** Adam / AdamW over a fixed set of parameter tensors, stepping through the native kernel. */
+import { kernels } from './backends/index.js';
+import type { Tensor } from './tensor.js';
+import { NonFiniteError } from '../util/errors.js';
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Decoupled weight decay; 0 (the default) is plain Adam. */
+  weightDecay?: number;
+}
+
+export class AdamW {
+  private readonly moments: Array<{ m: Float32Array; v: Float32Array }>;
+  private stepCount = 0;
+  lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+
+  constructor(
+    readonly params: readonly Tensor[],
+    options: AdamWOptions,
+  ) {
+    this.lr = options.lr;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.moments = params.map((p) => ({ m: new Float32Array(p.size), v: new Float32Array(p.size) }));
+  }
+
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** One update from the parameters' `.grad`; parameters without a gradient are left as they are. */
+  step(): void {
+    this.stepCount++;
+    this.params.forEach((param, i) => {
+      if (param.grad === null) return;
+      const { m, v } = this.moments[i];
+      kernels.adamStep(param.data, param.grad, m, v, param.size, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.stepCount);
+    });
+  }
+
+  zeroGrad(): void {
+    for (const param of this.params) param.zeroGrad();
+  }
+
+  /** Throws if any gradient holds NaN or infinity (before it can poison the weights). */
+  assertFiniteGradients(): void {
+    for (const param of this.params) {
+      const grad = param.grad;
+      if (grad === null) continue;
+      for (let i = 0; i < grad.length; i++) {
+        if (!Number.isFinite(grad[i])) throw new NonFiniteError(`non-finite gradient in a parameter of shape [${param.shape.join(', ')}]`);
+      }
+    }
+  }
+}

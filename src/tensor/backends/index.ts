@@ -1,0 +1,60 @@
+/**
+ * Chooses the kernel backend once per process: the native addon (OpenBLAS or
+ * portable C sgemm, fixed at build time) unless `ELDER_BACKEND=js`, or when the
+ * addon cannot load, in which case elder still works on the TypeScript kernels.
+ */
+import os from 'node:os';
+import type { Kernels } from './kernels.js';
+import { jsKernels } from './js.js';
+import { loadNativeAddon, nativeKernels } from './native.js';
+
+export type { Kernels } from './kernels.js';
+export { jsKernels } from './js.js';
+
+function chooseKernels(): { kernels: Kernels; fallbackReason: string | null } {
+  const requested = process.env.ELDER_BACKEND;
+  if (requested === 'js') return { kernels: jsKernels, fallbackReason: 'ELDER_BACKEND=js' };
+  const addon = loadNativeAddon();
+  if (addon instanceof Error) return { kernels: jsKernels, fallbackReason: addon.message };
+  return { kernels: nativeKernels(addon, requested === 'portable'), fallbackReason: null };
+}
+
+const chosen = chooseKernels();
+
+/** The active backend. */
+export const kernels: Kernels = chosen.kernels;
+
+/** Threads from `ELDER_THREADS`, default all cores. */
+function configuredThreads(): number {
+  const raw = process.env.ELDER_THREADS;
+  if (raw === undefined || raw === '') return os.availableParallelism();
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`ELDER_THREADS must be a positive integer, got "${raw}"`);
+  }
+  return threads;
+}
+kernels.setThreads(configuredThreads());
+
+/** What `elder info` reports about the compute backend. */
+export interface BackendInfo {
+  backend: Kernels['name'];
+  threads: number;
+  /** Why the native addon is not in use, when it is not. */
+  fallbackReason: string | null;
+}
+
+export function backendInfo(): BackendInfo {
+  return { backend: kernels.name, threads: kernels.getThreads(), fallbackReason: chosen.fallbackReason };
+}
+
+/** Every backend this process can run, for tests and benchmarks that compare them. */
+export function availableKernels(): Kernels[] {
+  const all: Kernels[] = [jsKernels];
+  const addon = loadNativeAddon();
+  if (!(addon instanceof Error)) {
+    all.push(nativeKernels(addon, true));
+    if (addon.sgemmBackend === 'openblas') all.push(nativeKernels(addon, false));
+  }
+  return all;
+}

@@ -1,0 +1,193 @@
+/**
+ * Pure TypeScript kernels: the last resort when the native addon cannot be
+ * loaded (`ELDER_BACKEND=js` forces it). Slow, but numerically equivalent to
+ * the native ones, which the kernel tests check.
+ */
+import type { Kernels } from './kernels.js';
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+
+  sgemm(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) {
+    for (let i = 0; i < M; i++) {
+      const cRow = cOffset + i * ldc;
+      for (let j = 0; j < N; j++) C[cRow + j] = beta === 0 ? 0 : C[cRow + j] * beta;
+    }
+    if (alpha === 0) return;
+    for (let i = 0; i < M; i++) {
+      const cRow = cOffset + i * ldc;
+      for (let k = 0; k < K; k++) {
+        const a = alpha * (transA ? A[aOffset + k * lda + i] : A[aOffset + i * lda + k]);
+        if (a === 0) continue;
+        if (transB) {
+          for (let j = 0; j < N; j++) C[cRow + j] += a * B[bOffset + j * ldb + k];
+        } else {
+          const bRow = bOffset + k * ldb;
+          for (let j = 0; j < N; j++) C[cRow + j] += a * B[bRow + j];
+        }
+      }
+    }
+  },
+
+  setThreads() {},
+  getThreads() {
+    return 1;
+  },
+
+  geluForward(x, y, n) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      y[i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + GELU_A * v * v * v)));
+    }
+  },
+
+  geluBackward(x, dy, dx, n) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      const t = Math.tanh(GELU_C * (v + GELU_A * v * v * v));
+      dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * v * v));
+    }
+  },
+
+  siluMulForward(gate, up, y, n) {
+    for (let i = 0; i < n; i++) y[i] = gate[i] * sigmoid(gate[i]) * up[i];
+  },
+
+  siluMulBackward(gate, up, dy, dgate, dup, n) {
+    for (let i = 0; i < n; i++) {
+      const g = gate[i];
+      const s = sigmoid(g);
+      dup[i] = dy[i] * g * s;
+      dgate[i] = dy[i] * up[i] * s * (1 + g * (1 - s));
+    }
+  },
+
+  layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += x[o + c];
+      const mu = sum / cols;
+      let sq = 0;
+      for (let c = 0; c < cols; c++) sq += (x[o + c] - mu) ** 2;
+      const rs = 1 / Math.sqrt(sq / cols + eps);
+      for (let c = 0; c < cols; c++) y[o + c] = (x[o + c] - mu) * rs * gamma[c] + beta[c];
+      mean[r] = mu;
+      rstd[r] = rs;
+    }
+  },
+
+  layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const mu = mean[r];
+      const rs = rstd[r];
+      let meanDxhat = 0;
+      let meanDxhatXhat = 0;
+      for (let c = 0; c < cols; c++) {
+        const dxhat = dy[o + c] * gamma[c];
+        meanDxhat += dxhat;
+        meanDxhatXhat += dxhat * (x[o + c] - mu) * rs;
+      }
+      meanDxhat /= cols;
+      meanDxhatXhat /= cols;
+      for (let c = 0; c < cols; c++) {
+        const xhat = (x[o + c] - mu) * rs;
+        if (dx) dx[o + c] = rs * (dy[o + c] * gamma[c] - meanDxhat - xhat * meanDxhatXhat);
+        if (dgamma) dgamma[c] += dy[o + c] * xhat;
+        if (dbeta) dbeta[c] += dy[o + c];
+      }
+    }
+  },
+
+  rmsNormForward(x, weight, y, rstd, rows, cols, eps) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let sq = 0;
+      for (let c = 0; c < cols; c++) sq += x[o + c] * x[o + c];
+      const rs = 1 / Math.sqrt(sq / cols + eps);
+      for (let c = 0; c < cols; c++) y[o + c] = weight[c] * (x[o + c] * rs);
+      rstd[r] = rs;
+    }
+  },
+
+  rmsNormBackward(x, weight, rstd, dy, dx, dweight, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const rs = rstd[r];
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += dy[o + c] * weight[c] * x[o + c] * rs;
+      const meanDot = dot / cols;
+      for (let c = 0; c < cols; c++) {
+        if (dx) dx[o + c] = rs * (dy[o + c] * weight[c] - x[o + c] * rs * meanDot);
+        if (dweight) dweight[c] += dy[o + c] * x[o + c] * rs;
+      }
+    }
+  },
+
+  softmaxRows(x, count, rows, cols, causalOffset) {
+    for (let m = 0; m < count; m++) {
+      for (let r = 0; r < rows; r++) {
+        const o = (m * rows + r) * cols;
+        const visible = causalOffset >= 0 ? Math.min(cols, causalOffset + r + 1) : cols;
+        let max = -Infinity;
+        for (let c = 0; c < visible; c++) if (x[o + c] > max) max = x[o + c];
+        let sum = 0;
+        for (let c = 0; c < visible; c++) {
+          x[o + c] = Math.exp(x[o + c] - max);
+          sum += x[o + c];
+        }
+        for (let c = 0; c < visible; c++) x[o + c] /= sum;
+        for (let c = visible; c < cols; c++) x[o + c] = 0;
+      }
+    }
+  },
+
+  softmaxBackwardRows(p, dp, dx, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += p[o + c] * dp[o + c];
+      for (let c = 0; c < cols; c++) dx[o + c] = p[o + c] * (dp[o + c] - dot);
+    }
+  },
+
+  crossEntropyForward(logits, targets, losses, lse, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const target = targets[r];
+      if (target < 0 || target >= cols) throw new RangeError(`crossEntropy: target ${target} outside the vocabulary`);
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) if (logits[o + c] > max) max = logits[o + c];
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(logits[o + c] - max);
+      lse[r] = max + Math.log(sum);
+      losses[r] = lse[r] - logits[o + target];
+    }
+  },
+
+  crossEntropyBackward(logits, targets, lse, rowScale, dlogits, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) dlogits[o + c] = rowScale[r] * Math.exp(logits[o + c] - lse[r]);
+      dlogits[o + targets[r]] -= rowScale[r];
+    }
+  },
+
+  adamStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
+    const correction1 = 1 - beta1 ** step;
+    const correction2 = 1 - beta2 ** step;
+    for (let i = 0; i < n; i++) {
+      m[i] = beta1 * m[i] + (1 - beta1) * grad[i];
+      v[i] = beta2 * v[i] + (1 - beta2) * grad[i] * grad[i];
+      param[i] -= lr * (m[i] / correction1 / (Math.sqrt(v[i] / correction2) + eps) + weightDecay * param[i]);
+    }
+  },
+};

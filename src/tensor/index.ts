@@ -1,0 +1,21 @@
+/** The tensor engine: tensors with autograd, ops with their backward, and the kernel backends beneath. */
+export { Tensor, backward, noGrad, isGradEnabled, shapeSize } from './tensor.js';
+export type { GradNode } from './tensor.js';
+export { kernels, backendInfo, availableKernels } from './backends/index.js';
+export type { Kernels, BackendInfo } from './backends/index.js';
+export { linear, matmul, outFeatures } from './ops/matmul.js';
+export type { WeightLayout } from './ops/matmul.js';
+export { embedding } from './ops/embedding.js';
+export { add, scale, scaleSlices } from './ops/arithmetic.js';
+export { layerNorm } from './ops/layernorm.js';
+export { rmsNorm } from './ops/rmsnorm.js';
+export { gelu } from './ops/gelu.js';
+export { swiglu } from './ops/swiglu.js';
+export { softmax } from './ops/softmax.js';
+export { attention, KVCache } from './ops/attention.js';
+export type { AttentionShape } from './ops/attention.js';
+export { rope, RopeTable } from './ops/rope.js';
+export { crossEntropy } from './ops/crossentropy.js';
+export { selectRows, splitColumns } from './ops/select.js';
+export { AdamW } from './adamw.js';
+export type { AdamWOptions } from './adamw.js';

@@ -1,0 +1,22 @@
+/** RMSNorm over the last dimension (LLaMA): y = w · x / sqrt(mean(x²) + eps). */
+import { kernels } from '../backends/index.js';
+import { Tensor, recordGrad, writeGrad } from '../tensor.js';
+import { ShapeError } from '../../util/errors.js';
+
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const cols = x.lastDim;
+  if (weight.size !== cols) throw new ShapeError(`rmsNorm: width ${cols}, weight ${weight.size}`);
+  const rows = x.rows;
+  const out = Tensor.zeros(x.shape);
+  const rstd = new Float32Array(rows);
+  kernels.rmsNormForward(x.data, weight.data, out.data, rstd, rows, cols, eps);
+  recordGrad(out, [x, weight], (dy) => {
+    const dWeight = weight.requiresGrad ? weight.gradBuffer() : null;
+    if (x.requiresGrad) {
+      writeGrad(x, (dx) => kernels.rmsNormBackward(x.data, weight.data, rstd, dy, dx, dWeight, rows, cols));
+    } else {
+      kernels.rmsNormBackward(x.data, weight.data, rstd, dy, null, dWeight, rows, cols);
+    }
+  });
+  return out;
+}

@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { packageRoot } from '../src/tensor/backends/native.js';
+import { Random } from '../src/util/random.js';
+import { Tensor, backward } from '../src/tensor/tensor.js';
+
+export const repoRoot = packageRoot();
+/** Read-only fixtures beside the repository (tests only; the product never needs them). */
+export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+export const tinyGpt2Dir = path.join(sharedDir, 'fixtures', 'tiny-gpt2');
+export const tinyLlamaDir = path.join(sharedDir, 'fixtures', 'tiny-llama');
+export const gpt2TokenizerDir = path.join(sharedDir, 'tokenizers', 'gpt2');
+export const hasShared = existsSync(tinyGpt2Dir);
+
+export function randomTensor(shape: number[], rng: Random, std = 1, requiresGrad = false): Tensor {
+  const t = Tensor.zeros(shape, requiresGrad);
+  for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
+  return t;
+}
+
+/** Largest |a-b| / (max|b| + tiny): error relative to the reference tensor's scale. */
+export function maxRelativeToScale(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let maxDiff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return maxDiff / (scale + 1e-30);
+}
+
+export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let maxDiff = 0;
+  for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+  return maxDiff;
+}
+
+/**
+ * Compares the autograd gradient of loss = Σ f(inputs)·w (w random, fixed)
+ * with central finite differences, on up to `samples` elements per input.
+ * Returns the worst mismatch as |analytic − numeric| / (atol + rtol·|numeric|);
+ * a value ≤ 1 passes.
+ */
+export function gradCheck(
+  f: (inputs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  { eps = 1e-2, atol = 2e-3, rtol = 2e-2, samples = 24, seed = 7 } = {},
+): number {
+  const rng = new Random(seed);
+  const probe = f(inputs);
+  const weights = Float64Array.from({ length: probe.size }, () => rng.normal());
+  const lossOf = (out: Tensor): number => {
+    let total = 0;
+    for (let i = 0; i < out.size; i++) total += out.data[i] * weights[i];
+    return total;
+  };
+  for (const input of inputs) input.grad = null;
+  const out = f(inputs);
+  backward(out, Float32Array.from(weights));
+  let worst = 0;
+  for (const input of inputs) {
+    if (!input.requiresGrad) continue;
+    const analytic = input.grad ?? new Float32Array(input.size);
+    const count = Math.min(samples, input.size);
+    for (let s = 0; s < count; s++) {
+      const index = input.size <= samples ? s : rng.int(input.size);
+      const original = input.data[index];
+      input.data[index] = original + eps;
+      const plus = lossOf(f(inputs));
+      input.data[index] = original - eps;
+      const minus = lossOf(f(inputs));
+      input.data[index] = original;
+      const numeric = (plus - minus) / (2 * eps);
+      worst = Math.max(worst, Math.abs(analytic[index] - numeric) / (atol + rtol * Math.abs(numeric)));
+    }
+  }
+  return worst;
+}

@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Random } from '../src/util/random.js';
+import { Tensor, backward, noGrad } from '../src/tensor/tensor.js';
+import {
+  linear, embedding, add, scale, scaleSlices, layerNorm, rmsNorm, gelu, swiglu, softmax, attention,
+  rope, RopeTable, crossEntropy, selectRows, splitColumns, KVCache,
+} from '../src/tensor/index.js';
+import { gradCheck, randomTensor } from './helpers.js';
+
+const rng = new Random(1234);
+const input = (shape: number[], std = 1) => randomTensor(shape, rng, std, true);
+
+test('linear (both weight layouts) matches finite differences for x, W and b', () => {
+  const x = input([2, 3, 5]);
+  for (const layout of ['in_out', 'out_in'] as const) {
+    const w = input(layout === 'in_out' ? [5, 4] : [4, 5]);
+    const b = input([4]);
+    assert.ok(gradCheck(([a, c, d]) => linear(a, c, d, layout), [x, w, b]) <= 1, layout);
+  }
+});
+
+test('embedding scatter-adds repeated ids', () => {
+  const table = input([6, 4]);
+  const ids = Int32Array.from([1, 3, 1, 5]);
+  assert.ok(gradCheck(([t]) => embedding(t, ids, [2, 2]), [table]) <= 1);
+  table.grad = null;
+  const out = embedding(table, ids, [4]);
+  backward(out, new Float32Array(16).fill(1));
+  assert.deepEqual(Array.from(table.grad!.subarray(4, 8)), [2, 2, 2, 2]); // id 1 used twice
+  assert.deepEqual(Array.from(table.grad!.subarray(0, 4)), [0, 0, 0, 0]);
+});
+
+test('add, scale and scaleSlices', () => {
+  const a = input([3, 4]);
+  const b = input([3, 4]);
+  assert.ok(gradCheck(([p, q]) => add(p, q), [a, b]) <= 1);
+  assert.ok(gradCheck(([p]) => scale(p, -1.7), [a]) <= 1);
+  const factors = input([3]);
+  assert.ok(gradCheck(([p, f]) => scaleSlices(p, f), [a, factors]) <= 1);
+});
+
+test('layerNorm and rmsNorm gradients for input and parameters', () => {
+  const x = input([4, 8], 2);
+  const gamma = input([8]);
+  const beta = input([8]);
+  assert.ok(gradCheck(([a, g, c]) => layerNorm(a, g, c, 1e-5), [x, gamma, beta]) <= 1);
+  assert.ok(gradCheck(([a, g]) => rmsNorm(a, g, 1e-6), [x, gamma]) <= 1);
+});
+
+test('gelu, swiglu and softmax', () => {
+  const x = input([3, 7], 2);
+  const up = input([3, 7]);
+  assert.ok(gradCheck(([a]) => gelu(a), [x]) <= 1);
+  assert.ok(gradCheck(([a, b]) => swiglu(a, b), [x, up]) <= 1);
+  assert.ok(gradCheck(([a]) => softmax(a), [x]) <= 1);
+});
+
+test('causal attention with grouped-query heads', () => {
+  const shape = { heads: 4, kvHeads: 2, headDim: 3 };
+  const q = input([2, 5, 12]);
+  const k = input([2, 5, 6]);
+  const v = input([2, 5, 6]);
+  assert.ok(gradCheck(([a, b, c]) => attention(a, b, c, shape), [q, k, v], { samples: 40 }) <= 1);
+});
+
+test('attention is causal: changing a later key leaves earlier outputs unchanged', () => {
+  const shape = { heads: 2, kvHeads: 2, headDim: 4 };
+  const q = randomTensor([1, 4, 8], rng);
+  const k = randomTensor([1, 4, 8], rng);
+  const v = randomTensor([1, 4, 8], rng);
+  const before = attention(q, k, v, shape).data.slice();
+  k.data[3 * 8 + 1] += 5;
+  v.data[3 * 8 + 2] += 5;
+  const after = attention(q, k, v, shape).data;
+  assert.deepEqual(Array.from(after.subarray(0, 3 * 8)), Array.from(before.subarray(0, 3 * 8)));
+  assert.notDeepEqual(Array.from(after.subarray(3 * 8)), Array.from(before.subarray(3 * 8)));
+});
+
+test('attention through a KV cache, one step at a time, equals full attention', () => {
+  const shape = { heads: 4, kvHeads: 2, headDim: 3 };
+  const steps = 5;
+  const q = randomTensor([2, steps, 12], rng);
+  const k = randomTensor([2, steps, 6], rng);
+  const v = randomTensor([2, steps, 6], rng);
+  const full = attention(q, k, v, shape);
+  const cache = new KVCache(2, 8, 6);
+  const slice = (t: Tensor, s: number, width: number) => {
+    const out = Tensor.zeros([2, 1, width]);
+    for (let b = 0; b < 2; b++) out.data.set(t.data.subarray((b * steps + s) * width, (b * steps + s + 1) * width), b * width);
+    return out;
+  };
+  noGrad(() => {
+    for (let s = 0; s < steps; s++) {
+      const out = attention(slice(q, s, 12), slice(k, s, 6), slice(v, s, 6), shape, cache);
+      for (let b = 0; b < 2; b++) {
+        for (let c = 0; c < 12; c++) {
+          assert.ok(Math.abs(out.data[b * 12 + c] - full.data[(b * steps + s) * 12 + c]) < 1e-5);
+        }
+      }
+    }
+  });
+  assert.equal(cache.length, steps);
+});
+
+test('rope: gradient, norm preservation and a known answer', () => {
+  const table = new RopeTable(4, 10000, 16);
+  const x = input([2, 3, 8]);
+  assert.ok(gradCheck(([a]) => rope(a, table, 2, 5), [x]) <= 1);
+
+  // Position p turns the pair (x_i, x_{i+d/2}) by p·θ_i with θ_0 = 1 and θ_1 = 10000^(-1/2) = 0.01.
+  const unit = Tensor.from([1, 0, 0, 1], [1, 1, 4]);
+  const rotated = rope(unit, table, 1, 3).data;
+  // Pairs are (x0, x2) = (1, 0) turned by 3 rad and (x1, x3) = (0, 1) turned by 0.03 rad.
+  const expected = [Math.cos(3), -Math.sin(0.03), Math.sin(3), Math.cos(0.03)];
+  for (let i = 0; i < 4; i++) assert.ok(Math.abs(rotated[i] - expected[i]) < 1e-6, `element ${i}: ${rotated[i]} vs ${expected[i]}`);
+
+  const norm = (a: ArrayLike<number>) => Math.hypot(...Array.from(a));
+  const y = rope(x, table, 2, 1);
+  assert.ok(Math.abs(norm(y.data) - norm(x.data)) < 1e-4);
+});
+
+test('crossEntropy: gradient and value against a direct computation', () => {
+  const logits = input([3, 6], 2);
+  const targets = Int32Array.from([0, 5, 2]);
+  assert.ok(gradCheck(([a]) => crossEntropy(a, targets).loss, [logits]) <= 1);
+  const { loss } = crossEntropy(logits, targets);
+  let expected = 0;
+  for (let r = 0; r < 3; r++) {
+    const row = Array.from(logits.data.subarray(r * 6, r * 6 + 6));
+    const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+    expected += lse - row[targets[r]];
+  }
+  assert.ok(Math.abs(loss.item() - expected / 3) < 1e-5);
+});
+
+test('selectRows, splitColumns and reshape route gradients back', () => {
+  const x = input([2, 3, 6]);
+  assert.ok(gradCheck(([a]) => selectRows(a, [5, 0, 5]), [x]) <= 1);
+  assert.ok(gradCheck(([a]) => splitColumns(a, [2, 4])[1], [x]) <= 1);
+  assert.ok(gradCheck(([a]) => gelu(a.reshape([6, 6])), [x]) <= 1);
+});
+
+test('a composed block (norm → linear → gelu → residual) matches finite differences', () => {
+  const x = input([2, 4, 6]);
+  const gamma = input([6]);
+  const beta = input([6]);
+  const w1 = input([6, 10], 0.5);
+  const w2 = input([6, 10], 0.5);
+  const f = ([a, g, c, p, q]: Tensor[]) => add(a, linear(gelu(linear(layerNorm(a, g, c, 1e-5), p, null, 'in_out')), q, null, 'out_in'));
+  assert.ok(gradCheck(f, [x, gamma, beta, w1, w2], { samples: 30 }) <= 1);
+});
+
+test('no gradient is recorded for frozen inputs or under noGrad', () => {
+  const frozen = randomTensor([2, 3], rng);
+  assert.equal(gelu(frozen).gradNode, null);
+  const live = input([2, 3]);
+  assert.equal(noGrad(() => gelu(live)).gradNode, null);
+  assert.notEqual(gelu(live).gradNode, null);
+});
