@@ -1,0 +1,61 @@
+/**
+ * Token batches and the language-model loss on target tokens only: the
+ * target at position t is predicted from the hidden state at t−1, and the LM
+ * head runs only on those rows.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { crossEntropy } from '../tensor/ops/crossentropy.js';
+import { selectRows } from '../tensor/ops/select.js';
+import { ShapeError } from '../util/errors.js';
+import type { DecoderLM, ForwardOptions } from './decoder.js';
+
+/** Right-padded token ids [batch, steps], row-major. */
+export interface TokenBatch {
+  ids: Int32Array;
+  batch: number;
+  steps: number;
+}
+
+/** Pads sequences on the right to a common length. */
+export function padBatch(sequences: readonly (readonly number[])[], padId: number): TokenBatch {
+  const steps = Math.max(...sequences.map((s) => s.length));
+  const ids = new Int32Array(sequences.length * steps).fill(padId);
+  sequences.forEach((seq, b) => ids.set(seq, b * steps));
+  return { ids, batch: sequences.length, steps };
+}
+
+/** Rows of the flattened [B·T] hidden states that predict a target, and the target ids. */
+export interface TargetRows {
+  rows: Int32Array;
+  targets: Int32Array;
+}
+
+/** From a 0/1 mask over [B·T] positions (1 = target token) to predicting rows and targets. */
+export function targetRows(batch: TokenBatch, mask: ArrayLike<number>): TargetRows {
+  const { ids, batch: B, steps: T } = batch;
+  if (mask.length !== B * T) throw new ShapeError(`target mask has ${mask.length} entries, batch has ${B * T} positions`);
+  const rows: number[] = [];
+  const targets: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      if (!mask[b * T + t]) continue;
+      if (t === 0) throw new ShapeError(`sequence ${b}: the first token cannot be a target (nothing precedes it)`);
+      rows.push(b * T + t - 1);
+      targets.push(ids[b * T + t]);
+    }
+  }
+  return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
+}
+
+/** LM head and mean cross-entropy on the target rows of final-norm hidden states [B, T, width]. */
+export function lossOnHidden(model: DecoderLM, hidden: Tensor, target: TargetRows): { loss: Tensor; rowLosses: Float32Array; logits: Tensor } {
+  const rows = selectRows(hidden, target.rows);
+  const logits = model.lmHead(rows);
+  return { ...crossEntropy(logits, target.targets), logits };
+}
+
+/** Mean negative log-likelihood of the masked target tokens. */
+export function lmLoss(model: DecoderLM, batch: TokenBatch, mask: ArrayLike<number>, options: ForwardOptions = {}) {
+  const hidden = model.hiddenStates(batch.ids, batch.batch, batch.steps, options);
+  return lossOnHidden(model, hidden, targetRows(batch, mask));
+}

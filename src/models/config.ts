@@ -1,0 +1,187 @@
+/**
+ * Hugging Face `config.json` → one normalised {@link ModelConfig}, and back.
+ * Supported: `gpt2`, and the LLaMA family (`llama`, `mistral`: RMSNorm, RoPE,
+ * SwiGLU, grouped-query attention, tied or untied head).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CheckpointError, UnsupportedError } from '../util/errors.js';
+
+export type Architecture = 'gpt2' | 'llama';
+
+export interface ModelConfig {
+  architecture: Architecture;
+  /** `model_type` as written in config.json. */
+  modelType: string;
+  vocabSize: number;
+  /** Longest sequence the model accepts (positions). */
+  contextLength: number;
+  width: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ffnWidth: number;
+  normEps: number;
+  /** RoPE base (LLaMA only). */
+  ropeTheta: number;
+  tiedEmbeddings: boolean;
+  /** q/k/v/o projections carry biases (some LLaMA-style models). */
+  attentionBias: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+type RawConfig = Record<string, unknown>;
+
+function int(raw: RawConfig, key: string, file: string, fallback?: number): number {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new CheckpointError(file, `"${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`);
+  }
+  return value;
+}
+
+function num(raw: RawConfig, key: string, file: string, fallback: number): number {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new CheckpointError(file, `"${key}" must be a number`);
+  return value;
+}
+
+function tokenIds(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === 'number');
+  return [];
+}
+
+/** Parses a config object read from `file`. */
+export function parseConfig(raw: RawConfig, file: string): ModelConfig {
+  const modelType = raw.model_type;
+  if (typeof modelType !== 'string') throw new CheckpointError(file, 'missing "model_type"');
+  if (modelType === 'gpt2') return parseGpt2(raw, file);
+  if (modelType === 'llama' || modelType === 'mistral') return parseLlama(raw, file, modelType);
+  throw new UnsupportedError(`${file}: unsupported model_type "${modelType}" (supported: gpt2, llama, mistral)`);
+}
+
+function parseGpt2(raw: RawConfig, file: string): ModelConfig {
+  const activation = raw.activation_function ?? 'gelu_new';
+  if (activation !== 'gelu_new' && activation !== 'gelu_pytorch_tanh') {
+    throw new UnsupportedError(`${file}: activation_function "${String(activation)}" is not supported (gelu_new only)`);
+  }
+  const width = int(raw, 'n_embd', file);
+  const heads = int(raw, 'n_head', file);
+  if (width % heads !== 0) throw new CheckpointError(file, `n_embd ${width} is not divisible by n_head ${heads}`);
+  const inner = raw.n_inner === null || raw.n_inner === undefined ? 4 * width : int(raw, 'n_inner', file);
+  const eos = tokenIds(raw.eos_token_id);
+  return {
+    architecture: 'gpt2',
+    modelType: 'gpt2',
+    vocabSize: int(raw, 'vocab_size', file),
+    contextLength: int(raw, 'n_positions', file, raw.n_ctx as number | undefined),
+    width,
+    layers: int(raw, 'n_layer', file),
+    heads,
+    kvHeads: heads,
+    headDim: width / heads,
+    ffnWidth: inner,
+    normEps: num(raw, 'layer_norm_epsilon', file, 1e-5),
+    ropeTheta: 0,
+    tiedEmbeddings: true,
+    attentionBias: true,
+    bosTokenId: tokenIds(raw.bos_token_id)[0] ?? null,
+    eosTokenIds: eos,
+  };
+}
+
+function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfig {
+  const activation = raw.hidden_act ?? 'silu';
+  if (activation !== 'silu') throw new UnsupportedError(`${file}: hidden_act "${String(activation)}" is not supported (silu only)`);
+  if (raw.rope_scaling !== undefined && raw.rope_scaling !== null) {
+    throw new UnsupportedError(`${file}: rope_scaling ${JSON.stringify(raw.rope_scaling)} is not supported (plain RoPE only)`);
+  }
+  const width = int(raw, 'hidden_size', file);
+  const heads = int(raw, 'num_attention_heads', file);
+  const kvHeads = int(raw, 'num_key_value_heads', file, heads);
+  if (heads % kvHeads !== 0) throw new CheckpointError(file, `num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  const headDim = raw.head_dim === undefined || raw.head_dim === null ? width / heads : int(raw, 'head_dim', file);
+  if (!Number.isInteger(headDim)) throw new CheckpointError(file, `hidden_size ${width} is not divisible by num_attention_heads ${heads}`);
+  let contextLength = int(raw, 'max_position_embeddings', file);
+  // Sliding-window attention (Mistral) equals full attention up to the window; beyond it we refuse rather than differ.
+  if (typeof raw.sliding_window === 'number' && raw.sliding_window > 0) contextLength = Math.min(contextLength, raw.sliding_window);
+  return {
+    architecture: 'llama',
+    modelType,
+    vocabSize: int(raw, 'vocab_size', file),
+    contextLength,
+    width,
+    layers: int(raw, 'num_hidden_layers', file),
+    heads,
+    kvHeads,
+    headDim,
+    ffnWidth: int(raw, 'intermediate_size', file),
+    normEps: num(raw, 'rms_norm_eps', file, 1e-6),
+    ropeTheta: num(raw, 'rope_theta', file, 10000),
+    tiedEmbeddings: raw.tie_word_embeddings === true,
+    attentionBias: raw.attention_bias === true,
+    bosTokenId: tokenIds(raw.bos_token_id)[0] ?? null,
+    eosTokenIds: tokenIds(raw.eos_token_id),
+  };
+}
+
+/** Reads and parses `dir/config.json`. */
+export function readConfig(dir: string): ModelConfig {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(dir)) throw new CheckpointError(dir, 'model folder not found');
+  if (!fs.statSync(dir).isDirectory()) throw new CheckpointError(dir, 'not a folder (expected a Hugging Face model folder)');
+  if (!fs.existsSync(file)) throw new CheckpointError(file, 'file not found (a model folder needs config.json)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CheckpointError(file, `not valid JSON (${(error as Error).message})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(file, 'not a JSON object');
+  return parseConfig(raw as RawConfig, file);
+}
+
+/** The config.json that Hugging Face would write for this configuration. */
+export function configToJson(config: ModelConfig): RawConfig {
+  const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds;
+  if (config.architecture === 'gpt2') {
+    return {
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      vocab_size: config.vocabSize,
+      n_positions: config.contextLength,
+      n_ctx: config.contextLength,
+      n_embd: config.width,
+      n_layer: config.layers,
+      n_head: config.heads,
+      n_inner: config.ffnWidth,
+      activation_function: 'gelu_new',
+      layer_norm_epsilon: config.normEps,
+      bos_token_id: config.bosTokenId,
+      eos_token_id: eos,
+      tie_word_embeddings: true,
+    };
+  }
+  return {
+    model_type: config.modelType,
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: config.vocabSize,
+    hidden_size: config.width,
+    intermediate_size: config.ffnWidth,
+    num_hidden_layers: config.layers,
+    num_attention_heads: config.heads,
+    num_key_value_heads: config.kvHeads,
+    head_dim: config.headDim,
+    max_position_embeddings: config.contextLength,
+    rms_norm_eps: config.normEps,
+    rope_theta: config.ropeTheta,
+    hidden_act: 'silu',
+    attention_bias: config.attentionBias,
+    tie_word_embeddings: config.tiedEmbeddings,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: eos,
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * What GPT-2 and LLaMA share: embeddings → blocks → final norm → LM head, a
+ * hook point on every linear layer's output, and the ability to run any
+ * range of blocks on a given hidden state (so an editor can compute the
+ * frozen layers below its first edited block once and reuse them).
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { linear, type WeightLayout } from '../tensor/ops/matmul.js';
+import { KVCache } from '../tensor/ops/attention.js';
+import { InputError } from '../util/errors.js';
+import type { ModelConfig } from './config.js';
+
+/**
+ * Called with a linear layer's input and output; returns the output to use
+ * (the same tensor to observe, a new one to modify). Hooks are keyed by the
+ * Hugging Face module name, e.g. `transformer.h.3.mlp.c_fc`.
+ */
+export type LinearHook = (input: Tensor, output: Tensor) => Tensor;
+
+export interface ForwardOptions {
+  /** Position of the first token; with KV caches, the number of tokens already cached. */
+  startPos?: number;
+  /** One cache per layer, for incremental decoding (inference only). */
+  caches?: KVCache[];
+  hooks?: ReadonlyMap<string, LinearHook>;
+}
+
+/** A linear layer's parameters. */
+export interface LinearWeights {
+  weight: Tensor;
+  bias: Tensor | null;
+}
+
+/** Where weights come from: a checkpoint, or a random initialiser. */
+export type WeightSource = (name: string, shape: readonly number[], init: 'normal' | 'ones' | 'zeros') => Tensor;
+
+export abstract class DecoderLM {
+  /** Every parameter under its Hugging Face name (tied weights appear once). */
+  readonly parameters = new Map<string, Tensor>();
+
+  constructor(readonly config: ModelConfig) {}
+
+  /** How this architecture stores linear weights. */
+  protected abstract readonly layout: WeightLayout;
+  /** Token (and position) embeddings of ids [B·T] for positions startPos…startPos+T-1. */
+  abstract embed(ids: Int32Array, batch: number, steps: number, startPos: number): Tensor;
+  /** Transformer block `layer` on hidden [B, T, width]. */
+  abstract block(layer: number, hidden: Tensor, options: ForwardOptions): Tensor;
+  abstract finalNorm(hidden: Tensor): Tensor;
+  /** Logits [N, vocab] for hidden rows [N, width] (after the final norm). */
+  abstract lmHead(rows: Tensor): Tensor;
+  /** Hugging Face module name of a block's linear layer, e.g. (3, 'mlp.c_fc') → 'transformer.h.3.mlp.c_fc'. */
+  abstract linearName(layer: number, local: string): string;
+  /** Local names of each block's linear layers. */
+  abstract readonly blockLinears: readonly string[];
+
+  /** Registers and returns a parameter taken from the weight source. */
+  protected param(source: WeightSource, name: string, shape: readonly number[], init: 'normal' | 'ones' | 'zeros' = 'normal'): Tensor {
+    const tensor = source(name, shape, init);
+    this.parameters.set(name, tensor);
+    return tensor;
+  }
+
+  /** A linear layer of block `layer`, through its hook if one is registered. */
+  protected project(layer: number, local: string, weights: LinearWeights, x: Tensor, options: ForwardOptions): Tensor {
+    const out = linear(x, weights.weight, weights.bias, this.layout);
+    const hook = options.hooks?.get(this.linearName(layer, local));
+    return hook === undefined ? out : hook(x, out);
+  }
+
+  /** Fails with a clear message when a sequence does not fit the context window. */
+  checkLength(tokens: number, startPos = 0): void {
+    if (startPos + tokens > this.config.contextLength) {
+      throw new InputError(`input of ${startPos + tokens} tokens exceeds the model's context of ${this.config.contextLength} tokens`);
+    }
+  }
+
+  /** Blocks [from, to) on a hidden state. */
+  runBlocks(hidden: Tensor, from: number, to: number, options: ForwardOptions = {}): Tensor {
+    let h = hidden;
+    for (let layer = from; layer < to; layer++) h = this.block(layer, h, options);
+    return h;
+  }
+
+  /** Final-norm hidden states [B, T, width] for token ids [B·T]. */
+  hiddenStates(ids: Int32Array, batch: number, steps: number, options: ForwardOptions = {}): Tensor {
+    const startPos = options.startPos ?? 0;
+    this.checkLength(steps, startPos);
+    const embedded = this.embed(ids, batch, steps, startPos);
+    return this.finalNorm(this.runBlocks(embedded, 0, this.config.layers, options));
+  }
+
+  /** Logits [B, T, vocab] at every position. */
+  forward(ids: Int32Array, batch: number, steps: number, options: ForwardOptions = {}): Tensor {
+    const hidden = this.hiddenStates(ids, batch, steps, options);
+    return this.lmHead(hidden.reshape([batch * steps, this.config.width])).reshape([batch, steps, this.config.vocabSize]);
+  }
+
+  /** Empty KV caches for `batch` sequences of up to `capacity` positions. */
+  createCaches(batch: number, capacity: number): KVCache[] {
+    const kvWidth = this.config.kvHeads * this.config.headDim;
+    return Array.from({ length: this.config.layers }, () => new KVCache(batch, capacity, kvWidth));
+  }
+
+  parameterCount(): number {
+    let count = 0;
+    for (const tensor of this.parameters.values()) count += tensor.size;
+    return count;
+  }
+
+  /** Freezes (or unfreezes) every base weight. */
+  setRequiresGrad(requiresGrad: boolean): void {
+    for (const tensor of this.parameters.values()) tensor.requiresGrad = requiresGrad;
+  }
+}

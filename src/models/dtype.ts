@@ -1,0 +1,71 @@
+/** Half-precision conversions for checkpoints: F16 and BF16 to F32 on load, F32 to either on save. */
+
+let f16Table: Float32Array | null = null;
+
+/** All 65536 half values as float32, built once (256 KiB) so conversion is one lookup per element. */
+function halfTable(): Float32Array {
+  if (f16Table !== null) return f16Table;
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const mantissa = h & 0x3ff;
+    if (exponent === 0) table[h] = sign * mantissa * 2 ** -24;
+    else if (exponent === 31) table[h] = mantissa === 0 ? sign * Infinity : NaN;
+    else table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+  }
+  f16Table = table;
+  return table;
+}
+
+/** Converts `count` little-endian F16 values from `src` (byte offset) into dst[dstOffset…]. */
+export function f16ToF32(src: Uint8Array, dst: Float32Array, dstOffset: number, count: number): void {
+  const table = halfTable();
+  const halves = new Uint16Array(src.buffer, src.byteOffset, count);
+  for (let i = 0; i < count; i++) dst[dstOffset + i] = table[halves[i]];
+}
+
+/** BF16 is the top half of an F32: shift it back into place. */
+export function bf16ToF32(src: Uint8Array, dst: Float32Array, dstOffset: number, count: number): void {
+  const halves = new Uint16Array(src.buffer, src.byteOffset, count);
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset + dstOffset * 4, count);
+  for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
+}
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** float32 → IEEE half, round to nearest even, with subnormals, overflow to ±Inf and NaN kept. */
+export function f32ToF16Bits(value: number): number {
+  f32Scratch[0] = value;
+  const bits = u32Scratch[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  let mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 31) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    if (halfExponent < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - halfExponent;
+    let half = mantissa >>> shift;
+    const remainder = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (remainder > halfway || (remainder === halfway && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = (halfExponent << 10) | (mantissa >>> 13);
+  const remainder = mantissa & 0x1fff;
+  if (remainder > 0x1000 || (remainder === 0x1000 && (half & 1))) half++; // may carry into the exponent: correct
+  return sign | half;
+}
+
+/** float32 → bfloat16 bits, round to nearest even (NaN stays NaN). */
+export function f32ToBf16Bits(value: number): number {
+  f32Scratch[0] = value;
+  const bits = u32Scratch[0];
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff;
+  const rounding = 0x7fff + ((bits >>> 16) & 1);
+  return ((bits + rounding) >>> 16) & 0xffff;
+}

@@ -1,0 +1,106 @@
+/**
+ * The LLaMA family (LLaMA, TinyLlama, SmolLM, Mistral-style configs) as
+ * Hugging Face stores it: nn.Linear weights [out, in], RMSNorm, rotary
+ * positions (rotate-half), grouped-query attention, SwiGLU MLP.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { add } from '../tensor/ops/arithmetic.js';
+import { attention } from '../tensor/ops/attention.js';
+import { embedding } from '../tensor/ops/embedding.js';
+import { linear } from '../tensor/ops/matmul.js';
+import { rmsNorm } from '../tensor/ops/rmsnorm.js';
+import { rope, RopeTable } from '../tensor/ops/rope.js';
+import { swiglu } from '../tensor/ops/swiglu.js';
+import type { ModelConfig } from './config.js';
+import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
+
+interface LlamaBlock {
+  inputNorm: Tensor;
+  q: LinearWeights;
+  k: LinearWeights;
+  v: LinearWeights;
+  o: LinearWeights;
+  postAttentionNorm: Tensor;
+  gate: LinearWeights;
+  up: LinearWeights;
+  down: LinearWeights;
+}
+
+export class LlamaModel extends DecoderLM {
+  protected readonly layout = 'out_in' as const;
+  readonly blockLinears = [
+    'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj',
+    'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
+  ] as const;
+  readonly tokenEmbedding: Tensor;
+  readonly blocks: LlamaBlock[];
+  readonly norm: Tensor;
+  /** The untied output projection, or the token embedding when tied. */
+  readonly outputWeight: Tensor;
+  readonly rope: RopeTable;
+
+  constructor(config: ModelConfig, source: WeightSource) {
+    super(config);
+    const { vocabSize, width, ffnWidth, layers, heads, kvHeads, headDim, attentionBias } = config;
+    const p = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros' = 'normal') => this.param(source, name, shape, init);
+    const proj = (name: string, inDim: number, outDim: number, bias = false): LinearWeights => ({
+      weight: p(`${name}.weight`, [outDim, inDim]),
+      bias: bias ? p(`${name}.bias`, [outDim], 'zeros') : null,
+    });
+
+    this.tokenEmbedding = p('model.embed_tokens.weight', [vocabSize, width]);
+    this.blocks = Array.from({ length: layers }, (_, i) => {
+      const prefix = `model.layers.${i}`;
+      return {
+        inputNorm: p(`${prefix}.input_layernorm.weight`, [width], 'ones'),
+        q: proj(`${prefix}.self_attn.q_proj`, width, heads * headDim, attentionBias),
+        k: proj(`${prefix}.self_attn.k_proj`, width, kvHeads * headDim, attentionBias),
+        v: proj(`${prefix}.self_attn.v_proj`, width, kvHeads * headDim, attentionBias),
+        o: proj(`${prefix}.self_attn.o_proj`, heads * headDim, width, attentionBias),
+        postAttentionNorm: p(`${prefix}.post_attention_layernorm.weight`, [width], 'ones'),
+        gate: proj(`${prefix}.mlp.gate_proj`, width, ffnWidth),
+        up: proj(`${prefix}.mlp.up_proj`, width, ffnWidth),
+        down: proj(`${prefix}.mlp.down_proj`, ffnWidth, width),
+      };
+    });
+    this.norm = p('model.norm.weight', [width], 'ones');
+    this.outputWeight = config.tiedEmbeddings ? this.tokenEmbedding : p('lm_head.weight', [vocabSize, width]);
+    this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength);
+  }
+
+  linearName(layer: number, local: string): string {
+    return `model.layers.${layer}.${local}`;
+  }
+
+  embed(ids: Int32Array, batch: number, steps: number): Tensor {
+    return embedding(this.tokenEmbedding, ids, [batch, steps]);
+  }
+
+  block(layer: number, x: Tensor, options: ForwardOptions): Tensor {
+    const { heads, kvHeads, headDim, normEps } = this.config;
+    const w = this.blocks[layer];
+    const startPos = options.startPos ?? 0;
+
+    // Attention: x + o_proj(attention(rope(q), rope(k), v)) on rmsnorm(x)
+    const normed = rmsNorm(x, w.inputNorm, normEps);
+    const q = rope(this.project(layer, 'self_attn.q_proj', w.q, normed, options), this.rope, heads, startPos);
+    const k = rope(this.project(layer, 'self_attn.k_proj', w.k, normed, options), this.rope, kvHeads, startPos);
+    const v = this.project(layer, 'self_attn.v_proj', w.v, normed, options);
+    const attended = attention(q, k, v, { heads, kvHeads, headDim }, options.caches?.[layer]);
+    const afterAttention = add(x, this.project(layer, 'self_attn.o_proj', w.o, attended, options));
+
+    // SwiGLU MLP: x + down_proj(silu(gate_proj(h)) ⊙ up_proj(h)) on rmsnorm(x)
+    const normed2 = rmsNorm(afterAttention, w.postAttentionNorm, normEps);
+    const gate = this.project(layer, 'mlp.gate_proj', w.gate, normed2, options);
+    const up = this.project(layer, 'mlp.up_proj', w.up, normed2, options);
+    return add(afterAttention, this.project(layer, 'mlp.down_proj', w.down, swiglu(gate, up), options));
+  }
+
+  finalNorm(hidden: Tensor): Tensor {
+    return rmsNorm(hidden, this.norm, this.config.normEps);
+  }
+
+  lmHead(rows: Tensor): Tensor {
+    return linear(rows, this.outputWeight, null, 'out_in');
+  }
+}

@@ -1,0 +1,76 @@
+/** Opening and saving Hugging Face-layout model folders, and building random models for tests and benchmarks. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Tensor } from '../tensor/tensor.js';
+import { Random } from '../util/random.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { configToJson, readConfig, type ModelConfig } from './config.js';
+import type { DecoderLM, WeightSource } from './decoder.js';
+import { Gpt2Model } from './gpt2.js';
+import { LlamaModel } from './llama.js';
+import { writeSafetensors, type StoredDtype } from './safetensors.js';
+import { TextTokenizer, TOKENIZER_FILES } from './tokenizer.js';
+import { WeightStore } from './weights.js';
+
+export interface LoadedModel {
+  model: DecoderLM;
+  /** Null for folders without `tokenizer.json` (ids only). */
+  tokenizer: TextTokenizer | null;
+  dir: string;
+  /** Dtypes found in the checkpoint (weights are always computed in float32). */
+  storedDtypes: StoredDtype[];
+}
+
+/** Builds the model class for a configuration from any weight source. */
+export function buildModel(config: ModelConfig, source: WeightSource): DecoderLM {
+  return config.architecture === 'gpt2' ? new Gpt2Model(config, source) : new LlamaModel(config, source);
+}
+
+/** Loads `config.json`, the safetensors weights and (if present) the tokenizer of a model folder. */
+export function loadModel(dir: string): LoadedModel {
+  const config = readConfig(dir);
+  const store = WeightStore.open(dir);
+  try {
+    // GPT-2 checkpoints exist both with and without the `transformer.` prefix.
+    const source: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, '')], shape);
+    const model = buildModel(config, source);
+    return { model, tokenizer: TextTokenizer.load(dir), dir, storedDtypes: [...store.dtypes] };
+  } finally {
+    store.close();
+  }
+}
+
+/** A model with freshly initialised weights (normal, std 0.02, as GPT-2 and LLaMA initialise). */
+export function randomModel(config: ModelConfig, seed = 0, std = 0.02): DecoderLM {
+  const rng = new Random(seed);
+  const source: WeightSource = (_name, shape, init) => {
+    const tensor = Tensor.zeros(shape);
+    if (init === 'ones') tensor.data.fill(1);
+    else if (init === 'normal') for (let i = 0; i < tensor.size; i++) tensor.data[i] = rng.normal() * std;
+    return tensor;
+  };
+  return buildModel(config, source);
+}
+
+export interface SaveOptions {
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /** A folder whose tokenizer files are copied next to the weights. */
+  tokenizerFrom?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Writes a Hugging Face-layout folder (config.json, model.safetensors, tokenizer files) that {@link loadModel} reads back. */
+export function saveModel(dir: string, model: DecoderLM, options: SaveOptions = {}): void {
+  fs.mkdirSync(dir, { recursive: true });
+  writeSafetensors(path.join(dir, 'model.safetensors'), model.parameters, {
+    dtype: options.dtype ?? 'F32',
+    metadata: { format: 'pt', ...options.metadata },
+  });
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(configToJson(model.config), null, 2) + '\n')]);
+  if (options.tokenizerFrom !== undefined) {
+    for (const name of TOKENIZER_FILES) {
+      const src = path.join(options.tokenizerFrom, name);
+      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, name));
+    }
+  }
+}

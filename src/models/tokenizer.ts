@@ -1,0 +1,45 @@
+/** Text ↔ token ids through `tokenizer.json`, using Hugging Face's maintained tokenizers.js. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { CheckpointError } from '../util/errors.js';
+
+export class TextTokenizer {
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    readonly dir: string,
+  ) {}
+
+  /** The tokenizer of a model folder, or null when it has no `tokenizer.json`. */
+  static load(dir: string): TextTokenizer | null {
+    const file = path.join(dir, 'tokenizer.json');
+    if (!fs.existsSync(file)) return null;
+    const json = readJson(file);
+    const configFile = path.join(dir, 'tokenizer_config.json');
+    const config = fs.existsSync(configFile) ? readJson(configFile) : {};
+    try {
+      return new TextTokenizer(new Tokenizer(json, config), dir);
+    } catch (error) {
+      throw new CheckpointError(file, `cannot build the tokenizer (${(error as Error).message})`);
+    }
+  }
+
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text).ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    return this.tokenizer.decode([...ids]);
+  }
+}
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new CheckpointError(file, `not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** Files that make up a tokenizer, copied along when a checkpoint is saved. */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'] as const;
