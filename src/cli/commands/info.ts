@@ -1,0 +1,40 @@
+import { backendInfo } from '../../tensor/backends/index.js';
+import { loadModel } from '../../models/load.js';
+import { parseOptions, requireString } from '../args.js';
+
+export function infoCommand(argv: string[]): void {
+  const options = parseOptions(argv, { model: { type: 'string' }, json: { type: 'boolean' } }, 'info');
+  const dir = requireString(options, 'model', 'info');
+  const { model, tokenizer, storedDtypes } = loadModel(dir);
+  const { config } = model;
+  const backend = backendInfo();
+  const report = {
+    model: dir,
+    architecture: config.architecture,
+    modelType: config.modelType,
+    layers: config.layers,
+    width: config.width,
+    heads: config.heads,
+    kvHeads: config.kvHeads,
+    ffnWidth: config.ffnWidth,
+    vocabSize: config.vocabSize,
+    contextLength: config.contextLength,
+    tiedEmbeddings: config.tiedEmbeddings,
+    parameters: model.parameterCount(),
+    dtype: storedDtypes.join(', '),
+    computeDtype: 'F32',
+    tokenizer: tokenizer !== null,
+    backend: backend.backend,
+    threads: backend.threads,
+    ...(backend.fallbackReason ? { fallbackReason: backend.fallbackReason } : {}),
+  };
+  if (options.values.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  const width = Math.max(...Object.keys(report).map((k) => k.length));
+  for (const [key, value] of Object.entries(report)) {
+    const shown = key === 'parameters' ? `${(value as number).toLocaleString('en-US')} (${((value as number) / 1e6).toFixed(2)}M)` : String(value);
+    console.log(`${key.padEnd(width)}  ${shown}`);
+  }
+}

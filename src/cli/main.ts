@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/** The `elder` command line. User errors print one line and exit non-zero; bugs keep their stack trace. */
+import { ElderError, UsageError } from '../util/errors.js';
+import { infoCommand } from './commands/info.js';
+import { logitsCommand } from './commands/logits.js';
+import { generateCommand } from './commands/generate.js';
+import { demoCommand } from './commands/demo.js';
+
+const USAGE = `elder — lifelong model editing for language models
+
+Usage:
+  elder info     --model DIR [--json]
+  elder logits   --model DIR --text TEXT [--top K] [--json]
+  elder generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
+  elder demo
+
+DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
+index) and, for text commands, tokenizer.json. Environment: ELDER_THREADS (default
+all cores), ELDER_BACKEND=js|portable to force a slower backend.`;
+
+const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
+  info: infoCommand,
+  logits: logitsCommand,
+  generate: generateCommand,
+  demo: demoCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) throw new UsageError(`unknown command "${name}" (try: elder help)`);
+  await command(rest);
+  return 0;
+}
+
+// A reader that stops early (`elder logits --json | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ElderError) {
+      process.stderr.write(`elder: ${error.message}\n`);
+      process.exitCode = error instanceof UsageError ? 2 : 1;
+      return;
+    }
+    throw error;
+  },
+);
