@@ -13,7 +13,7 @@
         "native/sgemm.cc",
         "native/elementwise.cc"
       ],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math"],
       "cflags": ["-O3"],
       "ldflags": ["-pthread"],
       "conditions": [

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "fast_math.h"
 #include "kernels.h"
 
 namespace elder {
@@ -10,31 +11,43 @@ namespace elder {
 static constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2 / pi)
 static constexpr float kGeluA = 0.044715f;
 
+// 0.5·(1 + tanh(u)) = σ(2u): GELU as v·σ(2u) needs one vectorisable exp and,
+// unlike 1 + tanh(u), does not cancel for large negative inputs.
+ELDER_SIMD_CLONES
 void geluForward(const float* x, float* y, size_t n) {
+#pragma omp simd
   for (size_t i = 0; i < n; ++i) {
     const float v = x[i];
-    const float t = std::tanh(kGeluC * (v + kGeluA * v * v * v));
-    y[i] = 0.5f * v * (1.0f + t);
+    const float u = kGeluC * (v + kGeluA * v * v * v);
+    y[i] = v / (1.0f + vexp(-2.0f * u));
   }
 }
 
+// d/dv [v·σ(2u)] = σ(2u) + 2·v·σ(2u)·(1 − σ(2u))·u'(v).
+ELDER_SIMD_CLONES
 void geluBackward(const float* x, const float* dy, float* dx, size_t n) {
+#pragma omp simd
   for (size_t i = 0; i < n; ++i) {
     const float v = x[i];
-    const float t = std::tanh(kGeluC * (v + kGeluA * v * v * v));
+    const float u = kGeluC * (v + kGeluA * v * v * v);
+    const float s = 1.0f / (1.0f + vexp(-2.0f * u));
     const float dInner = kGeluC * (1.0f + 3.0f * kGeluA * v * v);
-    dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dInner);
+    dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * dInner);
   }
 }
 
-static inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+static inline float sigmoid(float v) { return 1.0f / (1.0f + vexp(-v)); }
 
+ELDER_SIMD_CLONES
 void siluMulForward(const float* gate, const float* up, float* y, size_t n) {
+#pragma omp simd
   for (size_t i = 0; i < n; ++i) y[i] = gate[i] * sigmoid(gate[i]) * up[i];
 }
 
+ELDER_SIMD_CLONES
 void siluMulBackward(const float* gate, const float* up, const float* dy, float* dgate, float* dup,
                      size_t n) {
+#pragma omp simd
   for (size_t i = 0; i < n; ++i) {
     const float g = gate[i];
     const float s = sigmoid(g);
@@ -44,6 +57,7 @@ void siluMulBackward(const float* gate, const float* up, const float* dy, float*
   }
 }
 
+ELDER_SIMD_CLONES
 void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                       float* rstd, int rows, int cols, float eps) {
   for (int r = 0; r < rows; ++r) {
@@ -64,6 +78,7 @@ void layerNormForward(const float* x, const float* gamma, const float* beta, flo
   }
 }
 
+ELDER_SIMD_CLONES
 void layerNormBackward(const float* x, const float* gamma, const float* mean, const float* rstd,
                        const float* dy, float* dx, float* dgamma, float* dbeta, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
@@ -95,6 +110,7 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
   }
 }
 
+ELDER_SIMD_CLONES
 void rmsNormForward(const float* x, const float* weight, float* y, float* rstd, int rows, int cols,
                     float eps) {
   for (int r = 0; r < rows; ++r) {
@@ -108,6 +124,7 @@ void rmsNormForward(const float* x, const float* weight, float* y, float* rstd, 
   }
 }
 
+ELDER_SIMD_CLONES
 void rmsNormBackward(const float* x, const float* weight, const float* rstd, const float* dy,
                      float* dx, float* dweight, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
@@ -126,6 +143,7 @@ void rmsNormBackward(const float* x, const float* weight, const float* rstd, con
   }
 }
 
+ELDER_SIMD_CLONES
 void softmaxRows(float* x, int count, int rows, int cols, int causalOffset) {
   for (int m = 0; m < count; ++m) {
     for (int r = 0; r < rows; ++r) {
@@ -134,8 +152,9 @@ void softmaxRows(float* x, int count, int rows, int cols, int causalOffset) {
       float maxValue = row[0];
       for (int c = 1; c < visible; ++c) maxValue = std::max(maxValue, row[c]);
       float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
       for (int c = 0; c < visible; ++c) {
-        row[c] = std::exp(row[c] - maxValue);
+        row[c] = vexp(row[c] - maxValue);
         sum += row[c];
       }
       const float inv = 1.0f / sum;
@@ -145,6 +164,7 @@ void softmaxRows(float* x, int count, int rows, int cols, int causalOffset) {
   }
 }
 
+ELDER_SIMD_CLONES
 void softmaxBackwardRows(const float* p, const float* dp, float* dx, size_t rows, int cols) {
   for (size_t r = 0; r < rows; ++r) {
     const float* pr = p + r * cols;
@@ -156,20 +176,24 @@ void softmaxBackwardRows(const float* p, const float* dp, float* dx, size_t rows
   }
 }
 
+ELDER_SIMD_CLONES
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse,
                          int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
     const float* row = logits + (size_t)r * cols;
     float maxValue = row[0];
     for (int c = 1; c < cols; ++c) maxValue = std::max(maxValue, row[c]);
-    double sum = 0.0;
-    for (int c = 0; c < cols; ++c) sum += std::exp(row[c] - maxValue);
-    const float logSumExp = maxValue + (float)std::log(sum);
+    // float partial sums in SIMD lanes: each term is ≤ 1, so float accumulation loses nothing that matters.
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int c = 0; c < cols; ++c) sum += vexp(row[c] - maxValue);
+    const float logSumExp = maxValue + std::log(sum);
     lse[r] = logSumExp;
     losses[r] = logSumExp - row[targets[r]];
   }
 }
 
+ELDER_SIMD_CLONES
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
                           const float* rowScale, float* dlogits, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
@@ -177,11 +201,13 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
     float* drow = dlogits + (size_t)r * cols;
     const float scale = rowScale[r];
     const float logSumExp = lse[r];
-    for (int c = 0; c < cols; ++c) drow[c] = scale * std::exp(row[c] - logSumExp);
+#pragma omp simd
+    for (int c = 0; c < cols; ++c) drow[c] = scale * vexp(row[c] - logSumExp);
     drow[targets[r]] -= scale;
   }
 }
 
+ELDER_SIMD_CLONES
 void adamStep(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
               float beta2, float eps, float weightDecay, int step) {
   const float correction1 = 1.0f - std::pow(beta1, (float)step);

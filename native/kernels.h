@@ -8,6 +8,15 @@
 #include <cstddef>
 #include <cstdint>
 
+// Hot loops are compiled twice, for baseline x86-64 and for AVX2+FMA, and the
+// loader picks the clone the CPU supports (GCC function multi-versioning), so
+// one build is both portable and fast.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ELDER_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define ELDER_SIMD_CLONES
+#endif
+
 namespace elder {
 
 // C = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T.

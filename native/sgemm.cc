@@ -34,6 +34,7 @@ const char* sgemmBackendName() {
 
 // Rows [rowBegin, rowEnd) of C += alpha * A * B with A [M,K] (lda) and B [K,N]
 // (ldb) both untransposed. Four rows of C share each loaded row of B.
+ELDER_SIMD_CLONES
 static void gemmRowsNN(int rowBegin, int rowEnd, int N, int K, float alpha, const float* A, int lda,
                        const float* B, int ldb, float* C, int ldc) {
   const int kBlock = 256;

@@ -1,7 +1,7 @@
 /** The tensor engine: tensors with autograd, ops with their backward, and the kernel backends beneath. */
 export { Tensor, backward, noGrad, isGradEnabled, shapeSize } from './tensor.js';
 export type { GradNode } from './tensor.js';
-export { kernels, backendInfo, availableKernels } from './backends/index.js';
+export { kernels, backendInfo, availableKernels, useKernels } from './backends/index.js';
 export type { Kernels, BackendInfo } from './backends/index.js';
 export { linear, matmul, outFeatures } from './ops/matmul.js';
 export type { WeightLayout } from './ops/matmul.js';

@@ -21,8 +21,15 @@ function chooseKernels(): { kernels: Kernels; fallbackReason: string | null } {
 
 const chosen = chooseKernels();
 
-/** The active backend. */
-export const kernels: Kernels = chosen.kernels;
+/** The active backend (a live binding: {@link useKernels} swaps it for every op). */
+export let kernels: Kernels = chosen.kernels;
+
+/** Makes `next` the backend of every op; returns the previous one. For benchmarks and tests. */
+export function useKernels(next: Kernels): Kernels {
+  const previous = kernels;
+  kernels = next;
+  return previous;
+}
 
 /** Threads from `ELDER_THREADS`, default all cores. */
 function configuredThreads(): number {

@@ -1,0 +1,43 @@
+/** Timing and table helpers for `npm run bench`: medians over repeats, printed as aligned tables. */
+import os from 'node:os';
+import fs from 'node:fs';
+import { backendInfo } from '../src/tensor/backends/index.js';
+
+/** Median seconds of `fn` over at least `minRuns` runs (and up to `budgetSeconds` of repeats), after one warm-up. */
+export function medianSeconds(fn: () => void, { minRuns = 3, maxRuns = 15, budgetSeconds = 2, warmup = true } = {}): number {
+  if (warmup) fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || (times.length < maxRuns && (performance.now() - start) / 1000 < budgetSeconds)) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const mid = Math.floor(times.length / 2);
+  return times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+}
+
+export function printTable(title: string, header: string[], rows: Array<Array<string | number>>): void {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((row) => row[c]?.length ?? 0)));
+  console.log(`\n### ${title}\n`);
+  cells.forEach((row, i) => {
+    console.log(`| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`);
+    if (i === 0) console.log(`|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+  });
+}
+
+/** CPU model, cores, threads and backend, printed above every benchmark. */
+export function machineLine(): string {
+  let cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+  try {
+    const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+    const simd = ['avx512f', 'avx2', 'fma'].filter((f) => flags.split(' ').includes(f));
+    if (simd.length) cpu += ` (${simd.join(', ')})`;
+  } catch {
+    // not Linux: the model name is enough
+  }
+  const backend = backendInfo();
+  return `machine: ${cpu}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; backend ${backend.backend}, ${backend.threads} threads`;
+}
