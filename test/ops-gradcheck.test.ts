@@ -4,7 +4,7 @@ import { Random } from '../src/util/random.js';
 import { Tensor, backward, noGrad } from '../src/tensor/tensor.js';
 import {
   linear, embedding, add, scale, scaleSlices, layerNorm, rmsNorm, gelu, swiglu, softmax, attention,
-  rope, RopeTable, crossEntropy, selectRows, splitColumns, KVCache,
+  rope, RopeTable, crossEntropy, selectRows, splitColumns, KVCache, routedLora,
 } from '../src/tensor/index.js';
 import { gradCheck, randomTensor } from './helpers.js';
 
@@ -157,4 +157,16 @@ test('no gradient is recorded for frozen inputs or under noGrad', () => {
   const live = input([2, 3]);
   assert.equal(noGrad(() => gelu(live)).gradNode, null);
   assert.notEqual(gelu(live).gradNode, null);
+});
+
+test('routedLora: gradients for input, selected gates and every expert; unselected experts get none', () => {
+  const experts = Array.from({ length: 3 }, () => ({ A: input([5, 2]), B: input([2, 4]) }));
+  const v = input([2, 3, 5]);
+  const gates = input([2, 3]);
+  const selection = Int32Array.from([0, 2, 2, 0]); // sequence 0: experts 0, 2; sequence 1: experts 2, 0
+  const f = ([x, g, ...params]: Tensor[]) => routedLora(x, [0, 1, 2].map((i) => ({ A: params[2 * i], B: params[2 * i + 1] })), g, selection, 2, 1.5);
+  const params = experts.flatMap(({ A, B }) => [A, B]);
+  assert.ok(gradCheck(f, [v, gates, ...params], { samples: 30 }) <= 1);
+  assert.ok(experts[1].A.grad === null || experts[1].A.grad.every((x) => x === 0));
+  assert.equal(gates.grad![1], 0); // expert 1 of sequence 0 was not selected
 });

@@ -19,3 +19,5 @@ export { crossEntropy } from './ops/crossentropy.js';
 export { selectRows, splitColumns } from './ops/select.js';
 export { AdamW } from './adamw.js';
 export type { AdamWOptions } from './adamw.js';
+export { routedLora } from './ops/lora.js';
+export type { LoraExpert } from './ops/lora.js';

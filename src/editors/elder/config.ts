@@ -1,0 +1,91 @@
+/**
+ * ELDER's hyper-parameters. Defaults follow the paper (Li et al., AAAI 2025):
+ * L = 6 edited blocks, N = 4 experts of rank r = 8 (α = 8), top-k = 2,
+ * λ = 1e-2, ε = 12 for its 24-bit codes, Adam lr 1e-4, batch 4, 50 iterations.
+ */
+import type { ModelConfig } from '../../models/config.js';
+import { UsageError } from '../../util/errors.js';
+
+export interface ElderConfig {
+  /** Local name of the edited linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
+  site: string;
+  /** First and last edited block, inclusive. The query is taken from block `firstLayer − 1`. */
+  firstLayer: number;
+  lastLayer: number;
+  experts: number;
+  rank: number;
+  alpha: number;
+  topK: number;
+  /** Weight of the guided loss. */
+  lambda: number;
+  /** Deferral radius: a Hamming distance ≥ ε to every stored code runs the base model. */
+  epsilon: number;
+  lr: number;
+  iterations: number;
+  batchSize: number;
+  /** Stop a batch's iterations once every target token is the argmax. */
+  earlyStop: boolean;
+  seed: number;
+}
+
+/** Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40 of 48; LLaMA2-7B: 21–26 of 32). */
+export function defaultLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
+  if (layers < 2) throw new UsageError(`ELDER needs at least 2 blocks (one below the edited ones for the query); the model has ${layers}`);
+  const lastLayer = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
+  const firstLayer = Math.max(1, lastLayer - count + 1);
+  return { firstLayer, lastLayer };
+}
+
+/**
+ * Default ε: half of the code's L·N bits. The paper's ε = 12 is exactly that for
+ * its L = 6, N = 4 codes (24 bits); other shapes keep the same fraction.
+ */
+export function defaultEpsilon(layerCount: number, experts: number): number {
+  return Math.max(1, Math.round((layerCount * experts) / 2));
+}
+
+export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
+  const range = defaultLayerRange(model.layers);
+  const experts = overrides.experts ?? 4;
+  const firstLayer = overrides.firstLayer ?? range.firstLayer;
+  const lastLayer = overrides.lastLayer ?? range.lastLayer;
+  const config: ElderConfig = {
+    site: model.architecture === 'gpt2' ? 'mlp.c_fc' : 'mlp.down_proj',
+    firstLayer,
+    lastLayer,
+    experts,
+    rank: 8,
+    alpha: 8,
+    topK: 2,
+    lambda: 1e-2,
+    epsilon: defaultEpsilon(lastLayer - firstLayer + 1, experts),
+    lr: 1e-4,
+    iterations: 50,
+    batchSize: 4,
+    earlyStop: true,
+    seed: 0,
+    ...overrides,
+  };
+  validateElderConfig(config, model);
+  return config;
+}
+
+export function validateElderConfig(config: ElderConfig, model: ModelConfig): void {
+  const positiveInt = (name: keyof ElderConfig) => {
+    const value = config[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new UsageError(`ELDER ${name} must be a positive integer, got ${String(value)}`);
+  };
+  (['experts', 'rank', 'topK', 'iterations', 'batchSize'] as const).forEach(positiveInt);
+  if (config.topK > config.experts) throw new UsageError(`ELDER top-k ${config.topK} exceeds the ${config.experts} experts`);
+  if (!Number.isInteger(config.firstLayer) || !Number.isInteger(config.lastLayer) || config.firstLayer < 1 || config.lastLayer < config.firstLayer || config.lastLayer >= model.layers) {
+    throw new UsageError(`ELDER layers ${config.firstLayer}-${config.lastLayer} must satisfy 1 ≤ first ≤ last < ${model.layers} (block first−1 provides the query)`);
+  }
+  for (const name of ['alpha', 'lambda', 'lr', 'epsilon'] as const) {
+    if (!Number.isFinite(config[name]) || config[name] < 0) throw new UsageError(`ELDER ${name} must be a finite number ≥ 0, got ${config[name]}`);
+  }
+  if (!(config.lr > 0)) throw new UsageError('ELDER lr must be > 0');
+}
+
+export function editedLayers(config: ElderConfig): number[] {
+  return Array.from({ length: config.lastLayer - config.firstLayer + 1 }, (_, i) => config.firstLayer + i);
+}

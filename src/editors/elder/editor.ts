@@ -1,0 +1,254 @@
+/**
+ * ELDER (Li et al., AAAI 2025) on a frozen decoder.
+ *
+ * Training a batch of edits: the blocks below the first edited block are run
+ * once (they never change), which also yields the router query — the input of
+ * the edited kind of linear one block below, at each sequence's last prompt
+ * token. Each iteration then runs only the edited blocks and those above, with
+ * the LM head on the target rows, and minimises
+ *   L = L_model + λ · Σ_layers −Σ_k log s[preset]   (averaged over the batch)
+ * with Adam on the routers and experts. Afterwards each edit's allocation code
+ * (the experts its own router picks in every layer) is returned for storage.
+ *
+ * Inference routes the whole sequence once, from its last prompt token; an
+ * input whose code is at Hamming distance ≥ ε from every stored code runs the
+ * untouched base model.
+ */
+import { Tensor, backward, noGrad } from '../../tensor/tensor.js';
+import { add, scale } from '../../tensor/ops/arithmetic.js';
+import { selectRows } from '../../tensor/ops/select.js';
+import { routedLora } from '../../tensor/ops/lora.js';
+import { AdamW } from '../../tensor/adamw.js';
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
+import { argmax, generate } from '../../models/generate.js';
+import { NonFiniteError } from '../../util/errors.js';
+import type { TokenizedEdit } from '../edit.js';
+import { AllocationTable } from './allocation.js';
+import { Codebook, codeWords, encodeCode } from './codebook.js';
+import { editedLayers, type ElderConfig } from './config.js';
+import { guidedLoss } from './guided-loss.js';
+import { MixtureOfLora, type Routing } from './mixture.js';
+
+/** A padded batch of edits with its target rows and query rows. */
+export interface PreparedBatch {
+  tokens: TokenBatch;
+  mask: Float32Array;
+  targets: TargetRows;
+  /** Flattened row (b·T + t) of each sequence's last prompt token. */
+  queryRows: Int32Array;
+}
+
+export function prepareBatch(edits: readonly Pick<TokenizedEdit, 'promptIds' | 'targetIds'>[], padId: number): PreparedBatch {
+  const tokens = padBatch(edits.map((e) => [...e.promptIds, ...e.targetIds]), padId);
+  const mask = new Float32Array(tokens.batch * tokens.steps);
+  const queryRows = new Int32Array(edits.length);
+  edits.forEach((edit, b) => {
+    const start = b * tokens.steps + edit.promptIds.length;
+    mask.fill(1, start, start + edit.targetIds.length);
+    queryRows[b] = start - 1;
+  });
+  return { tokens, mask, targets: targetRows(tokens, mask), queryRows };
+}
+
+/** The frozen part of a batch: hidden state entering the first edited block, and the router query. */
+export interface FrozenPrefix {
+  hidden: Tensor;
+  query: Tensor;
+}
+
+export interface BatchLosses {
+  total: Tensor;
+  modelLoss: Tensor;
+  guidedLoss: Tensor;
+  routing: Routing;
+  /** Logits of the target rows [targets, vocab]. */
+  logits: Tensor;
+}
+
+export interface IterationReport {
+  iteration: number;
+  loss: number;
+  modelLoss: number;
+  guidedLoss: number;
+}
+
+export interface BatchResult {
+  iterations: number;
+  loss: number;
+  /** Per edit: the experts its router picks in each edited layer, and the packed code. */
+  codes: Array<{ experts: number[][]; code: Uint32Array }>;
+}
+
+/** How one sequence was routed at inference. */
+export interface RoutingDecision {
+  deferred: boolean;
+  /** Hamming distance to the nearest stored code (Infinity for an empty codebook). */
+  distance: number;
+  nearestId: string | null;
+  /** Experts chosen per edited layer (largest score first). */
+  experts: number[][];
+}
+
+export class ElderEditor {
+  readonly codebook: Codebook;
+  readonly allocations: AllocationTable;
+  readonly layers: number[];
+
+  constructor(
+    readonly model: DecoderLM,
+    readonly config: ElderConfig,
+    readonly mixture: MixtureOfLora = new MixtureOfLora(config, model),
+  ) {
+    this.layers = editedLayers(config);
+    this.codebook = new Codebook(codeWords(this.layers.length, config.experts));
+    this.allocations = new AllocationTable(this.layers.length, config.experts, config.topK, config.seed);
+  }
+
+  get padId(): number {
+    return this.model.config.eosTokenIds[0] ?? 0;
+  }
+
+  /** Module name of the linear whose input is the router query. */
+  get querySite(): string {
+    return this.model.linearName(this.config.firstLayer - 1, this.config.site);
+  }
+
+  /** Runs the frozen blocks once and captures the query at `queryRows`. */
+  frozenPrefix(tokens: TokenBatch, queryRows: Int32Array): FrozenPrefix {
+    return noGrad(() => {
+      let query: Tensor | null = null;
+      const capture: LinearHook = (input, output) => {
+        query = selectRows(input, queryRows);
+        return output;
+      };
+      const embedded = this.model.embed(tokens.ids, tokens.batch, tokens.steps, 0);
+      const hidden = this.model.runBlocks(embedded, 0, this.config.firstLayer, { hooks: new Map([[this.querySite, capture]]) });
+      return { hidden, query: query! };
+    });
+  }
+
+  /** Pre-assigned experts of a batch, per edited layer as Int32Array [B·k]. */
+  presets(labels: readonly string[]): Int32Array[] {
+    const k = this.config.topK;
+    const allocations = labels.map((label) => this.allocations.assign(label));
+    return this.layers.map((_, i) => {
+      const preset = new Int32Array(labels.length * k);
+      allocations.forEach((allocation, b) => preset.set(allocation[i], b * k));
+      return preset;
+    });
+  }
+
+  /** One forward pass of the trainable part: model loss on targets, guided loss, total. */
+  batchLosses(prepared: PreparedBatch, prefix: FrozenPrefix, presets: Int32Array[]): BatchLosses {
+    const { model, config } = this;
+    const routing = this.mixture.route(prefix.query);
+    let guided = guidedLoss(routing.logits[0], presets[0], config.topK);
+    for (let i = 1; i < routing.logits.length; i++) guided = add(guided, guidedLoss(routing.logits[i], presets[i], config.topK));
+    const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstLayer, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
+    const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
+    return { total: add(loss, scale(guided, config.lambda)), modelLoss: loss, guidedLoss: guided, routing, logits };
+  }
+
+  /**
+   * Trains the mixture on one batch of edits (a fresh Adam per batch) and
+   * returns each edit's code. The codebook is not touched: the caller stores
+   * the codes once the new weights are durable.
+   */
+  trainBatch(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): BatchResult {
+    const prepared = prepareBatch(edits, this.padId);
+    const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
+    const presets = this.presets(edits.map((e) => e.label));
+    const optimizer = new AdamW(this.mixture.parameters(), { lr: this.config.lr });
+    let iterations = 0;
+    let lastLoss = NaN;
+    for (let iteration = 1; iteration <= this.config.iterations; iteration++) {
+      optimizer.zeroGrad();
+      const losses = this.batchLosses(prepared, prefix, presets);
+      lastLoss = losses.total.item();
+      if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
+      onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), guidedLoss: losses.guidedLoss.item() });
+      if (this.config.earlyStop && allTargetsArgmax(losses.logits, prepared.targets.targets)) break;
+      backward(losses.total);
+      optimizer.assertFiniteGradients();
+      optimizer.step();
+      iterations = iteration;
+    }
+    const routing = noGrad(() => this.mixture.route(prefix.query));
+    const codes = edits.map((_, b) => {
+      const experts = routing.selection.map((sel) => Array.from(sel.subarray(b * this.config.topK, (b + 1) * this.config.topK)));
+      return { experts, code: encodeCode(experts, this.config.experts) };
+    });
+    return { iterations, loss: lastLoss, codes };
+  }
+
+  /** Routes queries [B, in] (no gradient) and decides deferral per sequence against the codebook. */
+  decide(query: Tensor): { routing: Routing; decisions: RoutingDecision[] } {
+    const routing = noGrad(() => this.mixture.route(query));
+    const k = this.config.topK;
+    const decisions = Array.from({ length: query.shape[0] }, (_, b) => {
+      const experts = routing.selection.map((sel) => Array.from(sel.subarray(b * k, (b + 1) * k)));
+      const nearest = this.codebook.nearest(encodeCode(experts, this.config.experts));
+      return { deferred: nearest.distance >= this.config.epsilon, distance: nearest.distance, nearestId: nearest.id, experts };
+    });
+    return { routing, decisions };
+  }
+
+  /**
+   * Hooks for inference on a batch: the first call of the query site routes
+   * every sequence from its query row and decides deferral; later calls (KV-cache
+   * decoding) reuse that decision. Deferred sequences get exactly the base
+   * model's outputs; with every sequence deferred the edited linears are untouched.
+   */
+  inferenceHooks(queryRows: Int32Array): { hooks: Map<string, LinearHook>; decisions: () => RoutingDecision[] } {
+    let decided: { routing: Routing; decisions: RoutingDecision[] } | null = null;
+    const hooks = new Map<string, LinearHook>();
+    hooks.set(this.querySite, (input, output) => {
+      decided ??= this.decide(selectRows(input, queryRows));
+      return output;
+    });
+    const loraScale = this.config.alpha / this.config.rank;
+    this.mixture.layers.forEach((layer, i) => {
+      const name = this.model.linearName(layer.layer, this.config.site);
+      hooks.set(name, (input, output) => {
+        if (decided === null || decided.decisions.every((d) => d.deferred)) return output;
+        const { routing, decisions } = decided;
+        // Deferred sequences in a mixed batch get zero gates: their outputs gain exactly +0.
+        const gates = routing.scores[i].clone();
+        decisions.forEach((d, b) => d.deferred && gates.data.fill(0, b * this.config.experts, (b + 1) * this.config.experts));
+        return noGrad(() => add(output, routedLora(input, layer.experts, gates, routing.selection[i], this.config.topK, loraScale)));
+      });
+    });
+    return { hooks, decisions: () => decided?.decisions ?? [] };
+  }
+
+  /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */
+  answer(promptIds: readonly number[], maxTokens: number, options: { temperature?: number; seed?: number } = {}): { ids: number[]; decision: RoutingDecision } {
+    const { hooks, decisions } = this.inferenceHooks(Int32Array.from([promptIds.length - 1]));
+    const { ids } = generate(this.model, promptIds, { maxTokens, hooks, ...options });
+    return { ids, decision: decisions()[0] };
+  }
+
+  /** Teacher-forced check: is every target token the argmax after the prompt (the paper's reliability)? */
+  predictsTarget(promptIds: readonly number[], targetIds: readonly number[]): { correct: boolean; tokenAccuracy: number; decision: RoutingDecision } {
+    const prepared = prepareBatch([{ promptIds: [...promptIds], targetIds: [...targetIds] }], this.padId);
+    const { hooks, decisions } = this.inferenceHooks(prepared.queryRows);
+    const logits = noGrad(() => {
+      const hidden = this.model.hiddenStates(prepared.tokens.ids, 1, prepared.tokens.steps, { hooks });
+      return this.model.lmHead(selectRows(hidden, prepared.targets.rows));
+    });
+    const hits = countArgmaxHits(logits, prepared.targets.targets);
+    return { correct: hits === targetIds.length, tokenAccuracy: hits / targetIds.length, decision: decisions()[0] };
+  }
+}
+
+function countArgmaxHits(logits: Tensor, targets: Int32Array): number {
+  const vocab = logits.lastDim;
+  let hits = 0;
+  for (let r = 0; r < targets.length; r++) if (argmax(logits.data, r * vocab, vocab) === targets[r]) hits++;
+  return hits;
+}
+
+function allTargetsArgmax(logits: Tensor, targets: Int32Array): boolean {
+  return countArgmaxHits(logits, targets) === targets.length;
+}

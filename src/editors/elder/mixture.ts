@@ -1,0 +1,127 @@
+/**
+ * The mixture of LoRA experts on one linear per edited block, with its router
+ * s(q) = softmax(W_r·q + b_r). Parameters are named `layer{i}.router.weight`
+ * [N, in], `layer{i}.router.bias` [N], `layer{i}.expert{j}.A` [in, r] and
+ * `layer{i}.expert{j}.B` [r, out], i the block index.
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { linear } from '../../tensor/ops/matmul.js';
+import { softmax } from '../../tensor/ops/softmax.js';
+import { add } from '../../tensor/ops/arithmetic.js';
+import { routedLora, type LoraExpert } from '../../tensor/ops/lora.js';
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { Random } from '../../util/random.js';
+import { ShapeError } from '../../util/errors.js';
+import { editedLayers, type ElderConfig } from './config.js';
+
+export interface MixtureLayer {
+  layer: number;
+  routerWeight: Tensor;
+  routerBias: Tensor;
+  experts: LoraExpert[];
+}
+
+/** Router outputs for a batch: per edited layer, logits and scores [B, N] and the top-k experts [B·k]. */
+export interface Routing {
+  logits: Tensor[];
+  scores: Tensor[];
+  selection: Int32Array[];
+}
+
+export class MixtureOfLora {
+  readonly layers: MixtureLayer[];
+  readonly inDim: number;
+  readonly outDim: number;
+
+  constructor(readonly config: ElderConfig, model: DecoderLM, initSeed = config.seed) {
+    const block = model.parameters;
+    const weight = block.get(`${model.linearName(config.firstLayer, config.site)}.weight`);
+    if (weight === undefined) throw new ShapeError(`ELDER site "${config.site}" is not a linear layer of this ${model.config.architecture} model (${model.blockLinears.join(', ')})`);
+    // Conv1D (GPT-2) stores [in, out]; nn.Linear [out, in].
+    [this.inDim, this.outDim] = model.config.architecture === 'gpt2' ? weight.shape : [weight.shape[1], weight.shape[0]];
+    const rng = new Random(initSeed);
+    // PyTorch's defaults: router and A uniform(±1/√in) (kaiming-uniform, a = √5); B zero so edits start from the base model.
+    const bound = 1 / Math.sqrt(this.inDim);
+    const uniform = (shape: number[]) => {
+      const t = Tensor.zeros(shape, true);
+      for (let i = 0; i < t.size; i++) t.data[i] = (rng.uniform() * 2 - 1) * bound;
+      return t;
+    };
+    this.layers = editedLayers(config).map((layer) => ({
+      layer,
+      routerWeight: uniform([config.experts, this.inDim]),
+      routerBias: uniform([config.experts]),
+      experts: Array.from({ length: config.experts }, () => ({ A: uniform([this.inDim, config.rank]), B: Tensor.zeros([config.rank, this.outDim], true) })),
+    }));
+  }
+
+  /** Every trainable tensor under its stored name. */
+  namedParameters(): Map<string, Tensor> {
+    const named = new Map<string, Tensor>();
+    for (const { layer, routerWeight, routerBias, experts } of this.layers) {
+      named.set(`layer${layer}.router.weight`, routerWeight);
+      named.set(`layer${layer}.router.bias`, routerBias);
+      experts.forEach(({ A, B }, j) => {
+        named.set(`layer${layer}.expert${j}.A`, A);
+        named.set(`layer${layer}.expert${j}.B`, B);
+      });
+    }
+    return named;
+  }
+
+  parameters(): Tensor[] {
+    return [...this.namedParameters().values()];
+  }
+
+  parameterCount(): number {
+    return this.parameters().reduce((n, t) => n + t.size, 0);
+  }
+
+  /** Replaces every parameter's values (e.g. from a saved state); shapes must match exactly. */
+  loadValues(values: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>, source: string): void {
+    for (const [name, tensor] of this.namedParameters()) {
+      const stored = values.get(name);
+      if (stored === undefined) throw new ShapeError(`${source}: missing ELDER tensor "${name}"`);
+      if (stored.shape.length !== tensor.shape.length || stored.shape.some((d, i) => d !== tensor.shape[i])) {
+        throw new ShapeError(`${source}: ELDER tensor "${name}" has shape [${stored.shape.join(', ')}], expected [${tensor.shape.join(', ')}]`);
+      }
+      tensor.data.set(stored.data);
+    }
+  }
+
+  /** Routes a batch of queries [B, in] through every layer's router. */
+  route(query: Tensor): Routing {
+    const k = this.config.topK;
+    const routing: Routing = { logits: [], scores: [], selection: [] };
+    for (const layer of this.layers) {
+      const logits = linear(query, layer.routerWeight, layer.routerBias, 'out_in');
+      const scores = softmax(logits);
+      routing.logits.push(logits);
+      routing.scores.push(scores);
+      routing.selection.push(topK(scores.data, query.shape[0], this.config.experts, k));
+    }
+    return routing;
+  }
+
+  /** Hooks adding each layer's selected experts to its linear's output. */
+  hooks(model: DecoderLM, routing: Routing): Map<string, LinearHook> {
+    const scale = this.config.alpha / this.config.rank;
+    const hooks = new Map<string, LinearHook>();
+    this.layers.forEach((layer, i) => {
+      hooks.set(model.linearName(layer.layer, this.config.site), (input, output) =>
+        add(output, routedLora(input, layer.experts, routing.scores[i], routing.selection[i], this.config.topK, scale)),
+      );
+    });
+    return hooks;
+  }
+}
+
+/** Per row of scores [rows, n], the k largest indices, largest first (ties: lower index first). */
+export function topK(scores: Float32Array, rows: number, n: number, k: number): Int32Array {
+  const selection = new Int32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[r * n + b] - scores[r * n + a] || a - b);
+    for (let j = 0; j < k; j++) selection[r * k + j] = order[j];
+  }
+  return selection;
+}
