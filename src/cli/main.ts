@@ -5,6 +5,10 @@ import { infoCommand } from './commands/info.js';
 import { logitsCommand } from './commands/logits.js';
 import { generateCommand } from './commands/generate.js';
 import { demoCommand } from './commands/demo.js';
+import { editCommand } from './commands/edit.js';
+import { askCommand } from './commands/ask.js';
+import { retractCommand } from './commands/retract.js';
+import { stateCommand } from './commands/state.js';
 
 const USAGE = `elder — lifelong model editing for language models
 
@@ -12,6 +16,12 @@ Usage:
   elder info     --model DIR [--json]
   elder logits   --model DIR --text TEXT [--top K] [--json]
   elder generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
+  elder edit     --model DIR --state DIR --edits FILE.jsonl [--batch N] [--iters N] [--lr X]
+                 [--layers a-b] [--experts N] [--rank R] [--top-k K] [--lambda X] [--epsilon E]
+                 [--seed S] [--early-stop]
+  elder ask      --model DIR --state DIR --prompt TEXT [--max-tokens N] [--json]
+  elder retract  --state DIR --id ID
+  elder state    --state DIR [--json]
   elder demo
 
 DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
@@ -23,6 +33,10 @@ const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   logits: logitsCommand,
   generate: generateCommand,
   demo: demoCommand,
+  edit: editCommand,
+  ask: askCommand,
+  retract: retractCommand,
+  state: stateCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -62,7 +62,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     lr: 1e-4,
     iterations: 50,
     batchSize: 4,
-    earlyStop: true,
+    earlyStop: false,
     seed: 0,
     ...overrides,
   };

@@ -91,7 +91,14 @@ export interface RoutingDecision {
 }
 
 export class ElderEditor {
+  /** Codes of live edits. */
   readonly codebook: Codebook;
+  /**
+   * Codes of retracted edits. An input strictly nearer to one of these than to
+   * any live code defers, so a retracted edit's inputs return to the base model
+   * even when another live code lies within ε.
+   */
+  readonly retracted: Codebook;
   readonly allocations: AllocationTable;
   readonly layers: number[];
 
@@ -102,6 +109,7 @@ export class ElderEditor {
   ) {
     this.layers = editedLayers(config);
     this.codebook = new Codebook(codeWords(this.layers.length, config.experts));
+    this.retracted = new Codebook(this.codebook.words);
     this.allocations = new AllocationTable(this.layers.length, config.experts, config.topK, config.seed);
   }
 
@@ -188,8 +196,10 @@ export class ElderEditor {
     const k = this.config.topK;
     const decisions = Array.from({ length: query.shape[0] }, (_, b) => {
       const experts = routing.selection.map((sel) => Array.from(sel.subarray(b * k, (b + 1) * k)));
-      const nearest = this.codebook.nearest(encodeCode(experts, this.config.experts));
-      return { deferred: nearest.distance >= this.config.epsilon, distance: nearest.distance, nearestId: nearest.id, experts };
+      const code = encodeCode(experts, this.config.experts);
+      const nearest = this.codebook.nearest(code);
+      const deferred = nearest.distance >= this.config.epsilon || this.retracted.nearest(code).distance < nearest.distance;
+      return { deferred, distance: nearest.distance, nearestId: nearest.id, experts };
     });
     return { routing, decisions };
   }

@@ -1,0 +1,29 @@
+import { loadModel } from '../../models/load.js';
+import { ElderState } from '../../editors/elder/state.js';
+import { UsageError } from '../../util/errors.js';
+import { numberOption, parseOptions, requireString } from '../args.js';
+import { requireTokenizer } from '../model-input.js';
+
+export function askCommand(argv: string[]): void {
+  const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, json: { type: 'boolean' } }, 'ask');
+  const modelDir = requireString(options, 'model', 'ask');
+  const stateDir = requireString(options, 'state', 'ask');
+  const prompt = requireString(options, 'prompt', 'ask');
+  const maxTokens = numberOption(options, 'max-tokens', 16, { min: 1, integer: true });
+  const { model, tokenizer } = loadModel(modelDir);
+  const tok = requireTokenizer(tokenizer, modelDir);
+  const promptIds = tok.encode(prompt);
+  if (promptIds.length === 0) throw new UsageError('ask: --prompt encodes to no tokens');
+  const state = ElderState.open(stateDir, model, { modelName: '', readOnly: true });
+  const { ids, decision } = state.editor.answer(promptIds, maxTokens);
+  const answer = tok.decode(ids);
+  if (options.values.json) {
+    // distance is null when no edit is stored (nothing to compare with).
+    const distance = Number.isFinite(decision.distance) ? decision.distance : null;
+    console.log(JSON.stringify({ answer, deferred: decision.deferred, distance, experts: decision.experts }));
+    return;
+  }
+  console.log(`${prompt}${answer}`);
+  const where = decision.deferred ? 'deferred to the base model' : `edited model (nearest edit ${decision.nearestId})`;
+  console.error(`[${where}; code distance ${decision.distance}, ε ${state.config.epsilon}; experts ${JSON.stringify(decision.experts)}]`);
+}

@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { loadModel } from '../../models/load.js';
+import { expandRequests, tokenizeEdit, type TokenizedEdit } from '../../editors/edit.js';
+import { readEditsFile } from '../../editors/edits-file.js';
+import { EditFileError } from '../../editors/elder/errors.js';
+import { ElderState } from '../../editors/elder/state.js';
+import type { ElderConfig } from '../../editors/elder/config.js';
+import { UsageError, ElderError } from '../../util/errors.js';
+import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
+import { requireTokenizer } from '../model-input.js';
+import { Progress } from '../progress.js';
+
+export const ELDER_OPTIONS = {
+  batch: { type: 'string' }, iters: { type: 'string' }, lr: { type: 'string' }, layers: { type: 'string' }, experts: { type: 'string' },
+  rank: { type: 'string' }, 'top-k': { type: 'string' }, lambda: { type: 'string' }, epsilon: { type: 'string' }, seed: { type: 'string' },
+  'early-stop': { type: 'boolean' },
+} as const;
+
+/** ELDER configuration given on the command line (only what was given). */
+export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
+  const overrides: Partial<ElderConfig> = {};
+  const int = (flag: string, key: keyof ElderConfig) => {
+    if (options.values[flag] !== undefined) (overrides as Record<string, number>)[key] = numberOption(options, flag, 0, { min: 1, integer: true });
+  };
+  const real = (flag: string, key: keyof ElderConfig, min = 0) => {
+    if (options.values[flag] !== undefined) (overrides as Record<string, number>)[key] = numberOption(options, flag, 0, { min });
+  };
+  int('batch', 'batchSize');
+  int('iters', 'iterations');
+  int('experts', 'experts');
+  int('rank', 'rank');
+  int('top-k', 'topK');
+  real('lr', 'lr', Number.MIN_VALUE);
+  real('lambda', 'lambda');
+  real('epsilon', 'epsilon');
+  if (options.values.seed !== undefined) overrides.seed = numberOption(options, 'seed', 0, { integer: true });
+  if (options.values['early-stop']) overrides.earlyStop = true;
+  const layers = optionalString(options, 'layers');
+  if (layers !== undefined) {
+    const match = /^(\d+)-(\d+)$/.exec(layers);
+    if (!match) throw new UsageError(`--layers must look like a-b (first and last edited block), got "${layers}"`);
+    overrides.firstLayer = Number(match[1]);
+    overrides.lastLayer = Number(match[2]);
+  }
+  return overrides;
+}
+
+export function editCommand(argv: string[]): void {
+  const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, edits: { type: 'string' }, ...ELDER_OPTIONS }, 'edit');
+  const modelDir = requireString(options, 'model', 'edit');
+  const stateDir = requireString(options, 'state', 'edit');
+  const editsFile = requireString(options, 'edits', 'edit');
+  const overrides = elderOverrides(options);
+  const requests = readEditsFile(editsFile);
+
+  const { model, tokenizer } = loadModel(modelDir);
+  const tok = requireTokenizer(tokenizer, modelDir);
+  const state = ElderState.open(stateDir, model, { modelName: path.basename(path.resolve(modelDir)), overrides });
+  try {
+    const expanded = expandRequests(requests, state.files.edits.size);
+    const problems: string[] = [];
+    const edits: TokenizedEdit[] = [];
+    for (const edit of expanded) {
+      if (state.files.edits.has(edit.id)) problems.push(`edit id "${edit.id}" already exists in the state`);
+      try {
+        edits.push(tokenizeEdit(tok, model.config, edit));
+      } catch (error) {
+        if (!(error instanceof ElderError)) throw error;
+        problems.push(error.message);
+      }
+    }
+    if (problems.length > 0) throw new EditFileError(`${editsFile}: nothing applied:\n  ${problems.join('\n  ')}`);
+
+    const { batchSize, iterations } = state.config;
+    const progress = new Progress(edits.length, 'edits');
+    let done = 0;
+    for (let start = 0; start < edits.length; start += batchSize) {
+      const batch = edits.slice(start, start + batchSize);
+      const record = state.applyBatch(batch, ({ iteration, loss }) => progress.update(done, `batch of ${batch.length}, iteration ${iteration}/${iterations}, loss ${loss.toFixed(4)}`, { transient: true }));
+      done += batch.length;
+      progress.update(done, `loss ${record.loss.toFixed(4)} after ${record.iterations} iterations`, { final: done === edits.length });
+      for (const edit of record.edits) process.stdout.write(`applied ${edit.id} experts ${JSON.stringify(edit.experts)}\n`);
+    }
+    process.stdout.write(`${edits.length} edits applied; ${state.editor.codebook.size} codes in ${stateDir}\n`);
+  } finally {
+    state.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { StateFiles } from '../../editors/elder/state.js';
+import { parseOptions, requireString } from '../args.js';
+
+export function stateCommand(argv: string[]): void {
+  const options = parseOptions(argv, { state: { type: 'string' }, json: { type: 'boolean' } }, 'state');
+  const stateDir = requireString(options, 'state', 'state');
+  const files = StateFiles.read(stateDir, false);
+  const edits = [...files.edits.values()];
+  const applied = edits.filter((e) => e.status === 'applied').length;
+  if (options.values.json) {
+    console.log(JSON.stringify({ config: files.config.elder, base: files.config.base, generation: files.weights.generation, codebookSize: applied, edits }));
+    return;
+  }
+  const c = files.config.elder;
+  console.log(`state      ${stateDir}`);
+  console.log(`base       ${files.config.base.name} (${files.config.base.architecture}, ${files.config.base.layers} layers, fingerprint ${files.config.base.weightsSha256.slice(0, 12)})`);
+  console.log(`elder      ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`);
+  console.log(`training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, seed ${c.seed}`);
+  console.log(`edits      ${edits.length} (${applied} applied, ${edits.length - applied} retracted); codebook ${applied} codes; weights generation ${files.weights.generation}`);
+  if (edits.length === 0) return;
+  const idWidth = Math.max(2, ...edits.map((e) => e.id.length));
+  console.log(`\n${'id'.padEnd(idWidth)}  status     experts per layer             prompt → target`);
+  for (const e of edits) {
+    console.log(`${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}`);
+  }
+}

@@ -1,0 +1,26 @@
+/** Progress lines on stderr: rewritten in place on a terminal, one line per update otherwise. */
+export class Progress {
+  private readonly started = performance.now();
+  private readonly interactive = process.stderr.isTTY === true;
+
+  constructor(private readonly total: number, private readonly unit: string) {}
+
+  /**
+   * Shows `done` of `total` with an ETA from the average pace so far. Transient
+   * updates (e.g. every iteration) appear only on a terminal; logs get the others.
+   */
+  update(done: number, detail: string, { transient = false, final = false } = {}): void {
+    if (transient && !this.interactive) return;
+    const elapsed = (performance.now() - this.started) / 1000;
+    const eta = done > 0 ? (elapsed / done) * (this.total - done) : NaN;
+    const line = `${this.unit} ${done}/${this.total} · ${detail} · ${formatSeconds(elapsed)} elapsed${done < this.total && Number.isFinite(eta) ? ` · ETA ${formatSeconds(eta)}` : ''}`;
+    if (this.interactive) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
+    else process.stderr.write(`${line}\n`);
+  }
+}
+
+export function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}

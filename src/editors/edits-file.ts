@@ -1,0 +1,70 @@
+/**
+ * Reading an edits file (JSONL, one {@link EditRequest} per line). Every line
+ * is validated before anything is returned; all problems are reported
+ * together, each with its line number.
+ */
+import fs from 'node:fs';
+import type { EditRequest } from './edit.js';
+import { EditFileError } from './elder/errors.js';
+
+const KEYS = new Set(['id', 'prompt', 'target', 'rephrases', 'label']);
+
+export function parseEditsJsonl(text: string, source: string): EditRequest[] {
+  const problems: string[] = [];
+  const requests: EditRequest[] = [];
+  const ids = new Map<string, number>();
+  text.split('\n').forEach((raw, index) => {
+    const lineNo = index + 1;
+    const line = raw.trim();
+    if (line === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      problems.push(`line ${lineNo}: not valid JSON (${(error as Error).message})`);
+      return;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      problems.push(`line ${lineNo}: expected a JSON object`);
+      return;
+    }
+    const record = value as Record<string, unknown>;
+    const lineProblems: string[] = [];
+    for (const key of Object.keys(record)) if (!KEYS.has(key)) lineProblems.push(`unknown field "${key}"`);
+    for (const key of ['prompt', 'target'] as const) {
+      if (typeof record[key] !== 'string' || (record[key] as string).trim() === '') lineProblems.push(`"${key}" must be a non-empty string`);
+    }
+    for (const key of ['id', 'label'] as const) {
+      if (record[key] !== undefined && (typeof record[key] !== 'string' || (record[key] as string) === '')) lineProblems.push(`"${key}" must be a non-empty string when given`);
+    }
+    if (record.rephrases !== undefined && (!Array.isArray(record.rephrases) || !record.rephrases.every((r) => typeof r === 'string' && r.trim() !== ''))) {
+      lineProblems.push('"rephrases" must be a list of non-empty strings');
+    }
+    if (typeof record.id === 'string') {
+      if (ids.has(record.id)) lineProblems.push(`id "${record.id}" repeats line ${ids.get(record.id)}`);
+      else ids.set(record.id, lineNo);
+    }
+    if (lineProblems.length > 0) {
+      problems.push(`line ${lineNo}: ${lineProblems.join('; ')}`);
+      return;
+    }
+    requests.push(record as unknown as EditRequest);
+  });
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 20).join('\n  ');
+    const more = problems.length > 20 ? `\n  … and ${problems.length - 20} more` : '';
+    throw new EditFileError(`${source}: ${problems.length} invalid line${problems.length > 1 ? 's' : ''}, nothing applied:\n  ${shown}${more}`);
+  }
+  if (requests.length === 0) throw new EditFileError(`${source}: no edits in the file`);
+  return requests;
+}
+
+export function readEditsFile(file: string): EditRequest[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new EditFileError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message}`);
+  }
+  return parseEditsJsonl(text, file);
+}

@@ -1,0 +1,77 @@
+/**
+ * The append-only edit journal (`journal.jsonl`). Each line is one JSON record
+ * carrying the sha256 of its own content. A line is acknowledged once it is
+ * fsync'ed; a torn or corrupt *last* line (a crash mid-append) is dropped and
+ * truncated away, while a bad line before the end means the file was damaged
+ * and loading refuses it.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { StateError } from './errors.js';
+
+export interface JournalEditEntry {
+  id: string;
+  label: string;
+  prompt: string;
+  target: string;
+  /** Experts chosen per edited layer after training. */
+  experts: number[][];
+  /** Packed allocation code, hex. */
+  code: string;
+  /** The pre-assigned allocation of the label. */
+  allocation: number[][];
+}
+
+export type JournalRecord =
+  | { type: 'batch'; seq: number; at: string; generation: number; weights: string; weightsSha256: string; iterations: number; loss: number; edits: JournalEditEntry[] }
+  | { type: 'retract'; seq: number; at: string; id: string };
+
+type Unsealed<T> = T extends unknown ? Omit<T, 'seq' | 'at'> : never;
+
+function digest(body: string): string {
+  return crypto.createHash('sha256').update(body).digest('hex');
+}
+
+/**
+ * Reads every record. Complete lines (ending in a newline) must all be valid;
+ * text after the last newline is a write torn by a crash, never acknowledged,
+ * and is dropped (and truncated away when `repair` is set).
+ */
+export function readJournal(file: string, repair: boolean): JournalRecord[] {
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, 'utf8');
+  const completeLength = text.lastIndexOf('\n') + 1;
+  const lines = text.slice(0, completeLength).split('\n').slice(0, -1);
+  const records = lines.map((line, i) => {
+    const record = parseLine(line);
+    if (record === null) throw new StateError(`${file}: line ${i + 1} is corrupt (checksum or JSON); the journal was damaged`);
+    if (record.seq !== i + 1) throw new StateError(`${file}: line ${i + 1} has sequence ${record.seq}, expected ${i + 1}`);
+    return record;
+  });
+  if (repair && completeLength < text.length) fs.truncateSync(file, Buffer.byteLength(text.slice(0, completeLength)));
+  return records;
+}
+
+function parseLine(line: string): JournalRecord | null {
+  try {
+    const { sha256, ...body } = JSON.parse(line) as JournalRecord & { sha256?: string };
+    return sha256 === digest(JSON.stringify(body)) ? (body as JournalRecord) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Appends one record durably (write, fsync) and returns it sealed with seq and time. */
+export function appendJournal(file: string, seq: number, record: Unsealed<JournalRecord>): JournalRecord {
+  const sealed = { seq, at: new Date().toISOString(), ...record } as JournalRecord;
+  const body = JSON.stringify(sealed);
+  const line = JSON.stringify({ ...sealed, sha256: digest(body) }) + '\n';
+  const fd = fs.openSync(file, 'a');
+  try {
+    fs.writeSync(fd, line);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return sealed;
+}

@@ -1,0 +1,374 @@
+/**
+ * A durable ELDER editing session in a folder:
+ *
+ *   config.json                  ELDER configuration and the base-model fingerprint
+ *   adapters-NNNNNN.safetensors  router and expert weights, one file per committed generation
+ *   journal.jsonl                append-only record of applied batches and retractions
+ *
+ * Committing a batch writes the new weights as the next generation (temporary
+ * file, fsync, rename), then appends a journal line naming that file and its
+ * sha256, fsync'ed: only then is the edit acknowledged. The codebook is the
+ * codes of the journal's applied, unretracted edits. A crash at any moment
+ * leaves either the previous committed state or the new one; uncommitted
+ * weight files are removed on the next open.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DecoderLM } from '../../models/decoder.js';
+import { SafetensorsFile, encodeSafetensors } from '../../models/safetensors.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
+import type { TokenizedEdit } from '../edit.js';
+import { codeFromHex, codeToHex } from './codebook.js';
+import { defaultElderConfig, validateElderConfig, type ElderConfig } from './config.js';
+import { ElderEditor, type IterationReport } from './editor.js';
+import { StateError } from './errors.js';
+import { appendJournal, readJournal, type JournalEditEntry, type JournalRecord } from './journal.js';
+import { MixtureOfLora } from './mixture.js';
+
+const CONFIG_FILE = 'config.json';
+const JOURNAL_FILE = 'journal.jsonl';
+const LOCK_FILE = 'state.lock';
+const FORMAT = 'elder-state';
+
+/** What a state must match in its base model: names, shapes and a hash of the weights ELDER reads. */
+export interface BaseFingerprint {
+  name: string;
+  architecture: string;
+  layers: number;
+  width: number;
+  vocabSize: number;
+  siteShape: number[];
+  /** sha256 over the edited-site weights of the query block and every edited block. */
+  weightsSha256: string;
+}
+
+interface StateConfigFile {
+  format: typeof FORMAT;
+  version: 1;
+  createdAt: string;
+  elder: ElderConfig;
+  base: BaseFingerprint;
+  initialWeights: string;
+  initialWeightsSha256: string;
+}
+
+export interface EditRecord extends JournalEditEntry {
+  status: 'applied' | 'retracted';
+  generation: number;
+  appliedAt: string;
+  retractedAt?: string;
+}
+
+export function baseFingerprint(model: DecoderLM, config: ElderConfig, name: string): BaseFingerprint {
+  const hash = crypto.createHash('sha256');
+  let siteShape: number[] = [];
+  for (let layer = config.firstLayer - 1; layer <= config.lastLayer; layer++) {
+    const weight = model.parameters.get(`${model.linearName(layer, config.site)}.weight`);
+    if (weight === undefined) throw new StateError(`the base model has no linear "${config.site}" in block ${layer}`);
+    siteShape = [...weight.shape];
+    hash.update(new Uint8Array(weight.data.buffer, weight.data.byteOffset, weight.data.byteLength));
+  }
+  const { architecture, layers, width, vocabSize } = model.config;
+  return { name, architecture, layers, width, vocabSize, siteShape, weightsSha256: hash.digest('hex') };
+}
+
+function weightsFileName(generation: number): string {
+  return `adapters-${String(generation).padStart(6, '0')}.safetensors`;
+}
+
+function sha256Chunks(chunks: readonly Uint8Array[]): string {
+  const hash = crypto.createHash('sha256');
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/** The files of a state, read without the model (for `elder state` and `elder retract`). */
+export class StateFiles {
+  readonly edits = new Map<string, EditRecord>();
+  /** The weights file of the last committed generation and its checksum. */
+  weights: { file: string; sha256: string; generation: number };
+
+  private constructor(
+    readonly dir: string,
+    readonly config: StateConfigFile,
+    readonly records: JournalRecord[],
+  ) {
+    this.weights = { file: config.initialWeights, sha256: config.initialWeightsSha256, generation: 0 };
+    for (const record of records) this.replay(record);
+  }
+
+  static exists(dir: string): boolean {
+    return fs.existsSync(path.join(dir, CONFIG_FILE));
+  }
+
+  /** Reads config and journal; `repair` truncates a torn journal tail and removes uncommitted weight files. */
+  static read(dir: string, repair = false): StateFiles {
+    const configPath = path.join(dir, CONFIG_FILE);
+    if (!fs.existsSync(configPath)) throw new StateError(`${dir}: not an ELDER state folder (no ${CONFIG_FILE})`);
+    let config: StateConfigFile;
+    try {
+      config = JSON.parse(fs.readFileSync(configPath, 'utf8')) as StateConfigFile;
+    } catch (error) {
+      throw new StateError(`${configPath}: not valid JSON (${(error as Error).message})`);
+    }
+    if (config.format !== FORMAT || config.version !== 1) throw new StateError(`${configPath}: not an elder state (format ${String(config.format)} version ${String(config.version)})`);
+    const files = new StateFiles(dir, config, readJournal(path.join(dir, JOURNAL_FILE), repair));
+    if (repair) files.removeUncommittedWeights();
+    return files;
+  }
+
+  static create(dir: string, config: StateConfigFile): void {
+    writeFileAtomic(path.join(dir, CONFIG_FILE), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+  }
+
+  private replay(record: JournalRecord): void {
+    if (record.type === 'batch') {
+      for (const edit of record.edits) {
+        if (this.edits.has(edit.id)) throw new StateError(`${this.dir}: journal applies edit "${edit.id}" twice`);
+        this.edits.set(edit.id, { ...edit, status: 'applied', generation: record.generation, appliedAt: record.at });
+      }
+      this.weights = { file: record.weights, sha256: record.weightsSha256, generation: record.generation };
+    } else {
+      const edit = this.edits.get(record.id);
+      if (edit === undefined) throw new StateError(`${this.dir}: journal retracts unknown edit "${record.id}"`);
+      edit.status = 'retracted';
+      edit.retractedAt = record.at;
+    }
+  }
+
+  private removeUncommittedWeights(): void {
+    for (const name of fs.readdirSync(this.dir)) {
+      const match = /^adapters-(\d{6})\.safetensors$/.exec(name);
+      if ((match && Number(match[1]) > this.weights.generation) || (name.startsWith('.') && name.endsWith('.tmp'))) {
+        fs.rmSync(path.join(this.dir, name), { force: true });
+      }
+    }
+  }
+
+  get nextSeq(): number {
+    return this.records.length + 1;
+  }
+
+  /** Appends a record durably and applies it to this view. */
+  append(record: Parameters<typeof appendJournal>[2]): JournalRecord {
+    const sealed = appendJournal(path.join(this.dir, JOURNAL_FILE), this.nextSeq, record);
+    this.records.push(sealed);
+    this.replay(sealed);
+    return sealed;
+  }
+
+  /** Marks an edit retracted in the journal. */
+  retract(id: string): JournalRecord {
+    const edit = this.edits.get(id);
+    if (edit === undefined) throw new StateError(`no edit "${id}" in ${this.dir}`);
+    if (edit.status === 'retracted') throw new StateError(`edit "${id}" is already retracted`);
+    return this.append({ type: 'retract', id });
+  }
+
+  /** Reads and verifies the committed weights. */
+  readWeights(): Map<string, { data: Float32Array; shape: readonly number[] }> {
+    const file = path.join(this.dir, this.weights.file);
+    if (!fs.existsSync(file)) throw new StateError(`${file}: committed weights are missing`);
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    if (sha !== this.weights.sha256) throw new StateError(`${file}: checksum mismatch (the file was modified or damaged)`);
+    const opened = SafetensorsFile.open(file);
+    try {
+      return new Map([...opened.entries.keys()].map((name) => [name, opened.read(name)]));
+    } finally {
+      opened.close();
+    }
+  }
+}
+
+/** A cross-process lock so two writers never interleave; a lock left by a killed process is taken over. */
+function acquireLock(dir: string): () => void {
+  const file = path.join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(fs.readFileSync(file, 'utf8'));
+      if (holder !== process.pid && isAlive(holder)) throw new StateError(`${dir} is in use by process ${holder}`);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new StateError(`${dir}: cannot take the state lock`);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface OpenOptions {
+  /** Name recorded for the base model (default: the folder's base name). */
+  modelName: string;
+  /** For a new state: configuration overrides. For an existing one, the fields that must not change are checked. */
+  overrides?: Partial<ElderConfig>;
+  /** Read without locking, repairing or creating (for answering questions beside a writer). */
+  readOnly?: boolean;
+}
+
+/** Fields fixed when a state is created (they shape the weights and the codes). */
+const FIXED_FIELDS = ['site', 'firstLayer', 'lastLayer', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
+
+/** An open, writable ELDER state bound to its base model. */
+export class ElderState {
+  private constructor(
+    readonly dir: string,
+    readonly files: StateFiles,
+    readonly editor: ElderEditor,
+    private readonly releaseLock: () => void,
+    readonly readOnly: boolean,
+  ) {}
+
+  /** Opens the state in `dir`, creating it (with `options.overrides`) on first use. */
+  static open(dir: string, model: DecoderLM, options: OpenOptions): ElderState {
+    const readOnly = options.readOnly === true;
+    if (readOnly && !StateFiles.exists(dir)) throw new StateError(`${dir}: not an ELDER state folder (no ${CONFIG_FILE}); create one with elder edit`);
+    if (!readOnly) fs.mkdirSync(dir, { recursive: true });
+    const release = readOnly ? () => {} : acquireLock(dir);
+    try {
+      if (!StateFiles.exists(dir)) ElderState.initialise(dir, model, options);
+      const files = StateFiles.read(dir, !readOnly);
+      const config = { ...files.config.elder };
+      validateElderConfig(config, model.config);
+      for (const field of FIXED_FIELDS) {
+        const wanted = options.overrides?.[field];
+        if (wanted !== undefined && wanted !== config[field]) {
+          throw new StateError(`${dir} was created with ${field} = ${String(config[field])}; it cannot change to ${String(wanted)}`);
+        }
+      }
+      const expected = files.config.base;
+      const actual = baseFingerprint(model, config, expected.name);
+      for (const key of ['architecture', 'layers', 'width', 'vocabSize'] as const) {
+        if (expected[key] !== actual[key]) throw new StateError(`${dir} was made for another base model (${key}: ${expected[key]} in the state, ${actual[key]} in this model)`);
+      }
+      if (expected.siteShape.join('x') !== actual.siteShape.join('x')) throw new StateError(`${dir} was made for another base model (edited layer shape [${expected.siteShape}] vs [${actual.siteShape}])`);
+      if (expected.weightsSha256 !== actual.weightsSha256) throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
+
+      // Training flags may change per run; they are not part of the state's identity.
+      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop'] as const) {
+        const value = options.overrides?.[field];
+        if (value !== undefined) (config as Record<string, unknown>)[field] = value;
+      }
+      const mixture = new MixtureOfLora(config, model);
+      mixture.loadValues(files.readWeights(), path.join(dir, files.weights.file));
+      const editor = new ElderEditor(model, config, mixture);
+      for (const edit of files.edits.values()) {
+        editor.allocations.restore(edit.label, edit.allocation);
+        const code = codeFromHex(edit.code, editor.codebook.words);
+        if (edit.status === 'applied') editor.codebook.add(edit.id, code);
+        else editor.retracted.add(edit.id, code);
+      }
+      return new ElderState(dir, files, editor, release, readOnly);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  private static initialise(dir: string, model: DecoderLM, options: OpenOptions): void {
+    const config = defaultElderConfig(model.config, options.overrides);
+    const mixture = new MixtureOfLora(config, model);
+    const chunks = encodeSafetensors(mixture.namedParameters(), { metadata: { generation: '0' } });
+    const initialWeights = weightsFileName(0);
+    writeFileAtomic(path.join(dir, initialWeights), chunks);
+    // config.json last: its presence is what makes the folder a state.
+    StateFiles.create(dir, {
+      format: FORMAT,
+      version: 1,
+      createdAt: new Date().toISOString(),
+      elder: config,
+      base: baseFingerprint(model, config, options.modelName),
+      initialWeights,
+      initialWeightsSha256: sha256Chunks(chunks),
+    });
+  }
+
+  get config(): ElderConfig {
+    return this.editor.config;
+  }
+
+  /**
+   * Trains one batch and commits it: new weights durable first, then the journal
+   * line. Returns the journal record; only after it returns are the edits acknowledged.
+   * On failure the in-memory weights go back to the last committed generation.
+   */
+  applyBatch(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): Extract<JournalRecord, { type: 'batch' }> {
+    if (this.readOnly) throw new StateError(`${this.dir} is open read-only`);
+    for (const edit of edits) {
+      if (this.files.edits.has(edit.id)) throw new StateError(`edit id "${edit.id}" already exists in ${this.dir}`);
+    }
+    try {
+      const result = this.editor.trainBatch(edits, onIteration);
+      const generation = this.files.weights.generation + 1;
+      const chunks = encodeSafetensors(this.editor.mixture.namedParameters(), { metadata: { generation: String(generation) } });
+      const weights = weightsFileName(generation);
+      writeFileAtomic(path.join(this.dir, weights), chunks);
+      const record = this.files.append({
+        type: 'batch',
+        generation,
+        weights,
+        weightsSha256: sha256Chunks(chunks),
+        iterations: result.iterations,
+        loss: result.loss,
+        edits: edits.map((edit, b) => ({
+          id: edit.id,
+          label: edit.label,
+          prompt: edit.prompt,
+          target: edit.target,
+          experts: result.codes[b].experts,
+          code: codeToHex(result.codes[b].code),
+          allocation: this.editor.allocations.get(edit.label)!,
+        })),
+      }) as Extract<JournalRecord, { type: 'batch' }>;
+      edits.forEach((edit, b) => this.editor.codebook.add(edit.id, result.codes[b].code));
+      this.pruneOldWeights();
+      return record;
+    } catch (error) {
+      this.editor.mixture.loadValues(this.files.readWeights(), this.files.weights.file);
+      throw error;
+    }
+  }
+
+  /** Retracts an edit: its code leaves the codebook, so its inputs defer to the base model again. */
+  retract(id: string): void {
+    if (this.readOnly) throw new StateError(`${this.dir} is open read-only`);
+    this.files.retract(id);
+    const code = this.editor.codebook.get(id);
+    this.editor.codebook.remove(id);
+    if (code !== null) this.editor.retracted.add(id, code);
+  }
+
+  /** Keeps the initial and the current generation; older ones are no longer referenced for loading. */
+  private pruneOldWeights(): void {
+    const keep = new Set([this.files.config.initialWeights, this.files.weights.file]);
+    for (const name of fs.readdirSync(this.dir)) {
+      if (/^adapters-\d{6}\.safetensors$/.test(name) && !keep.has(name)) fs.rmSync(path.join(this.dir, name), { force: true });
+    }
+  }
+
+  close(): void {
+    this.releaseLock();
+  }
+}
+
+
+/** Retracts an edit without loading the model (`elder retract`): a journal record under the state lock. */
+export function retractEdit(dir: string, id: string): void {
+  const release = acquireLock(dir);
+  try {
+    StateFiles.read(dir, true).retract(id);
+  } finally {
+    release();
+  }
+}
