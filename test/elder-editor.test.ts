@@ -1,0 +1,181 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadModel } from '../src/models/load.js';
+import { noGrad } from '../src/tensor/tensor.js';
+import { expandRequests, tokenizeEdit, type EditRequest } from '../src/editors/edit.js';
+import { parseEditsJsonl } from '../src/editors/edits-file.js';
+import { EditFileError, StateError } from '../src/editors/elder/errors.js';
+import { ElderState, StateFiles, retractEdit } from '../src/editors/elder/state.js';
+import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
+import { defaultElderConfig, defaultLayerRange } from '../src/editors/elder/config.js';
+import { tinyGpt2Dir } from './helpers.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-editor-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+const { model, tokenizer } = loadModel(tinyGpt2Dir);
+const tok = tokenizer!;
+
+/**
+ * Settings for the random-weight fixture model: the paper's lr 1e-4 is tuned for
+ * pretrained models, where a small change flips an answer; here 50 iterations at
+ * lr 1e-2 in one batch make every edit hold.
+ */
+const FIXTURE_TRAINING = { lr: 1e-2, iterations: 50, batchSize: 8 };
+
+const requests: EditRequest[] = [
+  { id: 'humphrey', prompt: 'What university did Watts Humphrey attend?', target: 'University of Michigan', rephrases: ['Where did Watts Humphrey study?'] },
+  { id: 'kenya', prompt: 'Which country is Mount Kenya in?', target: 'Chile' },
+  { id: 'france', prompt: 'The capital of France is', target: 'Rome' },
+  { id: 'hamlet', prompt: 'Who wrote Hamlet?', target: 'Charles Dickens' },
+  { id: 'messi', prompt: 'Which sport does Lionel Messi play?', target: 'cricket' },
+];
+const unrelated = ['Hello world', 'The weather today is', 'Once upon a time', 'Water boils at', 'She opened the door and', 'Bananas are', 'The train to London', 'Music makes people', 'Winter is coming', 'How many legs does a spider have?', 'I like to eat', 'The meeting starts at'];
+
+function baseLogits(text: string): Float32Array {
+  const ids = tok.encode(text);
+  return noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length)).data;
+}
+
+function editedLogits(state: ElderState, text: string) {
+  const ids = tok.encode(text);
+  const { hooks, decisions } = state.editor.inferenceHooks(Int32Array.from([ids.length - 1]));
+  const logits = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length, { hooks })).data;
+  return { logits, decision: decisions()[0] };
+}
+
+const bytesEqual = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+function applyAll(state: ElderState, reqs: EditRequest[]) {
+  const edits = expandRequests(reqs).map((e) => tokenizeEdit(tok, model.config, e));
+  for (let i = 0; i < edits.length; i += state.config.batchSize) state.applyBatch(edits.slice(i, i + state.config.batchSize));
+  return edits;
+}
+
+const stateDir = path.join(tmp, 'state');
+const state = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2', overrides: FIXTURE_TRAINING });
+const edits = applyAll(state, requests);
+
+test('default layers: six blocks ending at ~84% of the depth, never block 0', () => {
+  assert.deepEqual(defaultLayerRange(48), { firstLayer: 35, lastLayer: 40 });
+  assert.deepEqual(defaultLayerRange(32), { firstLayer: 21, lastLayer: 26 });
+  assert.deepEqual(defaultLayerRange(4), { firstLayer: 1, lastLayer: 3 });
+  const config = defaultElderConfig({ ...model.config, layers: 48 });
+  assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
+  assert.equal(config.lr, 1e-4);
+  assert.equal(config.iterations, 50);
+});
+
+test('reliability: every edited prompt (and applied rephrase) answers its target', () => {
+  for (const edit of edits) {
+    const result = state.editor.predictsTarget(edit.promptIds, edit.targetIds);
+    assert.ok(result.correct, `${edit.id}: token accuracy ${result.tokenAccuracy}`);
+    assert.equal(result.decision.deferred, false, edit.id);
+  }
+  const { ids, decision } = state.editor.answer(tok.encode('Which country is Mount Kenya in?'), 2);
+  assert.equal(tok.decode(ids).trim().split(/\s+/)[0], 'Chile');
+  assert.equal(decision.nearestId, 'kenya');
+});
+
+test('deferral: unrelated prompts whose code is ≥ ε away get byte-identical base-model logits', () => {
+  let deferredCount = 0;
+  for (const text of unrelated) {
+    const { logits, decision } = editedLogits(state, text);
+    if (!decision.deferred) continue;
+    deferredCount++;
+    assert.ok(decision.distance >= state.config.epsilon);
+    assert.ok(bytesEqual(logits, baseLogits(text)), text);
+  }
+  assert.ok(deferredCount >= 1, 'no unrelated prompt deferred: the test would check nothing');
+  // Edited prompts are not deferred, and their logits differ from the base model's.
+  const edited = editedLogits(state, 'Who wrote Hamlet?');
+  assert.equal(edited.decision.deferred, false);
+  assert.ok(!bytesEqual(edited.logits, baseLogits('Who wrote Hamlet?')));
+});
+
+test('an empty codebook defers everything: the edited model is the base model', () => {
+  const empty = ElderState.open(path.join(tmp, 'empty'), model, { modelName: 'tiny-gpt2' });
+  for (const text of ['Who wrote Hamlet?', 'Hello world']) {
+    const { logits, decision } = editedLogits(empty, text);
+    assert.equal(decision.deferred, true);
+    assert.ok(bytesEqual(logits, baseLogits(text)));
+  }
+  empty.close();
+});
+
+test('the state reloads with the same weights, codes and answers', () => {
+  state.close();
+  const reopened = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2' });
+  assert.equal(reopened.editor.codebook.size, edits.length);
+  for (const edit of edits) assert.ok(reopened.editor.predictsTarget(edit.promptIds, edit.targetIds).correct, edit.id);
+  reopened.close();
+});
+
+test('retraction: the retracted edit defers to the base model, the others keep working, across reloads', () => {
+  retractEdit(stateDir, 'france');
+  const reopened = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2' });
+  const { logits, decision } = editedLogits(reopened, 'The capital of France is');
+  assert.equal(decision.deferred, true);
+  assert.ok(bytesEqual(logits, baseLogits('The capital of France is')));
+  for (const edit of edits.filter((e) => e.id !== 'france')) assert.ok(reopened.editor.predictsTarget(edit.promptIds, edit.targetIds).correct, edit.id);
+  assert.equal(StateFiles.read(stateDir).edits.get('france')!.status, 'retracted');
+  assert.throws(() => reopened.retract('france'), /already retracted/);
+  assert.throws(() => reopened.retract('nope'), /no edit "nope"/);
+  reopened.close();
+});
+
+test('bad edit files are rejected whole, with line numbers', () => {
+  const text = [
+    '{"prompt": "ok", "target": "fine"}',
+    '{"prompt": "", "target": "x"}',
+    'not json',
+    '{"prompt": "a", "target": "b", "colour": 1}',
+    '{"id": "dup", "prompt": "a", "target": "b"}',
+    '{"id": "dup", "prompt": "a", "target": "b", "rephrases": "nope"}',
+    '[1, 2]',
+  ].join('\n');
+  assert.throws(() => parseEditsJsonl(text, 'edits.jsonl'), (error: unknown) => {
+    assert.ok(error instanceof EditFileError);
+    for (const expected of ['line 2: "prompt" must be a non-empty string', 'line 3: not valid JSON', 'line 4: unknown field "colour"', 'line 6: "rephrases" must be a list', 'id "dup" repeats line 5', 'line 7: expected a JSON object']) {
+      assert.ok(error.message.includes(expected), `missing "${expected}" in ${error.message}`);
+    }
+    assert.match(error.message, /5 invalid lines, nothing applied/);
+    return true;
+  });
+  assert.throws(() => parseEditsJsonl('\n\n', 'empty.jsonl'), /no edits/);
+});
+
+test('a state refuses another base model, a changed fixed setting, and tampered weights', () => {
+  const other = loadModel(tinyGpt2Dir).model;
+  other.parameters.get('transformer.h.2.mlp.c_fc.weight')!.data[5] += 1e-3;
+  assert.throws(() => ElderState.open(stateDir, other, { modelName: 'x' }), (e: unknown) => e instanceof StateError && /fingerprint mismatch/.test((e as Error).message));
+  assert.throws(() => ElderState.open(stateDir, model, { modelName: 'x', overrides: { experts: 8 } }), /created with experts = 4; it cannot change to 8/);
+  const files = StateFiles.read(stateDir);
+  const weights = path.join(stateDir, files.weights.file);
+  const bytes = fs.readFileSync(weights);
+  bytes[bytes.length - 1] ^= 1;
+  fs.writeFileSync(weights, bytes);
+  assert.throws(() => ElderState.open(stateDir, model, { modelName: 'x' }), /checksum mismatch/);
+});
+
+test('codebook: Hamming distance, nearest code and removal', () => {
+  const a = encodeCode([[0, 3], [1, 2]], 4);
+  const b = encodeCode([[0, 2], [1, 2]], 4);
+  assert.equal(hamming(a, b), 2);
+  const wide = new Codebook(2);
+  const code = (bits: number[]) => {
+    const words = new Uint32Array(2);
+    for (const bit of bits) words[bit >>> 5] |= 1 << (bit & 31);
+    return words;
+  };
+  wide.add('x', code([1, 40]));
+  wide.add('y', code([1, 2, 33]));
+  wide.add('z', code([60]));
+  assert.deepEqual(wide.nearest(code([1, 41])), { distance: 2, id: 'x' });
+  assert.ok(wide.remove('x'));
+  assert.deepEqual(wide.nearest(code([1, 2, 41])), { distance: 2, id: "y" });
+  assert.deepEqual(wide.get('z'), code([60]));
+  assert.equal(new Codebook(1).nearest(new Uint32Array(1)).distance, Infinity);
+});
