@@ -41,3 +41,24 @@ export function machineLine(): string {
   const backend = backendInfo();
   return `machine: ${cpu}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; backend ${backend.backend}, ${backend.threads} threads`;
 }
+
+/**
+ * Medians of several workloads measured in alternation (A, B, A, B, …) after
+ * one warm-up round, so drift in the machine's state affects all of them alike.
+ */
+export function interleavedMedians(fns: ReadonlyArray<() => void>, rounds: number): number[] {
+  for (const fn of fns) fn();
+  const times = fns.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    fns.forEach((fn, i) => {
+      const t0 = performance.now();
+      fn();
+      times[i].push((performance.now() - t0) / 1000);
+    });
+  }
+  return times.map((list) => {
+    list.sort((a, b) => a - b);
+    const mid = Math.floor(list.length / 2);
+    return list.length % 2 ? list[mid] : (list[mid - 1] + list[mid]) / 2;
+  });
+}

@@ -14,6 +14,7 @@ import { lossOnHidden, targetRows } from '../src/models/batch.js';
 import { generate } from '../src/models/generate.js';
 import { Random } from '../src/util/random.js';
 import { machineLine, medianSeconds, printTable } from './harness.js';
+import { elderTables } from './elder.js';
 
 const quick = process.argv.includes('--quick');
 const budget = quick ? 0.5 : 2;
@@ -72,11 +73,15 @@ function elementwiseTable(): void {
   printTable('row and elementwise kernels, ms, median', ['kernel', 'TypeScript', 'native C', 'speed-up'], rows);
 }
 
-function modelTable(): void {
-  const config = parseConfig(
+function gpt2SmallConfig() {
+  return parseConfig(
     { model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12, eos_token_id: 50256, bos_token_id: 50256 },
     'gpt2-small',
   );
+}
+
+function modelTable(): void {
+  const config = gpt2SmallConfig();
   const model = randomModel(config, 0);
   const batch = 4;
   const steps = 20;
@@ -121,6 +126,10 @@ function modelTable(): void {
   );
 }
 
-sgemmTable();
-elementwiseTable();
-modelTable();
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+if (!only || only === 'kernels') {
+  sgemmTable();
+  elementwiseTable();
+}
+if (!only || only === 'model') modelTable();
+if (!only || only === 'elder') elderTables(randomModel(gpt2SmallConfig(), 0), quick);

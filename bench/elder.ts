@@ -1,0 +1,122 @@
+/**
+ * ELDER benchmarks (part of `npm run bench`):
+ *   seconds per edit, elder's training loop vs the naive one (full forward every
+ *   iteration, LM head on every position), same model, batch and iterations;
+ *   inference overhead of the edited model over the base model;
+ *   nearest-code search time for 1k, 10k and 100k stored codes.
+ */
+import { AdamW } from '../src/tensor/adamw.js';
+import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
+import { add, scale } from '../src/tensor/ops/arithmetic.js';
+import { crossEntropy } from '../src/tensor/ops/crossentropy.js';
+import { selectRows } from '../src/tensor/ops/select.js';
+import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
+import { generate } from '../src/models/generate.js';
+import { defaultElderConfig } from '../src/editors/elder/config.js';
+import { ElderEditor, prepareBatch } from '../src/editors/elder/editor.js';
+import { guidedLoss } from '../src/editors/elder/guided-loss.js';
+import { Codebook, encodeCode } from '../src/editors/elder/codebook.js';
+import type { TokenizedEdit } from '../src/editors/edit.js';
+import { Random } from '../src/util/random.js';
+import { interleavedMedians, medianSeconds, printTable } from './harness.js';
+
+/** The same optimisation as ElderEditor.trainBatch, done naively: every iteration runs the whole model and the LM head on all positions. */
+function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): void {
+  const { model, config, mixture } = editor;
+  const prepared = prepareBatch(edits, editor.padId);
+  const presets = editor.presets(edits.map((e) => e.label));
+  const optimizer = new AdamW(mixture.parameters(), { lr: config.lr });
+  const { ids, batch, steps } = prepared.tokens;
+  for (let iteration = 0; iteration < config.iterations; iteration++) {
+    optimizer.zeroGrad();
+    let routingHooks: Map<string, LinearHook> | null = null;
+    let guided: Tensor | null = null;
+    const hooks = new Map<string, LinearHook>();
+    hooks.set(editor.querySite, (input, output) => {
+      const routing = mixture.route(selectRows(input, prepared.queryRows).detach());
+      routingHooks = mixture.hooks(model, routing);
+      guided = routing.logits.map((logits, i) => guidedLoss(logits, presets[i], config.topK)).reduce((a, b) => add(a, b));
+      return output;
+    });
+    for (const layer of editor.layers) {
+      hooks.set(model.linearName(layer, config.site), (input, output) => routingHooks!.get(model.linearName(layer, config.site))!(input, output));
+    }
+    const logits = model.forward(ids, batch, steps, { hooks });
+    const targetLogits = selectRows(logits, prepared.targets.rows);
+    const { loss } = crossEntropy(targetLogits, prepared.targets.targets);
+    backward(add(loss, scale(guided!, config.lambda)));
+    optimizer.step();
+  }
+}
+
+function randomEdits(model: DecoderLM, rng: Random, count: number, promptLength: number, targetLength: number): TokenizedEdit[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `e${i}`,
+    label: `e${i}`,
+    prompt: '',
+    target: '',
+    promptIds: Array.from({ length: promptLength }, () => rng.int(model.config.vocabSize)),
+    targetIds: Array.from({ length: targetLength }, () => rng.int(model.config.vocabSize)),
+  }));
+}
+
+export function elderTables(model: DecoderLM, quick: boolean): void {
+  const rng = new Random(5);
+  const iterations = quick ? 10 : 50;
+  const config = defaultElderConfig(model.config, { iterations });
+  const edits = randomEdits(model, rng, 4, 15, 5);
+
+  const fastEditor = new ElderEditor(model, config);
+  const naiveEditor = new ElderEditor(model, config);
+  const [fast, naive] = interleavedMedians([() => fastEditor.trainBatch(edits), () => naiveTrainBatch(naiveEditor, edits)], quick ? 1 : 3);
+  printTable(
+    `ELDER training, GPT-2 small shape, blocks ${config.firstLayer}–${config.lastLayer}, ${config.experts} experts of rank ${config.rank}, batch 4 × 20 tokens (5 target), ${iterations} iterations`,
+    ['training loop', 's per batch', 's per edit', 'speed-up'],
+    [
+      ['naive: full forward + LM head on all positions each iteration', naive.toFixed(2), (naive / 4).toFixed(2), '1.0×'],
+      ['elder: frozen prefix once, LM head on target rows only', fast.toFixed(2), (fast / 4).toFixed(2), `${(naive / fast).toFixed(1)}×`],
+    ],
+  );
+
+  // Inference: a 20-token prompt that routes to a stored code (not deferred) vs the base model.
+  const editor = fastEditor;
+  const prompt = edits[0].promptIds.concat(edits[0].targetIds);
+  const { decisions, hooks } = editor.inferenceHooks(Int32Array.from([prompt.length - 1]));
+  noGrad(() => model.forward(Int32Array.from(prompt), 1, prompt.length, { hooks }));
+  const decision = decisions()[0];
+  editor.codebook.add('probe', encodeCode(decision.experts, config.experts));
+  const ids = Int32Array.from(prompt);
+  const [base, edited] = interleavedMedians([
+    () => noGrad(() => model.forward(ids, 1, ids.length)),
+    () => {
+      const routed = editor.inferenceHooks(Int32Array.from([prompt.length - 1]));
+      noGrad(() => model.forward(ids, 1, ids.length, { hooks: routed.hooks }));
+    },
+  ], quick ? 9 : 31);
+  const tokens = 16;
+  const [baseGen, editedGen] = interleavedMedians([
+    () => generate(model, prompt, { maxTokens: tokens, stopIds: [] }),
+    () => editor.answer(prompt, tokens),
+  ], quick ? 3 : 9);
+  if (editor.answer(prompt, 1).decision.deferred) throw new Error('benchmark prompt was deferred: the overhead row would measure the base model');
+  const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
+  printTable('ELDER inference overhead (prompt routed to a stored code, not deferred), batch 1', ['workload', 'base ms', 'edited ms', 'overhead'], [
+    ['forward, 20-token prompt', (base * 1e3).toFixed(1), (edited * 1e3).toFixed(1), pct(edited, base)],
+    [`generate ${tokens} tokens (KV cache)`, (baseGen * 1e3).toFixed(1), (editedGen * 1e3).toFixed(1), pct(editedGen, baseGen)],
+  ]);
+
+  const rows = [1_000, 10_000, 100_000].map((count) => {
+    const codebook = new Codebook(1, count);
+    const layers = config.lastLayer - config.firstLayer + 1;
+    const randomCode = () => encodeCode(Array.from({ length: layers }, () => rng.shuffle([0, 1, 2, 3]).slice(0, 2)), 4);
+    for (let i = 0; i < count; i++) codebook.add(`c${i}`, randomCode());
+    const queries = Array.from({ length: 64 }, randomCode).map((code) => {
+      code[0] ^= 0x1; // not stored exactly, so every scan runs to the end
+      return code;
+    });
+    let q = 0;
+    const seconds = medianSeconds(() => codebook.nearest(queries[q++ % queries.length]), { minRuns: 20, maxRuns: 200, budgetSeconds: quick ? 0.3 : 1 });
+    return [count.toLocaleString('en-US'), (seconds * 1e3).toFixed(3)];
+  });
+  printTable('nearest-code search (24-bit codes, Hamming distance by popcount)', ['stored codes', 'ms per query'], rows);
+}
