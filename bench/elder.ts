@@ -96,8 +96,8 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const tokens = 16;
   const [baseGen, editedGen] = interleavedMedians([
     () => generate(model, prompt, { maxTokens: tokens, stopIds: [] }),
-    () => editor.answer(prompt, tokens),
-  ], quick ? 3 : 9);
+    () => generate(model, prompt, { maxTokens: tokens, stopIds: [], hooks: editor.inferenceHooks(Int32Array.from([prompt.length - 1])).hooks }),
+  ], quick ? 5 : 9);
   if (editor.answer(prompt, 1).decision.deferred) throw new Error('benchmark prompt was deferred: the overhead row would measure the base model');
   const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
   printTable('ELDER inference overhead (prompt routed to a stored code, not deferred), batch 1', ['workload', 'base ms', 'edited ms', 'overhead'], [
