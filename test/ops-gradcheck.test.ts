@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Random } from '../src/util/random.js';
 import { Tensor, backward, noGrad } from '../src/tensor/tensor.js';
 import {
-  linear, embedding, add, scale, scaleSlices, layerNorm, rmsNorm, gelu, swiglu, softmax, attention,
+  linear, embedding, add, scale, layerNorm, rmsNorm, gelu, swiglu, softmax, attention,
   rope, RopeTable, crossEntropy, selectRows, splitColumns, KVCache, routedLora,
 } from '../src/tensor/index.js';
 import { gradCheck, randomTensor } from './helpers.js';
@@ -31,13 +31,11 @@ test('embedding scatter-adds repeated ids', () => {
   assert.deepEqual(Array.from(table.grad!.subarray(0, 4)), [0, 0, 0, 0]);
 });
 
-test('add, scale and scaleSlices', () => {
+test('add and scale', () => {
   const a = input([3, 4]);
   const b = input([3, 4]);
   assert.ok(gradCheck(([p, q]) => add(p, q), [a, b]) <= 1);
   assert.ok(gradCheck(([p]) => scale(p, -1.7), [a]) <= 1);
-  const factors = input([3]);
-  assert.ok(gradCheck(([p, f]) => scaleSlices(p, f), [a, factors]) <= 1);
 });
 
 test('layerNorm and rmsNorm gradients for input and parameters', () => {

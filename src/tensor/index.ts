@@ -6,7 +6,7 @@ export type { Kernels, BackendInfo } from './backends/index.js';
 export { linear, matmul, outFeatures } from './ops/matmul.js';
 export type { WeightLayout } from './ops/matmul.js';
 export { embedding } from './ops/embedding.js';
-export { add, scale, scaleSlices } from './ops/arithmetic.js';
+export { add, scale } from './ops/arithmetic.js';
 export { layerNorm } from './ops/layernorm.js';
 export { rmsNorm } from './ops/rmsnorm.js';
 export { gelu } from './ops/gelu.js';
