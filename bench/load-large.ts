@@ -19,7 +19,9 @@ if (mode === 'load') {
   const started = performance.now();
   const { model, storedDtypes } = loadModel(dir);
   const seconds = (performance.now() - started) / 1000;
-  const peak = process.resourceUsage().maxRSS / 2 ** 20; // KiB → GiB
+  // VmHWM belongs to this process image; getrusage's maxRSS would include the parent's RSS at fork time.
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  const peak = hwm ? Number(hwm[1]) / 2 ** 20 : process.resourceUsage().maxRSS / 2 ** 20; // KiB → GiB
   console.log(JSON.stringify({ parameters: model.parameterCount(), storedDtypes, seconds, peakGiB: peak }));
 } else {
   const target = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-1.5b-'));

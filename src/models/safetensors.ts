@@ -30,6 +30,8 @@ export interface TensorEntry {
 export class SafetensorsFile {
   readonly entries: ReadonlyMap<string, TensorEntry>;
   readonly metadata: Readonly<Record<string, string>>;
+  /** One conversion buffer for every half-precision tensor of the file (a fresh one per tensor would pile up until the GC runs). */
+  private scratch: Uint8Array | null = null;
 
   private constructor(
     readonly file: string,
@@ -68,7 +70,8 @@ export class SafetensorsFile {
     } else {
       const elementBytes = BYTES[entry.dtype];
       const perChunk = Math.floor(CHUNK_BYTES / elementBytes);
-      const scratch = new Uint8Array(perChunk * elementBytes);
+      this.scratch ??= new Uint8Array(CHUNK_BYTES);
+      const scratch = this.scratch;
       for (let done = 0; done < count; done += perChunk) {
         const n = Math.min(perChunk, count - done);
         const bytes = scratch.subarray(0, n * elementBytes);
