@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModel } from '../src/models/load.js';
 import { tokenizeEdit } from '../src/editors/edit.js';
-import { ElderState } from '../src/editors/elder/state.js';
+import { ElderState, StateFiles } from '../src/editors/elder/state.js';
+import { ElderEditor } from '../src/editors/elder/editor.js';
 import { Random } from '../src/util/random.js';
 import { repoRoot, tinyGpt2Dir } from './helpers.js';
 
@@ -86,4 +87,17 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
   assert.equal(perRun[4], 6, 'the uninterrupted run applies all its edits');
   assert.ok(allAcknowledged.length >= 6, `only ${allAcknowledged.length} edits acknowledged over the runs (kills at ${killed.join(', ')} ms)`);
   assert.ok(!fs.readdirSync(stateDir).some((name) => name.endsWith('.tmp')), 'temporary files left behind');
+
+  // The surviving weights are exactly those of the committed batches: replaying the
+  // journal's batches from the same initial weights reproduces them bit for bit.
+  const files = StateFiles.read(stateDir);
+  const replay = new ElderEditor(model, files.config.elder);
+  for (const record of files.records) {
+    if (record.type !== 'batch') continue;
+    replay.trainBatch(record.edits.map((e) => tokenizeEdit(tokenizer!, model.config, e)));
+  }
+  const stored = files.readWeights();
+  for (const [name, tensor] of replay.mixture.namedParameters()) {
+    assert.ok(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength).equals(Buffer.from(stored.get(name)!.data.buffer)), `${name} differs from a replay of the committed batches`);
+  }
 });
