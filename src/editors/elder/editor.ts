@@ -17,7 +17,6 @@
 import { Tensor, backward, noGrad } from '../../tensor/tensor.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { selectRows } from '../../tensor/ops/select.js';
-import { routedLora } from '../../tensor/ops/lora.js';
 import { AdamW } from '../../tensor/adamw.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
@@ -183,20 +182,21 @@ export class ElderEditor {
       iterations = iteration;
     }
     const routing = noGrad(() => this.mixture.route(prefix.query));
-    const codes = edits.map((_, b) => {
-      const experts = routing.selection.map((sel) => Array.from(sel.subarray(b * this.config.topK, (b + 1) * this.config.topK)));
-      return { experts, code: encodeCode(experts, this.config.experts) };
-    });
-    return { iterations, loss: lastLoss, codes };
+    return { iterations, loss: lastLoss, codes: edits.map((_, b) => this.codeOf(routing, b)) };
+  }
+
+  /** The experts sequence `b` was routed to in each edited layer, and its packed code. */
+  private codeOf(routing: Routing, b: number): { experts: number[][]; code: Uint32Array } {
+    const k = this.config.topK;
+    const experts = routing.selection.map((sel) => Array.from(sel.subarray(b * k, (b + 1) * k)));
+    return { experts, code: encodeCode(experts, this.config.experts) };
   }
 
   /** Routes queries [B, in] (no gradient) and decides deferral per sequence against the codebook. */
   decide(query: Tensor): { routing: Routing; decisions: RoutingDecision[] } {
     const routing = noGrad(() => this.mixture.route(query));
-    const k = this.config.topK;
     const decisions = Array.from({ length: query.shape[0] }, (_, b) => {
-      const experts = routing.selection.map((sel) => Array.from(sel.subarray(b * k, (b + 1) * k)));
-      const code = encodeCode(experts, this.config.experts);
+      const { experts, code } = this.codeOf(routing, b);
       const nearest = this.codebook.nearest(code);
       const deferred = nearest.distance >= this.config.epsilon || this.retracted.nearest(code).distance < nearest.distance;
       return { deferred, distance: nearest.distance, nearestId: nearest.id, experts };
@@ -211,25 +211,30 @@ export class ElderEditor {
    * model's outputs; with every sequence deferred the edited linears are untouched.
    */
   inferenceHooks(queryRows: Int32Array): { hooks: Map<string, LinearHook>; decisions: () => RoutingDecision[] } {
-    let decided: { routing: Routing; decisions: RoutingDecision[] } | null = null;
+    let decisions: RoutingDecision[] = [];
+    // The mixture's own hooks, built once per decision; null while undecided or when every sequence defers.
+    let edited: Map<string, LinearHook> | null = null;
     const hooks = new Map<string, LinearHook>();
     hooks.set(this.querySite, (input, output) => {
-      decided ??= this.decide(selectRows(input, queryRows));
+      if (decisions.length > 0) return output;
+      const decided = this.decide(selectRows(input, queryRows));
+      decisions = decided.decisions;
+      if (decisions.every((d) => d.deferred)) return output;
+      // Deferred sequences in a mixed batch get zero gates: their outputs gain exactly +0.
+      const { experts } = this.config;
+      const scores = decided.routing.scores.map((layerScores) => {
+        const gates = layerScores.clone();
+        decisions.forEach((d, b) => d.deferred && gates.data.fill(0, b * experts, (b + 1) * experts));
+        return gates;
+      });
+      edited = this.mixture.hooks(this.model, { ...decided.routing, scores });
       return output;
     });
-    const loraScale = this.config.alpha / this.config.rank;
-    this.mixture.layers.forEach((layer, i) => {
+    for (const layer of this.mixture.layers) {
       const name = this.model.linearName(layer.layer, this.config.site);
-      hooks.set(name, (input, output) => {
-        if (decided === null || decided.decisions.every((d) => d.deferred)) return output;
-        const { routing, decisions } = decided;
-        // Deferred sequences in a mixed batch get zero gates: their outputs gain exactly +0.
-        const gates = routing.scores[i].clone();
-        decisions.forEach((d, b) => d.deferred && gates.data.fill(0, b * this.config.experts, (b + 1) * this.config.experts));
-        return noGrad(() => add(output, routedLora(input, layer.experts, gates, routing.selection[i], this.config.topK, loraScale)));
-      });
-    });
-    return { hooks, decisions: () => decided?.decisions ?? [] };
+      hooks.set(name, (input, output) => (edited === null ? output : noGrad(() => edited!.get(name)!(input, output))));
+    }
+    return { hooks, decisions: () => decisions };
   }
 
   /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */
