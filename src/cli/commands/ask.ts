@@ -1,8 +1,6 @@
-import { loadModel } from '../../models/load.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { UsageError } from '../../util/errors.js';
 import { numberOption, parseOptions, requireString } from '../args.js';
-import { requireTokenizer } from '../model-input.js';
+import { loadForText } from '../model-input.js';
 
 export function askCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, json: { type: 'boolean' } }, 'ask');
@@ -10,10 +8,7 @@ export function askCommand(argv: string[]): void {
   const stateDir = requireString(options, 'state', 'ask');
   const prompt = requireString(options, 'prompt', 'ask');
   const maxTokens = numberOption(options, 'max-tokens', 16, { min: 1, integer: true });
-  const { model, tokenizer } = loadModel(modelDir);
-  const tok = requireTokenizer(tokenizer, modelDir);
-  const promptIds = tok.encode(prompt);
-  if (promptIds.length === 0) throw new UsageError('ask: --prompt encodes to no tokens');
+  const { model, tokenizer: tok, ids: promptIds } = loadForText(modelDir, prompt, 'ask: --prompt');
   const state = ElderState.open(stateDir, model, { modelName: '', readOnly: true });
   const { ids, decision } = state.editor.answer(promptIds, maxTokens);
   const answer = tok.decode(ids);

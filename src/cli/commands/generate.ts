@@ -1,8 +1,6 @@
 import { generate } from '../../models/generate.js';
-import { loadModel } from '../../models/load.js';
-import { UsageError } from '../../util/errors.js';
 import { numberOption, parseOptions, requireString } from '../args.js';
-import { requireTokenizer } from '../model-input.js';
+import { loadForText } from '../model-input.js';
 
 export function generateCommand(argv: string[]): void {
   const options = parseOptions(
@@ -16,10 +14,7 @@ export function generateCommand(argv: string[]): void {
   const temperature = numberOption(options, 'temperature', 0, { min: 0 });
   const topP = numberOption(options, 'top-p', 1, { min: Number.MIN_VALUE, max: 1 });
   const seed = numberOption(options, 'seed', 0, { integer: true });
-  const { model, tokenizer } = loadModel(dir);
-  const tok = requireTokenizer(tokenizer, dir);
-  const promptIds = tok.encode(prompt);
-  if (promptIds.length === 0) throw new UsageError('generate: --prompt encodes to no tokens');
+  const { model, tokenizer: tok, ids: promptIds } = loadForText(dir, prompt, 'generate: --prompt');
 
   // Stream text as it is produced: decode everything so far and print what is new,
   // which keeps characters spread over several tokens intact.

@@ -1,18 +1,13 @@
 import { noGrad } from '../../tensor/tensor.js';
-import { loadModel } from '../../models/load.js';
-import { UsageError } from '../../util/errors.js';
 import { numberOption, parseOptions, requireString } from '../args.js';
-import { requireTokenizer } from '../model-input.js';
+import { loadForText } from '../model-input.js';
 
 export function logitsCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, text: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'logits');
   const dir = requireString(options, 'model', 'logits');
   const text = requireString(options, 'text', 'logits');
   const top = numberOption(options, 'top', 10, { min: 1, integer: true });
-  const { model, tokenizer } = loadModel(dir);
-  const tok = requireTokenizer(tokenizer, dir);
-  const ids = tok.encode(text);
-  if (ids.length === 0) throw new UsageError('logits: --text encodes to no tokens');
+  const { model, tokenizer: tok, ids } = loadForText(dir, text, 'logits: --text');
   const vocab = model.config.vocabSize;
   const logits = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length)).data;
 
