@@ -8,7 +8,7 @@ import type { ElderConfig } from '../../editors/elder/config.js';
 import { UsageError, ElderError } from '../../util/errors.js';
 import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
 import { requireTokenizer } from '../model-input.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../util/progress.js';
 
 export const ELDER_OPTIONS = {
   batch: { type: 'string' }, iters: { type: 'string' }, lr: { type: 'string' }, layers: { type: 'string' }, experts: { type: 'string' },

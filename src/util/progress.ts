@@ -3,7 +3,12 @@ export class Progress {
   private readonly started = performance.now();
   private readonly interactive = process.stderr.isTTY === true;
 
-  constructor(private readonly total: number, private readonly unit: string) {}
+  /** `startAt`: work already done before this process (a resumed run), excluded from the pace. */
+  constructor(
+    private readonly total: number,
+    private readonly unit: string,
+    private readonly startAt = 0,
+  ) {}
 
   /**
    * Shows `done` of `total` with an ETA from the average pace so far. Transient
@@ -12,7 +17,8 @@ export class Progress {
   update(done: number, detail: string, { transient = false, final = false } = {}): void {
     if (transient && !this.interactive) return;
     const elapsed = (performance.now() - this.started) / 1000;
-    const eta = done > 0 ? (elapsed / done) * (this.total - done) : NaN;
+    const doneHere = done - this.startAt;
+    const eta = doneHere > 0 ? (elapsed / doneHere) * (this.total - done) : NaN;
     const line = `${this.unit} ${done}/${this.total} · ${detail} · ${formatSeconds(elapsed)} elapsed${done < this.total && Number.isFinite(eta) ? ` · ETA ${formatSeconds(eta)}` : ''}`;
     if (this.interactive) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
     else process.stderr.write(`${line}\n`);

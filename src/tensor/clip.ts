@@ -1,0 +1,30 @@
+/** Gradient clipping by global norm (Pascanu et al., 2013), as GPT-2-style training uses it. */
+import type { Tensor } from './tensor.js';
+import { NonFiniteError } from '../util/errors.js';
+
+/**
+ * Scales every gradient so that their joint L2 norm is at most `maxNorm`.
+ * Returns the norm before clipping; throws on a non-finite norm so that a
+ * NaN never reaches the optimizer.
+ */
+export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
+  let sumSquares = 0;
+  for (const param of params) {
+    const grad = param.grad;
+    if (grad === null) continue;
+    let partial = 0;
+    for (let i = 0; i < grad.length; i++) partial += grad[i] * grad[i];
+    sumSquares += partial;
+  }
+  const norm = Math.sqrt(sumSquares);
+  if (!Number.isFinite(norm)) throw new NonFiniteError(`gradient norm is ${norm}`);
+  if (norm > maxNorm) {
+    const factor = maxNorm / (norm + 1e-6);
+    for (const param of params) {
+      const grad = param.grad;
+      if (grad === null) continue;
+      for (let i = 0; i < grad.length; i++) grad[i] *= factor;
+    }
+  }
+  return norm;
+}
