@@ -55,7 +55,7 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
   });
   const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) <= 1e-5 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
   close(losses.modelLoss.item(), reference.model_loss, 'model loss');
-  close(losses.guidedLoss.item(), reference.guided_loss, 'guided loss');
+  close(losses.routingLoss.item(), reference.guided_loss, 'guided loss');
   close(losses.total.item(), reference.total_loss, 'total loss');
 
   backward(losses.total);

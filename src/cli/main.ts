@@ -9,6 +9,7 @@ import { editCommand } from './commands/edit.js';
 import { askCommand } from './commands/ask.js';
 import { retractCommand } from './commands/retract.js';
 import { stateCommand } from './commands/state.js';
+import { benchEditCommand } from './commands/bench-edit.js';
 
 const USAGE = `elder — lifelong model editing for language models
 
@@ -22,6 +23,10 @@ Usage:
   elder ask      --model DIR --state DIR --prompt TEXT [--max-tokens N] [--json]
   elder retract  --state DIR --id ID
   elder state    --state DIR [--json]
+  elder bench-edit --model DIR --data FILE --out DIR [--format zsre|counterfact|jsonl] [--edits N]
+                 [--methods elder,grace,melo,ft-l,lora,elder-noguide,elder-balance] [--seed S]
+                 [--batch N] [--eval-every M] [--settings FILE.json] [--locality FILE]
+                 [--locality-tokens N]
   elder demo
 
 DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
@@ -37,6 +42,7 @@ const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   ask: askCommand,
   retract: retractCommand,
   state: stateCommand,
+  'bench-edit': benchEditCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

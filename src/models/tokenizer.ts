@@ -43,3 +43,9 @@ function readJson(file: string): Record<string, unknown> {
 
 /** Files that make up a tokenizer, copied along when a checkpoint is saved. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'] as const;
+
+/** Text work needs the folder's tokenizer: a clear error when the folder has none. */
+export function requireTokenizer(tokenizer: TextTokenizer | null, dir: string): TextTokenizer {
+  if (tokenizer === null) throw new CheckpointError(dir, 'no tokenizer.json in the model folder (text commands need one)');
+  return tokenizer;
+}

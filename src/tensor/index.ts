@@ -16,7 +16,7 @@ export { attention, KVCache } from './ops/attention.js';
 export type { AttentionShape } from './ops/attention.js';
 export { rope, RopeTable } from './ops/rope.js';
 export { crossEntropy } from './ops/crossentropy.js';
-export { selectRows, splitColumns } from './ops/select.js';
+export { selectRows, splitColumns, replaceRows } from './ops/select.js';
 export { AdamW } from './adamw.js';
 export type { AdamWOptions } from './adamw.js';
 export { routedLora } from './ops/lora.js';

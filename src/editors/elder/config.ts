@@ -6,6 +6,9 @@
 import type { ModelConfig } from '../../models/config.js';
 import { UsageError } from '../../util/errors.js';
 
+export type RoutingLoss = 'guided' | 'none' | 'balance';
+export const ROUTING_LOSSES: readonly RoutingLoss[] = ['guided', 'none', 'balance'];
+
 export interface ElderConfig {
   /** Local name of the edited linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
   site: string;
@@ -16,7 +19,13 @@ export interface ElderConfig {
   rank: number;
   alpha: number;
   topK: number;
-  /** Weight of the guided loss. */
+  /**
+   * The routing loss next to the LM loss: ELDER's guided loss towards each
+   * label's pre-assigned experts, none (ablation), or a Switch-Transformer
+   * load-balancing loss (ablation of the paper's Table 4). λ weighs either.
+   */
+  routingLoss: RoutingLoss;
+  /** Weight of the routing loss. */
   lambda: number;
   /** Deferral radius: a Hamming distance ≥ ε to every stored code runs the base model. */
   epsilon: number;
@@ -57,6 +66,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     rank: 8,
     alpha: 8,
     topK: 2,
+    routingLoss: 'guided',
     lambda: 1e-2,
     epsilon: defaultEpsilon(lastLayer - firstLayer + 1, experts),
     lr: 1e-4,
@@ -84,6 +94,7 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
     if (!Number.isFinite(config[name]) || config[name] < 0) throw new UsageError(`ELDER ${name} must be a finite number ≥ 0, got ${config[name]}`);
   }
   if (!(config.lr > 0)) throw new UsageError('ELDER lr must be > 0');
+  if (!ROUTING_LOSSES.includes(config.routingLoss)) throw new UsageError(`ELDER routing loss must be one of ${ROUTING_LOSSES.join(', ')}, got ${String(config.routingLoss)}`);
 }
 
 export function editedLayers(config: ElderConfig): number[] {

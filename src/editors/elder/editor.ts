@@ -23,10 +23,12 @@ import { lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } 
 import { argmax, generate } from '../../models/generate.js';
 import { NonFiniteError } from '../../util/errors.js';
 import type { TokenizedEdit } from '../edit.js';
+import type { Editor, StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
 import { Codebook, codeWords, encodeCode } from './codebook.js';
 import { editedLayers, type ElderConfig } from './config.js';
 import { guidedLoss } from './guided-loss.js';
+import { loadBalanceLoss } from './balance-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
 
 /** A padded batch of edits with its target rows and query rows. */
@@ -59,7 +61,8 @@ export interface FrozenPrefix {
 export interface BatchLosses {
   total: Tensor;
   modelLoss: Tensor;
-  guidedLoss: Tensor;
+  /** Σ over layers of the configured routing loss (guided, load-balancing, or 0). */
+  routingLoss: Tensor;
   routing: Routing;
   /** Logits of the target rows [targets, vocab]. */
   logits: Tensor;
@@ -69,7 +72,7 @@ export interface IterationReport {
   iteration: number;
   loss: number;
   modelLoss: number;
-  guidedLoss: number;
+  routingLoss: number;
 }
 
 export interface BatchResult {
@@ -89,7 +92,7 @@ export interface RoutingDecision {
   experts: number[][];
 }
 
-export class ElderEditor {
+export class ElderEditor implements Editor {
   /** Codes of live edits. */
   readonly codebook: Codebook;
   /**
@@ -110,6 +113,40 @@ export class ElderEditor {
     this.codebook = new Codebook(codeWords(this.layers.length, config.experts));
     this.retracted = new Codebook(this.codebook.words);
     this.allocations = new AllocationTable(this.layers.length, config.experts, config.topK, config.seed);
+  }
+
+  /** `elder`, or the ablation's name when the routing loss is not the guided one. */
+  get method(): string {
+    return { guided: 'elder', none: 'elder-noguide', balance: 'elder-balance' }[this.config.routingLoss];
+  }
+
+  /**
+   * Trains a batch and stores its codes at once (in memory). The durable
+   * state ({@link ElderState}) trains with {@link trainBatch} instead and
+   * stores codes only after the weights are on disk.
+   */
+  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+    const result = this.trainBatch(edits, onStep === undefined ? undefined : ({ iteration, loss }) => onStep({ iteration, loss }));
+    edits.forEach((edit, b) => this.codebook.add(edit.id, result.codes[b].code));
+    return { iterations: result.iterations, loss: result.loss };
+  }
+
+  hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
+    return this.inferenceHooks(queryRows).hooks;
+  }
+
+  /** Routers and experts (the bit-packed codes add L·N bits per edit besides). */
+  addedParameters(): number {
+    return this.mixture.parameterCount();
+  }
+
+  /** The allocation codes of prompts as the routers see them now (for plots of the code space). */
+  codesOf(prompts: readonly (readonly number[])[]): Uint32Array[] {
+    return prompts.map((ids) => {
+      const prepared = prepareBatch([{ promptIds: [...ids], targetIds: [] }], this.padId);
+      const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
+      return this.codeOf(noGrad(() => this.mixture.route(prefix.query)), 0).code;
+    });
   }
 
   get padId(): number {
@@ -150,11 +187,14 @@ export class ElderEditor {
   batchLosses(prepared: PreparedBatch, prefix: FrozenPrefix, presets: Int32Array[]): BatchLosses {
     const { model, config } = this;
     const routing = this.mixture.route(prefix.query);
-    let guided = guidedLoss(routing.logits[0], presets[0], config.topK);
-    for (let i = 1; i < routing.logits.length; i++) guided = add(guided, guidedLoss(routing.logits[i], presets[i], config.topK));
     const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstLayer, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
     const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
-    return { total: add(loss, scale(guided, config.lambda)), modelLoss: loss, guidedLoss: guided, routing, logits };
+    if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, logits };
+    const layerLoss = (i: number) =>
+      config.routingLoss === 'guided' ? guidedLoss(routing.logits[i], presets[i], config.topK) : loadBalanceLoss(routing.scores[i], routing.selection[i], config.topK);
+    let routingLoss = layerLoss(0);
+    for (let i = 1; i < routing.logits.length; i++) routingLoss = add(routingLoss, layerLoss(i));
+    return { total: add(loss, scale(routingLoss, config.lambda)), modelLoss: loss, routingLoss, routing, logits };
   }
 
   /**
@@ -174,7 +214,7 @@ export class ElderEditor {
       const losses = this.batchLosses(prepared, prefix, presets);
       lastLoss = losses.total.item();
       if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
-      onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), guidedLoss: losses.guidedLoss.item() });
+      onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() });
       if (this.config.earlyStop && allTargetsArgmax(losses.logits, prepared.targets.targets)) break;
       backward(losses.total);
       optimizer.assertFiniteGradients();

@@ -239,7 +239,9 @@ export class ElderState {
     try {
       if (!StateFiles.exists(dir)) ElderState.initialise(dir, model, options);
       const files = StateFiles.read(dir, !readOnly);
-      const config = { ...files.config.elder };
+      // States written before the routing-loss ablations existed used the guided loss.
+      const config: ElderConfig = { ...files.config.elder };
+      config.routingLoss ??= 'guided';
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -258,7 +260,7 @@ export class ElderState {
       // Training flags may change per run; they are not part of the state's identity.
       for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop'] as const) {
         const value = options.overrides?.[field];
-        if (value !== undefined) (config as Record<string, unknown>)[field] = value;
+        if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;
       }
       const mixture = new MixtureOfLora(config, model);
       mixture.loadValues(files.readWeights(), path.join(dir, files.weights.file));

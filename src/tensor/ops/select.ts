@@ -45,3 +45,39 @@ export function splitColumns(x: Tensor, widths: readonly number[]): Tensor[] {
     return out;
   });
 }
+
+/**
+ * x with rows `rows[i]` replaced by `values` row `valueIndex[i]` (x viewed as
+ * [rows, lastDim], values [V, lastDim]). Gradients: replaced rows of x get
+ * none; each value row receives the sum over the rows it replaced.
+ */
+export function replaceRows(x: Tensor, rows: Int32Array, values: Tensor, valueIndex: Int32Array): Tensor {
+  const width = x.lastDim;
+  if (values.lastDim !== width) throw new ShapeError(`replaceRows: values have ${values.lastDim} columns, x has ${width}`);
+  if (valueIndex.length !== rows.length) throw new ShapeError(`replaceRows: ${rows.length} rows but ${valueIndex.length} value indices`);
+  const out = new Tensor(x.data.slice(), x.shape);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const source = valueIndex[i];
+    if (!(row >= 0 && row < x.rows)) throw new ShapeError(`replaceRows: row ${row} outside 0..${x.rows - 1}`);
+    if (!(source >= 0 && source < values.rows)) throw new ShapeError(`replaceRows: value ${source} outside 0..${values.rows - 1}`);
+    out.data.set(values.data.subarray(source * width, (source + 1) * width), row * width);
+  }
+  recordGrad(out, [x, values], (dy) => {
+    if (x.requiresGrad) {
+      const dx = dy.slice();
+      for (const row of rows) dx.fill(0, row * width, (row + 1) * width);
+      const grad = x.gradBuffer();
+      for (let i = 0; i < dx.length; i++) grad[i] += dx[i];
+    }
+    if (values.requiresGrad) {
+      const grad = values.gradBuffer();
+      for (let i = 0; i < rows.length; i++) {
+        const dst = valueIndex[i] * width;
+        const src = rows[i] * width;
+        for (let c = 0; c < width; c++) grad[dst + c] += dy[src + c];
+      }
+    }
+  });
+  return out;
+}

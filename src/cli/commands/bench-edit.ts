@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { METHODS, isMethod, type MethodName, type MethodSettings } from '../../editors/registry.js';
+import { DATASET_FORMATS, type DatasetFormat } from '../../eval/datasets.js';
+import { runBenchmark } from '../../eval/runner.js';
+import { REPORT_FILES } from '../../eval/report.js';
+import { UsageError } from '../../util/errors.js';
+import { numberOption, optionalString, parseOptions, requireString } from '../args.js';
+
+const SPEC = {
+  model: { type: 'string' },
+  data: { type: 'string' },
+  format: { type: 'string' },
+  edits: { type: 'string' },
+  methods: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  batch: { type: 'string' },
+  'eval-every': { type: 'string' },
+  settings: { type: 'string' },
+  locality: { type: 'string' },
+  'locality-tokens': { type: 'string' },
+} as const;
+
+export function benchEditCommand(argv: string[]): void {
+  const options = parseOptions(argv, SPEC, 'bench-edit');
+  const format = optionalString(options, 'format');
+  if (format !== undefined && !(DATASET_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${format}"`);
+  const methodList = (optionalString(options, 'methods') ?? METHODS.join(',')).split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const unknown = methodList.filter((m) => !isMethod(m));
+  if (unknown.length > 0) throw new UsageError(`unknown method ${unknown.join(', ')} (known: ${METHODS.join(', ')})`);
+  const settingsFile = optionalString(options, 'settings');
+  const batchSize = numberOption(options, 'batch', 4, { min: 1, integer: true });
+  const results = runBenchmark({
+    modelDir: requireString(options, 'model', 'bench-edit'),
+    dataFile: requireString(options, 'data', 'bench-edit'),
+    format: format as DatasetFormat | undefined,
+    edits: numberOption(options, 'edits', 100, { min: 1, integer: true }),
+    methods: [...new Set(methodList)] as MethodName[],
+    seed: numberOption(options, 'seed', 0, { min: 0, integer: true }),
+    outDir: requireString(options, 'out', 'bench-edit'),
+    batchSize,
+    evalEvery: numberOption(options, 'eval-every', batchSize, { min: 1, integer: true }),
+    settings: settingsFile === undefined ? {} : readSettings(settingsFile),
+    localityFile: optionalString(options, 'locality'),
+    localityTokens: numberOption(options, 'locality-tokens', 10, { min: 1, integer: true }),
+  });
+  const out = requireString(options, 'out', 'bench-edit');
+  console.log(fs.readFileSync(path.join(out, REPORT_FILES.report), 'utf8').split('\n').filter((line) => line.startsWith('|')).join('\n'));
+  console.log(`\n${results.methods.length} methods; report in ${path.join(out, REPORT_FILES.report)}, data in ${path.join(out, REPORT_FILES.results)}`);
+}
+
+/** `{"elder": {"lr": 0.01}, "grace": {"epsInit": 3}}`: per-method overrides of the defaults. */
+function readSettings(file: string): MethodSettings {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--settings ${file}: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--settings ${file}: expected an object of per-method settings`);
+  for (const [method, value] of Object.entries(parsed)) {
+    if (method.startsWith('$')) continue;
+    if (!isMethod(method)) throw new UsageError(`--settings ${file}: unknown method "${method}" (known: ${METHODS.join(', ')})`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--settings ${file}: "${method}" must be an object`);
+  }
+  return Object.fromEntries(Object.entries(parsed).filter(([key]) => !key.startsWith('$'))) as MethodSettings;
+}

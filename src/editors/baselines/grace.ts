@@ -1,0 +1,155 @@
+/**
+ * GRACE (Hartvigsen et al., NeurIPS 2023): a discrete key–value codebook at
+ * one layer. Keys are that layer's input at an edit's last prompt token;
+ * values replace the layer's output for inputs whose key lies within an
+ * entry's deferral radius ε. Edits are applied one at a time:
+ *   - no entry within (its ε + ε_init) → a new entry (key, value, ε_init, label);
+ *   - the nearest entry has the same label (target) → its radius expands to
+ *     cover the new key and its value is trained on the new input too;
+ *   - a different label → both radii shrink to half the distance (split), and
+ *     the new edit gets its own entry.
+ * Values start from the layer's own output ("warm" init) and are trained with
+ * Adam on the LM loss of the target. Outputs are replaced from the last prompt
+ * token onward. Inputs outside every radius run the untouched layer.
+ * Defaults (GRACE's paper and EasyEdit): ε_init = 1.0, lr 1.0, 100 iterations,
+ * ELDER's last edited block. ε is in the units of the layer's activations, so
+ * it needs tuning per model, as GRACE's authors note.
+ */
+import { Tensor, noGrad } from '../../tensor/tensor.js';
+import { replaceRows, selectRows } from '../../tensor/ops/select.js';
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import type { TokenizedEdit } from '../edit.js';
+import { trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { prepareBatch } from '../elder/editor.js';
+import { KeyStore } from './keys.js';
+import { defaultSite, siteShape } from './sites.js';
+
+export interface GraceConfig {
+  site: string;
+  layer: number;
+  epsInit: number;
+  lr: number;
+  iterations: number;
+}
+
+export function defaultGraceConfig(model: DecoderLM, overrides: Partial<GraceConfig> = {}): GraceConfig {
+  const { site, lastLayer } = defaultSite(model);
+  return { site, layer: lastLayer, epsInit: 1.0, lr: 1.0, iterations: 100, ...overrides };
+}
+
+interface Entry {
+  value: Tensor;
+  radius: number;
+  label: string;
+}
+
+export class GraceEditor implements Editor {
+  readonly method = 'grace';
+  readonly keys: KeyStore;
+  readonly entries: Entry[] = [];
+  private readonly name: string;
+  private readonly outDim: number;
+
+  constructor(
+    readonly model: DecoderLM,
+    readonly config: GraceConfig,
+  ) {
+    const { inDim, outDim } = siteShape(model, config.site, config.layer);
+    this.keys = new KeyStore(inDim);
+    this.outDim = outDim;
+    this.name = model.linearName(config.layer, config.site);
+  }
+
+  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+    let iterations = 0;
+    let loss = NaN;
+    for (const edit of edits) {
+      const result = this.applyOne(edit, onStep);
+      iterations += result.iterations;
+      loss = result.loss;
+    }
+    return { iterations, loss };
+  }
+
+  private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+    const prepared = prepareBatch([edit], this.model.config.eosTokenIds[0] ?? 0);
+    const { key, output } = this.keyAndOutput(prepared.tokens.ids, prepared.tokens.steps, prepared.queryRows[0]);
+    const label = edit.target;
+    const nearest = this.keys.nearest(key);
+    let entryIndex: number;
+    const near = nearest.index >= 0 ? this.entries[nearest.index] : null;
+    if (near === null || nearest.distance > near.radius + this.config.epsInit) {
+      entryIndex = this.addEntry(key, output, this.config.epsInit, label);
+    } else if (near.label === label) {
+      near.radius = Math.max(near.radius, nearest.distance);
+      entryIndex = nearest.index;
+    } else {
+      near.radius = nearest.distance / 2;
+      entryIndex = this.addEntry(key, output, nearest.distance / 2, label);
+    }
+    const entry = this.entries[entryIndex];
+    entry.value.requiresGrad = true;
+    const fromRow = prepared.queryRows[0];
+    const rows = Int32Array.from({ length: prepared.tokens.steps - fromRow }, (_, i) => fromRow + i);
+    const hooks = () => new Map<string, LinearHook>([[this.name, (_input, out) => replaceRows(out, rows, entry.value, new Int32Array(rows.length))]]);
+    const result = trainThroughHooks(this.model, prepared, this.config.layer, [entry.value], hooks, this.config, onStep);
+    entry.value.requiresGrad = false;
+    return result;
+  }
+
+  private addEntry(key: Float32Array, output: Float32Array, radius: number, label: string): number {
+    this.keys.add(key);
+    this.entries.push({ value: Tensor.from(output, [1, this.outDim]), radius, label });
+    return this.entries.length - 1;
+  }
+
+  /** The layer's input (key) and output at one row of a single sequence. */
+  private keyAndOutput(ids: Int32Array, steps: number, row: number): { key: Float32Array; output: Float32Array } {
+    let captured: { key: Float32Array; output: Float32Array } | null = null;
+    const capture: LinearHook = (input, output) => {
+      captured = { key: selectRows(input, [row]).data, output: selectRows(output, [row]).data };
+      return output;
+    };
+    noGrad(() => this.model.runBlocks(this.model.embed(ids, 1, steps, 0), 0, this.config.layer + 1, { hooks: new Map([[this.name, capture]]) }));
+    return captured!;
+  }
+
+  /** Entry used by a key, or −1 when the key is outside every radius. */
+  lookup(key: Float32Array): number {
+    const nearest = this.keys.nearest(key);
+    return nearest.index >= 0 && nearest.distance <= this.entries[nearest.index].radius ? nearest.index : -1;
+  }
+
+  hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
+    let chosen: number[] | null = null;
+    const hook: LinearHook = (input, output) => {
+      const steps = output.shape[1];
+      const firstCall = chosen === null;
+      if (chosen === null) {
+        const width = this.keys.width;
+        const keys = selectRows(input, queryRows).data;
+        chosen = Array.from(queryRows, (_, b) => this.lookup(keys.subarray(b * width, (b + 1) * width)));
+      }
+      const rows: number[] = [];
+      const values: number[] = [];
+      chosen.forEach((entry, b) => {
+        if (entry < 0) return;
+        // The prompt pass replaces from the last prompt token on; decoding steps replace every new token.
+        const from = firstCall ? queryRows[b] - b * steps : 0;
+        for (let t = from; t < steps; t++) {
+          rows.push(b * steps + t);
+          values.push(entry);
+        }
+      });
+      if (rows.length === 0) return output;
+      const table = Tensor.zeros([this.entries.length, this.outDim]);
+      this.entries.forEach((entry, i) => table.data.set(entry.value.data, i * this.outDim));
+      return noGrad(() => replaceRows(output, Int32Array.from(rows), table, Int32Array.from(values)));
+    };
+    return new Map([[this.name, hook]]);
+  }
+
+  addedParameters(): number {
+    return this.entries.length * (this.keys.width + this.outDim + 1);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * MELO (Yu et al., AAAI 2024): neuron-indexed dynamic LoRA. Every batch of
+ * edits gets its own LoRA block (rank r_b) on the edited linear of each of
+ * ELDER's blocks; the batch's keys go into a vector database pointing to that
+ * block. At inference the input's key is looked up: within the radius of a
+ * stored key, that key's block is switched on; otherwise no block is, and the
+ * input runs the base model. The key here is ELDER's router query (the input
+ * of the edited linear one block below, at the last prompt token), so MELO
+ * and ELDER index edits by the same representation.
+ * Defaults: r_b = 4, α = 4, radius 1.0 (Euclidean, in activation units:
+ * tune per model as MELO does), Adam lr 1e-4, 50 iterations.
+ */
+import { Tensor, noGrad } from '../../tensor/tensor.js';
+import { add } from '../../tensor/ops/arithmetic.js';
+import { routedLora, type LoraExpert } from '../../tensor/ops/lora.js';
+import { selectRows } from '../../tensor/ops/select.js';
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { Random } from '../../util/random.js';
+import type { TokenizedEdit } from '../edit.js';
+import { trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { prepareBatch } from '../elder/editor.js';
+import { KeyStore } from './keys.js';
+import { newAdapter } from './lora.js';
+import { defaultSite, layerRange, siteShape, type EditSite } from './sites.js';
+
+export interface MeloConfig extends EditSite {
+  blockRank: number;
+  alpha: number;
+  radius: number;
+  lr: number;
+  iterations: number;
+  seed: number;
+}
+
+export function defaultMeloConfig(model: DecoderLM, overrides: Partial<MeloConfig> = {}): MeloConfig {
+  return { ...defaultSite(model), blockRank: 4, alpha: 4, radius: 1.0, lr: 1e-4, iterations: 50, seed: 0, ...overrides };
+}
+
+export class MeloEditor implements Editor {
+  readonly method = 'melo';
+  readonly keys: KeyStore;
+  /** Block index of each stored key. */
+  readonly keyBlocks: number[] = [];
+  /** Per edited linear, one adapter per block. */
+  readonly blocks: Array<{ layer: number; name: string; adapters: LoraExpert[] }>;
+  private readonly querySite: string;
+  private readonly rng: Random;
+
+  constructor(
+    readonly model: DecoderLM,
+    readonly config: MeloConfig,
+  ) {
+    this.querySite = model.linearName(config.firstLayer - 1, config.site);
+    this.keys = new KeyStore(siteShape(model, config.site, config.firstLayer - 1).inDim);
+    this.blocks = layerRange(config).map((layer) => ({ layer, name: model.linearName(layer, config.site), adapters: [] }));
+    this.rng = new Random(config.seed);
+  }
+
+  get blockCount(): number {
+    return this.keyBlocks.length === 0 ? 0 : Math.max(...this.keyBlocks) + 1;
+  }
+
+  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+    const prepared = prepareBatch(edits, this.model.config.eosTokenIds[0] ?? 0);
+    const block = this.blockCount;
+    const params: Tensor[] = [];
+    for (const { layer, adapters } of this.blocks) {
+      const { inDim, outDim } = siteShape(this.model, this.config.site, layer);
+      const adapter = newAdapter(inDim, outDim, this.config.blockRank, this.rng);
+      adapters.push(adapter);
+      params.push(adapter.A, adapter.B);
+    }
+    // Keys: the query site's input at each edit's last prompt token.
+    const { tokens, queryRows } = prepared;
+    noGrad(() =>
+      this.model.runBlocks(this.model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, this.config.firstLayer, {
+        hooks: new Map([
+          [
+            this.querySite,
+            (input: Tensor, output: Tensor) => {
+              const keys = selectRows(input, queryRows).data;
+              for (let b = 0; b < edits.length; b++) {
+                this.keys.add(keys.subarray(b * this.keys.width, (b + 1) * this.keys.width));
+                this.keyBlocks.push(block);
+              }
+              return output;
+            },
+          ],
+        ]),
+      }),
+    );
+    const chosen = new Array<number>(edits.length).fill(block);
+    return trainThroughHooks(this.model, prepared, this.config.firstLayer, params, () => this.blockHooks(() => chosen), this.config, onStep);
+  }
+
+  /** Hooks applying block chosen()[b] (−1: none) to sequence b at every edited linear. */
+  private blockHooks(chosen: () => number[]): Map<string, LinearHook> {
+    const scale = this.config.alpha / this.config.blockRank;
+    const hooks = new Map<string, LinearHook>();
+    for (const { name, adapters } of this.blocks) {
+      hooks.set(name, (input, output) => {
+        const picks = chosen();
+        if (picks.every((p) => p < 0)) return output;
+        const gates = Tensor.zeros([picks.length, adapters.length]);
+        picks.forEach((p, b) => p >= 0 && (gates.data[b * adapters.length + p] = 1));
+        const selection = Int32Array.from(picks, (p) => Math.max(p, 0));
+        return add(output, routedLora(input, adapters, gates, selection, 1, scale));
+      });
+    }
+    return hooks;
+  }
+
+  hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
+    let chosen: number[] | null = null;
+    const hooks = new Map<string, LinearHook>();
+    hooks.set(this.querySite, (input, output) => {
+      if (chosen === null) {
+        const width = this.keys.width;
+        const keys = selectRows(input, queryRows).data;
+        chosen = Array.from(queryRows, (_, b) => {
+          const nearest = this.keys.nearest(keys.subarray(b * width, (b + 1) * width));
+          return nearest.index >= 0 && nearest.distance <= this.config.radius ? this.keyBlocks[nearest.index] : -1;
+        });
+      }
+      return output;
+    });
+    for (const [name, hook] of this.blockHooks(() => chosen ?? [])) hooks.set(name, (input, output) => noGrad(() => hook(input, output)));
+    return hooks;
+  }
+
+  addedParameters(): number {
+    let count = this.keys.size * this.keys.width;
+    for (const { adapters } of this.blocks) for (const { A, B } of adapters) count += A.size + B.size;
+    return count;
+  }
+}

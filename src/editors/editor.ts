@@ -1,0 +1,96 @@
+/**
+ * One interface for every editing method (ELDER, its ablations and the
+ * baselines), so that the benchmark runner and the metrics treat them alike:
+ * a method consumes the edit stream batch by batch and changes the model only
+ * through hooks on its linear layers, never by writing the base weights. That
+ * keeps one loaded base model shareable by every method of a benchmark and
+ * makes "the untouched model" always available for locality.
+ */
+import { Tensor, backward, noGrad } from '../tensor/tensor.js';
+import { selectRows } from '../tensor/ops/select.js';
+import { AdamW } from '../tensor/adamw.js';
+import type { DecoderLM, LinearHook } from '../models/decoder.js';
+import { lossOnHidden } from '../models/batch.js';
+import { NonFiniteError } from '../util/errors.js';
+import type { TokenizedEdit } from './edit.js';
+import type { PreparedBatch } from './elder/editor.js';
+
+/** One optimisation step of a batch, for progress displays. */
+export interface StepReport {
+  iteration: number;
+  loss: number;
+}
+
+export interface Editor {
+  /** Method name as the runner and reports spell it (`elder`, `grace`, …). */
+  readonly method: string;
+  /** Applies the next batch of the edit stream; earlier batches are not revisited. */
+  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number };
+  /**
+   * Hooks that run the edited model on a batch of sequences whose last prompt
+   * token sits at `queryRows` (flattened b·T + t). A fresh set per batch of
+   * inputs: methods that decide per input (deferral, codebooks) decide on the
+   * first call and keep that decision while decoding.
+   */
+  hooksFor(queryRows: Int32Array): Map<string, LinearHook>;
+  /** Number of values the method adds to the model (adapters, codebooks, deltas). */
+  addedParameters(): number;
+}
+
+export interface TrainLoopOptions {
+  lr: number;
+  iterations: number;
+  /** Stop once every target token of the batch is the argmax. */
+  earlyStop?: boolean;
+}
+
+/**
+ * The training loop the gradient-based baselines share: blocks below
+ * `firstLayer` run once (nothing there changes), then each iteration runs the
+ * rest with `hooks()` and minimises the LM loss on the target tokens.
+ * `prepare` runs once on the frozen prefix, e.g. to read keys at the edited layer.
+ */
+export function trainThroughHooks(
+  model: DecoderLM,
+  prepared: PreparedBatch,
+  firstLayer: number,
+  params: readonly Tensor[],
+  hooks: () => Map<string, LinearHook>,
+  options: TrainLoopOptions,
+  onStep?: (report: StepReport) => void,
+): { iterations: number; loss: number } {
+  const { tokens } = prepared;
+  const prefix = noGrad(() => model.runBlocks(model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, firstLayer));
+  const optimizer = new AdamW(params, { lr: options.lr });
+  let loss = NaN;
+  let iterations = 0;
+  for (let iteration = 1; iteration <= options.iterations; iteration++) {
+    optimizer.zeroGrad();
+    const hidden = model.finalNorm(model.runBlocks(prefix, firstLayer, model.config.layers, { hooks: hooks() }));
+    const result = lossOnHidden(model, hidden, prepared.targets);
+    loss = result.loss.item();
+    if (!Number.isFinite(loss)) throw new NonFiniteError(`loss became ${loss} at iteration ${iteration}`);
+    onStep?.({ iteration, loss });
+    if (options.earlyStop === true && argmaxMatches(result.logits, prepared.targets.targets)) break;
+    backward(result.loss);
+    optimizer.assertFiniteGradients();
+    optimizer.step();
+    iterations = iteration;
+  }
+  return { iterations, loss };
+}
+
+/** Rows [queryRows] of a layer input, detached: the per-sequence keys of key-value methods. */
+export function keysAt(input: Tensor, queryRows: Int32Array): Tensor {
+  return noGrad(() => selectRows(input, queryRows)).detach();
+}
+
+function argmaxMatches(logits: Tensor, targets: Int32Array): boolean {
+  const vocab = logits.lastDim;
+  for (let r = 0; r < targets.length; r++) {
+    let best = 0;
+    for (let c = 1; c < vocab; c++) if (logits.data[r * vocab + c] > logits.data[r * vocab + best]) best = c;
+    if (best !== targets[r]) return false;
+  }
+  return true;
+}

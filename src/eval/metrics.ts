@@ -1,0 +1,66 @@
+/**
+ * The metrics every method is measured with, through the same code path:
+ * - teacher-forced target accuracy (reliability / generalization): an item is
+ *   correct when every target token is the argmax after the prompt and the
+ *   target tokens before it (the paper's definition); token accuracy is the
+ *   fraction of target tokens that are;
+ * - greedy continuations, compared with the base model's for locality.
+ */
+import { noGrad } from '../tensor/tensor.js';
+import { selectRows } from '../tensor/ops/select.js';
+import type { DecoderLM } from '../models/decoder.js';
+import { argmax, generate } from '../models/generate.js';
+import type { Editor } from '../editors/editor.js';
+import { prepareBatch } from '../editors/elder/editor.js';
+
+export interface TargetItem {
+  promptIds: number[];
+  targetIds: number[];
+}
+
+export interface TargetScores {
+  /** Per item: every target token is the argmax. */
+  correct: boolean[];
+  /** Per item: fraction of target tokens that are the argmax. */
+  tokenAccuracy: number[];
+}
+
+/** Teacher-forced scores of items under `editor` (null: the base model), in batches. */
+export function scoreTargets(model: DecoderLM, editor: Editor | null, items: readonly TargetItem[], batchSize = 8): TargetScores {
+  const scores: TargetScores = { correct: [], tokenAccuracy: [] };
+  const padId = model.config.eosTokenIds[0] ?? 0;
+  for (let start = 0; start < items.length; start += batchSize) {
+    const chunk = items.slice(start, start + batchSize);
+    const prepared = prepareBatch(chunk, padId);
+    const hooks = editor?.hooksFor(prepared.queryRows);
+    const logits = noGrad(() => {
+      const hidden = model.hiddenStates(prepared.tokens.ids, prepared.tokens.batch, prepared.tokens.steps, { hooks });
+      return model.lmHead(selectRows(hidden, prepared.targets.rows));
+    });
+    const vocab = logits.lastDim;
+    let row = 0;
+    for (const item of chunk) {
+      let hits = 0;
+      for (let t = 0; t < item.targetIds.length; t++, row++) if (argmax(logits.data, row * vocab, vocab) === prepared.targets.targets[row]) hits++;
+      scores.correct.push(hits === item.targetIds.length);
+      scores.tokenAccuracy.push(hits / item.targetIds.length);
+    }
+  }
+  return scores;
+}
+
+/** Greedy continuation of each prompt (`maxTokens` new tokens, stopping at EOS) under `editor` (null: base). */
+export function greedyContinuations(model: DecoderLM, editor: Editor | null, prompts: readonly number[][], maxTokens: number): number[][] {
+  return prompts.map((ids) => {
+    const hooks = editor?.hooksFor(Int32Array.of(ids.length - 1));
+    return generate(model, ids, { maxTokens, hooks }).ids;
+  });
+}
+
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+export function rate(flags: readonly boolean[]): number {
+  return mean(flags.map((flag) => (flag ? 1 : 0)));
+}

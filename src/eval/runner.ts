@@ -1,0 +1,255 @@
+/**
+ * The lifelong-editing benchmark: every method edits the same frozen model
+ * through the same stream of edits, measured by the same metrics.
+ *
+ * Interrupted runs resume: each finished method's results are kept in
+ * `progress.json` in the output folder (with a fingerprint of the settings),
+ * and a rerun with the same settings skips them. The report files are written
+ * only once every method has finished.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { loadModel } from '../models/load.js';
+import { requireTokenizer } from '../models/tokenizer.js';
+import { tokenizeEdit, type TokenizedEdit } from '../editors/edit.js';
+import { createEditor, type MethodName, type MethodSettings } from '../editors/registry.js';
+import { ElderEditor } from '../editors/elder/editor.js';
+import { backendInfo } from '../tensor/backends/index.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { InputError, UsageError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+import { readDataset, readLocalityFile, type DatasetFormat, type LocalityPrompt } from './datasets.js';
+import { buildStream, type StreamRecord } from './protocol.js';
+import { greedyContinuations, mean, rate, scoreTargets } from './metrics.js';
+import { embedCodes, type CodeEmbedding } from './code-embedding.js';
+import { writeReport } from './report.js';
+
+export interface BenchOptions {
+  modelDir: string;
+  dataFile: string;
+  format?: DatasetFormat;
+  /** Number of records (each contributes its edit group). */
+  edits: number;
+  methods: MethodName[];
+  seed: number;
+  outDir: string;
+  /** Edits per batch of the stream (the paper: 4). */
+  batchSize: number;
+  /** Measure retention every this many applied edits. */
+  evalEvery: number;
+  settings: MethodSettings;
+  localityFile?: string;
+  /** Tokens of greedy continuation compared for locality. */
+  localityTokens: number;
+}
+
+export interface RetentionPoint {
+  edits: number;
+  reliability: number;
+}
+
+export interface MethodResult {
+  method: MethodName;
+  config: object;
+  editsApplied: number;
+  reliability: number;
+  reliabilityTokens: number;
+  generalization: number;
+  generalizationTokens: number;
+  locality: number;
+  retention: RetentionPoint[];
+  secondsPerEdit: number;
+  addedParameters: number;
+  /** ELDER family: a 2-D embedding of allocation codes (rephrasing groups and unrelated prompts). */
+  codeEmbedding?: CodeEmbedding;
+}
+
+export interface BenchResults {
+  complete: true;
+  createdAt: string;
+  model: { dir: string; architecture: string; layers: number; width: number; parameters: number };
+  data: { file: string; format: DatasetFormat; records: number; editPrompts: number; heldOutPrompts: number; localityPrompts: number; skippedWithoutRephrase: number };
+  protocol: string;
+  settings: { batchSize: number; evalEvery: number; seed: number; localityTokens: number; methods: MethodName[] };
+  machine: string;
+  /** The unedited model on the same prompts. */
+  base: { reliability: number; generalization: number };
+  methods: MethodResult[];
+}
+
+interface ProgressFile {
+  fingerprint: string;
+  finished: MethodResult[];
+}
+
+const PROTOCOL =
+  'first N records with ≥ 1 rephrasing; prompts [prompt, ...rephrases] split into the first ⌈n/2⌉ (edited, one label per record) and the rest (held out); edits applied in file order in batches; locality = identical greedy continuation to the base model';
+
+/** Runs (or resumes) the benchmark and writes results.json, report.md and the plots into `outDir`. */
+export function runBenchmark(options: BenchOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): BenchResults {
+  validateOptions(options);
+  const loaded = loadModel(options.modelDir);
+  const model = loaded.model;
+  const tokenizer = requireTokenizer(loaded.tokenizer, options.modelDir);
+  const dataset = readDataset(options.dataFile, options.format);
+  const { stream, skipped } = buildStream(dataset.records, options.edits);
+  if (stream.length === 0) throw new InputError(`${options.dataFile}: no record has a rephrasing, so none can be used (the protocol holds rephrasings out for generalization)`);
+  if (stream.length < options.edits) log(`note: only ${stream.length} of the requested ${options.edits} records have a rephrasing; using ${stream.length}`);
+
+  // Tokenize everything before any work, so a bad record fails fast and names itself.
+  const edits: TokenizedEdit[] = stream.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
+  const heldOut: TokenizedEdit[] = stream.flatMap((record) => record.heldOut.map((prompt, i) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}~${i + 1}`, label: record.id, prompt, target: record.target })));
+  const localityPrompts = collectLocality(stream, options.localityFile);
+  const localityIds = localityPrompts.map((item, i) => {
+    const ids = tokenizer.encode(item.prompt);
+    if (ids.length === 0) throw new InputError(`locality prompt ${i + 1} encodes to no tokens`);
+    if (ids.length + options.localityTokens > model.config.contextLength) throw new InputError(`locality prompt ${i + 1} ("${item.prompt.slice(0, 40)}…") with ${options.localityTokens} continuation tokens exceeds the context of ${model.config.contextLength}`);
+    return ids;
+  });
+
+  fs.mkdirSync(options.outDir, { recursive: true });
+  const fingerprint = fingerprintOf(options);
+  const progressPath = path.join(options.outDir, 'progress.json');
+  const progress = readProgress(progressPath, fingerprint);
+
+  model.setRequiresGrad(false);
+  log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
+  const baseReliability = rate(scoreTargets(model, null, edits).correct);
+  const baseGeneralization = heldOut.length > 0 ? rate(scoreTargets(model, null, heldOut).correct) : NaN;
+  const baseContinuations = greedyContinuations(model, null, localityIds, options.localityTokens);
+
+  for (const method of options.methods) {
+    if (progress.finished.some((r) => r.method === method)) {
+      log(`${method}: finished in an earlier run, kept`);
+      continue;
+    }
+    const result = runMethod(method, options, model, stream, edits, heldOut, localityIds, baseContinuations, log);
+    progress.finished.push(result);
+    writeFileAtomic(progressPath, [Buffer.from(JSON.stringify(progress) + '\n')]);
+  }
+
+  const backend = backendInfo();
+  const results: BenchResults = {
+    complete: true,
+    createdAt: new Date().toISOString(),
+    model: { dir: options.modelDir, architecture: model.config.architecture, layers: model.config.layers, width: model.config.width, parameters: model.parameterCount() },
+    data: {
+      file: options.dataFile,
+      format: dataset.format,
+      records: stream.length,
+      editPrompts: edits.length,
+      heldOutPrompts: heldOut.length,
+      localityPrompts: localityIds.length,
+      skippedWithoutRephrase: skipped,
+    },
+    protocol: PROTOCOL,
+    settings: { batchSize: options.batchSize, evalEvery: options.evalEvery, seed: options.seed, localityTokens: options.localityTokens, methods: options.methods },
+    machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${backend.backend} backend, ${backend.threads} threads, Node ${process.version}`,
+    base: { reliability: baseReliability, generalization: baseGeneralization },
+    methods: options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
+  };
+  writeReport(options.outDir, results);
+  return results;
+}
+
+function runMethod(
+  method: MethodName,
+  options: BenchOptions,
+  model: ReturnType<typeof loadModel>['model'],
+  stream: StreamRecord[],
+  edits: TokenizedEdit[],
+  heldOut: TokenizedEdit[],
+  localityIds: number[][],
+  baseContinuations: number[][],
+  log: (line: string) => void,
+): MethodResult {
+  const settings = withSeed(options.settings, method, options.seed);
+  const { editor, config } = createEditor(method, model, settings);
+  const display = new Progress(edits.length, method);
+  const retention: RetentionPoint[] = [];
+  let editSeconds = 0;
+  let lastReliability = NaN;
+  let applied = 0;
+  for (let start = 0; start < edits.length; start += options.batchSize) {
+    const batch = edits.slice(start, start + options.batchSize);
+    const began = performance.now();
+    const { loss } = editor.applyBatch(batch, ({ iteration, loss: stepLoss }) =>
+      display.update(applied, `batch loss ${stepLoss.toFixed(3)} (iteration ${iteration})`, { transient: true }),
+    );
+    editSeconds += (performance.now() - began) / 1000;
+    const before = applied;
+    applied += batch.length;
+    if (Math.floor(applied / options.evalEvery) > Math.floor(before / options.evalEvery) || applied === edits.length) {
+      lastReliability = rate(scoreTargets(model, editor, edits.slice(0, applied)).correct);
+      retention.push({ edits: applied, reliability: lastReliability });
+    }
+    display.update(applied, `loss ${loss.toFixed(3)} · reliability so far ${Number.isNaN(lastReliability) ? '–' : lastReliability.toFixed(3)}`, { final: applied === edits.length });
+  }
+  const reliabilityScores = scoreTargets(model, editor, edits);
+  const generalizationScores = scoreTargets(model, editor, heldOut);
+  const continuations = greedyContinuations(model, editor, localityIds, options.localityTokens);
+  const unchanged = continuations.map((ids, i) => ids.length === baseContinuations[i].length && ids.every((id, t) => id === baseContinuations[i][t]));
+  const result: MethodResult = {
+    method,
+    config,
+    editsApplied: edits.length,
+    reliability: rate(reliabilityScores.correct),
+    reliabilityTokens: mean(reliabilityScores.tokenAccuracy),
+    generalization: heldOut.length > 0 ? rate(generalizationScores.correct) : NaN,
+    generalizationTokens: heldOut.length > 0 ? mean(generalizationScores.tokenAccuracy) : NaN,
+    locality: localityIds.length > 0 ? rate(unchanged) : NaN,
+    retention,
+    secondsPerEdit: editSeconds / edits.length,
+    addedParameters: editor.addedParameters(),
+  };
+  if (editor instanceof ElderEditor) result.codeEmbedding = embedCodes(editor, stream, edits, heldOut, localityIds, options.seed);
+  log(
+    `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
+  );
+  return result;
+}
+
+/** Methods with a seed get the run's seed unless the settings name one. */
+function withSeed(settings: MethodSettings, method: MethodName, seed: number): MethodSettings {
+  if (method === 'grace' || method === 'ft-l') return settings;
+  return { ...settings, [method]: { seed, ...(settings[method] ?? {}) } };
+}
+
+function collectLocality(stream: StreamRecord[], localityFile: string | undefined): LocalityPrompt[] {
+  const prompts = localityFile !== undefined ? readLocalityFile(localityFile) : stream.flatMap((record) => record.locality);
+  const seen = new Set<string>();
+  return prompts.filter((item) => (seen.has(item.prompt) ? false : (seen.add(item.prompt), true)));
+}
+
+function validateOptions(options: BenchOptions): void {
+  const positive = (name: string, value: number) => {
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive integer, got ${value}`);
+  };
+  positive('edits', options.edits);
+  positive('batch', options.batchSize);
+  positive('eval-every', options.evalEvery);
+  if (!Number.isInteger(options.localityTokens) || options.localityTokens < 1) throw new UsageError(`--locality-tokens must be a positive integer`);
+  if (options.methods.length === 0) throw new UsageError('--methods names no method');
+}
+
+function fingerprintOf(options: BenchOptions): string {
+  const hash = createHash('sha256');
+  hash.update(fs.readFileSync(options.dataFile));
+  if (options.localityFile !== undefined) hash.update(fs.readFileSync(options.localityFile));
+  hash.update(JSON.stringify([path.resolve(options.modelDir), options.format ?? null, options.edits, options.seed, options.batchSize, options.evalEvery, options.settings, options.localityTokens]));
+  return hash.digest('hex');
+}
+
+function readProgress(file: string, fingerprint: string): ProgressFile {
+  if (!fs.existsSync(file)) return { fingerprint, finished: [] };
+  let stored: ProgressFile;
+  try {
+    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as ProgressFile;
+  } catch (error) {
+    throw new UsageError(`${file}: unreadable progress (${(error as Error).message}); remove it to start over`);
+  }
+  if (stored.fingerprint !== fingerprint) throw new UsageError(`${path.dirname(file)} holds a run with other data or settings; use another --out, or remove ${file} to start over`);
+  return stored;
+}

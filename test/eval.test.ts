@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readDataset } from '../src/eval/datasets.js';
+import { buildStream } from '../src/eval/protocol.js';
+import { scoreTargets } from '../src/eval/metrics.js';
+import { runBenchmark, type BenchOptions } from '../src/eval/runner.js';
+import { loadModel } from '../src/models/load.js';
+import { tokenizeEdit, type TokenizedEdit } from '../src/editors/edit.js';
+import { createEditor, type MethodName } from '../src/editors/registry.js';
+import { GraceEditor } from '../src/editors/baselines/grace.js';
+import { loadBalanceLoss } from '../src/editors/elder/balance-loss.js';
+import { noGrad, Tensor } from '../src/tensor/tensor.js';
+import { softmax } from '../src/tensor/ops/softmax.js';
+import { EditFileError } from '../src/editors/elder/errors.js';
+import { UsageError } from '../src/util/errors.js';
+import { gradCheck, hasShared, repoRoot, tinyGpt2Dir } from './helpers.js';
+import { Random } from '../src/util/random.js';
+
+function tempFile(name: string, content: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-eval-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+test('ZsRE records (string and list rephrasings) and COUNTERFACT records read into one shape', () => {
+  const zsre = tempFile(
+    'zsre.json',
+    JSON.stringify([
+      { case_id: 7, src: 'What is the capital of X?', alt: 'Y', answers: ['Z'], rephrase: 'Capital of X?', loc: 'nq question: who wrote it', loc_ans: 'someone' },
+      { src: 'Q2?', answers: ['A2'], rephrase: ['R1', 'R2'] },
+    ]),
+  );
+  const { format, records } = readDataset(zsre);
+  assert.equal(format, 'zsre');
+  assert.deepEqual(records[0], { id: 'zsre-7', prompt: 'What is the capital of X?', target: 'Y', rephrases: ['Capital of X?'], locality: [{ prompt: 'who wrote it', answer: 'someone' }] });
+  assert.deepEqual(records[1], { id: 'zsre-2', prompt: 'Q2?', target: 'A2', rephrases: ['R1', 'R2'], locality: [] });
+
+  const counterfact = tempFile(
+    'cf.json',
+    JSON.stringify([
+      {
+        case_id: 0,
+        requested_rewrite: { prompt: 'The mother tongue of {} is', subject: 'Danielle Darrieux', target_new: { str: 'English' }, target_true: { str: 'French' } },
+        paraphrase_prompts: ['Danielle Darrieux spoke'],
+        neighborhood_prompts: ['The native language of Léon Blum is'],
+      },
+    ]),
+  );
+  assert.deepEqual(readDataset(counterfact).records[0], {
+    id: 'cf-0',
+    prompt: 'The mother tongue of Danielle Darrieux is',
+    target: 'English',
+    rephrases: ['Danielle Darrieux spoke'],
+    locality: [{ prompt: 'The native language of Léon Blum is', answer: 'French' }],
+  });
+});
+
+test('bad dataset records are named by their position', () => {
+  assert.throws(() => readDataset(tempFile('a.jsonl', '{"prompt": "p", "target": "t"}\n{"prompt": "p2", "target": 3}\n')), (e: Error) => e instanceof EditFileError && /record 2: "target" must be a non-empty string/.test(e.message));
+  assert.throws(() => readDataset(tempFile('b.jsonl', '{"prompt": "p", "target": "t"}\nnot json\n')), (e: Error) => e instanceof EditFileError && /b\.jsonl:2: not valid JSON/.test(e.message));
+  assert.throws(
+    () => readDataset(tempFile('c.json', JSON.stringify([{ requested_rewrite: { prompt: 'no slot', subject: 's', target_new: { str: 'x' } } }]))),
+    /record 1: requested_rewrite.prompt has no "\{\}"/,
+  );
+  assert.throws(() => readDataset(tempFile('d.json', JSON.stringify([{ src: 'q' }]))), /record 1: needs "alt" or a non-empty "answers"/);
+  assert.throws(() => readDataset(tempFile('e.json', JSON.stringify([{ foo: 1 }]))), /cannot tell the format/);
+});
+
+test('protocol: first ⌈n/2⌉ prompts are edited, the rest held out; records without rephrasings are skipped', () => {
+  const records = [
+    { id: 'a', prompt: 'pa', target: 't', rephrases: [], locality: [] },
+    { id: 'b', prompt: 'pb', target: 't', rephrases: ['b1'], locality: [] },
+    { id: 'c', prompt: 'pc', target: 't', rephrases: ['c1', 'c2', 'c3'], locality: [] },
+    { id: 'd', prompt: 'pd', target: 't', rephrases: ['d1', 'd2'], locality: [] },
+  ];
+  const { stream, skipped } = buildStream(records, 2);
+  assert.equal(skipped, 1);
+  assert.deepEqual(
+    stream.map((r) => [r.edits.map((e) => e.prompt), r.heldOut]),
+    [
+      [['pb'], ['b1']],
+      [['pc', 'c1'], ['c2', 'c3']],
+    ],
+  );
+  assert.deepEqual(stream[1].edits.map((e) => [e.id, e.label]), [['c', 'c'], ['c#1', 'c']]);
+  assert.equal(buildStream(records, 10).stream[2].edits.length, 2);
+});
+
+test('the load-balancing loss has the gradient finite differences give', () => {
+  const rng = new Random(3);
+  const logits = Tensor.from(Array.from({ length: 12 }, () => rng.normal()), [3, 4], true);
+  const selection = Int32Array.from([0, 1, 0, 2, 3, 1]);
+  const worst = gradCheck(([x]) => loadBalanceLoss(softmax(x), selection, 2), [logits], { eps: 1e-3 });
+  assert.ok(worst <= 1, `gradient mismatch ${worst}`);
+  // Uniform load and uniform scores give the minimum N·Σ (1/N)(1/N) = 1.
+  const uniform = Tensor.from(new Array(8).fill(0.25), [2, 4]);
+  assert.ok(Math.abs(loadBalanceLoss(uniform, Int32Array.from([0, 1, 2, 3]), 2).item() - 1) < 1e-6);
+});
+
+test('every method edits the fixture, never writes the base weights, and keeps its own invariant', { skip: !hasShared }, () => {
+  const { model, tokenizer } = loadModel(tinyGpt2Dir);
+  const baseWeights = new Map([...model.parameters].map(([name, t]) => [name, t.data.slice()]));
+  const edit = (id: string, prompt: string, target: string): TokenizedEdit => tokenizeEdit(tokenizer!, model.config, { id, label: id, prompt, target });
+  const edits = [edit('a', 'The Eiffel Tower is in', 'Rome'), edit('b', 'Lionel Messi plays', 'cricket')];
+  const unrelated = edit('u', 'A completely different question about rivers:', 'water');
+  const fast = { lr: 1e-2, iterations: 40 };
+  const settings = { elder: fast, 'elder-noguide': fast, 'elder-balance': fast, lora: fast, melo: fast, 'ft-l': fast, grace: { lr: 0.1, iterations: 60 } };
+  const baseUnrelated = noGrad(() => model.forward(Int32Array.from(unrelated.promptIds), 1, unrelated.promptIds.length).data.slice());
+
+  for (const method of ['elder', 'grace', 'melo', 'ft-l', 'lora', 'elder-noguide', 'elder-balance'] as MethodName[]) {
+    const { editor } = createEditor(method, model, settings);
+    const before = scoreTargets(model, editor, edits);
+    editor.applyBatch(edits);
+    const after = scoreTargets(model, editor, edits);
+    assert.ok(after.tokenAccuracy.reduce((a, b) => a + b) > before.tokenAccuracy.reduce((a, b) => a + b), `${method} changed nothing`);
+    assert.ok(after.correct.every(Boolean), `${method}: edited prompts not all answered (${after.tokenAccuracy})`);
+    assert.ok(editor.addedParameters() > 0);
+    for (const [name, data] of baseWeights) assert.deepEqual(model.parameters.get(name)!.data, data, `${method} wrote base weight ${name}`);
+
+    if (method === 'grace' || method === 'melo') {
+      // Key–value methods: an input outside every radius runs the untouched model, bit for bit.
+      const hooks = editor.hooksFor(Int32Array.of(unrelated.promptIds.length - 1));
+      const logits = noGrad(() => model.forward(Int32Array.from(unrelated.promptIds), 1, unrelated.promptIds.length, { hooks }).data);
+      assert.deepEqual(logits, baseUnrelated, `${method} changed an input outside its radius`);
+    }
+  }
+});
+
+test('GRACE splits radii when a conflicting label lands inside an entry and expands them for the same label', { skip: !hasShared }, () => {
+  const { model, tokenizer } = loadModel(tinyGpt2Dir);
+  const { editor } = createEditor('grace', model, { grace: { epsInit: 1000, iterations: 2 } });
+  const grace = editor as GraceEditor;
+  const edit = (id: string, prompt: string, target: string) => tokenizeEdit(tokenizer!, model.config, { id, label: id, prompt, target });
+  grace.applyBatch([edit('a', 'The Eiffel Tower is in', 'Rome')]);
+  assert.equal(grace.entries.length, 1);
+  assert.equal(grace.entries[0].radius, 1000);
+  grace.applyBatch([edit('b', 'The Eiffel Tower stands in', 'Rome')]);
+  assert.equal(grace.entries.length, 1, 'same label inside the radius: no new entry');
+  grace.applyBatch([edit('c', 'The Eiffel Tower lies in', 'Paris')]);
+  assert.equal(grace.entries.length, 2, 'conflicting label: a new entry');
+  assert.ok(Math.abs(grace.entries[0].radius - grace.entries[1].radius) < 1e-9 && grace.entries[0].radius < 1000, 'both radii become half the distance');
+});
+
+test('bench-edit: complete report, resume keeps finished methods, bad data and changed settings refused', { skip: !hasShared }, () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-'));
+  const data = path.join(repoRoot, 'bench/data/edits-small.jsonl');
+  const options: BenchOptions = {
+    modelDir: tinyGpt2Dir,
+    dataFile: data,
+    edits: 3,
+    methods: ['lora'],
+    seed: 1,
+    outDir: out,
+    batchSize: 4,
+    evalEvery: 2,
+    settings: { lora: { lr: 1e-2, iterations: 5 }, 'ft-l': { lr: 1e-2, iterations: 5 }, elder: { lr: 1e-2, iterations: 5 } },
+    localityTokens: 4,
+  };
+  const lines: string[] = [];
+  const first = runBenchmark(options, (line) => lines.push(line));
+  assert.equal(first.methods[0].method, 'lora');
+  assert.equal(first.data.editPrompts, 5); // eiffel 2 of 3 prompts, hamlet 1 of 2, messi 2 of 3
+  assert.equal(first.data.heldOutPrompts, 3);
+  assert.deepEqual(first.methods[0].retention.map((p) => p.edits), [4, 5]);
+
+  const second = runBenchmark({ ...options, methods: ['lora', 'ft-l', 'elder'] }, (line) => lines.push(line));
+  assert.ok(lines.some((l) => /lora: finished in an earlier run/.test(l)));
+  assert.deepEqual(second.methods[0], JSON.parse(JSON.stringify(first.methods[0])));
+  assert.deepEqual(second.methods.map((m) => m.method), ['lora', 'ft-l', 'elder']);
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(saved.complete, true);
+  assert.ok(saved.methods[2].codeEmbedding.points.length > 0);
+  const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+  assert.match(report, /\| ft-l \| \d+\.\d \|/);
+  assert.match(fs.readFileSync(path.join(out, 'reliability-vs-edits.svg'), 'utf8'), /<path d="M/);
+  assert.match(fs.readFileSync(path.join(out, 'code-embedding.svg'), 'utf8'), /<circle/);
+
+  assert.throws(() => runBenchmark({ ...options, seed: 2 }), (e: Error) => e instanceof UsageError && /holds a run with other data or settings/.test(e.message));
+
+  const badOut = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-bad-'));
+  const bad = tempFile('bad.jsonl', '{"prompt": "p", "target": "t", "rephrases": ["r"]}\n{"prompt": "", "target": "t"}\n');
+  assert.throws(() => runBenchmark({ ...options, dataFile: bad, outDir: badOut }), /record 2: "prompt" must be a non-empty string/);
+  assert.deepEqual(fs.readdirSync(badOut), []);
+});
