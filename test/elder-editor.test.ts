@@ -23,7 +23,13 @@ const tok = tokenizer!;
  * pretrained models, where a small change flips an answer; here 50 iterations at
  * lr 1e-2 in one batch make every edit hold.
  */
-const FIXTURE_TRAINING = { lr: 1e-2, iterations: 50, batchSize: 8 };
+/**
+ * The fixture is a random-weight model: the paper's lr 1e-4 moves nothing in 50
+ * iterations, hence lr 1e-2. Blocks 1–3 (of 4) give 12-bit codes; the default
+ * for 4 blocks (2–3, 8-bit codes) leaves so little room that no unrelated
+ * prompt lands ≥ ε away, and the deferral test would check nothing.
+ */
+const FIXTURE_TRAINING = { lr: 1e-2, iterations: 50, batchSize: 8, firstLayer: 1, lastLayer: 3 };
 
 const requests: EditRequest[] = [
   { id: 'humphrey', prompt: 'What university did Watts Humphrey attend?', target: 'University of Michigan', rephrases: ['Where did Watts Humphrey study?'] },
@@ -58,10 +64,13 @@ const stateDir = path.join(tmp, 'state');
 const state = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2', overrides: FIXTURE_TRAINING });
 const edits = applyAll(state, requests);
 
-test('default layers: six blocks ending at ~84% of the depth, never block 0', () => {
+test('default layers: six blocks ending at ~84% of the depth (at most half of a shallow model), never block 0', () => {
   assert.deepEqual(defaultLayerRange(48), { firstLayer: 35, lastLayer: 40 });
   assert.deepEqual(defaultLayerRange(32), { firstLayer: 21, lastLayer: 26 });
-  assert.deepEqual(defaultLayerRange(4), { firstLayer: 1, lastLayer: 3 });
+  // Shallow models: at most half the depth, so the query comes from a block above 0.
+  assert.deepEqual(defaultLayerRange(4), { firstLayer: 2, lastLayer: 3 });
+  assert.deepEqual(defaultLayerRange(6), { firstLayer: 3, lastLayer: 5 });
+  assert.deepEqual(defaultLayerRange(12), { firstLayer: 5, lastLayer: 10 });
   const config = defaultElderConfig({ ...model.config, layers: 48 });
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
   assert.equal(config.lr, 1e-4);

@@ -27,10 +27,11 @@ Usage:
                  [--methods elder,grace,melo,ft-l,lora,elder-noguide,elder-balance] [--seed S]
                  [--batch N] [--eval-every M] [--settings FILE.json] [--locality FILE]
                  [--locality-tokens N]
-  elder demo
+  elder demo     [--model DIR]   (what npm start runs: ELDER on elder-tiny, before and after)
 
 DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
-index) and, for text commands, tokenizer.json. Environment: ELDER_THREADS (default
+index) and, for text commands, tokenizer.json. Without --model, elder uses its
+embedded elder-tiny (models/elder-tiny). Environment: ELDER_THREADS (default
 all cores), ELDER_BACKEND=js|portable to force a slower backend.`;
 
 const commands: Record<string, (argv: string[]) => void | Promise<void>> = {

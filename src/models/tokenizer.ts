@@ -29,6 +29,8 @@ export class TextTokenizer {
   }
 
   decode(ids: readonly number[]): string {
+    // tokenizers.js refuses an empty list; a generation that stops at once decodes to nothing.
+    if (ids.length === 0) return '';
     return this.tokenizer.decode([...ids]);
   }
 }

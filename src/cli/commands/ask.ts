@@ -1,10 +1,11 @@
+import { resolveModelDir } from '../../models/default-model.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { numberOption, parseOptions, requireString } from '../args.js';
+import { numberOption, parseOptions, requireString, optionalString } from '../args.js';
 import { loadForText } from '../model-input.js';
 
 export function askCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, json: { type: 'boolean' } }, 'ask');
-  const modelDir = requireString(options, 'model', 'ask');
+  const modelDir = resolveModelDir(optionalString(options, 'model'));
   const stateDir = requireString(options, 'state', 'ask');
   const prompt = requireString(options, 'prompt', 'ask');
   const maxTokens = numberOption(options, 'max-tokens', 16, { min: 1, integer: true });

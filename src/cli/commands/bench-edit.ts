@@ -1,3 +1,4 @@
+import { resolveModelDir } from '../../models/default-model.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { METHODS, isMethod, type MethodName, type MethodSettings } from '../../editors/registry.js';
@@ -32,7 +33,7 @@ export function benchEditCommand(argv: string[]): void {
   const settingsFile = optionalString(options, 'settings');
   const batchSize = numberOption(options, 'batch', 4, { min: 1, integer: true });
   const results = runBenchmark({
-    modelDir: requireString(options, 'model', 'bench-edit'),
+    modelDir: resolveModelDir(optionalString(options, 'model')),
     dataFile: requireString(options, 'data', 'bench-edit'),
     format: format as DatasetFormat | undefined,
     edits: numberOption(options, 'edits', 100, { min: 1, integer: true }),

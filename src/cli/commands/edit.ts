@@ -1,3 +1,4 @@
+import { resolveModelDir } from '../../models/default-model.js';
 import path from 'node:path';
 import { loadModel } from '../../models/load.js';
 import { expandRequests, tokenizeEdit, type TokenizedEdit } from '../../editors/edit.js';
@@ -47,7 +48,7 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
 
 export function editCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, edits: { type: 'string' }, ...ELDER_OPTIONS }, 'edit');
-  const modelDir = requireString(options, 'model', 'edit');
+  const modelDir = resolveModelDir(optionalString(options, 'model'));
   const stateDir = requireString(options, 'state', 'edit');
   const editsFile = requireString(options, 'edits', 'edit');
   const overrides = elderOverrides(options);

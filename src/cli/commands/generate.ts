@@ -1,5 +1,6 @@
+import { resolveModelDir } from '../../models/default-model.js';
 import { generate } from '../../models/generate.js';
-import { numberOption, parseOptions, requireString } from '../args.js';
+import { numberOption, parseOptions, requireString, optionalString } from '../args.js';
 import { loadForText } from '../model-input.js';
 
 export function generateCommand(argv: string[]): void {
@@ -8,7 +9,7 @@ export function generateCommand(argv: string[]): void {
     { model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' } },
     'generate',
   );
-  const dir = requireString(options, 'model', 'generate');
+  const dir = resolveModelDir(optionalString(options, 'model'));
   const prompt = requireString(options, 'prompt', 'generate');
   const maxTokens = numberOption(options, 'max-tokens', 32, { min: 0, integer: true });
   const temperature = numberOption(options, 'temperature', 0, { min: 0 });

@@ -1,10 +1,11 @@
+import { resolveModelDir } from '../../models/default-model.js';
 import { backendInfo } from '../../tensor/backends/index.js';
 import { loadModel } from '../../models/load.js';
-import { parseOptions, requireString } from '../args.js';
+import { parseOptions, requireString, optionalString } from '../args.js';
 
 export function infoCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, json: { type: 'boolean' } }, 'info');
-  const dir = requireString(options, 'model', 'info');
+  const dir = resolveModelDir(optionalString(options, 'model'));
   const { model, tokenizer, storedDtypes } = loadModel(dir);
   const { config } = model;
   const backend = backendInfo();

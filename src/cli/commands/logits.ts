@@ -1,10 +1,11 @@
+import { resolveModelDir } from '../../models/default-model.js';
 import { noGrad } from '../../tensor/tensor.js';
-import { numberOption, parseOptions, requireString } from '../args.js';
+import { numberOption, parseOptions, requireString, optionalString } from '../args.js';
 import { loadForText } from '../model-input.js';
 
 export function logitsCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, text: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'logits');
-  const dir = requireString(options, 'model', 'logits');
+  const dir = resolveModelDir(optionalString(options, 'model'));
   const text = requireString(options, 'text', 'logits');
   const top = numberOption(options, 'top', 10, { min: 1, integer: true });
   const { model, tokenizer: tok, ids } = loadForText(dir, text, 'logits: --text');

@@ -37,11 +37,18 @@ export interface ElderConfig {
   seed: number;
 }
 
-/** Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40 of 48; LLaMA2-7B: 21–26 of 32). */
+/**
+ * Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40
+ * of 48; LLaMA2-7B: 21–26 of 32). Shallow models get at most half their depth,
+ * so the query still comes from a block that has mixed the context (with six
+ * edited blocks out of six, the query would be block 0's state, which is
+ * little more than the last token's embedding).
+ */
 export function defaultLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
   if (layers < 2) throw new UsageError(`ELDER needs at least 2 blocks (one below the edited ones for the query); the model has ${layers}`);
   const lastLayer = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
-  const firstLayer = Math.max(1, lastLayer - count + 1);
+  const edited = Math.max(1, Math.min(count, Math.floor(layers / 2)));
+  const firstLayer = Math.max(1, lastLayer - edited + 1);
   return { firstLayer, lastLayer };
 }
 
