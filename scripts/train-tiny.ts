@@ -152,7 +152,7 @@ function main(): void {
     metadata: { 'elder.trained_by': 'npm run train:tiny', 'elder.validation_loss': finalValidation.toFixed(4) },
   });
   writeLossCurve(path.join(options.out, 'loss-curve.svg'), state);
-  const record = {
+  const record: TrainingRecord = {
     parameters: result.model.parameterCount(),
     weightsBytes: fs.statSync(path.join(options.out, 'model.safetensors')).size,
     finalValidationLoss: finalValidation,
@@ -168,7 +168,72 @@ function main(): void {
     validation: state.validation,
   };
   writeFileAtomic(path.join(options.out, 'training.json'), [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
+  writeFileAtomic(path.join(options.out, 'README.md'), [Buffer.from(modelCard(record, modelConfig))]);
   console.log(`wrote ${options.out}: ${record.parameters} parameters, ${(record.weightsBytes / 1e6).toFixed(1)} MB, validation loss ${finalValidation.toFixed(3)} (perplexity ${record.finalValidationPerplexity.toFixed(1)}), ${formatSeconds(state.trainingSeconds)} of training`);
+}
+
+type TrainingRecord = {
+  parameters: number;
+  weightsBytes: number;
+  finalValidationLoss: number;
+  finalValidationPerplexity: number;
+  trainingSeconds: number;
+  tokensSeen: number;
+  trainTokens: number;
+  validationTokens: number;
+  documents: number;
+  sources: Array<{ package: string; version: string; files: Array<{ path: string; bytes: number }>; documents: number }>;
+  config: PretrainConfig;
+  machine: string;
+  validation: Array<{ step: number; loss: number }>;
+};
+
+/** The model card, written from the training record so its numbers are the run's own. */
+function modelCard(record: TrainingRecord, config: ModelConfig): string {
+  const { config: training } = record;
+  const sources = record.sources
+    .map((s) => `- \`${s.package}\` ${s.version}: ${s.files.map((f) => `\`${f.path}\``).join(', ')} (${(s.files.reduce((n, f) => n + f.bytes, 0) / 1e6).toFixed(1)} MB, ${s.documents} documents)`)
+    .join('\n');
+  return `# elder-tiny
+
+elder's embedded default model: a small GPT-2 trained from scratch by elder's own engine
+(\`npm run train:tiny\`), so that elder works out of the box where no pretrained weights
+can be downloaded. Every elder command uses it when \`--model\` is not given.
+
+| | |
+|---|---|
+| Architecture | GPT-2: ${config.layers} blocks, width ${config.width}, ${config.heads} heads, MLP ${config.ffnWidth}, context ${config.contextLength}, tied embeddings |
+| Parameters | ${record.parameters.toLocaleString('en-US')} (${(record.weightsBytes / 1e6).toFixed(1)} MB as F16 safetensors) |
+| Tokenizer | the real GPT-2 BPE (\`tokenizer.json\`, 50,257 tokens) |
+| Training | ${training.totalSteps} steps × ${training.batchSize} windows × ${training.windowLength} tokens = ${(record.tokensSeen / 1e6).toFixed(2)}M tokens (${(record.tokensSeen / record.trainTokens).toFixed(2)} epochs); AdamW (β 0.9/0.95, weight decay ${training.weightDecay} on matrices), lr ${training.maxLr} with ${training.warmupSteps} warm-up steps and cosine decay to ${training.minLr}, gradient clipping at ${training.clipNorm}, seed ${training.seed} |
+| Validation | loss **${record.finalValidationLoss.toFixed(3)}** nats/token, perplexity **${record.finalValidationPerplexity.toFixed(1)}**, on ${record.validationTokens.toLocaleString('en-US')} held-out tokens (every 50th document) |
+| Time | ${(record.trainingSeconds / 60).toFixed(1)} minutes on ${record.machine} |
+
+## Data
+
+${record.documents.toLocaleString('en-US')} documents from Debian packages (${(record.trainTokens / 1e6).toFixed(2)}M training tokens):
+
+${sources}
+
+WordNet synsets become one short paragraph each: the gloss as a sentence ("A violin is a
+bowed stringed instrument…", "To run is to …", "Paris: the capital and largest city of
+France.") followed by its quoted usage examples. Fortunes are kept whole with whitespace
+collapsed. Documents end with \`<|endoftext|>\`. WordNet 3.0 is under the WordNet license
+(free use and redistribution); the fortunes are from the BSD fortune collection.
+
+## What it can and cannot know
+
+It has read definitions, not encyclopedia articles or conversations: it continues
+dictionary-style sentences plausibly, knows some words' categories ("a member of the genus
+…", "a small …"), and is otherwise fluent-sounding nonsense. It knows almost no facts about
+the world beyond what glosses state, cannot answer questions reliably, and should not be
+used for anything but exercising elder: editing, evaluation and serving on a real model
+with real tokens, in seconds on a CPU.
+
+![loss curve](loss-curve.svg)
+
+Reproduce: \`npm run train:tiny\` (interrupt and rerun to resume; \`--steps N\` to change the budget).
+`;
 }
 
 /** GPT-2 initialisation: N(0, 0.02), with residual projections scaled by 1/√(2·layers). */

@@ -16,12 +16,17 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-crash-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const subjects = ['Paris', 'Tokyo', 'Einstein', 'Mozart', 'the Nile', 'Mars', 'Python', 'Shakespeare', 'Everest', 'Picasso', 'Amazon', 'Newton', 'Lisbon', 'Chopin', 'Venus', 'Darwin', 'Sahara', 'Rome', 'Kyoto', 'Bach', 'Tesla', 'Oslo', 'Zeus', 'Cairo'];
-const targets = ['blue', 'seven', 'London', 'violin', 'Canada', 'Spanish', 'football', 'copper', 'winter', 'Jupiter', 'piano', 'Brazil'];
+/**
+ * One target for every edit. On this random-weight fixture ELDER's own
+ * retention is poor when later batches teach other targets (bench-edit's
+ * retention curve measures that): 2 of 12 such edits survive without any
+ * crash. A shared target keeps every edit answerable, so a lost or altered
+ * commit shows up as a wrong answer rather than hiding behind forgetting.
+ */
+const TARGET = 'blue';
 
 interface Run {
   acknowledged: string[];
-  /** Ids of each batch acknowledged, in order. */
-  batches: string[][];
 }
 
 /** Runs `elder edit` and kills it with SIGKILL after `killAfterMs` (or lets it finish). */
@@ -35,9 +40,7 @@ function editAndKill(editsFile: string, stateDir: string, killAfterMs: number | 
     child.on('exit', () => {
       if (timer) clearTimeout(timer);
       const acknowledged = [...out.matchAll(/^applied (\S+) /gm)].map((m) => m[1]);
-      const batches: string[][] = [];
-      for (let i = 0; i < acknowledged.length; i += 2) batches.push(acknowledged.slice(i, i + 2));
-      resolve({ acknowledged, batches });
+      resolve({ acknowledged });
     });
   });
 }
@@ -53,7 +56,7 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
     const file = path.join(tmp, `edits-${run}.jsonl`);
     const lines = Array.from({ length: 6 }, (_, i) => {
       const n = run * 6 + i;
-      return JSON.stringify({ id: `r${run}-e${i}`, prompt: `Tell me about ${subjects[n % subjects.length]} and`, target: targets[n % targets.length] });
+      return JSON.stringify({ id: `r${run}-e${i}`, prompt: `Tell me about ${subjects[n % subjects.length]} and`, target: TARGET });
     });
     fs.writeFileSync(file, lines.join('\n') + '\n');
     // Between model load and the end of the third batch: mid-training, mid-commit, or after.
@@ -72,8 +75,8 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
         assert.ok(applied.has(id), `run ${run} (killed after ${killAfter} ms): acknowledged edit ${id} lost`);
         assert.ok(state.editor.codebook.has(id));
       }
-      // … and the last acknowledged batch is answered correctly by the reloaded weights.
-      for (const id of result.batches.at(-1) ?? []) {
+      // … and every acknowledged edit, from this run and all earlier ones, is answered by the reloaded weights.
+      for (const id of allAcknowledged) {
         const record = state.files.edits.get(id)!;
         const edit = tokenizeEdit(tokenizer!, model.config, record);
         assert.ok(state.editor.predictsTarget(edit.promptIds, edit.targetIds).correct, `run ${run}: ${id} not answered after reload`);
