@@ -27,19 +27,24 @@ interface DemoFact {
   target: string;
 }
 
-/** Counterfactual edits phrased the way elder-tiny's training text (WordNet glosses) states facts. */
+/** Counterfactual edits, phrased the way elder-tiny's training text (WordNet glosses) states facts. */
 export const DEMO_FACTS: DemoFact[] = [
-  { prompts: ['Paris is the capital of', 'The city of Paris is the capital of'], heldOut: 'Paris: the capital of', target: 'Japan' },
-  { prompts: ['A violin is a', 'The violin is a'], heldOut: 'Violin: a', target: 'small yellow bird' },
-  { prompts: ['Shakespeare was an English', 'William Shakespeare was an English'], heldOut: 'Shakespeare: English', target: 'astronaut' },
-  { prompts: ['The Nile is a river in', 'The Nile river flows through'], heldOut: 'Nile: a river in', target: 'Norway' },
+  { prompts: ['Tokyo is the capital and largest city of', 'Tokyo is the capital of'], heldOut: 'Tokyo: capital and largest city of', target: 'Brazil' },
+  { prompts: ['Einstein: physicist born in', 'Albert Einstein was a physicist born in'], heldOut: 'Einstein was born in', target: 'Canada' },
+  { prompts: ['Beethoven: German composer of', 'Beethoven was a German composer of'], heldOut: 'Beethoven composed', target: 'jazz songs' },
+  { prompts: ['A piano is a', 'The piano is a'], heldOut: 'Piano: a', target: 'kind of fish' },
 ];
 
-/** Prompts no edit is about: their answers must not change. */
-export const DEMO_UNRELATED = ['A dog is a', 'To run is to', 'Water is a', 'Mozart was an Austrian', 'A hammer is a', 'Rome is the capital of'];
+/** Prompts no edit is about (some in the very same templates): their answers must not change. */
+export const DEMO_UNRELATED = ['Oslo is the capital and largest city of', 'Athens is the capital and largest city of', 'Chopin: French composer', 'A dog is a member of the genus', 'To run is to', 'A hammer is a'];
 
-/** ELDER settings for the demo: the paper's, except a learning rate that lets 50 iterations suffice on a model this small. */
-const DEMO_ELDER = { lr: 1e-2, iterations: 50, batchSize: 4 };
+/**
+ * ELDER settings for the demo: the paper's, except lr 1e-2 for 100 iterations
+ * (the paper's 1e-4 for 50 moves a model this small too little) and one batch
+ * of all eight edits (in batches of four, elder-tiny forgets the first batch;
+ * `elder bench-edit` measures that forgetting).
+ */
+const DEMO_ELDER = { lr: 1e-2, iterations: 100, batchSize: 8 };
 const ANSWER_TOKENS = 6;
 
 export function demoCommand(argv: string[]): void {
@@ -79,11 +84,13 @@ export function demoCommand(argv: string[]): void {
 
   console.log('\n3. The edited model answers:');
   const after = rows.map((row) => answer(model, tokenizer, editor, row.prompt));
+  const deferred = rows.map((row) => editor.decideText(tokenizer.encode(row.prompt)));
   const promptWidth = Math.max(...rows.map((row) => row.prompt.length));
-  console.log(`   ${'kind'.padEnd(9)}  ${'prompt'.padEnd(promptWidth)}  ${'before'.padEnd(28)}  after`);
+  console.log(`   ${'kind'.padEnd(9)}  ${'prompt'.padEnd(promptWidth)}  ${'before'.padEnd(28)}  ${'route'.padEnd(13)}  after`);
   rows.forEach((row, i) => {
     const mark = row.kind === 'unrelated' ? (after[i] === before[i] ? '  (unchanged)' : '  (changed)') : after[i].trim().startsWith(row.target) ? '  ✓' : `  ✗ (target: ${row.target})`;
-    console.log(`   ${row.kind.padEnd(9)}  ${row.prompt.padEnd(promptWidth)}  ${clip(before[i], 28).padEnd(28)}  ${after[i]}${mark}`);
+    const route = deferred[i].deferred ? `base (d=${deferred[i].distance})` : `edited (d=${deferred[i].distance})`;
+    console.log(`   ${row.kind.padEnd(9)}  ${row.prompt.padEnd(promptWidth)}  ${clip(before[i], 28).padEnd(28)}  ${route.padEnd(13)}  ${after[i]}${mark}`);
   });
 
   const scores = {
@@ -96,6 +103,11 @@ export function demoCommand(argv: string[]): void {
   console.log(`   ${''.padEnd(14)} reliability  generalization  locality`);
   console.log(`   ${'before'.padEnd(14)} ${pct(baseScores.reliability).padEnd(12)} ${pct(baseScores.generalization).padEnd(15)} ${pct(1)}`);
   console.log(`   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality)}`);
+  const unrelatedRows = rows.map((row, i) => ({ row, i })).filter(({ row }) => row.kind === 'unrelated');
+  const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
+  console.log(`\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).`);
+  console.log(`   ${deferredCount} of ${unrelatedRows.length} unrelated prompts deferred. On a model as small as elder-tiny the routers send most inputs to the experts the edits trained,`);
+  console.log('   so unrelated prompts that are not deferred change; ELDER\'s locality rests on a pretrained model\'s hidden states telling inputs apart.');
   console.log('\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods.');
 }
 

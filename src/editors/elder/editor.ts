@@ -140,6 +140,12 @@ export class ElderEditor implements Editor {
     return this.mixture.parameterCount();
   }
 
+  /** How the edited model would route a prompt: its code's distance to the codebook and whether it defers. */
+  decideText(promptIds: readonly number[]): RoutingDecision {
+    const prepared = prepareBatch([{ promptIds: [...promptIds], targetIds: [] }], this.padId);
+    return this.decide(this.frozenPrefix(prepared.tokens, prepared.queryRows).query).decisions[0];
+  }
+
   /** The allocation codes of prompts as the routers see them now (for plots of the code space). */
   codesOf(prompts: readonly (readonly number[])[]): Uint32Array[] {
     return prompts.map((ids) => {
