@@ -10,7 +10,7 @@ import { Tensor, backward, noGrad } from '../tensor/tensor.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { AdamW } from '../tensor/adamw.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
-import { lossOnHidden } from '../models/batch.js';
+import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
 import { NonFiniteError } from '../util/errors.js';
 import type { TokenizedEdit } from './edit.js';
 import type { PreparedBatch } from './elder/editor.js';
@@ -45,22 +45,41 @@ export interface TrainLoopOptions {
 }
 
 /**
- * The training loop the gradient-based baselines share: blocks below
- * `firstLayer` run once (nothing there changes), then each iteration runs the
- * rest with `hooks()` and minimises the LM loss on the target tokens.
- * `prepare` runs once on the frozen prefix, e.g. to read keys at the edited layer.
+ * Blocks [0, toLayer) on a batch, once and without gradients: below the first
+ * edited block nothing changes between iterations. `hooks` may observe on the
+ * way (see {@link rowCapture}).
+ */
+export function frozenBlocks(model: DecoderLM, tokens: TokenBatch, toLayer: number, hooks?: ReadonlyMap<string, LinearHook>): Tensor {
+  return noGrad(() => model.runBlocks(model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, toLayer, { hooks }));
+}
+
+/** A hook on linear `name` that keeps rows `rows` of its input and output (router queries, keys, warm-start values). */
+export function rowCapture(name: string, rows: Int32Array): { hooks: Map<string, LinearHook>; captured: { input: Tensor | null; output: Tensor | null } } {
+  const captured: { input: Tensor | null; output: Tensor | null } = { input: null, output: null };
+  const hook: LinearHook = (input, output) => {
+    captured.input = selectRows(input, rows);
+    captured.output = selectRows(output, rows);
+    return output;
+  };
+  return { hooks: new Map([[name, hook]]), captured };
+}
+
+/**
+ * The training loop the gradient-based baselines share: from the frozen
+ * hidden state entering block `firstLayer` ({@link frozenBlocks}), each
+ * iteration runs the rest with `hooks()` and minimises the LM loss on the
+ * target tokens.
  */
 export function trainThroughHooks(
   model: DecoderLM,
   prepared: PreparedBatch,
+  prefix: Tensor,
   firstLayer: number,
   params: readonly Tensor[],
   hooks: () => Map<string, LinearHook>,
   options: TrainLoopOptions,
   onStep?: (report: StepReport) => void,
 ): { iterations: number; loss: number } {
-  const { tokens } = prepared;
-  const prefix = noGrad(() => model.runBlocks(model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, firstLayer));
   const optimizer = new AdamW(params, { lr: options.lr });
   let loss = NaN;
   let iterations = 0;
@@ -71,26 +90,11 @@ export function trainThroughHooks(
     loss = result.loss.item();
     if (!Number.isFinite(loss)) throw new NonFiniteError(`loss became ${loss} at iteration ${iteration}`);
     onStep?.({ iteration, loss });
-    if (options.earlyStop === true && argmaxMatches(result.logits, prepared.targets.targets)) break;
+    if (options.earlyStop === true && countArgmaxHits(result.logits, prepared.targets.targets) === prepared.targets.targets.length) break;
     backward(result.loss);
     optimizer.assertFiniteGradients();
     optimizer.step();
     iterations = iteration;
   }
   return { iterations, loss };
-}
-
-/** Rows [queryRows] of a layer input, detached: the per-sequence keys of key-value methods. */
-export function keysAt(input: Tensor, queryRows: Int32Array): Tensor {
-  return noGrad(() => selectRows(input, queryRows)).detach();
-}
-
-function argmaxMatches(logits: Tensor, targets: Int32Array): boolean {
-  const vocab = logits.lastDim;
-  for (let r = 0; r < targets.length; r++) {
-    let best = 0;
-    for (let c = 1; c < vocab; c++) if (logits.data[r * vocab + c] > logits.data[r * vocab + best]) best = c;
-    if (best !== targets[r]) return false;
-  }
-  return true;
 }

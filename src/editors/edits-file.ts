@@ -9,6 +9,26 @@ import { EditFileError } from './elder/errors.js';
 
 const KEYS = new Set(['id', 'prompt', 'target', 'rephrases', 'label']);
 
+/**
+ * What is wrong with one edit record (empty when nothing): the schema shared by
+ * edits files, the service and elder's benchmark JSONL, which may allow
+ * `extraKeys` beside the edit's own.
+ */
+export function editRecordProblems(record: Record<string, unknown>, extraKeys: readonly string[] = []): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(record)) if (!KEYS.has(key) && !extraKeys.includes(key)) problems.push(`unknown field "${key}"`);
+  for (const key of ['prompt', 'target'] as const) {
+    if (typeof record[key] !== 'string' || (record[key] as string).trim() === '') problems.push(`"${key}" must be a non-empty string`);
+  }
+  for (const key of ['id', 'label'] as const) {
+    if (record[key] !== undefined && (typeof record[key] !== 'string' || (record[key] as string) === '')) problems.push(`"${key}" must be a non-empty string when given`);
+  }
+  if (record.rephrases !== undefined && (!Array.isArray(record.rephrases) || !record.rephrases.every((r) => typeof r === 'string' && r.trim() !== ''))) {
+    problems.push('"rephrases" must be a list of non-empty strings');
+  }
+  return problems;
+}
+
 export function parseEditsJsonl(text: string, source: string): EditRequest[] {
   const problems: string[] = [];
   const requests: EditRequest[] = [];
@@ -29,17 +49,7 @@ export function parseEditsJsonl(text: string, source: string): EditRequest[] {
       return;
     }
     const record = value as Record<string, unknown>;
-    const lineProblems: string[] = [];
-    for (const key of Object.keys(record)) if (!KEYS.has(key)) lineProblems.push(`unknown field "${key}"`);
-    for (const key of ['prompt', 'target'] as const) {
-      if (typeof record[key] !== 'string' || (record[key] as string).trim() === '') lineProblems.push(`"${key}" must be a non-empty string`);
-    }
-    for (const key of ['id', 'label'] as const) {
-      if (record[key] !== undefined && (typeof record[key] !== 'string' || (record[key] as string) === '')) lineProblems.push(`"${key}" must be a non-empty string when given`);
-    }
-    if (record.rephrases !== undefined && (!Array.isArray(record.rephrases) || !record.rephrases.every((r) => typeof r === 'string' && r.trim() !== ''))) {
-      lineProblems.push('"rephrases" must be a list of non-empty strings');
-    }
+    const lineProblems = editRecordProblems(record);
     if (typeof record.id === 'string') {
       if (ids.has(record.id)) lineProblems.push(`id "${record.id}" repeats line ${ids.get(record.id)}`);
       else ids.set(record.id, lineNo);
@@ -59,12 +69,15 @@ export function parseEditsJsonl(text: string, source: string): EditRequest[] {
   return requests;
 }
 
-export function readEditsFile(file: string): EditRequest[] {
-  let text: string;
+/** The text of an input data file (edits, datasets, locality prompts); a missing or unreadable one is an EditFileError naming it. */
+export function readInputFile(file: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw new EditFileError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message}`);
   }
-  return parseEditsJsonl(text, file);
+}
+
+export function readEditsFile(file: string): EditRequest[] {
+  return parseEditsJsonl(readInputFile(file), file);
 }

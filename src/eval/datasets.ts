@@ -9,8 +9,8 @@
  *   `label`) with optional `locality: [{prompt, answer?}]`.
  * Files may be a JSON array or JSON lines. Every problem names the record.
  */
-import fs from 'node:fs';
 import { EditFileError } from '../editors/elder/errors.js';
+import { editRecordProblems, readInputFile } from '../editors/edits-file.js';
 
 export type DatasetFormat = 'zsre' | 'counterfact' | 'jsonl';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['zsre', 'counterfact', 'jsonl'];
@@ -31,13 +31,7 @@ export interface BenchRecord {
 
 /** Reads a dataset file; the format is guessed from the first record when not given. */
 export function readDataset(file: string, format?: DatasetFormat): { format: DatasetFormat; records: BenchRecord[] } {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new EditFileError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  const raw = parseJsonOrLines(text, file);
+  const raw = parseJsonOrLines(readInputFile(file), file);
   if (raw.length === 0) throw new EditFileError(`${file}: no records`);
   const chosen = format ?? guessFormat(raw[0], file);
   const parse = { zsre: parseZsre, counterfact: parseCounterfact, jsonl: parseElderLine }[chosen];
@@ -131,32 +125,26 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
 }
 
 function parseElderLine(record: Record<string, unknown>, where: string, index: number): BenchRecord {
-  const locality = record.locality === undefined ? [] : record.locality;
+  const problems = editRecordProblems(record, ['locality']);
+  if (problems.length > 0) throw new EditFileError(`${where}: ${problems.join('; ')}`);
+  const locality = record.locality ?? [];
   if (!Array.isArray(locality)) throw new EditFileError(`${where}: "locality" must be a list of {prompt, answer?}`);
   return {
-    id: typeof record.id === 'string' && record.id !== '' ? record.id : `edit-${index + 1}`,
-    prompt: text(record, 'prompt', where),
-    target: text(record, 'target', where),
-    rephrases: textList(record.rephrases, 'rephrases', where),
-    locality: locality.map((item, j) => {
-      const entry = item as Record<string, unknown>;
-      const prompt = text(entry ?? {}, 'prompt', `${where} locality ${j + 1}`);
-      return typeof entry.answer === 'string' ? { prompt, answer: entry.answer } : { prompt };
-    }),
+    id: typeof record.id === 'string' ? record.id : `edit-${index + 1}`,
+    prompt: record.prompt as string,
+    target: record.target as string,
+    rephrases: (record.rephrases as string[] | undefined) ?? [],
+    locality: locality.map((item, j) => localityPrompt(item, `${where} locality ${j + 1}`)),
   };
+}
+
+function localityPrompt(item: unknown, where: string): LocalityPrompt {
+  const entry = (item ?? {}) as Record<string, unknown>;
+  const prompt = text(entry, 'prompt', where);
+  return typeof entry.answer === 'string' ? { prompt, answer: entry.answer } : { prompt };
 }
 
 /** A locality file: JSON lines (or an array) of `{prompt, answer?}`. */
 export function readLocalityFile(file: string): LocalityPrompt[] {
-  let content: string;
-  try {
-    content = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new EditFileError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  return parseJsonOrLines(content, file).map((item, i) => {
-    const entry = (item ?? {}) as Record<string, unknown>;
-    const prompt = text(entry, 'prompt', `${file}: record ${i + 1}`);
-    return typeof entry.answer === 'string' ? { prompt, answer: entry.answer } : { prompt };
-  });
+  return parseJsonOrLines(readInputFile(file), file).map((item, i) => localityPrompt(item, `${file}: record ${i + 1}`));
 }

@@ -9,7 +9,8 @@
 import { noGrad } from '../tensor/tensor.js';
 import { selectRows } from '../tensor/ops/select.js';
 import type { DecoderLM } from '../models/decoder.js';
-import { argmax, generate } from '../models/generate.js';
+import { generate } from '../models/generate.js';
+import { argmaxHits } from '../models/batch.js';
 import type { Editor } from '../editors/editor.js';
 import { prepareBatch } from '../editors/elder/editor.js';
 
@@ -37,11 +38,11 @@ export function scoreTargets(model: DecoderLM, editor: Editor | null, items: rea
       const hidden = model.hiddenStates(prepared.tokens.ids, prepared.tokens.batch, prepared.tokens.steps, { hooks });
       return model.lmHead(selectRows(hidden, prepared.targets.rows));
     });
-    const vocab = logits.lastDim;
+    const rowHits = argmaxHits(logits, prepared.targets.targets);
     let row = 0;
     for (const item of chunk) {
       let hits = 0;
-      for (let t = 0; t < item.targetIds.length; t++, row++) if (argmax(logits.data, row * vocab, vocab) === prepared.targets.targets[row]) hits++;
+      for (let t = 0; t < item.targetIds.length; t++, row++) hits += rowHits[row];
       scores.correct.push(hits === item.targetIds.length);
       scores.tokenAccuracy.push(hits / item.targetIds.length);
     }

@@ -114,7 +114,6 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const progressPath = path.join(options.outDir, 'progress.json');
   const progress = readProgress(progressPath, fingerprint);
 
-  model.setRequiresGrad(false);
   log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
   const baseReliability = rate(scoreTargets(model, null, edits).correct);
   const baseGeneralization = heldOut.length > 0 ? rate(scoreTargets(model, null, heldOut).correct) : NaN;

@@ -8,6 +8,7 @@ import { crossEntropy } from '../tensor/ops/crossentropy.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { ShapeError } from '../util/errors.js';
 import type { DecoderLM, ForwardOptions } from './decoder.js';
+import { argmax } from './generate.js';
 
 /** Right-padded token ids [batch, steps], row-major. */
 export interface TokenBatch {
@@ -58,4 +59,16 @@ export function lossOnHidden(model: DecoderLM, hidden: Tensor, target: TargetRow
 export function lmLoss(model: DecoderLM, batch: TokenBatch, mask: ArrayLike<number>, options: ForwardOptions = {}) {
   const hidden = model.hiddenStates(batch.ids, batch.batch, batch.steps, options);
   return lossOnHidden(model, hidden, targetRows(batch, mask));
+}
+
+/** Per row of logits [rows, vocab]: 1 where the target is the argmax (teacher-forced accuracy), else 0. */
+export function argmaxHits(logits: Tensor, targets: Int32Array): Uint8Array {
+  const vocab = logits.lastDim;
+  if (logits.rows !== targets.length) throw new ShapeError(`argmaxHits: ${targets.length} targets for ${logits.rows} rows`);
+  return Uint8Array.from(targets, (target, r) => (argmax(logits.data, r * vocab, vocab) === target ? 1 : 0));
+}
+
+/** Number of rows whose target is the argmax. */
+export function countArgmaxHits(logits: Tensor, targets: Int32Array): number {
+  return argmaxHits(logits, targets).reduce((sum, hit) => sum + hit, 0);
 }

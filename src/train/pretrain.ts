@@ -131,7 +131,7 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
     optimizer.lr = lr;
     optimizer.zeroGrad();
     const batch = sampleWindows(data.train, config, state.step);
-    const loss = windowLoss(model, batch, config);
+    const loss = windowLoss(model, batch, config.batchSize, config.windowLength);
     const lossValue = loss.item();
     if (!Number.isFinite(lossValue)) throw new NonFiniteError(`training loss is ${lossValue} at step ${state.step}; the last checkpoint is intact`);
     backward(loss);
@@ -162,9 +162,8 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
   return { model, state, finished: true, resumedFrom };
 }
 
-/** Mean next-token loss of a batch of windows (each window: windowLength + 1 tokens). */
-function windowLoss(model: DecoderLM, windows: Int32Array, config: PretrainConfig): Tensor {
-  const { batchSize: B, windowLength: T } = config;
+/** Mean next-token loss of B windows of T + 1 tokens each. */
+function windowLoss(model: DecoderLM, windows: Int32Array, B: number, T: number): Tensor {
   const inputs = new Int32Array(B * T);
   const targets = new Int32Array(B * T);
   for (let b = 0; b < B; b++) {
@@ -204,7 +203,7 @@ export function validationLoss(model: DecoderLM, tokens: Int32Array, config: Pic
         const start = (first + b) * config.windowLength;
         batch.set(tokens.subarray(start, start + span), b * span);
       }
-      sum += windowLoss(model, batch, { ...(config as PretrainConfig), batchSize: count }).item() * count;
+      sum += windowLoss(model, batch, count, config.windowLength).item() * count;
     }
     return sum / windows;
   });

@@ -13,8 +13,7 @@ import type { DecoderLM } from '../../models/decoder.js';
 import { backendInfo } from '../../tensor/backends/index.js';
 import { tokenizeEdit } from '../../editors/edit.js';
 import { defaultElderConfig } from '../../editors/elder/config.js';
-import { ElderEditor } from '../../editors/elder/editor.js';
-import type { Editor } from '../../editors/editor.js';
+import { ElderEditor, type RoutingDecision } from '../../editors/elder/editor.js';
 import { rate, scoreTargets } from '../../eval/metrics.js';
 import { Progress } from '../../util/progress.js';
 import { optionalString, parseOptions } from '../args.js';
@@ -69,7 +68,7 @@ export function demoCommand(argv: string[]): void {
     ...unrelated.map(({ prompt }) => ({ kind: 'unrelated', prompt, target: '' })),
   ];
   console.log('1. The base model answers (greedy, up to 6 tokens):');
-  const before = rows.map((row) => answer(model, tokenizer, null, row.prompt));
+  const before = rows.map((row) => answer(model, tokenizer, row.prompt));
   rows.forEach((row, i) => row.kind !== 'held-out' && console.log(`   ${row.prompt} →${before[i]}`));
 
   console.log(`\n2. ELDER applies ${edits.length} edits (${DEMO_FACTS.length} facts × ${DEMO_FACTS[0].prompts.length} phrasings) in batches of ${config.batchSize}:`);
@@ -83,8 +82,9 @@ export function demoCommand(argv: string[]): void {
   }
 
   console.log('\n3. The edited model answers:');
-  const after = rows.map((row) => answer(model, tokenizer, editor, row.prompt));
-  const deferred = rows.map((row) => editor.decideText(tokenizer.encode(row.prompt)));
+  const edited = rows.map((row) => answer(model, tokenizer, row.prompt, editor));
+  const after = edited.map((e) => e.text);
+  const deferred = edited.map((e) => e.decision);
   const promptWidth = Math.max(...rows.map((row) => row.prompt.length));
   console.log(`   ${'kind'.padEnd(9)}  ${'prompt'.padEnd(promptWidth)}  ${'before'.padEnd(28)}  ${'route'.padEnd(13)}  after`);
   rows.forEach((row, i) => {
@@ -111,12 +111,16 @@ export function demoCommand(argv: string[]): void {
   console.log('\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods.');
 }
 
-function answer(model: DecoderLM, tokenizer: TextTokenizer, editor: Editor | null, prompt: string): string {
+/** Greedy answer text (EOS dropped): of the base model, or of the edited one with its routing decision. */
+function answer(model: DecoderLM, tokenizer: TextTokenizer, prompt: string): string;
+function answer(model: DecoderLM, tokenizer: TextTokenizer, prompt: string, editor: ElderEditor): { text: string; decision: RoutingDecision };
+function answer(model: DecoderLM, tokenizer: TextTokenizer, prompt: string, editor?: ElderEditor): string | { text: string; decision: RoutingDecision } {
   const ids = tokenizer.encode(prompt);
-  const hooks = editor?.hooksFor(Int32Array.of(ids.length - 1));
   const eos = new Set(model.config.eosTokenIds);
-  const generated = generate(model, ids, { maxTokens: ANSWER_TOKENS, hooks }).ids.filter((id) => !eos.has(id));
-  return tokenizer.decode(generated).replace(/\s+/g, ' ');
+  const text = (generated: number[]) => tokenizer.decode(generated.filter((id) => !eos.has(id))).replace(/\s+/g, ' ');
+  if (editor === undefined) return text(generate(model, ids, { maxTokens: ANSWER_TOKENS }).ids);
+  const edited = editor.answer(ids, ANSWER_TOKENS);
+  return { text: text(edited.ids), decision: edited.decision };
 }
 
 function clip(text: string, width: number): string {

@@ -1,7 +1,7 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { backendInfo } from '../../tensor/backends/index.js';
 import { loadModel } from '../../models/load.js';
-import { parseOptions, requireString, optionalString } from '../args.js';
+import { parseOptions, optionalString } from '../args.js';
 
 export function infoCommand(argv: string[]): void {
   const options = parseOptions(argv, { model: { type: 'string' }, json: { type: 'boolean' } }, 'info');

@@ -11,7 +11,7 @@ import { add } from '../../tensor/ops/arithmetic.js';
 import { linear } from '../../tensor/ops/matmul.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import type { TokenizedEdit } from '../edit.js';
-import { trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { frozenBlocks, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
 import { prepareBatch } from '../elder/editor.js';
 import { defaultSite, siteShape } from './sites.js';
 
@@ -44,7 +44,8 @@ export class FtlEditor implements Editor {
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch(edits, this.model.config.eosTokenIds[0] ?? 0);
-    return trainThroughHooks(this.model, prepared, this.config.layer, [this.delta], () => this.hooksFor(), this.config, onStep);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.hooksFor(), this.config, onStep);
   }
 
   hooksFor(): Map<string, LinearHook> {

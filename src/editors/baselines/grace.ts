@@ -19,7 +19,7 @@ import { Tensor, noGrad } from '../../tensor/tensor.js';
 import { replaceRows, selectRows } from '../../tensor/ops/select.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import type { TokenizedEdit } from '../edit.js';
-import { trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { frozenBlocks, rowCapture, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
 import { prepareBatch } from '../elder/editor.js';
 import { KeyStore } from './keys.js';
 import { defaultSite, siteShape } from './sites.js';
@@ -73,7 +73,12 @@ export class GraceEditor implements Editor {
 
   private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch([edit], this.model.config.eosTokenIds[0] ?? 0);
-    const { key, output } = this.keyAndOutput(prepared.tokens.ids, prepared.tokens.steps, prepared.queryRows[0]);
+    // Blocks below the layer run once, for the key and for every training iteration.
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
+    const { hooks: capture, captured } = rowCapture(this.name, prepared.queryRows);
+    noGrad(() => this.model.runBlocks(prefix, this.config.layer, this.config.layer + 1, { hooks: capture }));
+    const key = captured.input!.data;
+    const output = captured.output!.data;
     const label = edit.target;
     const nearest = this.keys.nearest(key);
     let entryIndex: number;
@@ -92,7 +97,7 @@ export class GraceEditor implements Editor {
     const fromRow = prepared.queryRows[0];
     const rows = Int32Array.from({ length: prepared.tokens.steps - fromRow }, (_, i) => fromRow + i);
     const hooks = () => new Map<string, LinearHook>([[this.name, (_input, out) => replaceRows(out, rows, entry.value, new Int32Array(rows.length))]]);
-    const result = trainThroughHooks(this.model, prepared, this.config.layer, [entry.value], hooks, this.config, onStep);
+    const result = trainThroughHooks(this.model, prepared, prefix, this.config.layer, [entry.value], hooks, this.config, onStep);
     entry.value.requiresGrad = false;
     return result;
   }
@@ -101,17 +106,6 @@ export class GraceEditor implements Editor {
     this.keys.add(key);
     this.entries.push({ value: Tensor.from(output, [1, this.outDim]), radius, label });
     return this.entries.length - 1;
-  }
-
-  /** The layer's input (key) and output at one row of a single sequence. */
-  private keyAndOutput(ids: Int32Array, steps: number, row: number): { key: Float32Array; output: Float32Array } {
-    let captured: { key: Float32Array; output: Float32Array } | null = null;
-    const capture: LinearHook = (input, output) => {
-      captured = { key: selectRows(input, [row]).data, output: selectRows(output, [row]).data };
-      return output;
-    };
-    noGrad(() => this.model.runBlocks(this.model.embed(ids, 1, steps, 0), 0, this.config.layer + 1, { hooks: new Map([[this.name, capture]]) }));
-    return captured!;
   }
 
   /** Entry used by a key, or −1 when the key is outside every radius. */

@@ -11,7 +11,7 @@ import { routedLora, type LoraExpert } from '../../tensor/ops/lora.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { Random } from '../../util/random.js';
 import type { TokenizedEdit } from '../edit.js';
-import { trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { frozenBlocks, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
 import { prepareBatch } from '../elder/editor.js';
 import { defaultSite, layerRange, siteShape, type EditSite } from './sites.js';
 
@@ -63,7 +63,8 @@ export class LoraEditor implements Editor {
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch(edits, this.model.config.eosTokenIds[0] ?? 0);
     const params = [...this.adapters.values()].flatMap(({ A, B }) => [A, B]);
-    return trainThroughHooks(this.model, prepared, this.config.firstLayer, params, () => this.hooksFor(), this.config, onStep);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstLayer);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.hooksFor(), this.config, onStep);
   }
 
   hooksFor(): Map<string, LinearHook> {

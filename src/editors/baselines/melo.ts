@@ -17,7 +17,7 @@ import { selectRows } from '../../tensor/ops/select.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { Random } from '../../util/random.js';
 import type { TokenizedEdit } from '../edit.js';
-import { trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { frozenBlocks, rowCapture, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
 import { prepareBatch } from '../elder/editor.js';
 import { KeyStore } from './keys.js';
 import { newAdapter } from './lora.js';
@@ -57,7 +57,7 @@ export class MeloEditor implements Editor {
   }
 
   get blockCount(): number {
-    return this.keyBlocks.length === 0 ? 0 : Math.max(...this.keyBlocks) + 1;
+    return this.blocks[0].adapters.length;
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
@@ -70,27 +70,16 @@ export class MeloEditor implements Editor {
       adapters.push(adapter);
       params.push(adapter.A, adapter.B);
     }
-    // Keys: the query site's input at each edit's last prompt token.
-    const { tokens, queryRows } = prepared;
-    noGrad(() =>
-      this.model.runBlocks(this.model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, this.config.firstLayer, {
-        hooks: new Map([
-          [
-            this.querySite,
-            (input: Tensor, output: Tensor) => {
-              const keys = selectRows(input, queryRows).data;
-              for (let b = 0; b < edits.length; b++) {
-                this.keys.add(keys.subarray(b * this.keys.width, (b + 1) * this.keys.width));
-                this.keyBlocks.push(block);
-              }
-              return output;
-            },
-          ],
-        ]),
-      }),
-    );
+    // Keys: the query site's input at each edit's last prompt token, read on the frozen pass the training reuses.
+    const { hooks: capture, captured } = rowCapture(this.querySite, prepared.queryRows);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstLayer, capture);
+    const keys = captured.input!.data;
+    for (let b = 0; b < edits.length; b++) {
+      this.keys.add(keys.subarray(b * this.keys.width, (b + 1) * this.keys.width));
+      this.keyBlocks.push(block);
+    }
     const chosen = new Array<number>(edits.length).fill(block);
-    return trainThroughHooks(this.model, prepared, this.config.firstLayer, params, () => this.blockHooks(() => chosen), this.config, onStep);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.blockHooks(() => chosen), this.config, onStep);
   }
 
   /** Hooks applying block chosen()[b] (−1: none) to sequence b at every edited linear. */

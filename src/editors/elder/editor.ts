@@ -19,11 +19,11 @@ import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { selectRows } from '../../tensor/ops/select.js';
 import { AdamW } from '../../tensor/adamw.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
-import { lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
-import { argmax, generate } from '../../models/generate.js';
+import { countArgmaxHits, lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
+import { generate } from '../../models/generate.js';
 import { NonFiniteError } from '../../util/errors.js';
 import type { TokenizedEdit } from '../edit.js';
-import type { Editor, StepReport } from '../editor.js';
+import { frozenBlocks, rowCapture, type Editor, type StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
 import { Codebook, codeWords, encodeCode } from './codebook.js';
 import { editedLayers, type ElderConfig } from './config.js';
@@ -140,12 +140,6 @@ export class ElderEditor implements Editor {
     return this.mixture.parameterCount();
   }
 
-  /** How the edited model would route a prompt: its code's distance to the codebook and whether it defers. */
-  decideText(promptIds: readonly number[]): RoutingDecision {
-    const prepared = prepareBatch([{ promptIds: [...promptIds], targetIds: [] }], this.padId);
-    return this.decide(this.frozenPrefix(prepared.tokens, prepared.queryRows).query).decisions[0];
-  }
-
   /** The allocation codes of prompts as the routers see them now (for plots of the code space). */
   codesOf(prompts: readonly (readonly number[])[]): Uint32Array[] {
     return prompts.map((ids) => {
@@ -166,16 +160,9 @@ export class ElderEditor implements Editor {
 
   /** Runs the frozen blocks once and captures the query at `queryRows`. */
   frozenPrefix(tokens: TokenBatch, queryRows: Int32Array): FrozenPrefix {
-    return noGrad(() => {
-      let query: Tensor | null = null;
-      const capture: LinearHook = (input, output) => {
-        query = selectRows(input, queryRows);
-        return output;
-      };
-      const embedded = this.model.embed(tokens.ids, tokens.batch, tokens.steps, 0);
-      const hidden = this.model.runBlocks(embedded, 0, this.config.firstLayer, { hooks: new Map([[this.querySite, capture]]) });
-      return { hidden, query: query! };
-    });
+    const { hooks, captured } = rowCapture(this.querySite, queryRows);
+    const hidden = frozenBlocks(this.model, tokens, this.config.firstLayer, hooks);
+    return { hidden, query: captured.input! };
   }
 
   /** Pre-assigned experts of a batch, per edited layer as Int32Array [B·k]. */
@@ -221,7 +208,7 @@ export class ElderEditor implements Editor {
       lastLoss = losses.total.item();
       if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
       onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() });
-      if (this.config.earlyStop && allTargetsArgmax(losses.logits, prepared.targets.targets)) break;
+      if (this.config.earlyStop && countArgmaxHits(losses.logits, prepared.targets.targets) === prepared.targets.targets.length) break;
       backward(losses.total);
       optimizer.assertFiniteGradients();
       optimizer.step();
@@ -301,15 +288,4 @@ export class ElderEditor implements Editor {
     const hits = countArgmaxHits(logits, prepared.targets.targets);
     return { correct: hits === targetIds.length, tokenAccuracy: hits / targetIds.length, decision: decisions()[0] };
   }
-}
-
-function countArgmaxHits(logits: Tensor, targets: Int32Array): number {
-  const vocab = logits.lastDim;
-  let hits = 0;
-  for (let r = 0; r < targets.length; r++) if (argmax(logits.data, r * vocab, vocab) === targets[r]) hits++;
-  return hits;
-}
-
-function allTargetsArgmax(logits: Tensor, targets: Int32Array): boolean {
-  return countArgmaxHits(logits, targets) === targets.length;
 }
