@@ -10,6 +10,7 @@ import { askCommand } from './commands/ask.js';
 import { retractCommand } from './commands/retract.js';
 import { stateCommand } from './commands/state.js';
 import { benchEditCommand } from './commands/bench-edit.js';
+import { serveCommand } from './commands/serve.js';
 
 const USAGE = `elder — lifelong model editing for language models
 
@@ -27,6 +28,9 @@ Usage:
                  [--methods elder,grace,melo,ft-l,lora,elder-noguide,elder-balance] [--seed S]
                  [--batch N] [--eval-every M] [--settings FILE.json] [--locality FILE]
                  [--locality-tokens N]
+  elder serve    --model DIR --state DIR [--port N] [--host H] [--read-only] [--token-file FILE]
+                 [--eval DIR] [--max-body-bytes N] [--max-prompt-chars N] [--max-tokens N]
+                 [ELDER options of elder edit]   (writes need ELDER_TOKEN or --token-file)
   elder demo     [--model DIR]   (what npm start runs: ELDER on elder-tiny, before and after)
 
 DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
@@ -44,6 +48,7 @@ const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   retract: retractCommand,
   state: stateCommand,
   'bench-edit': benchEditCommand,
+  serve: serveCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

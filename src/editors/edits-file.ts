@@ -6,27 +6,31 @@
 import fs from 'node:fs';
 import type { EditRequest } from './edit.js';
 import { EditFileError } from './elder/errors.js';
+import { nonBlankString, schemaProblems, type JsonSchema } from '../util/schema.js';
 
-const KEYS = new Set(['id', 'prompt', 'target', 'rephrases', 'label']);
+/** One edit record: the schema shared by edits files, the service (and its OpenAPI document) and elder's benchmark JSONL. */
+export const EDIT_REQUEST_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'One edit: after `prompt` the model should answer `target`.',
+  required: ['prompt', 'target'],
+  additionalProperties: false,
+  properties: {
+    id: nonBlankString('Unique id (default: assigned, e.g. edit-7). Rephrases become `id#1`, `id#2`, …'),
+    prompt: nonBlankString('The input whose continuation is edited.'),
+    target: nonBlankString('The continuation the edited model should produce (a leading space is added when neither side has one).'),
+    rephrases: { type: 'array', items: nonBlankString('Another phrasing of the prompt.'), description: 'Further prompts edited with the same target and label.' },
+    label: nonBlankString('Edits with the same label share one pre-assigned expert allocation (default: the id).'),
+  },
+  example: { id: 'capital-of-france', prompt: 'The capital of France is', target: 'Lyon', rephrases: ["France's capital city is"] },
+};
 
 /**
- * What is wrong with one edit record (empty when nothing): the schema shared by
- * edits files, the service and elder's benchmark JSONL, which may allow
- * `extraKeys` beside the edit's own.
+ * What is wrong with one edit record (empty when nothing); benchmark data may
+ * allow `extraKeys` beside the edit's own.
  */
 export function editRecordProblems(record: Record<string, unknown>, extraKeys: readonly string[] = []): string[] {
-  const problems: string[] = [];
-  for (const key of Object.keys(record)) if (!KEYS.has(key) && !extraKeys.includes(key)) problems.push(`unknown field "${key}"`);
-  for (const key of ['prompt', 'target'] as const) {
-    if (typeof record[key] !== 'string' || (record[key] as string).trim() === '') problems.push(`"${key}" must be a non-empty string`);
-  }
-  for (const key of ['id', 'label'] as const) {
-    if (record[key] !== undefined && (typeof record[key] !== 'string' || (record[key] as string) === '')) problems.push(`"${key}" must be a non-empty string when given`);
-  }
-  if (record.rephrases !== undefined && (!Array.isArray(record.rephrases) || !record.rephrases.every((r) => typeof r === 'string' && r.trim() !== ''))) {
-    problems.push('"rephrases" must be a list of non-empty strings');
-  }
-  return problems;
+  const schema = extraKeys.length === 0 ? EDIT_REQUEST_SCHEMA : { ...EDIT_REQUEST_SCHEMA, properties: { ...EDIT_REQUEST_SCHEMA.properties, ...Object.fromEntries(extraKeys.map((key) => [key, {}])) } };
+  return schemaProblems(schema, record);
 }
 
 export function parseEditsJsonl(text: string, source: string): EditRequest[] {

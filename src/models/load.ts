@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { Random } from '../util/random.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { CheckpointError } from '../util/errors.js';
 import { configToJson, readConfig, type ModelConfig } from './config.js';
 import type { DecoderLM, WeightSource } from './decoder.js';
 import { Gpt2Model } from './gpt2.js';
@@ -26,18 +27,54 @@ export function buildModel(config: ModelConfig, source: WeightSource): DecoderLM
   return config.architecture === 'gpt2' ? new Gpt2Model(config, source) : new LlamaModel(config, source);
 }
 
+export interface LoadOptions {
+  /**
+   * Keep every weight in a SharedArrayBuffer, so that worker threads can build
+   * the same model over the same memory ({@link modelFromSharedWeights})
+   * instead of holding a copy each.
+   */
+  sharedMemory?: boolean;
+}
+
 /** Loads `config.json`, the safetensors weights and (if present) the tokenizer of a model folder. */
-export function loadModel(dir: string): LoadedModel {
+export function loadModel(dir: string, options: LoadOptions = {}): LoadedModel {
   const config = readConfig(dir);
   const store = WeightStore.open(dir);
   try {
     // GPT-2 checkpoints exist both with and without the `transformer.` prefix.
-    const source: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, '')], shape);
+    const take: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, '')], shape);
+    const source: WeightSource = options.sharedMemory ? (name, shape, init) => toSharedMemory(take(name, shape, init)) : take;
     const model = buildModel(config, source);
     return { model, tokenizer: TextTokenizer.load(dir), dir, storedDtypes: [...store.dtypes] };
   } finally {
     store.close();
   }
+}
+
+function toSharedMemory(tensor: Tensor): Tensor {
+  const data = new Float32Array(new SharedArrayBuffer(tensor.data.byteLength));
+  data.set(tensor.data);
+  return new Tensor(data, tensor.shape);
+}
+
+/** A model's weights by name, as posted to a worker thread (shared, not copied, when loaded with `sharedMemory`). */
+export interface SharedWeights {
+  config: ModelConfig;
+  tensors: Map<string, { data: Float32Array; shape: readonly number[] }>;
+}
+
+export function sharedWeights(model: DecoderLM): SharedWeights {
+  const tensors = new Map([...model.parameters].map(([name, tensor]) => [name, { data: tensor.data, shape: tensor.shape }]));
+  return { config: model.config, tensors };
+}
+
+/** Builds a model over weights received from another thread. */
+export function modelFromSharedWeights(weights: SharedWeights): DecoderLM {
+  return buildModel(weights.config, (name, shape) => {
+    const stored = weights.tensors.get(name);
+    if (stored === undefined || stored.shape.join('x') !== shape.join('x')) throw new CheckpointError(name, 'shared weights do not match the model configuration');
+    return new Tensor(stored.data, shape);
+  });
 }
 
 /** A model with freshly initialised weights (normal, std 0.02, as GPT-2 and LLaMA initialise). */

@@ -28,6 +28,11 @@ export class AllocationTable {
     return this.byLabel.get(label);
   }
 
+  /** Every label's allocation, in the order they were assigned or restored. */
+  entries(): Array<[string, Allocation]> {
+    return [...this.byLabel];
+  }
+
   /** Records an allocation read back from the journal. */
   restore(label: string, allocation: Allocation): void {
     this.byLabel.set(label, allocation);

@@ -20,7 +20,7 @@ import { selectRows } from '../../tensor/ops/select.js';
 import { AdamW } from '../../tensor/adamw.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { countArgmaxHits, lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
-import { generate } from '../../models/generate.js';
+import { generate, type Generation } from '../../models/generate.js';
 import { NonFiniteError } from '../../util/errors.js';
 import type { TokenizedEdit } from '../edit.js';
 import { frozenBlocks, rowCapture, type Editor, type StepReport } from '../editor.js';
@@ -271,10 +271,10 @@ export class ElderEditor implements Editor {
   }
 
   /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */
-  answer(promptIds: readonly number[], maxTokens: number, options: { temperature?: number; seed?: number } = {}): { ids: number[]; decision: RoutingDecision } {
+  answer(promptIds: readonly number[], maxTokens: number, options: { temperature?: number; topP?: number; seed?: number } = {}): Generation & { decision: RoutingDecision } {
     const { hooks, decisions } = this.inferenceHooks(Int32Array.from([promptIds.length - 1]));
-    const { ids } = generate(this.model, promptIds, { maxTokens, hooks, ...options });
-    return { ids, decision: decisions()[0] };
+    const generation = generate(this.model, promptIds, { maxTokens, hooks, ...options });
+    return { ...generation, decision: decisions()[0] };
   }
 
   /** Teacher-forced check: is every target token the argmax after the prompt (the paper's reliability)? */

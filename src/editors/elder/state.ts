@@ -21,7 +21,8 @@ import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { TokenizedEdit } from '../edit.js';
 import { codeFromHex, codeToHex } from './codebook.js';
 import { defaultElderConfig, validateElderConfig, type ElderConfig } from './config.js';
-import { ElderEditor, type IterationReport } from './editor.js';
+import { ElderEditor, type BatchResult, type IterationReport } from './editor.js';
+import type { Allocation } from './allocation.js';
 import { StateError } from './errors.js';
 import { appendJournal, readJournal, type JournalEditEntry, type JournalRecord } from './journal.js';
 import { MixtureOfLora } from './mixture.js';
@@ -58,6 +59,18 @@ export interface EditRecord extends JournalEditEntry {
   generation: number;
   appliedAt: string;
   retractedAt?: string;
+}
+
+export type BatchRecord = Extract<JournalRecord, { type: 'batch' }>;
+
+/** A batch trained outside the state (see {@link ElderState.commitTrained}). */
+export interface TrainedBatch extends BatchResult {
+  /** The generation whose weights training started from. */
+  fromGeneration: number;
+  /** Every mixture tensor after training, by stored name. */
+  weights: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>;
+  /** Allocations drawn for the batch's labels. */
+  allocations: ReadonlyMap<string, Allocation>;
 }
 
 export function baseFingerprint(model: DecoderLM, config: ElderConfig, name: string): BaseFingerprint {
@@ -305,13 +318,47 @@ export class ElderState {
    * line. Returns the journal record; only after it returns are the edits acknowledged.
    * On failure the in-memory weights go back to the last committed generation.
    */
-  applyBatch(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): Extract<JournalRecord, { type: 'batch' }> {
+  applyBatch(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): BatchRecord {
+    this.checkNewEdits(edits);
+    return this.commit(edits, () => this.editor.trainBatch(edits, onIteration));
+  }
+
+  /**
+   * Commits a batch trained elsewhere (the service trains in a worker thread on
+   * a copy of this state's weights): `trained.weights` replace the mixture's
+   * values and are written as the next generation. `trained.fromGeneration`
+   * must be the generation committed now, so a batch trained on stale weights
+   * can never overwrite newer ones.
+   */
+  commitTrained(edits: readonly TokenizedEdit[], trained: TrainedBatch): BatchRecord {
+    this.checkNewEdits(edits);
+    if (trained.fromGeneration !== this.files.weights.generation) {
+      throw new StateError(`batch was trained from generation ${trained.fromGeneration}, but ${this.dir} is at generation ${this.files.weights.generation}`);
+    }
+    if (trained.codes.length !== edits.length) throw new StateError(`trained batch has ${trained.codes.length} codes for ${edits.length} edits`);
+    return this.commit(edits, () => {
+      this.editor.mixture.loadValues(trained.weights, 'trained batch');
+      for (const [label, allocation] of trained.allocations) this.editor.allocations.restore(label, allocation);
+      return trained;
+    });
+  }
+
+  /** The committed mixture weights and generation, for training a copy elsewhere. */
+  snapshot(): { generation: number; weights: Map<string, { data: Float32Array; shape: number[] }> } {
+    const weights = new Map([...this.editor.mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }]));
+    return { generation: this.files.weights.generation, weights };
+  }
+
+  private checkNewEdits(edits: readonly TokenizedEdit[]): void {
     if (this.readOnly) throw new StateError(`${this.dir} is open read-only`);
     for (const edit of edits) {
       if (this.files.edits.has(edit.id)) throw new StateError(`edit id "${edit.id}" already exists in ${this.dir}`);
     }
+  }
+
+  private commit(edits: readonly TokenizedEdit[], train: () => BatchResult): BatchRecord {
     try {
-      const result = this.editor.trainBatch(edits, onIteration);
+      const result = train();
       const generation = this.files.weights.generation + 1;
       const chunks = encodeSafetensors(this.editor.mixture.namedParameters(), { metadata: { generation: String(generation) } });
       const weights = weightsFileName(generation);
@@ -332,7 +379,7 @@ export class ElderState {
           code: codeToHex(result.codes[b].code),
           allocation: this.editor.allocations.get(edit.label)!,
         })),
-      }) as Extract<JournalRecord, { type: 'batch' }>;
+      }) as BatchRecord;
       edits.forEach((edit, b) => this.editor.codebook.add(edit.id, result.codes[b].code));
       this.pruneOldWeights();
       return record;

@@ -1,0 +1,59 @@
+import { resolveModelDir } from '../../models/default-model.js';
+import { loadToken } from '../../server/auth.js';
+import { DEFAULT_LIMITS } from '../../server/openapi.js';
+import { startServer } from '../../server/server.js';
+import { EditService } from '../../server/service.js';
+import { UsageError } from '../../util/errors.js';
+import { numberOption, optionalString, parseOptions, requireString } from '../args.js';
+import { ELDER_OPTIONS, elderOverrides } from './edit.js';
+
+/** `elder serve`: the HTTP service until SIGINT/SIGTERM; one log line per request and per training batch. */
+export async function serveCommand(argv: string[]): Promise<void> {
+  const options = parseOptions(
+    argv,
+    {
+      model: { type: 'string' }, state: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'read-only': { type: 'boolean' },
+      'token-file': { type: 'string' }, eval: { type: 'string' }, 'max-body-bytes': { type: 'string' }, 'max-prompt-chars': { type: 'string' },
+      'max-tokens': { type: 'string' }, ...ELDER_OPTIONS,
+    },
+    'serve',
+  );
+  const modelDir = resolveModelDir(optionalString(options, 'model'));
+  const stateDir = requireString(options, 'state', 'serve');
+  const readOnly = options.values['read-only'] === true;
+  const port = numberOption(options, 'port', 8080, { min: 0, max: 65535, integer: true });
+  const host = optionalString(options, 'host') ?? '127.0.0.1';
+  const limits = {
+    maxBodyBytes: numberOption(options, 'max-body-bytes', DEFAULT_LIMITS.maxBodyBytes, { min: 1024, integer: true }),
+    maxPromptChars: numberOption(options, 'max-prompt-chars', DEFAULT_LIMITS.maxPromptChars, { min: 1, integer: true }),
+    maxTokens: numberOption(options, 'max-tokens', DEFAULT_LIMITS.maxTokens, { min: 1, integer: true }),
+  };
+  // Checked before the model loads: a misconfigured server fails at once.
+  const token = loadToken(optionalString(options, 'token-file'));
+  if (token === null && !readOnly) throw new UsageError('serve: writes need a token: set ELDER_TOKEN or pass --token-file FILE (or start with --read-only)');
+
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const service = await EditService.open({ modelDir, stateDir, readOnly, overrides: elderOverrides(options), log });
+  let server;
+  try {
+    server = await startServer(service, { host, port, token, limits, evalDir: optionalString(options, 'eval'), log });
+  } catch (error) {
+    await service.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') throw new UsageError(`serve: cannot listen on ${host}:${port} (${code})`);
+    throw error;
+  }
+  const counts = service.store?.counts();
+  log(`listening on ${server.url} (model ${service.modelName}, state ${stateDir}, generation ${service.generation}${counts ? `, ${counts.applied} applied, ${counts.queued} queued` : ''}${readOnly ? ', read-only' : ''})`);
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') log(`note: bound to ${host}, reachable from other machines; completions need no token`);
+
+  const running = server;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log(`${signal}: stopping (a batch in training is queued again at the next start)`);
+      void running.close().then(() => service.close()).then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

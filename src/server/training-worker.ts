@@ -1,0 +1,39 @@
+/**
+ * The training thread of `elder serve`. ELDER's batch training is synchronous
+ * and takes seconds to minutes; run on the main thread it would stall every
+ * request. This worker builds the model over the main thread's shared weights
+ * (no copy), and per job trains a private copy of the mixture from the
+ * committed weights it is sent. It never touches the state folder: the main
+ * thread commits what it returns.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { modelFromSharedWeights, type SharedWeights } from '../models/load.js';
+import { ElderEditor } from '../editors/elder/editor.js';
+import { MixtureOfLora } from '../editors/elder/mixture.js';
+import type { ElderConfig } from '../editors/elder/config.js';
+import type { TrainJob, WorkerMessage } from './trainer.js';
+
+const { weights, config } = workerData as { weights: SharedWeights; config: ElderConfig };
+const model = modelFromSharedWeights(weights);
+model.setRequiresGrad(false);
+const mixture = new MixtureOfLora(config, model);
+
+function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(message, transfer);
+}
+
+parentPort!.on('message', (job: TrainJob) => {
+  try {
+    mixture.loadValues(new Map(job.weights), `generation ${job.fromGeneration}`);
+    // A fresh editor per job: its allocation table is exactly the committed one.
+    const editor = new ElderEditor(model, config, mixture);
+    for (const [label, allocation] of job.allocations) editor.allocations.restore(label, allocation);
+    const result = editor.trainBatch(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
+    const trained = [...mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }]);
+    const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocations.get(label)!] as [string, number[][]]);
+    post({ type: 'trained', job: job.job, iterations: result.iterations, loss: result.loss, codes: result.codes, weights: trained, allocations }, trained.map(([, t]) => t.data.buffer as ArrayBuffer));
+  } catch (error) {
+    post({ type: 'failed', job: job.job, name: (error as Error).name, message: (error as Error).message });
+  }
+});
+post({ type: 'ready' });
