@@ -4,6 +4,7 @@
  *   sgemm      GFLOP/s for GPT-2 shapes on every available backend
  *   kernels    native vs TypeScript elementwise/row kernels
  *   gpt2-small forward tokens/s, decode tokens/s, one training step
+ *   serve      the HTTP service on elder-tiny: completion latency idle and while training
  * `npm run bench -- --quick` runs fewer repeats.
  */
 import { availableKernels, jsKernels, kernels as activeKernels, useKernels, type Kernels } from '../src/tensor/backends/index.js';
@@ -15,6 +16,7 @@ import { generate } from '../src/models/generate.js';
 import { Random } from '../src/util/random.js';
 import { machineLine, medianSeconds, printTable } from './harness.js';
 import { elderTables } from './elder.js';
+import { serveTable } from './serve.js';
 
 const quick = process.argv.includes('--quick');
 const budget = quick ? 0.5 : 2;
@@ -133,3 +135,4 @@ if (!only || only === 'kernels') {
 }
 if (!only || only === 'model') modelTable();
 if (!only || only === 'elder') elderTables(randomModel(gpt2SmallConfig(), 0), quick);
+if (!only || only === 'serve') await serveTable(quick);
