@@ -311,3 +311,28 @@ test('/openapi.json documents the validated schemas; /metrics counts requests, l
     await stop();
   }
 });
+
+test('a batch whose training diverges is failed with the reason; the served weights stay at the last commit', { timeout: 60_000 }, async () => {
+  const stateDir = path.join(tmp, 'diverge');
+  const lines: string[] = [];
+  // Adam's steps are about lr in size: at 1e30 the loss leaves the finite numbers at once.
+  const service = await EditService.open({ modelDir: tinyGpt2Dir, stateDir, overrides: { ...FAST, lr: 1e30, iterations: 20 }, log: (line) => lines.push(line) });
+  const server = await startServer(service, { port: 0, token: TOKEN });
+  try {
+    const before = await call(server.url, 'POST', '/v1/completions', { prompt: 'Tell me about Bach and', max_tokens: 3 });
+    await call(server.url, 'POST', '/v1/edits', { id: 'nan', prompt: 'Tell me about Bach and', target: TARGET }, { token: TOKEN });
+    const failed = (await waitForStatus(server.url, ['nan'], ['failed', 'applied'])).get('nan');
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.reason, /non-finite|became (NaN|Infinity)/i);
+    assert.ok(failed.finished_at);
+    assert.ok(lines.some((line) => /^batch 1: failed after [\d.]+ s: /.test(line)), lines.join('\n'));
+    const after = await call(server.url, 'POST', '/v1/completions', { prompt: 'Tell me about Bach and', max_tokens: 3 });
+    assert.equal(after.body.generation, 0);
+    assert.equal(after.body.text, before.body.text);
+    assert.equal((await call(server.url, 'GET', '/healthz')).body.status, 'ok');
+    assert.match((await call(server.url, 'GET', '/metrics')).body, /^elder_training_batches_total\{result="failed"\} 1$/m);
+  } finally {
+    await server.close();
+    await service.close();
+  }
+});

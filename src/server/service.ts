@@ -205,8 +205,9 @@ export class EditService {
     if (promptIds.length >= context) throw new InputError(`"prompt" takes ${promptIds.length} tokens; the model's context is ${context} tokens, with room needed for at least one new token`);
     const generation = this.generation;
     const { ids, stoppedBy, decision } = this.state.editor.answer(promptIds, request.maxTokens, { temperature: request.temperature, topP: request.topP, seed: request.seed });
+    // The stop token ends the text; it is not part of it (as in the common completions APIs).
     return {
-      text: this.tokenizer.decode(ids),
+      text: this.tokenizer.decode(stoppedBy === 'eos' ? ids.slice(0, -1) : ids),
       promptTokens: promptIds.length,
       completionTokens: ids.length,
       finishReason: stoppedBy === 'eos' ? 'stop' : 'length',

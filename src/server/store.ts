@@ -89,45 +89,9 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-interface EditRow {
-  seq: number;
-  id: string;
-  label: string;
-  prompt: string;
-  target: string;
-  status: EditStatus;
-  reason: string | null;
-  submitted_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  retracted_at: string | null;
-  batch: number | null;
-  generation: number | null;
-  loss: number | null;
-  iterations: number | null;
-  attempts: number;
-}
-
-function fromRow(row: EditRow): StoredEdit {
-  return {
-    seq: row.seq,
-    id: row.id,
-    label: row.label,
-    prompt: row.prompt,
-    target: row.target,
-    status: row.status,
-    reason: row.reason,
-    submittedAt: row.submitted_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    retractedAt: row.retracted_at,
-    batch: row.batch,
-    generation: row.generation,
-    loss: row.loss,
-    iterations: row.iterations,
-    attempts: row.attempts,
-  };
-}
+/** The edits columns under their StoredEdit names. */
+const EDIT_COLUMNS = `seq, id, label, prompt, target, status, reason, submitted_at AS submittedAt, started_at AS startedAt,
+  finished_at AS finishedAt, retracted_at AS retractedAt, batch, generation, loss, iterations, attempts`;
 
 const now = () => new Date().toISOString();
 
@@ -202,16 +166,14 @@ export class EditStore {
   }
 
   get(id: string): StoredEdit | null {
-    const row = this.db.prepare('SELECT * FROM edits WHERE id = ?').get(id) as EditRow | undefined;
-    return row === undefined ? null : fromRow(row);
+    return (this.db.prepare(`SELECT ${EDIT_COLUMNS} FROM edits WHERE id = ?`).get(id) as StoredEdit | undefined) ?? null;
   }
 
   /** Edits in arrival order, optionally of one status, `limit` at most after seq `after`. */
   list(options: { status?: EditStatus; limit?: number; after?: number } = {}): StoredEdit[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM edits WHERE seq > ? ${options.status ? 'AND status = ?' : ''} ORDER BY seq LIMIT ?`)
-      .all(...[options.after ?? 0, ...(options.status ? [options.status] : []), options.limit ?? -1]) as EditRow[];
-    return rows.map(fromRow);
+    return this.db
+      .prepare(`SELECT ${EDIT_COLUMNS} FROM edits WHERE seq > ? ${options.status ? 'AND status = ?' : ''} ORDER BY seq LIMIT ?`)
+      .all(...[options.after ?? 0, ...(options.status ? [options.status] : []), options.limit ?? -1]) as StoredEdit[];
   }
 
   counts(): Record<EditStatus, number> {
