@@ -3,6 +3,13 @@ import os from 'node:os';
 import fs from 'node:fs';
 import { backendInfo } from '../src/tensor/backends/index.js';
 
+/** The median of a list of numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** Median seconds of `fn` over at least `minRuns` runs (and up to `budgetSeconds` of repeats), after one warm-up. */
 export function medianSeconds(fn: () => void, { minRuns = 3, maxRuns = 15, budgetSeconds = 2, warmup = true } = {}): number {
   if (warmup) fn();
@@ -13,9 +20,7 @@ export function medianSeconds(fn: () => void, { minRuns = 3, maxRuns = 15, budge
     fn();
     times.push((performance.now() - t0) / 1000);
   }
-  times.sort((a, b) => a - b);
-  const mid = Math.floor(times.length / 2);
-  return times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  return median(times);
 }
 
 export function printTable(title: string, header: string[], rows: Array<Array<string | number>>): void {
@@ -56,9 +61,5 @@ export function interleavedMedians(fns: ReadonlyArray<() => void>, rounds: numbe
       times[i].push((performance.now() - t0) / 1000);
     });
   }
-  return times.map((list) => {
-    list.sort((a, b) => a - b);
-    const mid = Math.floor(list.length / 2);
-    return list.length % 2 ? list[mid] : (list[mid - 1] + list[mid]) / 2;
-  });
+  return times.map(median);
 }

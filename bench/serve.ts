@@ -10,15 +10,9 @@ import path from 'node:path';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { EditService } from '../src/server/service.js';
 import { startServer } from '../src/server/server.js';
-import { printTable } from './harness.js';
+import { median, printTable } from './harness.js';
 
 const TOKEN = 'bench-token-0123456789abcdef';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();

@@ -4,9 +4,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, tinyGpt2Dir, tinyLlamaDir } from './helpers.js';
+import { cli, tinyGpt2Dir, tinyLlamaDir } from './helpers.js';
 
-const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-cli-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -9,21 +9,10 @@ import { tokenizeEdit } from '../src/editors/edit.js';
 import { ElderState, StateFiles } from '../src/editors/elder/state.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { Random } from '../src/util/random.js';
-import { repoRoot, tinyGpt2Dir } from './helpers.js';
+import { cli, EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';
 
-const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-crash-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
-
-const subjects = ['Paris', 'Tokyo', 'Einstein', 'Mozart', 'the Nile', 'Mars', 'Python', 'Shakespeare', 'Everest', 'Picasso', 'Amazon', 'Newton', 'Lisbon', 'Chopin', 'Venus', 'Darwin', 'Sahara', 'Rome', 'Kyoto', 'Bach', 'Tesla', 'Oslo', 'Zeus', 'Cairo'];
-/**
- * One target for every edit. On this random-weight fixture ELDER's own
- * retention is poor when later batches teach other targets (bench-edit's
- * retention curve measures that): 2 of 12 such edits survive without any
- * crash. A shared target keeps every edit answerable, so a lost or altered
- * commit shows up as a wrong answer rather than hiding behind forgetting.
- */
-const TARGET = 'blue';
 
 interface Run {
   acknowledged: string[];

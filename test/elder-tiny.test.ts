@@ -7,10 +7,9 @@ import { loadModel } from '../src/models/load.js';
 import { lmLoss, padBatch } from '../src/models/batch.js';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { noGrad } from '../src/tensor/tensor.js';
-import { repoRoot } from './helpers.js';
+import { cli } from './helpers.js';
 
 const dir = defaultModelDir();
-const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 test('elder-tiny ships as a Hugging Face folder of at most 40 MB F16, with its card and loss curve', () => {
   for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'README.md', 'loss-curve.svg', 'training.json']) assert.ok(fs.existsSync(path.join(dir, file)), `${file} missing`);

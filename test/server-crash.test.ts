@@ -4,15 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Random } from '../src/util/random.js';
-import { tinyGpt2Dir } from './helpers.js';
-import { TOKEN, call, spawnServer, waitForStatus } from './service-client.js';
+import { EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';
+import { TOKEN, call, spawnServer, waitForStatus, waitForTraining } from './service-client.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-serve-crash-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const subjects = ['Paris', 'Tokyo', 'Einstein', 'Mozart', 'the Nile', 'Mars', 'Python', 'Shakespeare', 'Everest', 'Picasso', 'Amazon', 'Newton', 'Lisbon', 'Chopin', 'Venus', 'Darwin', 'Sahara', 'Rome', 'Kyoto', 'Bach'];
-/** One shared target: on the random fixture later targets overwrite earlier ones (see elder-crash.test.ts). */
-const TARGET = 'blue';
 const SERVE_ARGS = ['--model', tinyGpt2Dir, '--lr', '1e-2', '--iters', '150', '--batch', '2', '--layers', '2-3'];
 
 test('SIGKILL of elder serve during training, several times: every acknowledged edit survives and, retrained, is answered', { timeout: 240_000 }, async (t) => {
@@ -34,11 +31,7 @@ test('SIGKILL of elder serve during training, several times: every acknowledged 
       acknowledged.push(...edits);
 
       // Wait for a batch in training, then kill at a random moment within it (or within the next).
-      for (;;) {
-        const health = await call(server.url, 'GET', '/healthz');
-        if (health.body.training !== null) break;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await waitForTraining(server.url);
       const delay = rng.int(900);
       await new Promise((resolve) => setTimeout(resolve, delay));
       const health = (await call(server.url, 'GET', '/healthz')).body;

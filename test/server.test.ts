@@ -13,16 +13,14 @@ import { loadModel } from '../src/models/load.js';
 import { tokenizeEdit } from '../src/editors/edit.js';
 import { schemaProblems } from '../src/util/schema.js';
 import { completionRequestSchema, DEFAULT_LIMITS } from '../src/server/openapi.js';
-import { tinyGpt2Dir } from './helpers.js';
-import { TOKEN, call, cli, waitForStatus } from './service-client.js';
+import { EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';
+import { TOKEN, call, cli, waitForStatus, waitForTraining } from './service-client.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-server-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** Fast training on the random fixture; edits share one target (see elder-crash.test.ts for why). */
+/** Fast training on the random fixture; edits share one target (see SHARED_TARGET in helpers.ts for why). */
 const FAST = { lr: 1e-2, iterations: 30, batchSize: 2, firstLayer: 2, lastLayer: 3 };
-const TARGET = 'blue';
-const subjects = ['Paris', 'Tokyo', 'Einstein', 'Mozart', 'the Nile', 'Mars', 'Python', 'Shakespeare', 'Everest', 'Picasso'];
 
 async function serve(stateDir: string, options: { readOnly?: boolean; iterations?: number; limits?: Partial<typeof DEFAULT_LIMITS> } = {}): Promise<{ service: EditService; server: RunningServer; lines: string[]; stop: () => Promise<void> }> {
   const lines: string[] = [];
@@ -177,14 +175,7 @@ test('50 concurrent completions during training all succeed, each from one commi
   try {
     const edits = subjects.slice(0, 6).map((s, i) => ({ id: `c${i}`, prompt: `Tell me about ${s} and`, target: TARGET }));
     await call(server.url, 'POST', '/v1/edits', edits, { token: TOKEN });
-    const waitTraining = async () => {
-      for (;;) {
-        const health = await call(server.url, 'GET', '/healthz');
-        if (health.body.training !== null) return health.body;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    };
-    const during = await waitTraining();
+    const during = await waitForTraining(server.url);
     const prompts = [...edits.map((e) => e.prompt), 'The weather today is', 'My favourite food is'];
     const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => call(server.url, 'POST', '/v1/completions', { prompt: prompts[i % prompts.length], max_tokens: 4 })));
     const after = (await call(server.url, 'GET', '/healthz')).body;

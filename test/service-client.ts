@@ -1,10 +1,9 @@
 /** Helpers for tests of `elder serve`: HTTP calls, waiting for edits, and a served fixture. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { repoRoot } from './helpers.js';
+import { cli } from './helpers.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
-export const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export { cli };
 
 export interface Reply<T = any> {
   status: number;
@@ -37,6 +36,17 @@ export async function waitForStatus(base: string, ids: readonly string[], status
     if (ids.every((id) => statuses.includes(byId.get(id)?.status))) return byId;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${statuses.join('/')}: ${ids.map((id) => `${id}=${byId.get(id)?.status}`).join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Polls /healthz until a batch is training; returns that health report. */
+export async function waitForTraining(base: string, timeoutMs = 60_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const health = await call(base, 'GET', '/healthz');
+    if (health.body.training !== null) return health.body;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for a batch to train: ${JSON.stringify(health.body.edits)}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import type { TextTokenizer } from '../models/tokenizer.js';
 import type { ModelConfig } from '../models/config.js';
-import { InputError } from '../util/errors.js';
+import { ElderError, InputError } from '../util/errors.js';
 
 /** One line of an edits file: `{"id"?, "prompt", "target", "rephrases"?, "label"?}`. */
 export interface EditRequest {
@@ -53,6 +53,24 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
     throw new InputError(`edit "${edit.id}": prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`);
   }
   return { ...edit, promptIds, targetIds };
+}
+
+/**
+ * Tokenizes every edit, collecting what is wrong with each (named by id)
+ * instead of stopping at the first, so a caller can report them all.
+ */
+export function tokenizeEdits(tokenizer: TextTokenizer, config: ModelConfig, edits: ReadonlyArray<{ id: string; label: string; prompt: string; target: string }>): { tokenized: TokenizedEdit[]; problems: Array<{ id: string; message: string }> } {
+  const tokenized: TokenizedEdit[] = [];
+  const problems: Array<{ id: string; message: string }> = [];
+  for (const edit of edits) {
+    try {
+      tokenized.push(tokenizeEdit(tokenizer, config, edit));
+    } catch (error) {
+      if (!(error instanceof ElderError)) throw error;
+      problems.push({ id: edit.id, message: error.message });
+    }
+  }
+  return { tokenized, problems };
 }
 
 /** Expands requests into edits: each rephrase becomes an edit `${id}#${n}` sharing the label and target. */

@@ -11,7 +11,7 @@ import { packageRoot } from '../tensor/backends/native.js';
 import type { EditRequest } from '../editors/edit.js';
 import { REPORT_FILES } from '../eval/report.js';
 import type { BenchResults } from '../eval/runner.js';
-import { ElderError, InputError } from '../util/errors.js';
+import { ElderError } from '../util/errors.js';
 import { schemaProblems } from '../util/schema.js';
 import { requireBearer } from './auth.js';
 import { HttpError, readJsonBody, sendJson, sendText } from './http.js';
@@ -86,7 +86,6 @@ function statusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof ReadOnlyError) return 403;
-  if (error instanceof InputError) return 400;
   if (error instanceof ElderError) return 400;
   return 500;
 }

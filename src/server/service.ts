@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModel } from '../models/load.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
-import { expandRequests, tokenizeEdit, type EditRequest, type TokenizedEdit } from '../editors/edit.js';
+import { expandRequests, tokenizeEdits, type EditRequest } from '../editors/edit.js';
 import { ElderState } from '../editors/elder/state.js';
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
@@ -160,16 +160,8 @@ export class EditService {
     const autoIds = store.autoIds(requests.filter((r) => r.id === undefined).length, inState);
     const named = requests.map((request) => (request.id === undefined ? { ...request, id: autoIds.shift()! } : request));
     const edits = expandRequests(named);
-    const problems: string[] = [];
-    edits.forEach((edit) => {
-      try {
-        tokenizeEdit(this.tokenizer, this.model.config, edit);
-      } catch (error) {
-        if (!(error instanceof InputError)) throw error;
-        problems.push(error.message);
-      }
-    });
-    if (problems.length > 0) throw new InputError(problems.join('; '));
+    const { problems } = tokenizeEdits(this.tokenizer, this.model.config, edits);
+    if (problems.length > 0) throw new InputError(problems.map((p) => p.message).join('; '));
     const stored = store.insert(edits, inState);
     this.pump();
     return stored;
@@ -240,15 +232,10 @@ export class EditService {
 
   private async trainBatch(edits: StoredEdit[]): Promise<void> {
     const store = this.store!;
-    const tokenized: TokenizedEdit[] = [];
-    for (const edit of edits) {
-      try {
-        tokenized.push(tokenizeEdit(this.tokenizer, this.model.config, edit));
-      } catch (error) {
-        if (!(error instanceof ElderError)) throw error;
-        store.setStatus(edit.id, 'failed', { reason: error.message });
-        this.log(`edit ${edit.id} failed before training: ${error.message}`);
-      }
+    const { tokenized, problems } = tokenizeEdits(this.tokenizer, this.model.config, edits);
+    for (const { id, message } of problems) {
+      store.setStatus(id, 'failed', { reason: message });
+      this.log(`edit ${id} failed before training: ${message}`);
     }
     if (tokenized.length === 0) return;
     const ids = tokenized.map((e) => e.id);
@@ -276,7 +263,7 @@ export class EditService {
       const seconds = (performance.now() - started) / 1000;
       store.failBatch(batch, seconds, error.message);
       this.log(`batch ${batch}: failed after ${seconds.toFixed(2)} s: ${error.message}`);
-      if (this.worker && /worker (crashed|exited)/.test(error.message)) this.worker = null;
+      if (this.worker?.dead) this.worker = null;
     } finally {
       this.current = null;
     }

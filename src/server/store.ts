@@ -136,14 +136,13 @@ export class EditStore {
    * already stored (or `taken` says is used elsewhere) is a ConflictError.
    */
   insert(edits: readonly NewEdit[], taken: (id: string) => boolean = () => false): StoredEdit[] {
-    const exists = this.db.prepare('SELECT 1 FROM edits WHERE id = ?').pluck();
     const insert = this.db.prepare("INSERT INTO edits (id, label, prompt, target, status, submitted_at) VALUES (?, ?, ?, ?, 'queued', ?)");
     return this.db.transaction(() => {
       const at = now();
       const seen = new Set<string>();
       const conflicts: string[] = [];
       for (const { id } of edits) {
-        if (seen.has(id) || exists.get(id) !== undefined || taken(id)) conflicts.push(id);
+        if (seen.has(id) || this.has(id) || taken(id)) conflicts.push(id);
         seen.add(id);
       }
       if (conflicts.length > 0) throw new ConflictError(`edit id${conflicts.length > 1 ? 's' : ''} already used: ${conflicts.map((id) => `"${id}"`).join(', ')}`);
@@ -154,15 +153,18 @@ export class EditStore {
 
   /** The next `count` free ids of the form `edit-N`, N counting up across the store's life. */
   autoIds(count: number, taken: (id: string) => boolean = () => false): string[] {
-    const exists = this.db.prepare('SELECT 1 FROM edits WHERE id = ?').pluck();
     let next = Number(this.db.prepare("SELECT value FROM meta WHERE key = 'next_auto_id'").pluck().get() ?? 1);
     const ids: string[] = [];
     while (ids.length < count) {
       const id = `edit-${next++}`;
-      if (exists.get(id) === undefined && !taken(id)) ids.push(id);
+      if (!this.has(id) && !taken(id)) ids.push(id);
     }
     if (!this.db.readonly) this.db.prepare("INSERT INTO meta (key, value) VALUES ('next_auto_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(next));
     return ids;
+  }
+
+  has(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM edits WHERE id = ?').get(id) !== undefined;
   }
 
   get(id: string): StoredEdit | null {

@@ -73,6 +73,11 @@ export class TrainingWorker {
     return this.pending !== null;
   }
 
+  /** True once the worker crashed, exited or was stopped: a new one must be started. */
+  get dead(): boolean {
+    return this.exited !== null;
+  }
+
   /** Trains `edits` from the committed weights of `fromGeneration`; resolves with what to commit. */
   train(edits: TokenizedEdit[], from: { generation: number; weights: Map<string, { data: Float32Array; shape: number[] }>; allocations: Array<[string, Allocation]> }, onIteration?: (report: IterationReport) => void): Promise<TrainedBatch> {
     if (this.exited) return Promise.reject(this.exited);

@@ -1,12 +1,12 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import path from 'node:path';
 import { loadModel } from '../../models/load.js';
-import { expandRequests, tokenizeEdit, type TokenizedEdit } from '../../editors/edit.js';
+import { expandRequests, tokenizeEdits } from '../../editors/edit.js';
 import { readEditsFile } from '../../editors/edits-file.js';
 import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
 import type { ElderConfig } from '../../editors/elder/config.js';
-import { UsageError, ElderError } from '../../util/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
 import { requireTokenizer } from '../model-input.js';
 import { Progress } from '../../util/progress.js';
@@ -59,17 +59,8 @@ export function editCommand(argv: string[]): void {
   const state = ElderState.open(stateDir, model, { modelName: path.basename(path.resolve(modelDir)), overrides });
   try {
     const expanded = expandRequests(requests, state.files.edits.size);
-    const problems: string[] = [];
-    const edits: TokenizedEdit[] = [];
-    for (const edit of expanded) {
-      if (state.files.edits.has(edit.id)) problems.push(`edit id "${edit.id}" already exists in the state`);
-      try {
-        edits.push(tokenizeEdit(tok, model.config, edit));
-      } catch (error) {
-        if (!(error instanceof ElderError)) throw error;
-        problems.push(error.message);
-      }
-    }
+    const { tokenized: edits, problems: tokenProblems } = tokenizeEdits(tok, model.config, expanded);
+    const problems = [...expanded.filter((edit) => state.files.edits.has(edit.id)).map((edit) => `edit id "${edit.id}" already exists in the state`), ...tokenProblems.map((p) => p.message)];
     if (problems.length > 0) throw new EditFileError(`${editsFile}: nothing applied:\n  ${problems.join('\n  ')}`);
 
     const { batchSize, iterations } = state.config;
