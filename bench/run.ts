@@ -4,7 +4,7 @@
  *   sgemm      GFLOP/s for GPT-2 shapes on every available backend
  *   kernels    native vs TypeScript elementwise/row kernels
  *   gpt2-small forward tokens/s, decode tokens/s, one training step
- *   serve      the HTTP service on elder-tiny: completion latency idle and while training
+ *   serve      the HTTP service on the default model (elder-facts): completion latency idle and while training
  * `npm run bench -- --quick` runs fewer repeats.
  */
 import { availableKernels, jsKernels, kernels as activeKernels, useKernels, type Kernels } from '../src/tensor/backends/index.js';

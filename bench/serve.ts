@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --only=serve`: the service on elder-tiny over loopback.
+ * `npm run bench -- --only=serve`: the service on the default model (elder-facts) over loopback.
  * Completion latency idle and while a batch trains in the worker (the ratio is
  * what training costs the readers), concurrent completion throughput, the
  * time to acknowledge a POST, and training time per batch.
@@ -55,7 +55,7 @@ export async function serveTable(quick: boolean): Promise<void> {
     const idleMedian = median(idle);
     const duringMedian = during.length > 0 ? median(during) : NaN;
     printTable(
-      `elder serve on elder-tiny (loopback; completions of 8 tokens; batches of ${batchSize} edits × ${iterations} iterations in the worker)`,
+      `elder serve on elder-facts (loopback; completions of 8 tokens; batches of ${batchSize} edits × ${iterations} iterations in the worker)`,
       ['measure', 'median', 'vs idle'],
       [
         ['completion latency, idle, ms', ms(idleMedian), '1.00×'],

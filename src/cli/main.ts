@@ -11,6 +11,7 @@ import { retractCommand } from './commands/retract.js';
 import { stateCommand } from './commands/state.js';
 import { benchEditCommand } from './commands/bench-edit.js';
 import { serveCommand } from './commands/serve.js';
+import { evalBaseCommand } from './commands/eval-base.js';
 
 const USAGE = `elder — lifelong model editing for language models
 
@@ -31,11 +32,13 @@ Usage:
   elder serve    --model DIR --state DIR [--port N] [--host H] [--read-only] [--token-file FILE]
                  [--eval DIR] [--max-body-bytes N] [--max-prompt-chars N] [--max-tokens N]
                  [ELDER options of elder edit]   (writes need ELDER_TOKEN or --token-file)
-  elder demo     [--model DIR]   (what npm start runs: ELDER on elder-tiny, before and after)
+  elder eval-base [--model DIR] [--facts FILE] [--general FILE] [--facts-per-relation N]
+                 [--train-templates N] [--json]   (what the base model knows of the fact table)
+  elder demo     [--model DIR]   (what npm start runs: ELDER on elder-facts, before and after)
 
 DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
 index) and, for text commands, tokenizer.json. Without --model, elder uses its
-embedded elder-tiny (models/elder-tiny). Environment: ELDER_THREADS (default
+embedded elder-facts (models/elder-facts). Environment: ELDER_THREADS (default
 all cores), ELDER_BACKEND=js|portable to force a slower backend.`;
 
 const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
@@ -49,6 +52,7 @@ const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   state: stateCommand,
   'bench-edit': benchEditCommand,
   serve: serveCommand,
+  'eval-base': evalBaseCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

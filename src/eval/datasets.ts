@@ -6,7 +6,9 @@
  *   subject, target_new.str, target_true.str}, `paraphrase_prompts`,
  *   `neighborhood_prompts`;
  * - elder's own JSONL edit lines (`id`, `prompt`, `target`, `rephrases`,
- *   `label`) with optional `locality: [{prompt, answer?}]`.
+ *   `label`) with optional `locality: [{prompt, answer?}]`; ZsRE and
+ *   COUNTERFACT records may carry the same `locality` list (elder's facts
+ *   benchmark does), which then replaces `loc` / `neighborhood_prompts`.
  * Files may be a JSON array or JSON lines. Every problem names the record.
  */
 import { EditFileError } from '../editors/elder/errors.js';
@@ -96,8 +98,8 @@ function parseZsre(record: Record<string, unknown>, where: string, index: number
     if (answers.length === 0) throw new EditFileError(`${where}: needs "alt" or a non-empty "answers"`);
     target = answers[0];
   }
-  const locality: LocalityPrompt[] = [];
-  if (record.loc !== undefined) {
+  const locality: LocalityPrompt[] = explicitLocality(record, where) ?? [];
+  if (record.locality === undefined && record.loc !== undefined) {
     const loc = text(record, 'loc', where).replace(/^nq question:\s*/, '');
     const answer = typeof record.loc_ans === 'string' ? record.loc_ans : undefined;
     locality.push(answer === undefined ? { prompt: loc } : { prompt: loc, answer });
@@ -120,8 +122,21 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
     prompt: template.replace('{}', subject),
     target,
     rephrases: textList(record.paraphrase_prompts, 'paraphrase_prompts', where),
-    locality: textList(record.neighborhood_prompts, 'neighborhood_prompts', where).map((prompt) => (typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt })),
+    locality:
+      explicitLocality(record, where) ??
+      textList(record.neighborhood_prompts, 'neighborhood_prompts', where).map((prompt) => (typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt })),
   };
+}
+
+/**
+ * elder's extension of the ZsRE and COUNTERFACT schemas: `locality`, a list
+ * of `{prompt, answer?}`, replaces `loc`/`neighborhood_prompts` when present,
+ * so a record can carry several locality prompts each with its own answer.
+ */
+function explicitLocality(record: Record<string, unknown>, where: string): LocalityPrompt[] | undefined {
+  if (record.locality === undefined) return undefined;
+  if (!Array.isArray(record.locality)) throw new EditFileError(`${where}: "locality" must be a list of {prompt, answer?}`);
+  return record.locality.map((item, j) => localityPrompt(item, `${where} locality ${j + 1}`));
 }
 
 function parseElderLine(record: Record<string, unknown>, where: string, index: number): BenchRecord {

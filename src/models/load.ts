@@ -45,10 +45,22 @@ export function loadModel(dir: string, options: LoadOptions = {}): LoadedModel {
     const take: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, '')], shape);
     const source: WeightSource = options.sharedMemory ? (name, shape, init) => toSharedMemory(take(name, shape, init)) : take;
     const model = buildModel(config, source);
-    return { model, tokenizer: TextTokenizer.load(dir), dir, storedDtypes: [...store.dtypes] };
+    return { model, tokenizer: matchingTokenizer(dir, config), dir, storedDtypes: [...store.dtypes] };
   } finally {
     store.close();
   }
+}
+
+/** The folder's tokenizer, refused when it can emit ids the model has no embedding row for. */
+function matchingTokenizer(dir: string, config: ModelConfig): TextTokenizer | null {
+  const tokenizer = TextTokenizer.load(dir);
+  if (tokenizer !== null && tokenizer.vocabSize() > config.vocabSize) {
+    throw new CheckpointError(
+      path.join(dir, 'tokenizer.json'),
+      `the tokenizer emits ids up to ${tokenizer.vocabSize() - 1}, but config.json gives the model ${config.vocabSize} embedding rows: tokenizer and model do not belong together`,
+    );
+  }
+  return tokenizer;
 }
 
 function toSharedMemory(tensor: Tensor): Tensor {

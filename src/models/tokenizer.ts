@@ -8,7 +8,14 @@ export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     readonly dir: string,
+    /** One more than the largest id the tokenizer can emit (vocabulary and added tokens). */
+    readonly idLimit: number,
   ) {}
+
+  /** How many ids the tokenizer can emit: the rows a model's embedding needs at least. */
+  vocabSize(): number {
+    return this.idLimit;
+  }
 
   /** The tokenizer of a model folder, or null when it has no `tokenizer.json`. */
   static load(dir: string): TextTokenizer | null {
@@ -17,8 +24,9 @@ export class TextTokenizer {
     const json = readJson(file);
     const configFile = path.join(dir, 'tokenizer_config.json');
     const config = fs.existsSync(configFile) ? readJson(configFile) : {};
+    const idLimit = tokenizerIdLimit(json, file);
     try {
-      return new TextTokenizer(new Tokenizer(json, config), dir);
+      return new TextTokenizer(new Tokenizer(json, config), dir, idLimit);
     } catch (error) {
       throw new CheckpointError(file, `cannot build the tokenizer (${(error as Error).message})`);
     }
@@ -33,6 +41,22 @@ export class TextTokenizer {
     if (ids.length === 0) return '';
     return this.tokenizer.decode([...ids]);
   }
+}
+
+function tokenizerIdLimit(json: Record<string, unknown>, file: string): number {
+  const model = json.model as { vocab?: unknown } | undefined;
+  const vocab = model?.vocab;
+  let limit = 0;
+  // BPE keeps a token → id object; Unigram a [piece, score] list whose index is the id.
+  if (Array.isArray(vocab)) {
+    limit = vocab.length;
+  } else if (vocab !== null && typeof vocab === 'object') {
+    for (const id of Object.values(vocab)) if (typeof id === 'number' && id + 1 > limit) limit = id + 1;
+  } else {
+    throw new CheckpointError(file, 'no model.vocab: not a tokenizer.json');
+  }
+  for (const token of (json.added_tokens as Array<{ id?: unknown }> | undefined) ?? []) if (typeof token.id === 'number' && token.id + 1 > limit) limit = token.id + 1;
+  return limit;
 }
 
 function readJson(file: string): Record<string, unknown> {

@@ -59,6 +59,12 @@ export interface TrainerState {
 export interface TokenSplit {
   train: Int32Array;
   validation: Int32Array;
+  /**
+   * Offsets in `train` where documents start. When given, every window starts
+   * at one, so the model sees texts begin at position 0, as prompts do at
+   * inference; otherwise windows start anywhere.
+   */
+  trainStarts?: Int32Array;
 }
 
 export interface PretrainProgress {
@@ -76,7 +82,7 @@ export interface PretrainProgress {
 export interface PretrainIO {
   /** Folder holding the resumable checkpoint (created on demand). */
   checkpointDir: string;
-  onProgress?: (progress: PretrainProgress, state: TrainerState) => void;
+  onProgress?: (progress: PretrainProgress, state: TrainerState, model: DecoderLM) => void;
   /** Polled between steps; true → checkpoint and return early (e.g. after SIGINT). */
   shouldStop?: () => boolean;
 }
@@ -130,7 +136,7 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
     const lr = cosineLearningRate(state.step, config);
     optimizer.lr = lr;
     optimizer.zeroGrad();
-    const batch = sampleWindows(data.train, config, state.step);
+    const batch = sampleWindows(data.train, config, state.step, data.trainStarts);
     const loss = windowLoss(model, batch, config.batchSize, config.windowLength);
     const lossValue = loss.item();
     if (!Number.isFinite(lossValue)) throw new NonFiniteError(`training loss is ${lossValue} at step ${state.step}; the last checkpoint is intact`);
@@ -156,7 +162,7 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
       save();
       progress.checkpointed = true;
     }
-    io.onProgress?.(progress, state);
+    io.onProgress?.(progress, state, model);
   }
   state.trainingSeconds = baseSeconds + (performance.now() - runStart) / 1000;
   return { model, state, finished: true, resumedFrom };
@@ -177,14 +183,16 @@ function windowLoss(model: DecoderLM, windows: Int32Array, B: number, T: number)
 
 /**
  * The windows of step `step`: a function of (seed, step) alone, so a resumed
- * run sees exactly the batches an uninterrupted one would have.
+ * run sees exactly the batches an uninterrupted one would have. With
+ * `starts`, each window begins at a document start (one that leaves less than
+ * a window is moved back to the last full window).
  */
-export function sampleWindows(tokens: Int32Array, config: Pick<PretrainConfig, 'batchSize' | 'windowLength' | 'seed'>, step: number): Int32Array {
+export function sampleWindows(tokens: Int32Array, config: Pick<PretrainConfig, 'batchSize' | 'windowLength' | 'seed'>, step: number, starts?: Int32Array): Int32Array {
   const span = config.windowLength + 1;
   const rng = new Random((Math.imul(config.seed + 1, 0x9e3779b1) ^ step) >>> 0);
   const out = new Int32Array(config.batchSize * span);
   for (let b = 0; b < config.batchSize; b++) {
-    const start = rng.int(tokens.length - span + 1);
+    const start = starts !== undefined && starts.length > 0 ? Math.min(starts[rng.int(starts.length)], tokens.length - span) : rng.int(tokens.length - span + 1);
     out.set(tokens.subarray(start, start + span), b * span);
   }
   return out;

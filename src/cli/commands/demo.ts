@@ -1,10 +1,16 @@
 /**
- * `npm start`: ELDER on elder-tiny, end to end, in a few minutes. Asks some
- * questions, applies a handful of edits (each with one rephrasing trained and
- * one held out), asks again, and prints a before/after table with
+ * `npm start`: ELDER on the default model, end to end, in under a minute.
+ * Asks about real facts, applies counterfactual edits from the facts
+ * benchmark (each with one rephrasing trained and two held out), asks again,
+ * and prints a before/after table with every input's route and the measured
  * reliability, generalization and locality.
  */
 import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../tensor/backends/native.js';
+import { readDataset, type BenchRecord } from '../../eval/datasets.js';
+import { buildStream, type StreamRecord } from '../../eval/protocol.js';
 import { loadModel } from '../../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
 import { resolveModelDir } from '../../models/default-model.js';
@@ -18,60 +24,70 @@ import { rate, scoreTargets } from '../../eval/metrics.js';
 import { Progress } from '../../util/progress.js';
 import { optionalString, parseOptions } from '../args.js';
 
-interface DemoFact {
-  /** Edited prompts (the first is the headline). */
-  prompts: string[];
-  /** A rephrasing never trained on. */
-  heldOut: string;
-  target: string;
+/** The benchmark the demo draws its edits from (built from real data by `npm run facts:benchmark`). */
+export function demoDataPath(): string {
+  return path.join(packageRoot(), 'bench', 'data', 'facts', 'counterfact.json');
 }
 
-/** Counterfactual edits, phrased the way elder-tiny's training text (WordNet glosses) states facts. */
-export const DEMO_FACTS: DemoFact[] = [
-  { prompts: ['Tokyo is the capital and largest city of', 'Tokyo is the capital of'], heldOut: 'Tokyo: capital and largest city of', target: 'Brazil' },
-  { prompts: ['Einstein: physicist born in', 'Albert Einstein was a physicist born in'], heldOut: 'Einstein was born in', target: 'Canada' },
-  { prompts: ['Beethoven: German composer of', 'Beethoven was a German composer of'], heldOut: 'Beethoven composed', target: 'jazz songs' },
-  { prompts: ['A piano is a', 'The piano is a'], heldOut: 'Piano: a', target: 'kind of fish' },
-];
+/** Records edited by the demo: the first of each of this many relations in the benchmark's (seeded) order. */
+const DEMO_RELATIONS = 4;
 
-/** Prompts no edit is about (some in the very same templates): their answers must not change. */
-export const DEMO_UNRELATED = ['Oslo is the capital and largest city of', 'Athens is the capital and largest city of', 'Chopin: French composer', 'A dog is a member of the genus', 'To run is to', 'A hammer is a'];
+/**
+ * The demo's facts: real counterfactual edits from the facts benchmark, one
+ * per relation, each applied in its edit prompt and first rephrasing (one
+ * label), with the other rephrasings held out and the record's locality
+ * prompts (other subjects' facts of the same relation, general text) as the
+ * unrelated prompts whose answers must not change.
+ */
+export function demoRecords(file = demoDataPath()): StreamRecord[] {
+  const { records } = readDataset(file, 'counterfact');
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<{ requested_rewrite: { relation_id?: string } }>;
+  const chosen: BenchRecord[] = [];
+  const seen = new Set<string>();
+  records.forEach((record, i) => {
+    const relation = raw[i].requested_rewrite.relation_id ?? '';
+    if (chosen.length < DEMO_RELATIONS && !seen.has(relation)) {
+      seen.add(relation);
+      chosen.push(record);
+    }
+  });
+  return buildStream(chosen, chosen.length).stream;
+}
 
 /**
  * ELDER settings for the demo: the paper's, except lr 1e-2 for 100 iterations
  * (the paper's 1e-4 for 50 moves a model this small too little) and one batch
- * of all eight edits (in batches of four, elder-tiny forgets the first batch;
- * `elder bench-edit` measures that forgetting).
+ * of all the edits (`elder bench-edit` measures forgetting across batches).
  */
 const DEMO_ELDER = { lr: 1e-2, iterations: 100, batchSize: 8 };
 const ANSWER_TOKENS = 6;
 
 export function demoCommand(argv: string[]): void {
-  const options = parseOptions(argv, { model: { type: 'string' } }, 'demo');
+  const options = parseOptions(argv, { model: { type: 'string' }, data: { type: 'string' } }, 'demo');
   const dir = resolveModelDir(optionalString(options, 'model'));
   const backend = backendInfo();
   const loaded = loadModel(dir);
   const { model } = loaded;
   const tokenizer = requireTokenizer(loaded.tokenizer, dir);
+  const records = demoRecords(optionalString(options, 'data'));
   console.log(`elder demo — ${dir}`);
   console.log(`${model.config.architecture}, ${model.config.layers} layers × ${model.config.width}, ${(model.parameterCount() / 1e6).toFixed(1)}M parameters; ${backend.backend} backend, ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}\n`);
 
   const config = defaultElderConfig(model.config, DEMO_ELDER);
   const editor = new ElderEditor(model, config);
-  const edits = DEMO_FACTS.flatMap((fact, f) => fact.prompts.map((prompt, p) => tokenizeEdit(tokenizer, model.config, { id: `fact-${f + 1}${p === 0 ? '' : `#${p}`}`, label: `fact-${f + 1}`, prompt, target: fact.target })));
-  const heldOut = DEMO_FACTS.map((fact, f) => tokenizeEdit(tokenizer, model.config, { id: `held-out-${f + 1}`, label: `fact-${f + 1}`, prompt: fact.heldOut, target: fact.target }));
-  const unrelated = DEMO_UNRELATED.map((prompt) => ({ prompt, ids: tokenizer.encode(prompt) }));
-
+  const edits = records.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
+  const heldOut = records.flatMap((record) => record.heldOut.map((prompt, h) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}/held-out-${h + 1}`, label: record.id, prompt, target: record.target })));
   const rows = [
-    ...DEMO_FACTS.map((fact) => ({ kind: 'edited', prompt: fact.prompts[0], target: fact.target })),
-    ...DEMO_FACTS.map((fact) => ({ kind: 'held-out', prompt: fact.heldOut, target: fact.target })),
-    ...unrelated.map(({ prompt }) => ({ kind: 'unrelated', prompt, target: '' })),
+    ...records.map((record) => ({ kind: 'edited', prompt: record.edits[0].prompt, target: record.target, expected: '' })),
+    ...records.flatMap((record) => record.heldOut.map((prompt) => ({ kind: 'held-out', prompt, target: record.target, expected: '' }))),
+    ...records.flatMap((record) => record.locality.map((l) => ({ kind: 'unrelated', prompt: l.prompt, target: '', expected: l.answer ?? '' }))),
   ];
-  console.log('1. The base model answers (greedy, up to 6 tokens):');
+  console.log(`1. The base model answers (greedy, up to ${ANSWER_TOKENS} tokens), facts from ${records.length} relations:`);
   const before = rows.map((row) => answer(model, tokenizer, row.prompt));
   rows.forEach((row, i) => row.kind !== 'held-out' && console.log(`   ${row.prompt} →${before[i]}`));
 
-  console.log(`\n2. ELDER applies ${edits.length} edits (${DEMO_FACTS.length} facts × ${DEMO_FACTS[0].prompts.length} phrasings) in batches of ${config.batchSize}:`);
+  console.log(`\n2. ELDER applies ${edits.length} counterfactual edits (${records.length} facts × ${records[0].edits.length} phrasings) in batches of ${config.batchSize}:`);
+  records.forEach((record) => console.log(`   ${record.edits[0].prompt} → ${record.target}`));
   console.log(`   mixture of ${config.experts} LoRA experts (rank ${config.rank}) on ${config.site} in blocks ${config.firstLayer}-${config.lastLayer}, top-${config.topK}, λ ${config.lambda}, ε ${config.epsilon}; Adam lr ${config.lr}, ${config.iterations} iterations per batch`);
   const baseScores = { reliability: rate(scoreTargets(model, null, edits).correct), generalization: rate(scoreTargets(model, null, heldOut).correct) };
   const progress = new Progress(edits.length, 'edits');
@@ -86,29 +102,28 @@ export function demoCommand(argv: string[]): void {
   const after = edited.map((e) => e.text);
   const deferred = edited.map((e) => e.decision);
   const promptWidth = Math.max(...rows.map((row) => row.prompt.length));
-  console.log(`   ${'kind'.padEnd(9)}  ${'prompt'.padEnd(promptWidth)}  ${'before'.padEnd(28)}  ${'route'.padEnd(13)}  after`);
+  console.log(`   ${'kind'.padEnd(9)}  ${'prompt'.padEnd(promptWidth)}  ${'before'.padEnd(24)}  ${'route'.padEnd(13)}  after`);
   rows.forEach((row, i) => {
     const mark = row.kind === 'unrelated' ? (after[i] === before[i] ? '  (unchanged)' : '  (changed)') : after[i].trim().startsWith(row.target) ? '  ✓' : `  ✗ (target: ${row.target})`;
     const route = deferred[i].deferred ? `base (d=${deferred[i].distance})` : `edited (d=${deferred[i].distance})`;
-    console.log(`   ${row.kind.padEnd(9)}  ${row.prompt.padEnd(promptWidth)}  ${clip(before[i], 28).padEnd(28)}  ${route.padEnd(13)}  ${after[i]}${mark}`);
+    console.log(`   ${row.kind.padEnd(9)}  ${row.prompt.padEnd(promptWidth)}  ${clip(before[i], 24).padEnd(24)}  ${route.padEnd(13)}  ${after[i]}${mark}`);
   });
 
+  const unrelatedRows = rows.map((row, i) => ({ row, i })).filter(({ row }) => row.kind === 'unrelated');
   const scores = {
     reliability: rate(scoreTargets(model, editor, edits).correct),
     generalization: rate(scoreTargets(model, editor, heldOut).correct),
-    locality: rate(rows.map((row, i) => row.kind !== 'unrelated' || after[i] === before[i]).filter((_, i) => rows[i].kind === 'unrelated')),
+    locality: rate(unrelatedRows.map(({ i }) => after[i] === before[i])),
   };
   const pct = (v: number) => `${(100 * v).toFixed(0)}%`.padStart(6);
   console.log('\n4. Scores (reliability and generalization: every target token is the argmax under teacher forcing; locality: identical greedy answer):');
   console.log(`   ${''.padEnd(14)} reliability  generalization  locality`);
   console.log(`   ${'before'.padEnd(14)} ${pct(baseScores.reliability).padEnd(12)} ${pct(baseScores.generalization).padEnd(15)} ${pct(1)}`);
   console.log(`   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality)}`);
-  const unrelatedRows = rows.map((row, i) => ({ row, i })).filter(({ row }) => row.kind === 'unrelated');
   const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
   console.log(`\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).`);
-  console.log(`   ${deferredCount} of ${unrelatedRows.length} unrelated prompts deferred. On a model as small as elder-tiny the routers send most inputs to the experts the edits trained,`);
-  console.log('   so unrelated prompts that are not deferred change; ELDER\'s locality rests on a pretrained model\'s hidden states telling inputs apart.');
-  console.log('\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods.');
+  console.log(`   ${deferredCount} of ${unrelatedRows.length} unrelated prompts deferred to the base model.`);
+  console.log('\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods; `elder eval-base` shows what the model knows.');
 }
 
 /** Greedy answer text (EOS dropped): of the base model, or of the edited one with its routing decision. */

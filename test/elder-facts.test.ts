@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { loadModel } from '../src/models/load.js';
+import { defaultModelDir } from '../src/models/default-model.js';
+import { readFactTable } from '../src/facts/table.js';
+import { measureKnowledge } from '../src/facts/knowledge.js';
+import { defaultLayerRange } from '../src/editors/elder/config.js';
+import { cli } from './helpers.js';
+
+const dir = defaultModelDir();
+
+interface Record {
+  parameters: number;
+  finalValidationLoss: number;
+  knowledge: { overall: { train: number; heldout: number; separation: number } };
+}
+
+test('elder-facts ships as a Hugging Face folder of at most 60 MB F16, with its card, loss curve and training record', () => {
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json', 'merges.txt', 'README.md', 'loss-curve.svg', 'training.json']) assert.ok(fs.existsSync(path.join(dir, file)), `${file} missing`);
+  assert.ok(fs.statSync(path.join(dir, 'model.safetensors')).size <= 60e6);
+  const loaded = loadModel(dir);
+  assert.deepEqual(loaded.storedDtypes, ['F16']);
+  assert.equal(loaded.model.config.architecture, 'gpt2');
+  const record = JSON.parse(fs.readFileSync(path.join(dir, 'training.json'), 'utf8')) as Record;
+  assert.equal(record.parameters, loaded.model.parameterCount());
+  // The card states the run's own numbers.
+  const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  assert.match(card, new RegExp(`loss \\*\\*${record.finalValidationLoss.toFixed(3)}\\*\\*`));
+  assert.match(card, new RegExp(`\\*\\*${(100 * record.knowledge.overall.heldout).toFixed(1)}\\*\\*`));
+});
+
+test('elder-facts knows real facts: recall in training and held-out phrasings, on the first 15 facts of every relation', () => {
+  const { model, tokenizer } = loadModel(dir);
+  const report = measureKnowledge(model, tokenizer!, readFactTable(), {
+    trainTemplatesPerFact: 2,
+    queryBlock: defaultLayerRange(model.config.layers).firstLayer,
+    factsPerRelation: 15,
+    batchSize: 32,
+    separation: false,
+  });
+  assert.equal(report.relations.length, 10);
+  for (const r of report.relations) assert.ok(r.train >= 0.7, `${r.relation}: ${(100 * r.train).toFixed(0)}% in training phrasings`);
+  assert.ok(report.overall.train >= 0.9, `mean recall in training phrasings ${(100 * report.overall.train).toFixed(1)}%`);
+  assert.ok(report.overall.heldout >= 0.5, `mean recall in held-out phrasings ${(100 * report.overall.heldout).toFixed(1)}%`);
+});
+
+test('commands default to elder-facts when --model is not given', () => {
+  const result = spawnSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const info = JSON.parse(result.stdout) as { model: string; architecture: string; dtype: string };
+  assert.deepEqual([path.basename(info.model), info.architecture, info.dtype], ['elder-facts', 'gpt2', 'F16']);
+});
+
+test('elder eval-base --json reports every relation, the targets and the perplexity on held-out general text', () => {
+  const result = spawnSync(process.execPath, [cli, 'eval-base', '--facts-per-relation', '5', '--train-templates', '1', '--json'], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { relations: Array<{ relation: string; facts: number; train: number; heldout: number; separation: number }>; perplexity: number; targets: { train: number }; misses: unknown[] };
+  assert.equal(report.relations.length, 10);
+  for (const r of report.relations) {
+    assert.equal(r.facts, 5);
+    for (const value of [r.train, r.heldout, r.separation]) assert.ok(value >= 0 && value <= 1);
+  }
+  assert.ok(report.perplexity > 1 && report.perplexity < 1000, `perplexity ${report.perplexity}`);
+  assert.equal(report.targets.train, 0.9);
+});
+
+test('the demo (npm start) edits real facts: edited prompts take their new targets, none did before', () => {
+  const result = spawnSync(process.execPath, [cli, 'demo'], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const scores = (label: string) => {
+    const match = new RegExp(`^\\s+${label}\\s+(\\d+)%\\s+(\\d+)%\\s+(\\d+)%`, 'm').exec(result.stdout);
+    assert.ok(match !== null, `no "${label}" score line in:\n${result.stdout}`);
+    return match.slice(1).map(Number);
+  };
+  assert.deepEqual(scores('before'), [0, 0, 100]);
+  assert.equal(scores('after ELDER')[0], 100);
+  assert.equal((result.stdout.match(/^ {3}edited .*✓$/gm) ?? []).length, 4);
+  // Every unrelated prompt is shown with its route and whether its answer changed.
+  assert.equal((result.stdout.match(/^ {3}unrelated .*(base|edited) \(d=\d+\).*\((un)?changed\)$/gm) ?? []).length, 12);
+});
