@@ -11,7 +11,8 @@ import { EditFileError, StateError } from '../src/editors/elder/errors.js';
 import { ElderState, StateFiles, retractEdit } from '../src/editors/elder/state.js';
 import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
 import { defaultElderConfig, defaultLayerRange } from '../src/editors/elder/config.js';
-import { tinyGpt2Dir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { cli, tinyGpt2Dir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-editor-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -187,4 +188,34 @@ test('codebook: Hamming distance, nearest code and removal', () => {
   assert.deepEqual(wide.nearest(code([1, 2, 41])), { distance: 2, id: "y" });
   assert.deepEqual(wide.get('z'), code([60]));
   assert.equal(new Codebook(1).nearest(new Uint32Array(1)).distance, Infinity);
+});
+
+test('elder edit says whether each edit holds, re-checks earlier edits, and the state keeps the latest check', () => {
+  const dir = path.join(tmp, 'holds');
+  const file = path.join(tmp, 'holds.jsonl');
+  const run = (lines: EditRequest[], extra: string[]) => {
+    fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const result = spawnSync(process.execPath, [cli, 'edit', '--model', tinyGpt2Dir, '--state', dir, '--edits', file, '--layers', '1-3', '--batch', '2', ...extra], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout;
+  };
+  // One iteration at a tiny lr changes nothing: the edits are applied but do not hold, and say so.
+  const weak = run(requests.slice(1, 3), ['--iters', '1', '--lr', '1e-6']);
+  assert.match(weak, /^applied kenya experts \S+ does not hold \(the edited model does not give its target\)$/m);
+  assert.match(weak, /^applied france experts \S+ does not hold/m);
+  assert.match(weak, /^2 edits applied, 0 of them hold;/m);
+  // A real batch holds; the earlier edits are re-checked on the new weights.
+  const strong = run(requests.slice(3, 5), ['--iters', '50', '--lr', '1e-2']);
+  assert.match(strong, /^applied hamlet experts \S+ holds$/m);
+  assert.match(strong, /^applied messi experts \S+ holds$/m);
+  assert.match(strong, /^rechecked 2 earlier edits: \d hold/m);
+  const listing = spawnSync(process.execPath, [cli, 'state', '--state', dir, '--json'], { encoding: 'utf8' });
+  const edits = new Map((JSON.parse(listing.stdout) as { edits: Array<{ id: string; holds?: boolean; checkedGeneration?: number; checkedAt?: string }> }).edits.map((e) => [e.id, e]));
+  assert.equal(edits.get('hamlet')!.holds, true);
+  assert.equal(edits.get('hamlet')!.checkedGeneration, 2);
+  // kenya's latest check is the re-check on generation 2.
+  assert.equal(edits.get('kenya')!.checkedGeneration, 2);
+  assert.equal(typeof edits.get('kenya')!.holds, 'boolean');
+  const text = spawnSync(process.execPath, [cli, 'state', '--state', dir], { encoding: 'utf8' }).stdout;
+  assert.match(text, /^holds {6}\d applied edits held at their latest check, \d did not, 0 never checked$/m);
 });

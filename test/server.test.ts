@@ -61,6 +61,10 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
       assert.ok(edit.queued_seconds >= 0 && edit.training_seconds > 0 && edit.attempts === 1, JSON.stringify(edit));
       const single = await call(server.url, 'GET', `/v1/edits/${encodeURIComponent(edit.id)}`);
       assert.equal(single.body.status, 'applied');
+      // Checked after its batch and re-checked after the later one; it answers its target, so it holds.
+      assert.equal(single.body.holds, true, `${edit.id}: ${JSON.stringify(single.body)}`);
+      assert.equal(single.body.checked_generation, 2);
+      assert.ok(Date.parse(single.body.checked_at) >= Date.parse(single.body.finished_at) - 1000);
       const completion = await call(server.url, 'POST', '/v1/completions', { prompt: edit.prompt, max_tokens: 1 });
       assert.equal(completion.status, 200);
       assert.equal(completion.body.text, ` ${TARGET}`, `${edit.id} not answered`);
@@ -70,7 +74,7 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
       assert.equal(completion.body.experts.length, completion.body.layers.length);
       assert.equal(completion.body.generation, 2);
     }
-    assert.ok(lines.some((line) => /^batch 2: applied 2 edits in [\d.]+ s \(30 iterations, loss [\d.]+\) → generation 2$/.test(line)), lines.join('\n'));
+    assert.ok(lines.some((line) => /^batch 2: applied 2 edits in [\d.]+ s \(30 iterations, loss [\d.]+\) → generation 2; 2 of 2 hold; 2 of 2 earlier edits re-checked hold$/.test(line)), lines.join('\n'));
     assert.ok(lines.some((line) => /^POST \/v1\/edits 202 [\d.]+ ms$/.test(line)));
   } finally {
     await stop();
@@ -293,6 +297,11 @@ test('/openapi.json documents the validated schemas; /metrics counts requests, l
     assert.match(metrics, /^elder_http_request_duration_seconds_count\{method="GET",route="\/v1\/edits",status?.*|^elder_http_request_duration_seconds_count\{method="GET",route="\/v1\/edits"\} \d+$/m);
     assert.match(metrics, /^elder_edits\{status="applied"\} 1$/m);
     assert.match(metrics, /^elder_edits\{status="queued"\} 0$/m);
+    // The one applied edit was checked after its batch: counted as held or lost, never unchecked.
+    const held = Number(/^elder_applied_edits_holding\{check="held"\} (\d+)$/m.exec(metrics)![1]);
+    const lost = Number(/^elder_applied_edits_holding\{check="lost"\} (\d+)$/m.exec(metrics)![1]);
+    assert.equal(held + lost, 1);
+    assert.match(metrics, /^elder_applied_edits_holding\{check="unchecked"\} 0$/m);
     assert.match(metrics, /^elder_training_batches_total\{result="applied"\} 1$/m);
     const trainingSeconds = Number(/^elder_training_seconds_total (\S+)$/m.exec(metrics)![1]);
     assert.ok(trainingSeconds > 0);

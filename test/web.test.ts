@@ -65,6 +65,8 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
     await page.locator('#edit-message', { hasText: 'Queued web-1.' }).waitFor();
     await page.locator('#edits tr[data-id="web-1"] td.status-applied').waitFor({ timeout: 60_000 });
     await page.locator('#summary', { hasText: 'generation 1' }).waitFor();
+    // The page says whether the applied edit holds (it is answered below, so it does).
+    await page.locator('#edits tr[data-id="web-1"] td.holds', { hasText: 'yes' }).waitFor();
 
     // Ask: the answer, the route, the distance and the experts per edited block.
     await page.fill('#ask-prompt', 'Tell me about Paris and');

@@ -64,6 +64,10 @@ async function refreshEdits() {
     cell(row, edit.target);
     const status = cell(row, edit.status, `status status-${edit.status}`);
     if (edit.reason) status.title = edit.reason;
+    // An applied edit shows whether the model actually gives its target now, never just "applied".
+    const holds = edit.status !== 'applied' ? '' : edit.holds === null ? 'not checked yet' : edit.holds ? 'yes' : 'no: old answer';
+    const holdsCell = cell(row, holds, edit.holds === false ? 'holds holds-no' : 'holds');
+    if (edit.checked_at) holdsCell.title = `checked ${edit.checked_at} on generation ${edit.checked_generation}`;
     cell(row, seconds(edit.queued_seconds));
     cell(row, seconds(edit.training_seconds));
     cell(row, edit.generation === null ? '' : String(edit.generation));

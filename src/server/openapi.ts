@@ -63,6 +63,9 @@ const EDIT_VIEW_SCHEMA: JsonSchema = {
     loss: { type: 'number' },
     iterations: { type: 'integer' },
     attempts: { type: 'integer' },
+    holds: { type: 'boolean', description: 'For an applied edit: whether the edited model gave its whole target (teacher-forced argmax) at the latest check, run after its batch and re-run on a sample of earlier edits after each later batch; null before the first check.' },
+    checked_at: { type: 'string', description: 'When that check ran.' },
+    checked_generation: { type: 'integer', description: 'The weights generation that check ran on.' },
   },
 };
 

@@ -17,7 +17,7 @@ import { requireBearer } from './auth.js';
 import { HttpError, readJsonBody, sendJson, sendText } from './http.js';
 import { ServiceMetrics } from './metrics.js';
 import { completionRequestSchema, DEFAULT_LIMITS, editsBodySchema, openApiDocument, type ServerLimits } from './openapi.js';
-import { EditService, NotFoundError, ReadOnlyError } from './service.js';
+import { EditService, NotFoundError, ReadOnlyError, type EditCheck } from './service.js';
 import { ConflictError, EDIT_STATUSES, type EditStatus, type StoredEdit } from './store.js';
 
 export interface ServerOptions {
@@ -54,8 +54,12 @@ const WEB_FILES: Record<string, { file: string; type: string }> = {
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 
-/** A stored edit as the API shows it (snake_case, with durations). */
-export function editView(edit: StoredEdit, now = Date.now()): Record<string, unknown> {
+/**
+ * A stored edit as the API shows it (snake_case, with durations), with its
+ * latest holds check from the state: `holds` is null until checked, so an
+ * applied edit that does not give its target is never shown as simply applied.
+ */
+export function editView(edit: StoredEdit, check: EditCheck, now = Date.now()): Record<string, unknown> {
   const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
   const started = ms(edit.startedAt);
   const finished = ms(edit.finishedAt);
@@ -78,6 +82,9 @@ export function editView(edit: StoredEdit, now = Date.now()): Record<string, unk
     loss: edit.loss,
     iterations: edit.iterations,
     attempts: edit.attempts,
+    holds: edit.status === 'applied' ? (check.holds ?? null) : null,
+    checked_at: edit.status === 'applied' ? (check.checkedAt ?? null) : null,
+    checked_generation: edit.status === 'applied' ? (check.checkedGeneration ?? null) : null,
   };
 }
 
@@ -188,6 +195,12 @@ export function startServer(service: EditService, options: ServerOptions): Promi
           { name: 'elder_training_batches_total', help: 'Training batches ended, by result.', type: 'counter', samples: Object.entries(totals?.batches ?? {}).map(([result, value]) => ({ labels: { result }, value })) },
           { name: 'elder_training_in_progress', help: '1 while a batch trains.', type: 'gauge', samples: [{ value: service.training ? 1 : 0 }] },
           { name: 'elder_state_generation', help: 'Committed generation of the ELDER state serving completions.', type: 'gauge', samples: [{ value: service.generation }] },
+          {
+            name: 'elder_applied_edits_holding',
+            help: 'Applied edits by their latest check: held (the edited model gives the target), lost (it does not), unchecked.',
+            type: 'gauge',
+            samples: Object.entries(service.holdCounts()).map(([check, value]) => ({ labels: { check }, value })),
+          },
           { name: 'elder_codebook_codes', help: 'Allocation codes of live (applied, unretracted) edits.', type: 'gauge', samples: [{ value: service.state.editor.codebook.size }] },
         ]);
         sendText(response, 200, text, 'text/plain; version=0.0.4; charset=utf-8');
@@ -211,7 +224,7 @@ export function startServer(service: EditService, options: ServerOptions): Promi
         const after = integer('after', 0, Number.MAX_SAFE_INTEGER);
         const edits = service.store?.list({ status: (status ?? undefined) as EditStatus | undefined, limit, after }) ?? [];
         const now = Date.now();
-        sendJson(response, 200, { edits: edits.map((edit) => editView(edit, now)), counts: service.store?.counts() ?? null });
+        sendJson(response, 200, { edits: edits.map((edit) => editView(edit, service.holdsOf(edit.id), now)), counts: service.store?.counts() ?? null });
       },
     },
     {
@@ -223,14 +236,14 @@ export function startServer(service: EditService, options: ServerOptions): Promi
         const body = validated<EditRequest | EditRequest[]>(editsSchema, await readJsonBody(request, limits.maxBodyBytes));
         const stored = service.submit(Array.isArray(body) ? body : [body]);
         const now = Date.now();
-        sendJson(response, 202, { ids: stored.map((e) => e.id), edits: stored.map((e) => editView(e, now)) });
+        sendJson(response, 202, { ids: stored.map((e) => e.id), edits: stored.map((e) => editView(e, service.holdsOf(e.id), now)) });
       },
     },
     {
       method: 'GET',
       template: '/v1/edits/{id}',
       pattern: /^\/v1\/edits\/([^/]+)$/,
-      handle: (_q, response, [id]) => sendJson(response, 200, editView(service.get(id))),
+      handle: (_q, response, [id]) => sendJson(response, 200, editView(service.get(id), service.holdsOf(id))),
     },
     {
       method: 'DELETE',
@@ -238,7 +251,7 @@ export function startServer(service: EditService, options: ServerOptions): Promi
       pattern: /^\/v1\/edits\/([^/]+)$/,
       handle: (request, response, [id]) => {
         requireWriter(request);
-        sendJson(response, 200, editView(service.retract(id)));
+        sendJson(response, 200, editView(service.retract(id), service.holdsOf(id)));
       },
     },
     {

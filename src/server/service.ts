@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModel } from '../models/load.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
-import { expandRequests, tokenizeEdits, type EditRequest } from '../editors/edit.js';
+import { expandRequests, tokenizeEdit, tokenizeEdits, type EditRequest } from '../editors/edit.js';
 import { ElderState } from '../editors/elder/state.js';
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
@@ -51,6 +51,13 @@ export interface ReconcileFinding {
   store: string;
   state: string;
   action: string;
+}
+
+/** Whether an edit held at its latest check, and when that ran. */
+export interface EditCheck {
+  holds: boolean | undefined;
+  checkedAt: string | undefined;
+  checkedGeneration: number | undefined;
 }
 
 /** The batch in training now. */
@@ -173,6 +180,24 @@ export class EditService {
     return edit;
   }
 
+  /** The latest check of an applied edit from the state's journal (undefined fields: never checked). */
+  holdsOf(id: string): EditCheck {
+    const edit = this.state.files.edits.get(id);
+    return { holds: edit?.holds, checkedAt: edit?.checkedAt, checkedGeneration: edit?.checkedGeneration };
+  }
+
+  /** Applied, live edits by their latest check: held, lost (did not hold), unchecked. */
+  holdCounts(): { held: number; lost: number; unchecked: number } {
+    const counts = { held: 0, lost: 0, unchecked: 0 };
+    for (const edit of this.state.files.edits.values()) {
+      if (edit.status !== 'applied') continue;
+      if (edit.holds === undefined) counts.unchecked++;
+      else if (edit.holds) counts.held++;
+      else counts.lost++;
+    }
+    return counts;
+  }
+
   /**
    * Retracts an edit. An applied one leaves the state's codebook first (a
    * durable journal record), so its inputs defer to the base model again; a
@@ -254,9 +279,17 @@ export class EditService {
       // Retracted while it trained: the commit holds it, the state's codebook must not.
       const retracted = ids.filter((id) => store.get(id)?.status === 'retracted');
       for (const id of retracted) this.state.retract(id);
+      const checks = this.state.verifyBatch(
+        tokenized.filter((e) => !retracted.includes(e.id)),
+        (stored) => tokenizeEdit(this.tokenizer, this.model.config, stored),
+      );
       const seconds = (performance.now() - started) / 1000;
       store.finishBatch(batch, seconds, { generation: record.generation, loss: record.loss, iterations: record.iterations });
-      this.log(`batch ${batch}: applied ${ids.length} edit${ids.length > 1 ? 's' : ''} in ${seconds.toFixed(2)} s (${record.iterations} iterations, loss ${record.loss.toFixed(4)}) → generation ${record.generation}${retracted.length ? `; retracted meanwhile: ${retracted.join(', ')}` : ''}`);
+      const notHolding = checks.batch.filter((c) => !c.holds).map((c) => c.id);
+      const lost = checks.earlier.filter((c) => !c.holds).map((c) => c.id);
+      this.log(
+        `batch ${batch}: applied ${ids.length} edit${ids.length > 1 ? 's' : ''} in ${seconds.toFixed(2)} s (${record.iterations} iterations, loss ${record.loss.toFixed(4)}) → generation ${record.generation}${retracted.length ? `; retracted meanwhile: ${retracted.join(', ')}` : ''}; ${checks.batch.length - notHolding.length} of ${checks.batch.length} hold${notHolding.length ? ` (not: ${notHolding.join(', ')})` : ''}; ${checks.earlier.length - lost.length} of ${checks.earlier.length} earlier edits re-checked hold${lost.length ? ` (lost: ${lost.join(', ')})` : ''}`,
+      );
     } catch (error) {
       if (this.closed) return;
       if (!(error instanceof ElderError)) throw error;

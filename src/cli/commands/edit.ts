@@ -1,7 +1,7 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import path from 'node:path';
 import { loadModel } from '../../models/load.js';
-import { expandRequests, tokenizeEdits } from '../../editors/edit.js';
+import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.js';
 import { readEditsFile } from '../../editors/edits-file.js';
 import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
@@ -66,14 +66,23 @@ export function editCommand(argv: string[]): void {
     const { batchSize, iterations } = state.config;
     const progress = new Progress(edits.length, 'edits');
     let done = 0;
+    let held = 0;
     for (let start = 0; start < edits.length; start += batchSize) {
       const batch = edits.slice(start, start + batchSize);
       const record = state.applyBatch(batch, ({ iteration, loss }) => progress.update(done, `batch of ${batch.length}, iteration ${iteration}/${iterations}, loss ${loss.toFixed(4)}`, { transient: true }));
       done += batch.length;
       progress.update(done, `loss ${record.loss.toFixed(4)} after ${record.iterations} iterations`, { final: done === edits.length });
-      for (const edit of record.edits) process.stdout.write(`applied ${edit.id} experts ${JSON.stringify(edit.experts)}\n`);
+      const checks = state.verifyBatch(batch, (stored) => tokenizeEdit(tok, model.config, stored));
+      record.edits.forEach((edit, b) => {
+        process.stdout.write(`applied ${edit.id} experts ${JSON.stringify(edit.experts)} ${checks.batch[b].holds ? 'holds' : 'does not hold (the edited model does not give its target)'}\n`);
+      });
+      held += checks.batch.filter((c) => c.holds).length;
+      if (checks.earlier.length > 0) {
+        const lost = checks.earlier.filter((c) => !c.holds).map((c) => c.id);
+        process.stdout.write(`rechecked ${checks.earlier.length} earlier edits: ${checks.earlier.length - lost.length} hold${lost.length > 0 ? `; no longer hold: ${lost.join(', ')}` : ''}\n`);
+      }
     }
-    process.stdout.write(`${edits.length} edits applied; ${state.editor.codebook.size} codes in ${stateDir}\n`);
+    process.stdout.write(`${edits.length} edits applied, ${held} of them hold; ${state.editor.codebook.size} codes in ${stateDir}\n`);
   } finally {
     state.close();
   }

@@ -7,6 +7,8 @@ export function stateCommand(argv: string[]): void {
   const files = StateFiles.read(stateDir, false);
   const edits = [...files.edits.values()];
   const applied = edits.filter((e) => e.status === 'applied').length;
+  const holding = edits.filter((e) => e.status === 'applied' && e.holds === true).length;
+  const notHolding = edits.filter((e) => e.status === 'applied' && e.holds === false).length;
   if (options.values.json) {
     console.log(JSON.stringify({ config: files.config.elder, base: files.config.base, generation: files.weights.generation, codebookSize: applied, edits }));
     return;
@@ -17,10 +19,12 @@ export function stateCommand(argv: string[]): void {
   console.log(`elder      ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`);
   console.log(`training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, seed ${c.seed}`);
   console.log(`edits      ${edits.length} (${applied} applied, ${edits.length - applied} retracted); codebook ${applied} codes; weights generation ${files.weights.generation}`);
+  console.log(`holds      ${holding} applied edits held at their latest check, ${notHolding} did not, ${applied - holding - notHolding} never checked`);
   if (edits.length === 0) return;
   const idWidth = Math.max(2, ...edits.map((e) => e.id.length));
-  console.log(`\n${'id'.padEnd(idWidth)}  status     experts per layer             prompt → target`);
+  console.log(`\n${'id'.padEnd(idWidth)}  status     holds                 experts per layer             prompt → target`);
   for (const e of edits) {
-    console.log(`${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}`);
+    const holds = e.holds === undefined ? 'unchecked' : `${e.holds ? 'yes' : 'NO'} (gen ${e.checkedGeneration})`;
+    console.log(`${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${holds.padEnd(20)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}`);
   }
 }

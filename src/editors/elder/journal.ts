@@ -22,9 +22,17 @@ export interface JournalEditEntry {
   allocation: number[][];
 }
 
+/** Whether an edit holds: the edited model gives its whole target (teacher-forced argmax) after its prompt. */
+export interface HoldsCheck {
+  id: string;
+  holds: boolean;
+}
+
 export type JournalRecord =
   | { type: 'batch'; seq: number; at: string; generation: number; weights: string; weightsSha256: string; iterations: number; loss: number; edits: JournalEditEntry[] }
-  | { type: 'retract'; seq: number; at: string; id: string };
+  | { type: 'retract'; seq: number; at: string; id: string }
+  /** Checks run on generation `generation`: a batch's own edits and a sample of earlier ones. */
+  | { type: 'check'; seq: number; at: string; generation: number; results: HoldsCheck[] };
 
 type Unsealed<T> = T extends unknown ? Omit<T, 'seq' | 'at'> : never;
 

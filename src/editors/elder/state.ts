@@ -24,7 +24,8 @@ import { defaultElderConfig, validateElderConfig, type ElderConfig } from './con
 import { ElderEditor, type BatchResult, type IterationReport } from './editor.js';
 import type { Allocation } from './allocation.js';
 import { StateError } from './errors.js';
-import { appendJournal, readJournal, type JournalEditEntry, type JournalRecord } from './journal.js';
+import { appendJournal, readJournal, type HoldsCheck, type JournalEditEntry, type JournalRecord } from './journal.js';
+import { checkEdits, recheckSample, type CheckableEdit } from './holds.js';
 import { MixtureOfLora } from './mixture.js';
 
 const CONFIG_FILE = 'config.json';
@@ -59,6 +60,11 @@ export interface EditRecord extends JournalEditEntry {
   generation: number;
   appliedAt: string;
   retractedAt?: string;
+  /** Whether the edit held at its latest check (absent: never checked). */
+  holds?: boolean;
+  /** When that check ran, and on which weights generation. */
+  checkedAt?: string;
+  checkedGeneration?: number;
 }
 
 export type BatchRecord = Extract<JournalRecord, { type: 'batch' }>;
@@ -142,6 +148,12 @@ export class StateFiles {
         this.edits.set(edit.id, { ...edit, status: 'applied', generation: record.generation, appliedAt: record.at });
       }
       this.weights = { file: record.weights, sha256: record.weightsSha256, generation: record.generation };
+    } else if (record.type === 'check') {
+      for (const result of record.results) {
+        const edit = this.edits.get(result.id);
+        if (edit === undefined) throw new StateError(`${this.dir}: journal checks unknown edit "${result.id}"`);
+        Object.assign(edit, { holds: result.holds, checkedAt: record.at, checkedGeneration: record.generation });
+      }
     } else {
       const edit = this.edits.get(record.id);
       if (edit === undefined) throw new StateError(`${this.dir}: journal retracts unknown edit "${record.id}"`);
@@ -387,6 +399,23 @@ export class ElderState {
       this.editor.mixture.loadValues(this.files.readWeights(), this.files.weights.file);
       throw error;
     }
+  }
+
+  /**
+   * Checks whether the edits of the batch just committed hold, and re-checks a
+   * sample of earlier live edits (later batches can undo earlier ones), on the
+   * committed weights; the results are journaled. `tokenize` turns a stored
+   * edit back into ids (the state keeps text, not token ids).
+   */
+  verifyBatch(batch: readonly CheckableEdit[], tokenize: (edit: EditRecord) => CheckableEdit): { batch: HoldsCheck[]; earlier: HoldsCheck[] } {
+    const inBatch = new Set(batch.map((e) => e.id));
+    const earlier = recheckSample(
+      [...this.files.edits.values()].filter((e) => e.status === 'applied' && !inBatch.has(e.id)),
+      this.files.weights.generation,
+    ).map(tokenize);
+    const results = checkEdits(this.editor, [...batch, ...earlier]);
+    if (results.length > 0) this.files.append({ type: 'check', generation: this.files.weights.generation, results });
+    return { batch: results.slice(0, batch.length), earlier: results.slice(batch.length) };
   }
 
   /** Retracts an edit: its code leaves the codebook, so its inputs defer to the base model again. */

@@ -1,0 +1,30 @@
+/**
+ * Whether edits hold: after its batch is committed, an edit holds when the
+ * edited model (routing and deferral included) gives its whole target as the
+ * teacher-forced argmax after its prompt — the paper's reliability, per edit.
+ * Training a batch can end with an edit that does not hold, and later batches
+ * can undo earlier edits, so each batch is checked and a sample of earlier
+ * edits is checked again.
+ */
+import type { TokenizedEdit } from '../edit.js';
+import { scoreTargets } from '../../eval/metrics.js';
+import { Random } from '../../util/random.js';
+import type { HoldsCheck } from './journal.js';
+import type { ElderEditor } from './editor.js';
+
+/** Earlier edits re-checked after each batch. */
+export const RECHECK_SAMPLE = 16;
+
+export type CheckableEdit = Pick<TokenizedEdit, 'id' | 'promptIds' | 'targetIds'>;
+
+export function checkEdits(editor: ElderEditor, edits: readonly CheckableEdit[]): HoldsCheck[] {
+  if (edits.length === 0) return [];
+  const { correct } = scoreTargets(editor.model, editor, edits, 16);
+  return edits.map((edit, i) => ({ id: edit.id, holds: correct[i] }));
+}
+
+/** Up to {@link RECHECK_SAMPLE} of `edits`, drawn with a seed of the generation (reproducible). */
+export function recheckSample<T>(edits: readonly T[], generation: number, count = RECHECK_SAMPLE): T[] {
+  if (edits.length <= count) return [...edits];
+  return new Random(0x5eed ^ generation).shuffle([...edits]).slice(0, count);
+}
