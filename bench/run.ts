@@ -4,6 +4,7 @@
  *   sgemm      GFLOP/s for GPT-2 shapes on every available backend
  *   kernels    native vs TypeScript elementwise/row kernels
  *   gpt2-small forward tokens/s, decode tokens/s, one training step
+ *   pretrain   pretraining tokens/s of elder-facts' shape, with and without buffer reuse
  *   serve      the HTTP service on the default model (elder-facts): completion latency idle and while training
  * `npm run bench -- --quick` runs fewer repeats.
  */
@@ -17,6 +18,7 @@ import { Random } from '../src/util/random.js';
 import { machineLine, medianSeconds, printTable } from './harness.js';
 import { elderTables } from './elder.js';
 import { serveTable } from './serve.js';
+import { pretrainTable } from './pretrain.js';
 
 const quick = process.argv.includes('--quick');
 const budget = quick ? 0.5 : 2;
@@ -134,5 +136,6 @@ if (!only || only === 'kernels') {
   elementwiseTable();
 }
 if (!only || only === 'model') modelTable();
+if (!only || only === 'pretrain') pretrainTable(quick);
 if (!only || only === 'elder') elderTables(randomModel(gpt2SmallConfig(), 0), quick);
 if (!only || only === 'serve') await serveTable(quick);

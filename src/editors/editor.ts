@@ -9,6 +9,7 @@
 import { Tensor, backward, noGrad } from '../tensor/tensor.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { AdamW } from '../tensor/adamw.js';
+import { BufferPool, withBufferPool } from '../tensor/buffers.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
 import { NonFiniteError } from '../util/errors.js';
@@ -83,17 +84,23 @@ export function trainThroughHooks(
   const optimizer = new AdamW(params, { lr: options.lr });
   let loss = NaN;
   let iterations = 0;
+  // The iterations allocate the same activations each time: one pool serves them all.
+  const pool = new BufferPool();
   for (let iteration = 1; iteration <= options.iterations; iteration++) {
     optimizer.zeroGrad();
-    const hidden = model.finalNorm(model.runBlocks(prefix, firstLayer, model.config.layers, { hooks: hooks() }));
-    const result = lossOnHidden(model, hidden, prepared.targets);
-    loss = result.loss.item();
-    if (!Number.isFinite(loss)) throw new NonFiniteError(`loss became ${loss} at iteration ${iteration}`);
-    onStep?.({ iteration, loss });
-    if (options.earlyStop === true && countArgmaxHits(result.logits, prepared.targets.targets) === prepared.targets.targets.length) break;
-    backward(result.loss);
-    optimizer.assertFiniteGradients();
-    optimizer.step();
+    const stop = withBufferPool(pool, () => {
+      const hidden = model.finalNorm(model.runBlocks(prefix, firstLayer, model.config.layers, { hooks: hooks() }));
+      const result = lossOnHidden(model, hidden, prepared.targets);
+      loss = result.loss.item();
+      if (!Number.isFinite(loss)) throw new NonFiniteError(`loss became ${loss} at iteration ${iteration}`);
+      onStep?.({ iteration, loss });
+      if (options.earlyStop === true && countArgmaxHits(result.logits, prepared.targets.targets) === prepared.targets.targets.length) return true;
+      backward(result.loss);
+      optimizer.assertFiniteGradients();
+      optimizer.step();
+      return false;
+    });
+    if (stop) break;
     iterations = iteration;
   }
   return { iterations, loss };

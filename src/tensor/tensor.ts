@@ -8,6 +8,7 @@
  * frozen model records nothing and costs nothing extra.
  */
 import { ShapeError } from '../util/errors.js';
+import { allocate } from './buffers.js';
 
 /** How an op's output sends its gradient back to its inputs. */
 export interface GradNode {
@@ -53,7 +54,7 @@ export class Tensor {
   }
 
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {
-    return new Tensor(new Float32Array(shapeSize(shape)), shape, requiresGrad);
+    return new Tensor(allocate(shapeSize(shape)), shape, requiresGrad);
   }
 
   static from(values: ArrayLike<number>, shape: readonly number[], requiresGrad = false): Tensor {
@@ -78,9 +79,13 @@ export class Tensor {
     return this.size / this.lastDim;
   }
 
-  /** The gradient buffer, allocated (zeroed) on first use. */
+  /**
+   * The gradient buffer, allocated (zeroed) on first use. A leaf's (a
+   * parameter's) outlives the step, so only intermediate tensors' come from a
+   * buffer pool.
+   */
   gradBuffer(): Float32Array {
-    if (this.grad === null) this.grad = new Float32Array(this.size);
+    if (this.grad === null) this.grad = this.gradNode === null ? new Float32Array(this.size) : allocate(this.size);
     return this.grad;
   }
 
@@ -149,7 +154,11 @@ export function recordGrad(output: Tensor, inputs: readonly Tensor[], backward: 
 export function accumulateGrad(t: Tensor, delta: Float32Array): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = delta.slice();
+    if (t.gradNode === null) t.grad = delta.slice();
+    else {
+      t.grad = allocate(delta.length);
+      t.grad.set(delta);
+    }
     return;
   }
   const grad = t.grad;
@@ -210,11 +219,11 @@ export function gradSlot(t: Tensor): { grad: Float32Array; beta: 0 | 1 } {
 export function writeGrad(t: Tensor, write: (target: Float32Array) => void): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = new Float32Array(t.size);
+    t.grad = t.gradNode === null ? new Float32Array(t.size) : allocate(t.size);
     write(t.grad);
     return;
   }
-  const scratch = new Float32Array(t.size);
+  const scratch = allocate(t.size);
   write(scratch);
   const grad = t.grad;
   for (let i = 0; i < grad.length; i++) grad[i] += scratch[i];

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Tensor, backward, noGrad } from '../tensor/tensor.js';
 import { AdamW } from '../tensor/adamw.js';
 import { clipGradNorm } from '../tensor/clip.js';
+import { BufferPool, withBufferPool } from '../tensor/buffers.js';
 import { crossEntropy } from '../tensor/ops/crossentropy.js';
 import { SafetensorsFile, writeSafetensors } from '../models/safetensors.js';
 import { loadModel, saveModel } from '../models/load.js';
@@ -118,6 +119,7 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
   if (resumed !== null) optimizer.importState({ steps: resumed.state.step, moments: names.map((name) => resumed.moments.get(name)!) });
 
   const resumedFrom = state.step;
+  const pool = new BufferPool();
   let lastCheckpoint = performance.now();
   const runStart = performance.now();
   const baseSeconds = state.trainingSeconds;
@@ -137,12 +139,8 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
     optimizer.lr = lr;
     optimizer.zeroGrad();
     const batch = sampleWindows(data.train, config, state.step, data.trainStarts);
-    const loss = windowLoss(model, batch, config.batchSize, config.windowLength);
-    const lossValue = loss.item();
+    const { loss: lossValue, gradNorm } = trainingStep(model, optimizer, batch, config, pool);
     if (!Number.isFinite(lossValue)) throw new NonFiniteError(`training loss is ${lossValue} at step ${state.step}; the last checkpoint is intact`);
-    backward(loss);
-    const gradNorm = clipGradNorm(params, config.clipNorm);
-    optimizer.step();
     state.step++;
     tokensThisRun += config.batchSize * config.windowLength;
     state.history.push({ step: state.step, loss: lossValue, lr, gradNorm });
@@ -166,6 +164,31 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
   }
   state.trainingSeconds = baseSeconds + (performance.now() - runStart) / 1000;
   return { model, state, finished: true, resumedFrom };
+}
+
+/**
+ * One optimisation step on a batch of windows: loss, backward, clipping,
+ * AdamW. With a pool, every activation of the step comes from it and returns
+ * to it, so the next step reuses the same buffers instead of the collector
+ * freeing and the allocator zeroing them. A non-finite loss skips the update.
+ */
+export function trainingStep(
+  model: DecoderLM,
+  optimizer: AdamW,
+  windows: Int32Array,
+  config: Pick<PretrainConfig, 'batchSize' | 'windowLength' | 'clipNorm'>,
+  pool: BufferPool | null,
+): { loss: number; gradNorm: number } {
+  const step = () => {
+    const loss = windowLoss(model, windows, config.batchSize, config.windowLength);
+    const value = loss.item();
+    if (!Number.isFinite(value)) return { loss: value, gradNorm: NaN };
+    backward(loss);
+    const gradNorm = clipGradNorm(optimizer.params, config.clipNorm);
+    optimizer.step();
+    return { loss: value, gradNorm };
+  };
+  return pool === null ? step() : withBufferPool(pool, step);
 }
 
 /** Mean next-token loss of B windows of T + 1 tokens each. */

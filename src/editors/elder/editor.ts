@@ -18,6 +18,7 @@ import { Tensor, backward, noGrad } from '../../tensor/tensor.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { selectRows } from '../../tensor/ops/select.js';
 import { AdamW } from '../../tensor/adamw.js';
+import { BufferPool, withBufferPool } from '../../tensor/buffers.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { countArgmaxHits, lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
 import { generate, type Generation } from '../../models/generate.js';
@@ -202,16 +203,22 @@ export class ElderEditor implements Editor {
     const optimizer = new AdamW(this.mixture.parameters(), { lr: this.config.lr });
     let iterations = 0;
     let lastLoss = NaN;
+    // Every iteration allocates the same activations: one pool serves them all (nothing escapes an iteration).
+    const pool = new BufferPool();
     for (let iteration = 1; iteration <= this.config.iterations; iteration++) {
       optimizer.zeroGrad();
-      const losses = this.batchLosses(prepared, prefix, presets);
-      lastLoss = losses.total.item();
-      if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
-      onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() });
-      if (this.config.earlyStop && countArgmaxHits(losses.logits, prepared.targets.targets) === prepared.targets.targets.length) break;
-      backward(losses.total);
-      optimizer.assertFiniteGradients();
-      optimizer.step();
+      const stop = withBufferPool(pool, () => {
+        const losses = this.batchLosses(prepared, prefix, presets);
+        lastLoss = losses.total.item();
+        if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
+        onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() });
+        if (this.config.earlyStop && countArgmaxHits(losses.logits, prepared.targets.targets) === prepared.targets.targets.length) return true;
+        backward(losses.total);
+        optimizer.assertFiniteGradients();
+        optimizer.step();
+        return false;
+      });
+      if (stop) break;
       iterations = iteration;
     }
     const routing = noGrad(() => this.mixture.route(prefix.query));

@@ -3,6 +3,7 @@
  * cache. Heads are addressed in place inside [B, T, heads·headDim] buffers
  * through sgemm's leading dimensions, so no head is ever copied out.
  */
+import { allocate } from '../buffers.js';
 import { kernels } from '../backends/index.js';
 import { Tensor, gradSlot, recordGrad } from '../tensor.js';
 import { ShapeError } from '../../util/errors.js';
@@ -72,7 +73,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape
   }
   const span = pastLength + steps; // keys visible to the last query
 
-  const probs = new Float32Array(batch * heads * steps * span);
+  const probs = allocate(batch * heads * steps * span);
   const out = Tensor.zeros([batch, steps, qWidth]);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
@@ -100,8 +101,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape
       // Several query heads share a kv head: fresh kv gradients are zeroed once, then every head accumulates.
       if (dk && dk.beta === 0) dk.grad.fill(0);
       if (dv && dv.beta === 0) dv.grad.fill(0);
-      const dProbs = new Float32Array(steps * span);
-      const dScores = new Float32Array(steps * span);
+      const dProbs = allocate(steps * span);
+      const dScores = allocate(steps * span);
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           const qOffset = b * steps * qWidth + h * headDim;

@@ -1,4 +1,5 @@
 /** LayerNorm over the last dimension (GPT-2), biased variance as in PyTorch. */
+import { allocate } from '../buffers.js';
 import { kernels } from '../backends/index.js';
 import { Tensor, recordGrad, writeGrad } from '../tensor.js';
 import { ShapeError } from '../../util/errors.js';
@@ -10,8 +11,8 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
   }
   const rows = x.rows;
   const out = Tensor.zeros(x.shape);
-  const mean = new Float32Array(rows);
-  const rstd = new Float32Array(rows);
+  const mean = allocate(rows);
+  const rstd = allocate(rows);
   kernels.layerNormForward(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, cols, eps);
   recordGrad(out, [x, gamma, beta], (dy) => {
     const dGamma = gamma.requiresGrad ? gamma.gradBuffer() : null;
