@@ -124,7 +124,7 @@ function trainingTokenizer(options: Options, texts: () => string[]): TextTokeniz
   return TextTokenizer.load(dir)!;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const table = readFactTable();
   const sentences = trainingSentences(table);
@@ -169,7 +169,7 @@ function main(): void {
 
   const probes: Array<{ step: number; train: number; heldout: number }> = [];
   let progress: Progress | null = null;
-  const result = pretrain(() => initialisedModel(modelConfig, config.seed), data, config, {
+  const result = await pretrain(() => initialisedModel(modelConfig, config.seed), data, config, {
     checkpointDir: options.work,
     shouldStop: () => stopRequested,
     onProgress: (p, state, model) => {
@@ -270,12 +270,10 @@ function writeLossCurve(file: string, state: TrainerState): void {
   writeFileAtomic(file, [Buffer.from(svg)]);
 }
 
-try {
-  main();
-} catch (error) {
+main().catch((error: unknown) => {
   if (error instanceof ElderError) {
     console.error(`train:facts: ${error.message}`);
     process.exit(1);
   }
   throw error;
-}
+});

@@ -12,11 +12,11 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { parseFortunes, parseWordnetData } from '../src/train/corpus.js';
 import { lineChart, ticks } from '../src/plot/svg.js';
 import { NonFiniteError } from '../src/util/errors.js';
+import { spawn } from 'node:child_process';
+import { repoRoot } from './helpers.js';
 
-const modelConfig = parseConfig(
-  { model_type: 'gpt2', vocab_size: 32, n_positions: 16, n_embd: 16, n_layer: 2, n_head: 2, n_inner: 32, activation_function: 'gelu_new' },
-  'test config',
-);
+const MODEL_JSON = { model_type: 'gpt2', vocab_size: 32, n_positions: 16, n_embd: 16, n_layer: 2, n_head: 2, n_inner: 32, activation_function: 'gelu_new' };
+const modelConfig = parseConfig(MODEL_JSON, 'test config');
 
 /** A stream with structure to learn: a fixed 7-token cycle (next token determined by the current one). */
 function cyclicTokens(length: number, offset: number): Int32Array {
@@ -48,12 +48,12 @@ function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'elder-pretrain-'));
 }
 
-test('pretraining lowers the validation loss of a learnable stream well below chance', () => {
+test('pretraining lowers the validation loss of a learnable stream well below chance', async () => {
   const dir = tempDir();
   const config = trainingConfig(60);
   const untrained = randomModel(modelConfig, 3);
   const before = validationLoss(untrained, data.validation, config);
-  const result = pretrain(() => randomModel(modelConfig, 3), data, config, { checkpointDir: dir });
+  const result = await pretrain(() => randomModel(modelConfig, 3), data, config, { checkpointDir: dir });
   assert.equal(result.finished, true);
   const after = result.state.validation[result.state.validation.length - 1].loss;
   assert.ok(before > Math.log(32) - 0.5, `untrained loss ${before} should be near chance ${Math.log(32)}`);
@@ -61,13 +61,13 @@ test('pretraining lowers the validation loss of a learnable stream well below ch
   assert.equal(result.state.history.length, 60);
 });
 
-test('a stopped run resumes from its checkpoint to the exact weights of an uninterrupted run', () => {
+test('a stopped run resumes from its checkpoint to the exact weights of an uninterrupted run', async () => {
   const config = trainingConfig(12);
-  const straight = pretrain(() => randomModel(modelConfig, 9), data, config, { checkpointDir: tempDir() });
+  const straight = await pretrain(() => randomModel(modelConfig, 9), data, config, { checkpointDir: tempDir() });
 
   const dir = tempDir();
   let steps = 0;
-  const first = pretrain(() => randomModel(modelConfig, 9), data, config, {
+  const first = await pretrain(() => randomModel(modelConfig, 9), data, config, {
     checkpointDir: dir,
     shouldStop: () => steps >= 5,
     onProgress: () => steps++,
@@ -75,7 +75,7 @@ test('a stopped run resumes from its checkpoint to the exact weights of an unint
   assert.equal(first.finished, false);
   assert.equal(first.state.step, 5);
   // The fresh-model factory must not be used once a checkpoint exists: give it a different seed.
-  const resumed = pretrain(() => randomModel(modelConfig, 999), data, config, { checkpointDir: dir });
+  const resumed = await pretrain(() => randomModel(modelConfig, 999), data, config, { checkpointDir: dir });
   assert.equal(resumed.resumedFrom, 5);
   assert.equal(resumed.finished, true);
   for (const [name, tensor] of straight.model.parameters) {
@@ -87,9 +87,9 @@ test('a stopped run resumes from its checkpoint to the exact weights of an unint
   );
 });
 
-test('a checkpoint swap cut short falls back to the previous checkpoint', () => {
+test('a checkpoint swap cut short falls back to the previous checkpoint', async () => {
   const dir = tempDir();
-  pretrain(() => randomModel(modelConfig, 1), data, trainingConfig(3), { checkpointDir: dir });
+  await pretrain(() => randomModel(modelConfig, 1), data, trainingConfig(3), { checkpointDir: dir });
   // A kill between "live → old" and "next → live" leaves only checkpoint.old.
   fs.renameSync(path.join(dir, 'checkpoint'), path.join(dir, 'checkpoint.old'));
   const restored = readCheckpoint(dir);
@@ -149,4 +149,44 @@ test('line charts place points inside the plot and escape labels', () => {
   assert.match(svg, />a&lt;b</);
   assert.match(svg, /d="M64\.0,372\.0 L570\.0,36\.0"/);
   assert.deepEqual(ticks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+});
+
+test('SIGINT during a long run stops it after the current step, with a checkpoint of that step', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  // A child that would train for a million steps, stopping on SIGINT as train:facts does.
+  const script = `
+    import { pretrain } from ${JSON.stringify(path.join(repoRoot, 'dist/src/train/pretrain.js'))};
+    import { randomModel } from ${JSON.stringify(path.join(repoRoot, 'dist/src/models/load.js'))};
+    import { parseConfig } from ${JSON.stringify(path.join(repoRoot, 'dist/src/models/config.js'))};
+    const modelConfig = parseConfig(${JSON.stringify(MODEL_JSON)}, 'child');
+    const tokens = Int32Array.from({ length: 3000 }, (_, i) => i % 32);
+    let stop = false;
+    process.on('SIGINT', () => { stop = true; });
+    const config = ${JSON.stringify({ ...trainingConfig(1_000_000), evalEvery: 1_000_000 })};
+    const result = await pretrain(() => randomModel(modelConfig, 1), { train: tokens, validation: tokens.slice(0, 400) }, config, {
+      checkpointDir: ${JSON.stringify(dir)},
+      shouldStop: () => stop,
+      onProgress: (p) => { if (p.step % 5 === 0) process.stdout.write('step ' + p.step + '\\n'); },
+    });
+    process.stdout.write('stopped at ' + result.state.step + ' finished ' + result.finished + '\\n');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (chunk) => (err += chunk));
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (/step 10\n/.test(out)) {
+        child.kill('SIGINT');
+        resolve();
+      }
+    });
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, err);
+  const stopped = Number(/stopped at (\d+) finished false/.exec(out)?.[1]);
+  assert.ok(stopped >= 10 && stopped < 100, `stopped at ${stopped}:\n${out}`);
+  // The checkpoint holds exactly the step it stopped at: nothing after the last step is lost.
+  assert.equal(readCheckpoint(dir)!.state.step, stopped);
 });

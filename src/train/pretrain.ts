@@ -101,8 +101,11 @@ const CHECKPOINT = 'checkpoint';
 /**
  * Trains `freshModel()` — or the model of an existing checkpoint in
  * `io.checkpointDir`, continuing its step count — for `config.totalSteps`.
+ * Asynchronous only so that signals are handled between steps: `shouldStop`
+ * set by a SIGINT handler stops the run after the current step, with a
+ * checkpoint of it.
  */
-export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: PretrainConfig, io: PretrainIO): PretrainResult {
+export async function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: PretrainConfig, io: PretrainIO): Promise<PretrainResult> {
   validateData(data, config);
   const resumed = readCheckpoint(io.checkpointDir);
   const model = resumed?.model ?? freshModel();
@@ -131,6 +134,9 @@ export function pretrain(freshModel: () => DecoderLM, data: TokenSplit, config: 
   };
 
   while (state.step < config.totalSteps) {
+    // Give the event loop a turn between steps: a signal handler (Ctrl-C, kill) only runs then,
+    // so without this an interrupt would wait for the whole run and lose everything since the last checkpoint.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (io.shouldStop?.() === true) {
       save();
       return { model, state, finished: false, resumedFrom };
