@@ -9,6 +9,7 @@ import { expandRequests, tokenizeEdit, type EditRequest } from '../src/editors/e
 import { parseEditsJsonl } from '../src/editors/edits-file.js';
 import { EditFileError, StateError } from '../src/editors/elder/errors.js';
 import { ElderState, StateFiles, retractEdit } from '../src/editors/elder/state.js';
+import { ElderEditor } from '../src/editors/elder/editor.js';
 import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
 import { defaultElderConfig, defaultLayerRange } from '../src/editors/elder/config.js';
 import { spawnSync } from 'node:child_process';
@@ -76,6 +77,17 @@ test('default layers: six blocks ending at ~84% of the depth (at most half of a 
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
   assert.equal(config.lr, 1e-4);
   assert.equal(config.iterations, 50);
+});
+
+test('settings that cannot work are refused before any training, naming the setting', () => {
+  const big = { ...model.config, layers: 48 };
+  assert.throws(() => defaultElderConfig(big, { topK: 5 }), /top-k 5 exceeds the 4 experts/);
+  // 6 layers × top-2 of 4: two codes differ in at most 24 bits.
+  assert.doesNotThrow(() => defaultElderConfig(big, { epsilon: 24 }));
+  assert.throws(() => defaultElderConfig(big, { epsilon: 25 }), /epsilon 25 exceeds the largest possible distance between two codes \(24 bits/);
+  // Top-1 of 8 experts: at most 2 bits per layer differ.
+  assert.throws(() => defaultElderConfig(big, { experts: 8, topK: 1, epsilon: 13 }), /epsilon 13 exceeds .*\(12 bits/);
+  assert.throws(() => defaultElderConfig(big, { firstLayer: 0, lastLayer: 5 }), /layers 0-5 must satisfy 1 ≤ first/);
 });
 
 test('reliability: every edited prompt (and applied rephrase) answers its target', () => {
@@ -218,4 +230,39 @@ test('elder edit says whether each edit holds, re-checks earlier edits, and the 
   assert.equal(typeof edits.get('kenya')!.holds, 'boolean');
   const text = spawnSync(process.execPath, [cli, 'state', '--state', dir], { encoding: 'utf8' }).stdout;
   assert.match(text, /^holds {6}\d applied edits held at their latest check, \d did not, 0 never checked$/m);
+});
+
+test('replaying earlier edits keeps them: 12 edits in batches of 2 hold with replay, the paper loop forgets most', () => {
+  const subjects = ['Paris', 'Tokyo', 'Einstein', 'Mozart', 'Mars', 'Python', 'Everest', 'Picasso', 'Newton', 'Lisbon', 'Chopin', 'Venus'];
+  const colours = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'pink', 'brown', 'gray', 'orange', 'purple', 'gold'];
+  const stream = subjects.map((s, i) => tokenizeEdit(tok, model.config, { id: s, label: s, prompt: `Tell me about ${s} and`, target: colours[i] }));
+  const held = (replay: number) => {
+    const editor = new ElderEditor(model, defaultElderConfig(model.config, { ...FIXTURE_TRAINING, batchSize: 2, replay }));
+    for (let i = 0; i < stream.length; i += 2) editor.applyBatch(stream.slice(i, i + 2));
+    assert.equal(editor.memory.size, stream.length);
+    return stream.filter((e) => editor.predictsTarget(e.promptIds, e.targetIds).correct).length;
+  };
+  const paper = held(0);
+  const replayed = held(4);
+  assert.ok(paper <= 4, `without replay ${paper} of 12 hold`);
+  assert.ok(replayed >= 11, `with replay ${replayed} of 12 hold`);
+});
+
+test('the replay memory comes back from the journal on reopen, and a retracted edit leaves it', () => {
+  const dir = path.join(tmp, 'replay-state');
+  const opened = ElderState.open(dir, model, { modelName: 'tiny-gpt2', overrides: { ...FIXTURE_TRAINING, batchSize: 2, replay: 2 } });
+  const stream = expandRequests(requests).map((e) => tokenizeEdit(tok, model.config, e));
+  for (let i = 0; i < 4; i += 2) opened.applyBatch(stream.slice(i, i + 2));
+  const remembered = [...opened.editor.memory.values()];
+  opened.close();
+  const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
+  assert.deepEqual([...reopened.editor.memory.keys()], remembered.map((m) => m.id));
+  for (const memory of remembered) {
+    const again = reopened.editor.memory.get(memory.id)!;
+    assert.deepEqual([again.promptIds, again.targetIds, again.label], [memory.promptIds, memory.targetIds, memory.label]);
+    assert.ok(bytesEqual(again.hidden, memory.hidden) && bytesEqual(again.query, memory.query), `${memory.id}: recomputed frozen pass differs`);
+  }
+  reopened.retract(remembered[0].id);
+  assert.equal(reopened.editor.memory.has(remembered[0].id), false);
+  reopened.close();
 });

@@ -35,7 +35,23 @@ export interface ElderConfig {
   /** Stop a batch's iterations once every target token is the argmax. */
   earlyStop: boolean;
   seed: number;
+  /**
+   * Which experts a batch trains through: the router's current top-k (the
+   * paper's description) or each label's pre-assigned allocation (`preset`,
+   * the official code's "hard" target), so an edit's experts are its own from
+   * the first iteration whatever the router says yet.
+   */
+  trainRouting: TrainRouting;
+  /**
+   * Earlier edits replayed in every iteration next to the batch (0: none, the
+   * paper). Old edits share experts with new ones; without rehearsal each batch
+   * overwrites what earlier batches put there.
+   */
+  replay: number;
 }
+
+export type TrainRouting = 'router' | 'preset';
+export const TRAIN_ROUTINGS: readonly TrainRouting[] = ['router', 'preset'];
 
 /**
  * Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40
@@ -81,6 +97,8 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     batchSize: 4,
     earlyStop: false,
     seed: 0,
+    trainRouting: 'router',
+    replay: 0,
     ...overrides,
   };
   validateElderConfig(config, model);
@@ -93,6 +111,8 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new UsageError(`ELDER ${name} must be a positive integer, got ${String(value)}`);
   };
   (['experts', 'rank', 'topK', 'iterations', 'batchSize'] as const).forEach(positiveInt);
+  if (!Number.isInteger(config.replay) || config.replay < 0) throw new UsageError(`ELDER replay must be an integer ≥ 0, got ${String(config.replay)}`);
+  if (!TRAIN_ROUTINGS.includes(config.trainRouting)) throw new UsageError(`ELDER train routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got ${String(config.trainRouting)}`);
   if (config.topK > config.experts) throw new UsageError(`ELDER top-k ${config.topK} exceeds the ${config.experts} experts`);
   if (!Number.isInteger(config.firstLayer) || !Number.isInteger(config.lastLayer) || config.firstLayer < 1 || config.lastLayer < config.firstLayer || config.lastLayer >= model.layers) {
     throw new UsageError(`ELDER layers ${config.firstLayer}-${config.lastLayer} must satisfy 1 ≤ first ≤ last < ${model.layers} (block first−1 provides the query)`);
@@ -101,6 +121,12 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
     if (!Number.isFinite(config[name]) || config[name] < 0) throw new UsageError(`ELDER ${name} must be a finite number ≥ 0, got ${config[name]}`);
   }
   if (!(config.lr > 0)) throw new UsageError('ELDER lr must be > 0');
+  // Codes of k experts in each of L layers differ in at most 2·k·L bits (and never in more than L·N).
+  const bits = (config.lastLayer - config.firstLayer + 1) * config.experts;
+  const maxDistance = Math.min(bits, 2 * config.topK * (config.lastLayer - config.firstLayer + 1));
+  if (config.epsilon > maxDistance) {
+    throw new UsageError(`ELDER epsilon ${config.epsilon} exceeds the largest possible distance between two codes (${maxDistance} bits for top-${config.topK} of ${config.experts} experts in ${bits / config.experts} layers): nothing would ever be deferred`);
+  }
   if (!ROUTING_LOSSES.includes(config.routingLoss)) throw new UsageError(`ELDER routing loss must be one of ${ROUTING_LOSSES.join(', ')}, got ${String(config.routingLoss)}`);
 }
 

@@ -31,6 +31,17 @@ import { editedLayers, type ElderConfig } from './config.js';
 import { guidedLoss } from './guided-loss.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
+import { Random } from '../../util/random.js';
+
+/** `count` distinct items of `items`, drawn with `rng`. */
+function sampleWithout<T>(items: readonly T[], count: number, rng: Random): T[] {
+  const pool = [...items];
+  for (let i = 0; i < count; i++) {
+    const j = i + rng.int(pool.length - i);
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, count);
+}
 
 /** A padded batch of edits with its target rows and query rows. */
 export interface PreparedBatch {
@@ -67,6 +78,8 @@ export interface BatchLosses {
   routing: Routing;
   /** Logits of the target rows [targets, vocab]. */
   logits: Tensor;
+  /** The target token of each logits row. */
+  targets: Int32Array;
 }
 
 export interface IterationReport {
@@ -81,6 +94,24 @@ export interface BatchResult {
   loss: number;
   /** Per edit: the experts its router picks in each edited layer, and the packed code. */
   codes: Array<{ experts: number[][]; code: Uint32Array }>;
+}
+
+/**
+ * What the editor keeps of a live edit, for replaying it in later batches:
+ * its tokens and label, and the frozen part of its forward pass (the hidden
+ * state entering the first edited block, and the router query). The frozen
+ * part is a function of the base model and the tokens alone, so it is
+ * recomputed, never stored, when a state is opened.
+ */
+export interface EditMemory {
+  id: string;
+  label: string;
+  promptIds: number[];
+  targetIds: number[];
+  /** Hidden states entering the first edited block, [promptIds + targetIds, width]. */
+  hidden: Float32Array;
+  /** The router query (input of the query site at the last prompt token). */
+  query: Float32Array;
 }
 
 /** How one sequence was routed at inference. */
@@ -104,6 +135,8 @@ export class ElderEditor implements Editor {
   readonly retracted: Codebook;
   readonly allocations: AllocationTable;
   readonly layers: number[];
+  /** Live edits in the order they were applied (replayed when `config.replay` > 0). */
+  readonly memory = new Map<string, EditMemory>();
 
   constructor(
     readonly model: DecoderLM,
@@ -129,7 +162,36 @@ export class ElderEditor implements Editor {
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const result = this.trainBatch(edits, onStep === undefined ? undefined : ({ iteration, loss }) => onStep({ iteration, loss }));
     edits.forEach((edit, b) => this.codebook.add(edit.id, result.codes[b].code));
+    this.remember(edits);
     return { iterations: result.iterations, loss: result.loss };
+  }
+
+  /** Keeps applied edits (and their frozen forward pass) for replay. */
+  remember(edits: readonly Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds'>[]): void {
+    const width = this.model.config.width;
+    for (let start = 0; start < edits.length; start += 16) {
+      const chunk = edits.slice(start, start + 16);
+      const prepared = prepareBatch(chunk, this.padId);
+      const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
+      const steps = prepared.tokens.steps;
+      const inDim = prefix.query.lastDim;
+      chunk.forEach((edit, b) => {
+        const length = edit.promptIds.length + edit.targetIds.length;
+        this.memory.set(edit.id, {
+          id: edit.id,
+          label: edit.label,
+          promptIds: [...edit.promptIds],
+          targetIds: [...edit.targetIds],
+          hidden: prefix.hidden.data.slice(b * steps * width, (b * steps + length) * width),
+          query: prefix.query.data.slice(b * inDim, (b + 1) * inDim),
+        });
+      });
+    }
+  }
+
+  /** Forgets a retracted edit: it is no longer replayed. */
+  forget(id: string): void {
+    this.memory.delete(id);
   }
 
   hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
@@ -180,15 +242,18 @@ export class ElderEditor implements Editor {
   /** One forward pass of the trainable part: model loss on targets, guided loss, total. */
   batchLosses(prepared: PreparedBatch, prefix: FrozenPrefix, presets: Int32Array[]): BatchLosses {
     const { model, config } = this;
-    const routing = this.mixture.route(prefix.query);
+    const routed = this.mixture.route(prefix.query);
+    // Trained through the pre-assigned experts, gated by the router's scores for them.
+    const routing = config.trainRouting === 'preset' ? { ...routed, selection: presets } : routed;
     const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstLayer, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
     const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
-    if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, logits };
+    const targets = prepared.targets.targets;
+    if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, logits, targets };
     const layerLoss = (i: number) =>
       config.routingLoss === 'guided' ? guidedLoss(routing.logits[i], presets[i], config.topK) : loadBalanceLoss(routing.scores[i], routing.selection[i], config.topK);
     let routingLoss = layerLoss(0);
     for (let i = 1; i < routing.logits.length; i++) routingLoss = add(routingLoss, layerLoss(i));
-    return { total: add(loss, scale(routingLoss, config.lambda)), modelLoss: loss, routingLoss, routing, logits };
+    return { total: add(loss, scale(routingLoss, config.lambda)), modelLoss: loss, routingLoss, routing, logits, targets };
   }
 
   /**
@@ -201,18 +266,23 @@ export class ElderEditor implements Editor {
     const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
     const presets = this.presets(edits.map((e) => e.label));
     const optimizer = new AdamW(this.mixture.parameters(), { lr: this.config.lr });
+    const earlier = [...this.memory.values()].filter((m) => !edits.some((e) => e.id === m.id));
+    const replayCount = Math.min(this.config.replay, earlier.length);
+    // Seeded by the state's size, so a batch replays the same earlier edits whenever it is trained.
+    const rng = new Random((Math.imul(this.config.seed + 1, 0x9e3779b1) ^ this.memory.size) >>> 0);
     let iterations = 0;
     let lastLoss = NaN;
     // Every iteration allocates the same activations: one pool serves them all (nothing escapes an iteration).
     const pool = new BufferPool();
     for (let iteration = 1; iteration <= this.config.iterations; iteration++) {
       optimizer.zeroGrad();
+      const replayed = replayCount === 0 ? [] : sampleWithout(earlier, replayCount, rng);
       const stop = withBufferPool(pool, () => {
-        const losses = this.batchLosses(prepared, prefix, presets);
+        const losses = replayed.length === 0 ? this.batchLosses(prepared, prefix, presets) : this.replayLosses(edits, prefix, replayed);
         lastLoss = losses.total.item();
         if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
         onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() });
-        if (this.config.earlyStop && countArgmaxHits(losses.logits, prepared.targets.targets) === prepared.targets.targets.length) return true;
+        if (this.config.earlyStop && countArgmaxHits(losses.logits, losses.targets) === losses.targets.length) return true;
         backward(losses.total);
         optimizer.assertFiniteGradients();
         optimizer.step();
@@ -223,6 +293,32 @@ export class ElderEditor implements Editor {
     }
     const routing = noGrad(() => this.mixture.route(prefix.query));
     return { iterations, loss: lastLoss, codes: edits.map((_, b) => this.codeOf(routing, b)) };
+  }
+
+  /**
+   * The losses of a batch trained next to replayed earlier edits: one padded
+   * batch whose frozen part is the batch's own prefix and the replayed edits'
+   * remembered ones. Early stopping looks at the whole (old edits must hold too).
+   */
+  private replayLosses(edits: readonly TokenizedEdit[], prefix: FrozenPrefix, replayed: readonly EditMemory[]): BatchLosses {
+    const all = [...edits, ...replayed];
+    const prepared = prepareBatch(all, this.padId);
+    const width = this.model.config.width;
+    const inDim = prefix.query.lastDim;
+    const steps = prepared.tokens.steps;
+    const ownSteps = prefix.hidden.shape[1];
+    const hidden = Tensor.zeros([all.length, steps, width]);
+    const query = Tensor.zeros([all.length, inDim]);
+    edits.forEach((_, b) => {
+      hidden.data.set(prefix.hidden.data.subarray(b * ownSteps * width, (b + 1) * ownSteps * width), b * steps * width);
+      query.data.set(prefix.query.data.subarray(b * inDim, (b + 1) * inDim), b * inDim);
+    });
+    replayed.forEach((memory, r) => {
+      const b = edits.length + r;
+      hidden.data.set(memory.hidden, b * steps * width);
+      query.data.set(memory.query, b * inDim);
+    });
+    return this.batchLosses(prepared, { hidden, query }, this.presets(all.map((e) => e.label)));
   }
 
   /** The experts sequence `b` was routed to in each edited layer, and its packed code. */

@@ -20,6 +20,9 @@ export interface JournalEditEntry {
   code: string;
   /** The pre-assigned allocation of the label. */
   allocation: number[][];
+  /** Token ids of prompt and target (absent in states written before replay existed). */
+  promptIds?: number[];
+  targetIds?: number[];
 }
 
 /** Whether an edit holds: the edited model gives its whole target (teacher-forced argmax) after its prompt. */

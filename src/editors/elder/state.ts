@@ -267,6 +267,8 @@ export class ElderState {
       // States written before the routing-loss ablations existed used the guided loss.
       const config: ElderConfig = { ...files.config.elder };
       config.routingLoss ??= 'guided';
+      config.trainRouting ??= 'router';
+      config.replay ??= 0;
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -283,7 +285,7 @@ export class ElderState {
       if (expected.weightsSha256 !== actual.weightsSha256) throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
 
       // Training flags may change per run; they are not part of the state's identity.
-      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop'] as const) {
+      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop', 'replay', 'trainRouting'] as const) {
         const value = options.overrides?.[field];
         if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;
       }
@@ -296,6 +298,9 @@ export class ElderState {
         if (edit.status === 'applied') editor.codebook.add(edit.id, code);
         else editor.retracted.add(edit.id, code);
       }
+      // Live edits are remembered for replay (their frozen forward pass is recomputed from the base model).
+      const replayable = [...files.edits.values()].filter((e) => e.status === 'applied' && e.promptIds !== undefined && e.targetIds !== undefined);
+      editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds! })));
       return new ElderState(dir, files, editor, release, readOnly);
     } catch (error) {
       release();
@@ -390,9 +395,12 @@ export class ElderState {
           experts: result.codes[b].experts,
           code: codeToHex(result.codes[b].code),
           allocation: this.editor.allocations.get(edit.label)!,
+          promptIds: [...edit.promptIds],
+          targetIds: [...edit.targetIds],
         })),
       }) as BatchRecord;
       edits.forEach((edit, b) => this.editor.codebook.add(edit.id, result.codes[b].code));
+      this.editor.remember(edits);
       this.pruneOldWeights();
       return record;
     } catch (error) {
@@ -424,6 +432,7 @@ export class ElderState {
     this.files.retract(id);
     const code = this.editor.codebook.get(id);
     this.editor.codebook.remove(id);
+    this.editor.forget(id);
     if (code !== null) this.editor.retracted.add(id, code);
   }
 
