@@ -63,10 +63,10 @@ when \`--model\` is not given.
 Measured by \`elder eval-base\` at the end of training. *Training phrasings*: every fact
 in ${record.knowledge.trainTemplatesPerFact} of its relation's 12 training templates; *held-out phrasings*: every fact in
 each of the 4 templates pretraining never saw. A prompt counts when the whole object is
-the greedy answer. *Separation*: the share of (fact, held-out phrasing) pairs whose state
-at the input of block ${record.knowledge.queryBlock} (where ELDER reads its query) is nearer to the same
-fact's state in a training phrasing than to that phrasing's state for any other subject of
-the relation.
+the greedy answer. *Separation*: the share of (fact, held-out phrasing) pairs whose ELDER
+router query (the input of \`${record.knowledge.querySite}\` at the last prompt token) is
+nearer to the same fact's query in a training phrasing than to that phrasing's query for
+any other subject of the relation.
 
 ${knowledgeTable(record.knowledge)}
 

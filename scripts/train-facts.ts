@@ -152,7 +152,8 @@ async function main(): Promise<void> {
     evalWindows: 128,
     checkpointSeconds: 300,
   };
-  const queryBlock = defaultLayerRange(modelConfig.layers).firstLayer;
+  const layers = defaultLayerRange(modelConfig.layers);
+  const querySite = `transformer.h.${layers.firstLayer - 1}.mlp.c_fc`;
   const backend = backendInfo();
   console.log(
     `model: ${modelConfig.layers} blocks × ${modelConfig.width} wide, vocabulary ${modelConfig.vocabSize}, context ${modelConfig.contextLength}; ${config.totalSteps} steps of ${config.batchSize} × ${config.windowLength} tokens; backend ${backend.backend} with ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
       let detail = '';
       if (p.validationLoss !== undefined) {
         // A quick look at recall on the first 30 facts of each relation.
-        const probe = measureKnowledge(model, tokenizer, table, { trainTemplatesPerFact: 1, queryBlock, factsPerRelation: 30, batchSize: 16, separation: false });
+        const probe = measureKnowledge(model, tokenizer, table, { trainTemplatesPerFact: 1, querySite, factsPerRelation: 30, batchSize: 16, separation: false });
         probes.push({ step: p.step, train: probe.overall.train, heldout: probe.overall.heldout });
         detail = ` · validation ${p.validationLoss.toFixed(3)} (ppl ${Math.exp(p.validationLoss).toFixed(1)}) · facts ${(100 * probe.overall.train).toFixed(0)}% trained / ${(100 * probe.overall.heldout).toFixed(0)}% held-out phrasings`;
       }
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
   const knowledgeProgress = new Progress(1, 'prompts');
   const knowledge: KnowledgeReport = measureKnowledge(model, tokenizer, table, {
     trainTemplatesPerFact: 3,
-    queryBlock,
+    querySite,
     batchSize: 32,
     separation: true,
     onProgress: (done, total) => knowledgeProgress.update(done / total, `${done}/${total}`),

@@ -7,7 +7,7 @@ import { loadModel } from '../src/models/load.js';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { readFactTable } from '../src/facts/table.js';
 import { measureKnowledge } from '../src/facts/knowledge.js';
-import { defaultLayerRange } from '../src/editors/elder/config.js';
+import { defaultElderConfig, querySiteOf } from '../src/editors/elder/config.js';
 import { cli } from './helpers.js';
 
 const dir = defaultModelDir();
@@ -36,7 +36,7 @@ test('elder-facts knows real facts: recall in training and held-out phrasings, o
   const { model, tokenizer } = loadModel(dir);
   const report = measureKnowledge(model, tokenizer!, readFactTable(), {
     trainTemplatesPerFact: 2,
-    queryBlock: defaultLayerRange(model.config.layers).firstLayer,
+    querySite: querySiteOf(model, defaultElderConfig(model.config)),
     factsPerRelation: 15,
     batchSize: 32,
     separation: false,

@@ -174,6 +174,18 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   const saved = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
   assert.equal(saved.complete, true);
   assert.ok(saved.methods[2].codeEmbedding.points.length > 0);
+  // ELDER reports its routing after every batch (2 batches), and its final code distances.
+  const elder = saved.methods[2];
+  assert.deepEqual(elder.diagnostics.map((d: { edits: number }) => d.edits), [4, 5]);
+  for (const d of elder.diagnostics) assert.ok(d.codesStable >= 0 && d.codesStable <= 1 && d.unrelatedDeferred >= 0 && d.unrelatedDeferred <= 1);
+  assert.equal(elder.codeDistances.heldOut.length, 3);
+  assert.equal(elder.codeDistances.epsilon, elder.config.epsilon);
+  assert.equal(saved.methods[0].diagnostics, undefined, 'LoRA does not route');
+  // Early retention follows the first records' edits (here all of them).
+  for (const point of saved.methods[0].retention) assert.ok(point.early >= 0 && point.early <= 1);
+  assert.match(fs.readFileSync(path.join(out, 'early-edits-retention.svg'), 'utf8'), /<path d="M/);
+  assert.match(fs.readFileSync(path.join(out, 'code-distances.svg'), 'utf8'), /ε = \d+/);
+  assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /\| elder \| [\d.]+ \| [\d.]+ \| \d+ \|/);
   const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
   assert.match(report, /\| ft-l \| \d+\.\d \|/);
   assert.match(fs.readFileSync(path.join(out, 'reliability-vs-edits.svg'), 'utf8'), /<path d="M/);

@@ -36,6 +36,21 @@ export interface Editor {
   hooksFor(queryRows: Int32Array): Map<string, LinearHook>;
   /** Number of values the method adds to the model (adapters, codebooks, deltas). */
   addedParameters(): number;
+  /**
+   * Methods that route (ELDER) report, after a batch, how stable their routing
+   * is: the runner calls this after every batch with a fixed sample of
+   * unrelated prompts and keeps the series.
+   */
+  diagnose?(unrelatedPrompts: readonly (readonly number[])[]): EditorDiagnostics;
+}
+
+export interface EditorDiagnostics {
+  /** Share of live edits whose stored code still equals the code their routers give them now. */
+  codesStable: number;
+  /** Share of the unrelated prompts that defer to the base model. */
+  unrelatedDeferred: number;
+  /** Nearest stored-code distance of each unrelated prompt. */
+  unrelatedDistances: number[];
 }
 
 export interface TrainLoopOptions {

@@ -7,13 +7,23 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { lineChart, scatterChart, type Series } from '../plot/svg.js';
-import type { BenchResults } from './runner.js';
+import { EARLY_RECORDS, type BenchResults } from './runner.js';
 
-export const REPORT_FILES = { results: 'results.json', report: 'report.md', retention: 'reliability-vs-edits.svg', codes: 'code-embedding.svg' } as const;
+export const REPORT_FILES = {
+  results: 'results.json',
+  report: 'report.md',
+  retention: 'reliability-vs-edits.svg',
+  early: 'early-edits-retention.svg',
+  codes: 'code-embedding.svg',
+  distances: 'code-distances.svg',
+} as const;
 
 export function writeReport(outDir: string, results: BenchResults): void {
   const write = (name: string, text: string) => writeFileAtomic(path.join(outDir, name), [Buffer.from(text)]);
   write(REPORT_FILES.retention, retentionChart(results));
+  write(REPORT_FILES.early, earlyChart(results));
+  const distances = results.methods.find((m) => m.codeDistances !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeDistances !== undefined);
+  if (distances?.codeDistances !== undefined) write(REPORT_FILES.distances, distanceChart(distances.method, distances.codeDistances));
   const embedded = results.methods.find((m) => m.codeEmbedding !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeEmbedding !== undefined);
   if (embedded?.codeEmbedding !== undefined) write(REPORT_FILES.codes, codeChart(embedded.method, embedded.codeEmbedding));
   write(REPORT_FILES.report, markdownReport(results, embedded !== undefined));
@@ -24,6 +34,25 @@ export function writeReport(outDir: string, results: BenchResults): void {
 function retentionChart(results: BenchResults): string {
   const series: Series[] = results.methods.map((m) => ({ name: m.method, points: m.retention.map((p) => ({ x: p.edits, y: p.reliability })) }));
   return lineChart(series, { title: 'Reliability of all edits so far', xLabel: 'edits applied', yLabel: 'reliability', yRange: [0, 1] });
+}
+
+function earlyChart(results: BenchResults): string {
+  const series: Series[] = results.methods.map((m) => ({ name: m.method, points: m.retention.filter((p) => !Number.isNaN(p.early)).map((p) => ({ x: p.edits, y: p.early })) }));
+  return lineChart(series, { title: `Reliability of the first ${EARLY_RECORDS} records' edits as the stream goes on`, xLabel: 'edits applied', yLabel: 'reliability', yRange: [0, 1] });
+}
+
+/** Share of prompts at each nearest-code distance: held-out rephrasings should sit below ε, unrelated prompts at or above it. */
+function distanceChart(method: string, distances: NonNullable<BenchResults['methods'][number]['codeDistances']>): string {
+  const finite = [...distances.heldOut, ...distances.unrelated].filter((d) => Number.isFinite(d));
+  const max = Math.max(distances.epsilon, ...finite);
+  const histogram = (values: number[]) =>
+    Array.from({ length: max + 1 }, (_, d) => ({ x: d, y: values.length === 0 ? 0 : values.filter((v) => v === d).length / values.length }));
+  const series: Series[] = [
+    { name: `held-out rephrasings (${distances.heldOut.length})`, points: histogram(distances.heldOut) },
+    { name: `unrelated prompts (${distances.unrelated.length})`, points: histogram(distances.unrelated) },
+    { name: `ε = ${distances.epsilon}: at or above, the base model answers`, points: [{ x: distances.epsilon, y: 0 }, { x: distances.epsilon, y: 1 }] },
+  ];
+  return lineChart(series, { title: `${method}: distance to the nearest stored code`, xLabel: 'Hamming distance (bits)', yLabel: 'share of prompts', yRange: [0, 1] });
 }
 
 function codeChart(method: string, embedding: NonNullable<BenchResults['methods'][number]['codeEmbedding']>): string {
@@ -54,6 +83,15 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
       `| ${m.method} | ${pct(m.reliability)} | ${pct(m.generalization)} | ${pct(m.locality)} | ${pct(avg.reduce((a, b) => a + b, 0) / avg.length)} | ${pct(m.reliabilityTokens)} | ${pct(m.generalizationTokens)} | ${m.secondsPerEdit.toFixed(2)} | ${m.addedParameters.toLocaleString('en-US')} |`,
     );
   }
+  const routed = results.methods.filter((m) => m.diagnostics !== undefined && m.diagnostics.length > 0);
+  if (routed.length > 0) {
+    lines.push('', '| Routing after the last batch | Codes still matching | Unrelated prompts deferred | Median unrelated code distance |', '|---|---:|---:|---:|');
+    for (const m of routed) {
+      const last = m.diagnostics![m.diagnostics!.length - 1];
+      const sorted = [...last.unrelatedDistances].sort((a, b) => a - b);
+      lines.push(`| ${m.method} | ${pct(last.codesStable)} | ${pct(last.unrelatedDeferred)} | ${sorted.length === 0 ? '–' : sorted[Math.floor(sorted.length / 2)]} |`);
+    }
+  }
   lines.push(
     '',
     'Rel. = edited prompts whose every target token is the argmax (teacher forcing); Gen. = the same on held-out rephrasings; Loc. = unrelated prompts whose greedy continuation equals the base model\'s. Percentages.',
@@ -61,7 +99,9 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
     `Protocol: ${results.protocol}.`,
     '',
     `![Reliability of all edits so far](${REPORT_FILES.retention})`,
+    '',
+    `![Reliability of the first ${EARLY_RECORDS} records' edits](${REPORT_FILES.early})`,
   );
-  if (hasCodePlot) lines.push('', `![Allocation codes](${REPORT_FILES.codes})`);
+  if (hasCodePlot) lines.push('', `![Allocation codes](${REPORT_FILES.codes})`, '', `![Distance to the nearest stored code](${REPORT_FILES.distances})`);
   return lines.join('\n') + '\n';
 }

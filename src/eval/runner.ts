@@ -15,6 +15,7 @@ import { loadModel } from '../models/load.js';
 import { requireTokenizer } from '../models/tokenizer.js';
 import { tokenizeEdit, type TokenizedEdit } from '../editors/edit.js';
 import { createEditor, type MethodName, type MethodSettings } from '../editors/registry.js';
+import type { EditorDiagnostics } from '../editors/editor.js';
 import { ElderEditor } from '../editors/elder/editor.js';
 import { backendInfo } from '../tensor/backends/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -47,8 +48,14 @@ export interface BenchOptions {
 
 export interface RetentionPoint {
   edits: number;
+  /** Reliability of every edit applied so far. */
   reliability: number;
+  /** Reliability of the edits of the stream's first {@link EARLY_RECORDS} records (how well the earliest edits survive). */
+  early: number;
 }
+
+/** The records whose edits the early-retention curve follows. */
+export const EARLY_RECORDS = 100;
 
 export interface MethodResult {
   method: MethodName;
@@ -64,6 +71,10 @@ export interface MethodResult {
   addedParameters: number;
   /** ELDER family: a 2-D embedding of allocation codes (rephrasing groups and unrelated prompts). */
   codeEmbedding?: CodeEmbedding;
+  /** Methods that report routing diagnostics (ELDER): one entry per batch. */
+  diagnostics?: Array<{ edits: number } & EditorDiagnostics>;
+  /** ELDER family: nearest-code distances at the end, for held-out rephrasings and for unrelated prompts. */
+  codeDistances?: { heldOut: number[]; unrelated: number[]; epsilon: number };
 }
 
 export interface BenchResults {
@@ -83,6 +94,9 @@ interface ProgressFile {
   fingerprint: string;
   finished: MethodResult[];
 }
+
+/** Unrelated prompts whose routing the per-batch diagnostics follow. */
+const DIAGNOSTIC_PROMPTS = 64;
 
 const PROTOCOL =
   'first N records with ≥ 1 rephrasing; prompts [prompt, ...rephrases] split into the first ⌈n/2⌉ (edited, one label per record) and the rest (held out); edits applied in file order in batches; locality = identical greedy continuation to the base model';
@@ -168,6 +182,10 @@ function runMethod(
   const { editor, config } = createEditor(method, model, settings);
   const display = new Progress(edits.length, method);
   const retention: RetentionPoint[] = [];
+  const diagnostics: NonNullable<MethodResult['diagnostics']> = [];
+  const earlyIds = new Set(stream.slice(0, EARLY_RECORDS).flatMap((record) => record.edits.map((e) => e.id)));
+  // A fixed sample of unrelated prompts whose routing the diagnostics follow.
+  const probePrompts = localityIds.filter((_, i) => i % Math.max(1, Math.floor(localityIds.length / DIAGNOSTIC_PROMPTS)) === 0).slice(0, DIAGNOSTIC_PROMPTS);
   let editSeconds = 0;
   let lastReliability = NaN;
   let applied = 0;
@@ -180,9 +198,12 @@ function runMethod(
     editSeconds += (performance.now() - began) / 1000;
     const before = applied;
     applied += batch.length;
+    if (editor.diagnose !== undefined) diagnostics.push({ edits: applied, ...editor.diagnose(probePrompts) });
     if (Math.floor(applied / options.evalEvery) > Math.floor(before / options.evalEvery) || applied === edits.length) {
-      lastReliability = rate(scoreTargets(model, editor, edits.slice(0, applied)).correct);
-      retention.push({ edits: applied, reliability: lastReliability });
+      const soFar = edits.slice(0, applied);
+      const correct = scoreTargets(model, editor, soFar).correct;
+      lastReliability = rate(correct);
+      retention.push({ edits: applied, reliability: lastReliability, early: rate(correct.filter((_, i) => earlyIds.has(soFar[i].id))) });
     }
     display.update(applied, `loss ${loss.toFixed(3)} · reliability so far ${Number.isNaN(lastReliability) ? '–' : lastReliability.toFixed(3)}`, { final: applied === edits.length });
   }
@@ -203,7 +224,12 @@ function runMethod(
     secondsPerEdit: editSeconds / edits.length,
     addedParameters: editor.addedParameters(),
   };
-  if (editor instanceof ElderEditor) result.codeEmbedding = embedCodes(editor, stream, edits, heldOut, localityIds, options.seed);
+  if (diagnostics.length > 0) result.diagnostics = diagnostics;
+  if (editor instanceof ElderEditor) {
+    result.codeEmbedding = embedCodes(editor, stream, edits, heldOut, localityIds, options.seed);
+    const distance = (prompts: number[][]) => prompts.map((ids) => editor.decide(editor.queriesOf([ids])).decisions[0].distance);
+    result.codeDistances = { heldOut: distance(heldOut.map((e) => e.promptIds)), unrelated: distance(localityIds), epsilon: editor.config.epsilon };
+  }
   log(
     `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
   );

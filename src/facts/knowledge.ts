@@ -3,8 +3,9 @@
  * - recall in training phrasings and in held-out phrasings: the share of
  *   (fact, template) prompts whose whole object is the greedy answer
  *   (teacher-forced: every object token is the argmax);
- * - separation at ELDER's query layer: the share of (fact, held-out
- *   template) pairs whose last-token state is nearer to the same fact's state
+ * - separation at ELDER's router query (the input of the edited kind of
+ *   linear one block below the first edited block): the share of (fact,
+ *   held-out template) pairs whose last-token query is nearer to the same fact's
  *   in a training phrasing than to that phrasing's state for every other
  *   subject of the relation. Routing and deferral read these states, so this
  *   decides whether they can tell one fact's rephrasings from other facts.
@@ -14,6 +15,7 @@ import type { DecoderLM } from '../models/decoder.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { padBatch } from '../models/batch.js';
 import { tokenizeEdit } from '../editors/edit.js';
+import { rowCapture } from '../editors/editor.js';
 import { scoreTargets, type TargetItem } from '../eval/metrics.js';
 import { factPrompt, type FactTable, type RelationTable } from './table.js';
 import type { Fact } from './sources.js';
@@ -33,16 +35,16 @@ export interface KnowledgeReport {
   relations: RelationKnowledge[];
   /** Means over relations (each relation weighs the same). */
   overall: { train: number; heldout: number; separation: number };
-  /** The block whose input is ELDER's query (`firstLayer`). */
-  queryBlock: number;
+  /** The linear whose input is ELDER's query (at the last prompt token). */
+  querySite: string;
   trainTemplatesPerFact: number;
 }
 
 export interface KnowledgeOptions {
   /** Training templates scored per fact (rotating over the relation's list). */
   trainTemplatesPerFact: number;
-  /** The block whose input is the query; states are read before it. */
-  queryBlock: number;
+  /** The linear whose input is ELDER's router query (`ElderEditor.querySite`). */
+  querySite: string;
   /** Facts per relation at most (the first ones); all when undefined. */
   factsPerRelation?: number;
   batchSize: number;
@@ -78,20 +80,25 @@ function probesFor(relation: RelationTable, facts: Fact[], tokenizer: TextTokeni
   return probes;
 }
 
-/** Last-prompt-token states [n, width] at the input of `block`. */
-export function queryStates(model: DecoderLM, prompts: readonly number[][], block: number, batchSize: number): Float32Array[] {
+/**
+ * ELDER's router query for each prompt: the input of the edited kind of
+ * linear one block below the first edited block (`querySite`, e.g.
+ * `transformer.h.2.mlp.c_fc`), at the last prompt token.
+ */
+export function queryStates(model: DecoderLM, prompts: readonly number[][], querySite: string, batchSize: number): Float32Array[] {
   const states: Float32Array[] = [];
   const padId = model.config.eosTokenIds[0] ?? 0;
-  const width = model.config.width;
+  const block = Number(/\.(\d+)\./.exec(querySite)?.[1]);
   noGrad(() => {
     for (let start = 0; start < prompts.length; start += batchSize) {
       const chunk = prompts.slice(start, start + batchSize);
       const batch = padBatch(chunk, padId);
-      const hidden = model.runBlocks(model.embed(batch.ids, batch.batch, batch.steps, 0), 0, block);
-      chunk.forEach((ids, b) => {
-        const offset = (b * batch.steps + ids.length - 1) * width;
-        states.push(hidden.data.slice(offset, offset + width));
-      });
+      const rows = Int32Array.from(chunk, (ids, b) => b * batch.steps + ids.length - 1);
+      const { hooks, captured } = rowCapture(querySite, rows);
+      model.runBlocks(model.embed(batch.ids, batch.batch, batch.steps, 0), 0, block + 1, { hooks });
+      const query = captured.input!;
+      const width = query.lastDim;
+      chunk.forEach((_, b) => states.push(query.data.slice(b * width, (b + 1) * width)));
     }
   });
   return states;
@@ -111,12 +118,12 @@ function squaredDistance(a: Float32Array, b: Float32Array): number {
  * fact's state under the relation's first training template, among that
  * template's states for every subject of the relation.
  */
-function separation(model: DecoderLM, tokenizer: TextTokenizer, relation: RelationTable, facts: Fact[], block: number, batchSize: number): number {
-  const anchors = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(relation.train[0], fact))), block, batchSize);
+function separation(model: DecoderLM, tokenizer: TextTokenizer, relation: RelationTable, facts: Fact[], querySite: string, batchSize: number): number {
+  const anchors = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(relation.train[0], fact))), querySite, batchSize);
   let hits = 0;
   let total = 0;
   for (const template of relation.heldout) {
-    const queries = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(template, fact))), block, batchSize);
+    const queries = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(template, fact))), querySite, batchSize);
     queries.forEach((query, i) => {
       const own = squaredDistance(query, anchors[i]);
       let nearest = true;
@@ -151,14 +158,14 @@ export function measureKnowledge(model: DecoderLM, tokenizer: TextTokenizer, tab
       facts: facts.length,
       train: share('train'),
       heldout: share('heldout'),
-      separation: options.separation ? separation(model, tokenizer, relation, facts, options.queryBlock, options.batchSize) : NaN,
+      separation: options.separation ? separation(model, tokenizer, relation, facts, options.querySite, options.batchSize) : NaN,
     });
   }
   const meanOf = (key: 'train' | 'heldout' | 'separation') => relations.reduce((s, r) => s + r[key], 0) / relations.length;
   return {
     relations,
     overall: { train: meanOf('train'), heldout: meanOf('heldout'), separation: meanOf('separation') },
-    queryBlock: options.queryBlock,
+    querySite: options.querySite,
     trainTemplatesPerFact: options.trainTemplatesPerFact,
   };
 }

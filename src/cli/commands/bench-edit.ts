@@ -41,7 +41,7 @@ export function benchEditCommand(argv: string[]): void {
     seed: numberOption(options, 'seed', 0, { min: 0, integer: true }),
     outDir: requireString(options, 'out', 'bench-edit'),
     batchSize,
-    evalEvery: numberOption(options, 'eval-every', batchSize, { min: 1, integer: true }),
+    evalEvery: numberOption(options, 'eval-every', 100, { min: 1, integer: true }),
     settings: settingsFile === undefined ? {} : readSettings(settingsFile),
     localityFile: optionalString(options, 'locality'),
     localityTokens: numberOption(options, 'locality-tokens', 10, { min: 1, integer: true }),

@@ -1,7 +1,7 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';
 import { requireTokenizer } from '../../models/tokenizer.js';
-import { defaultLayerRange } from '../../editors/elder/config.js';
+import { defaultElderConfig, querySiteOf } from '../../editors/elder/config.js';
 import { readFactTable, defaultFactTablePath } from '../../facts/table.js';
 import { readGeneralText, defaultGeneralTextPath } from '../../facts/general-text.js';
 import { measureKnowledge, type KnowledgeReport } from '../../facts/knowledge.js';
@@ -44,12 +44,12 @@ export function evalBaseCommand(argv: string[]): void {
   const general = readGeneralText(optionalString(options, 'general') ?? defaultGeneralTextPath());
   const factsPerRelation = options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
   const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
-  const queryBlock = defaultLayerRange(model.config.layers).firstLayer;
+  const querySite = querySiteOf(model, defaultElderConfig(model.config));
 
   const progress = new Progress(1, 'prompts');
   const report = measureKnowledge(model, tokenizer, table, {
     trainTemplatesPerFact: trainTemplates,
-    queryBlock,
+    querySite,
     factsPerRelation,
     batchSize: 32,
     separation: true,

@@ -130,6 +130,11 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   if (!ROUTING_LOSSES.includes(config.routingLoss)) throw new UsageError(`ELDER routing loss must be one of ${ROUTING_LOSSES.join(', ')}, got ${String(config.routingLoss)}`);
 }
 
+/** The linear whose input is the router query: the edited kind of linear, one block below the first edited block. */
+export function querySiteOf(model: { linearName(layer: number, local: string): string }, config: Pick<ElderConfig, 'firstLayer' | 'site'>): string {
+  return model.linearName(config.firstLayer - 1, config.site);
+}
+
 export function editedLayers(config: ElderConfig): number[] {
   return Array.from({ length: config.lastLayer - config.firstLayer + 1 }, (_, i) => config.firstLayer + i);
 }

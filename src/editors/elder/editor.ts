@@ -24,10 +24,10 @@ import { countArgmaxHits, lossOnHidden, padBatch, targetRows, type TargetRows, t
 import { generate, type Generation } from '../../models/generate.js';
 import { NonFiniteError } from '../../util/errors.js';
 import type { TokenizedEdit } from '../edit.js';
-import { frozenBlocks, rowCapture, type Editor, type StepReport } from '../editor.js';
+import { frozenBlocks, rowCapture, type Editor, type EditorDiagnostics, type StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
 import { Codebook, codeWords, encodeCode } from './codebook.js';
-import { editedLayers, type ElderConfig } from './config.js';
+import { editedLayers, querySiteOf, type ElderConfig } from './config.js';
 import { guidedLoss } from './guided-loss.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
@@ -205,11 +205,42 @@ export class ElderEditor implements Editor {
 
   /** The allocation codes of prompts as the routers see them now (for plots of the code space). */
   codesOf(prompts: readonly (readonly number[])[]): Uint32Array[] {
-    return prompts.map((ids) => {
-      const prepared = prepareBatch([{ promptIds: [...ids], targetIds: [] }], this.padId);
-      const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
-      return this.codeOf(noGrad(() => this.mixture.route(prefix.query)), 0).code;
-    });
+    const routing = noGrad(() => this.mixture.route(this.queriesOf(prompts)));
+    return prompts.map((_, b) => this.codeOf(routing, b).code);
+  }
+
+  /** Router queries [n, in] of prompts (the frozen pass only). */
+  queriesOf(prompts: readonly (readonly number[])[]): Tensor {
+    const prepared = prepareBatch(prompts.map((ids) => ({ promptIds: [...ids], targetIds: [] })), this.padId);
+    return this.frozenPrefix(prepared.tokens, prepared.queryRows).query;
+  }
+
+  /**
+   * Routing stability after a batch: how many live edits' stored codes still
+   * match what the routers give their queries now (a mismatch moves an edit
+   * away from its own code, towards deferral or another edit's experts), and
+   * how unrelated prompts are routed.
+   */
+  diagnose(unrelatedPrompts: readonly (readonly number[])[]): EditorDiagnostics {
+    const live = [...this.memory.values()].filter((m) => this.codebook.has(m.id));
+    let stable = 0;
+    if (live.length > 0) {
+      const inDim = live[0].query.length;
+      const queries = Tensor.zeros([live.length, inDim]);
+      live.forEach((m, b) => queries.data.set(m.query, b * inDim));
+      const routing = noGrad(() => this.mixture.route(queries));
+      live.forEach((m, b) => {
+        const stored = this.codebook.get(m.id)!;
+        const now = this.codeOf(routing, b).code;
+        if (now.every((word, w) => word === stored[w])) stable++;
+      });
+    }
+    const decisions = unrelatedPrompts.length === 0 ? [] : this.decide(this.queriesOf(unrelatedPrompts)).decisions;
+    return {
+      codesStable: live.length === 0 ? NaN : stable / live.length,
+      unrelatedDeferred: decisions.length === 0 ? NaN : decisions.filter((d) => d.deferred).length / decisions.length,
+      unrelatedDistances: decisions.map((d) => d.distance),
+    };
   }
 
   get padId(): number {
@@ -218,7 +249,7 @@ export class ElderEditor implements Editor {
 
   /** Module name of the linear whose input is the router query. */
   get querySite(): string {
-    return this.model.linearName(this.config.firstLayer - 1, this.config.site);
+    return querySiteOf(this.model, this.config);
   }
 
   /** Runs the frozen blocks once and captures the query at `queryRows`. */
