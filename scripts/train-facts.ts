@@ -68,8 +68,8 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const options: Options = {
-    steps: 7000,
-    factRepeats: 4,
+    steps: 9000,
+    factRepeats: 10,
     out: path.join(root, 'models/elder-facts'),
     work: path.join(root, '.elder-cache/train-facts'),
     tokenizer: '',

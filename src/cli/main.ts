@@ -21,7 +21,7 @@ Usage:
   elder generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
   elder edit     --model DIR --state DIR --edits FILE.jsonl [--batch N] [--iters N] [--lr X]
                  [--layers a-b] [--experts N] [--rank R] [--top-k K] [--lambda X] [--epsilon E]
-                 [--seed S] [--early-stop]
+                 [--seed S] [--early-stop] [--replay N] [--train-routing router|preset]
   elder ask      --model DIR --state DIR --prompt TEXT [--max-tokens N] [--json]
   elder retract  --state DIR --id ID
   elder state    --state DIR [--json]

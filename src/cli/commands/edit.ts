@@ -5,7 +5,7 @@ import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.
 import { readEditsFile } from '../../editors/edits-file.js';
 import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
-import type { ElderConfig } from '../../editors/elder/config.js';
+import { TRAIN_ROUTINGS, type ElderConfig, type TrainRouting } from '../../editors/elder/config.js';
 import { UsageError } from '../../util/errors.js';
 import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
 import { requireTokenizer } from '../model-input.js';
@@ -14,7 +14,7 @@ import { Progress } from '../../util/progress.js';
 export const ELDER_OPTIONS = {
   batch: { type: 'string' }, iters: { type: 'string' }, lr: { type: 'string' }, layers: { type: 'string' }, experts: { type: 'string' },
   rank: { type: 'string' }, 'top-k': { type: 'string' }, lambda: { type: 'string' }, epsilon: { type: 'string' }, seed: { type: 'string' },
-  'early-stop': { type: 'boolean' },
+  'early-stop': { type: 'boolean' }, replay: { type: 'string' }, 'train-routing': { type: 'string' },
 } as const;
 
 /** ELDER configuration given on the command line (only what was given). */
@@ -36,6 +36,12 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   real('epsilon', 'epsilon');
   if (options.values.seed !== undefined) overrides.seed = numberOption(options, 'seed', 0, { integer: true });
   if (options.values['early-stop']) overrides.earlyStop = true;
+  if (options.values.replay !== undefined) overrides.replay = numberOption(options, 'replay', 0, { min: 0, integer: true });
+  const trainRouting = optionalString(options, 'train-routing');
+  if (trainRouting !== undefined) {
+    if (!(TRAIN_ROUTINGS as readonly string[]).includes(trainRouting)) throw new UsageError(`--train-routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got "${trainRouting}"`);
+    overrides.trainRouting = trainRouting as TrainRouting;
+  }
   const layers = optionalString(options, 'layers');
   if (layers !== undefined) {
     const match = /^(\d+)-(\d+)$/.exec(layers);
