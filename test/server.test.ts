@@ -336,3 +336,26 @@ test('a batch whose training diverges is failed with the reason; the served weig
     await service.close();
   }
 });
+
+test('with --replay the training worker rehearses earlier edits: six edits with six targets all hold at the end', { timeout: 120_000 }, async () => {
+  const stateDir = path.join(tmp, 'replay');
+  const lines: string[] = [];
+  const service = await EditService.open({ modelDir: tinyGpt2Dir, stateDir, overrides: { ...FAST, iterations: 50, replay: 4 }, log: (line) => lines.push(line) });
+  const server = await startServer(service, { port: 0, token: TOKEN, log: (line) => lines.push(line) });
+  try {
+    const colours = ['red', 'green', 'yellow', 'black', 'white', 'pink'];
+    const records = colours.map((colour, i) => ({ id: `r${i}`, prompt: `Tell me about ${subjects[i]} and`, target: colour }));
+    const posted = await call(server.url, 'POST', '/v1/edits', records, { token: TOKEN });
+    assert.equal(posted.status, 202);
+    await waitForStatus(server.url, posted.body.ids, ['applied']);
+    // The worker saw the committed memory: each later batch replayed the earlier edits, so none was lost.
+    for (const [i, colour] of colours.entries()) {
+      const completion = await call(server.url, 'POST', '/v1/completions', { prompt: records[i].prompt, max_tokens: 1 });
+      assert.equal(completion.body.text, ` ${colour}`, `${records[i].id} lost: ${lines.join('\n')}`);
+    }
+    assert.equal(service.state.editor.memory.size, 6);
+  } finally {
+    await server.close();
+    await service.close();
+  }
+});

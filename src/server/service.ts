@@ -271,7 +271,8 @@ export class EditService {
     try {
       this.worker ??= await TrainingWorker.start(this.model, this.config);
       const snapshot = this.state.snapshot();
-      const trained = await this.worker.train(tokenized, { ...snapshot, allocations: this.state.editor.allocations.entries() }, (report) => {
+      const memory = this.config.replay === 0 ? [] : [...this.state.editor.memory.values()].map(({ id, label, promptIds, targetIds }) => ({ id, label, promptIds, targetIds }));
+      const trained = await this.worker.train(tokenized, { ...snapshot, allocations: this.state.editor.allocations.entries(), memory }, (report) => {
         if (this.current) Object.assign(this.current, { iteration: report.iteration, loss: report.loss });
       });
       if (this.closed) return;

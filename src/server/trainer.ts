@@ -22,7 +22,12 @@ export interface TrainJob {
   weights: NamedValues;
   allocations: Array<[string, Allocation]>;
   edits: TokenizedEdit[];
+  /** Live edits, in the order they were applied, for replay (empty when the config replays none). */
+  memory: ReplayEdit[];
 }
+
+/** What the worker needs of a live edit to replay it (it recomputes, and caches, the frozen pass). */
+export type ReplayEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds'>;
 
 export type WorkerMessage =
   | { type: 'ready' }
@@ -79,12 +84,16 @@ export class TrainingWorker {
   }
 
   /** Trains `edits` from the committed weights of `fromGeneration`; resolves with what to commit. */
-  train(edits: TokenizedEdit[], from: { generation: number; weights: Map<string, { data: Float32Array; shape: number[] }>; allocations: Array<[string, Allocation]> }, onIteration?: (report: IterationReport) => void): Promise<TrainedBatch> {
+  train(
+    edits: TokenizedEdit[],
+    from: { generation: number; weights: Map<string, { data: Float32Array; shape: number[] }>; allocations: Array<[string, Allocation]>; memory: ReplayEdit[] },
+    onIteration?: (report: IterationReport) => void,
+  ): Promise<TrainedBatch> {
     if (this.exited) return Promise.reject(this.exited);
     if (this.pending) return Promise.reject(new TrainingError('the training worker is busy with another batch'));
     const job = this.nextJob++;
     const weights: NamedValues = [...from.weights];
-    const message: TrainJob = { job, fromGeneration: from.generation, weights, allocations: from.allocations, edits };
+    const message: TrainJob = { job, fromGeneration: from.generation, weights, allocations: from.allocations, edits, memory: from.memory };
     return new Promise((resolve, reject) => {
       this.pending = { job, fromGeneration: from.generation, resolve, reject, onIteration };
       this.worker.postMessage(message, weights.map(([, t]) => t.data.buffer as ArrayBuffer));

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { modelFromSharedWeights, type SharedWeights } from '../models/load.js';
-import { ElderEditor } from '../editors/elder/editor.js';
+import { ElderEditor, type EditMemory } from '../editors/elder/editor.js';
 import { MixtureOfLora } from '../editors/elder/mixture.js';
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { TrainJob, WorkerMessage } from './trainer.js';
@@ -17,6 +17,8 @@ const { weights, config } = workerData as { weights: SharedWeights; config: Elde
 const model = modelFromSharedWeights(weights);
 model.setRequiresGrad(false);
 const mixture = new MixtureOfLora(config, model);
+/** Frozen passes of live edits, kept across jobs: they depend on the base model and the tokens alone. */
+const remembered = new Map<string, EditMemory>();
 
 function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
@@ -28,6 +30,14 @@ parentPort!.on('message', (job: TrainJob) => {
     // A fresh editor per job: its allocation table is exactly the committed one.
     const editor = new ElderEditor(model, config, mixture);
     for (const [label, allocation] of job.allocations) editor.allocations.restore(label, allocation);
+    // The replay memory, in the committed order (replay sampling depends on it).
+    editor.remember(job.memory.filter((m) => !remembered.has(m.id)));
+    for (const m of job.memory) {
+      const memory = editor.memory.get(m.id) ?? remembered.get(m.id)!;
+      remembered.set(m.id, memory);
+      editor.memory.delete(m.id);
+      editor.memory.set(m.id, memory);
+    }
     const result = editor.trainBatch(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
     const trained = [...mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }]);
     const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocations.get(label)!] as [string, number[][]]);
