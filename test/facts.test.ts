@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readAllFacts } from '../src/facts/sources.js';
+import { readAllFacts, hypernymFacts } from '../src/facts/sources.js';
+import { UsageError } from '../src/util/errors.js';
 import { buildFactTable, readFactTable, defaultFactTablePath, trainingSentences, factPrompt } from '../src/facts/table.js';
 import { RELATIONS, TRAINING_TEMPLATES, fillTemplate } from '../src/facts/templates.js';
 import { buildEditRecords, subjectSlotPrompt, toCounterfact, toZsre } from '../src/facts/benchmark.js';
@@ -64,6 +65,13 @@ test('every relation has at least 12 templates of different shapes; held-out one
       assert.ok(!sentences.some((s) => s.startsWith(prompt)), `held-out prompt "${prompt}" occurs in training text`);
     }
   }
+});
+
+test('a missing Debian data file is one error naming it and the command that installs it', () => {
+  assert.throws(
+    () => hypernymFacts('/nonexistent/wordnet', 10),
+    (error: unknown) => error instanceof UsageError && error.message === '/nonexistent/wordnet/index.noun not found (Debian\'s WordNet); install it with: apt-get install -y wordnet-base',
+  );
 });
 
 test('templates fill the subject and its article', () => {
