@@ -7,7 +7,8 @@ import { targetRows } from '../src/models/batch.js';
 import { SafetensorsFile } from '../src/models/safetensors.js';
 import { backward } from '../src/tensor/tensor.js';
 import { defaultElderConfig } from '../src/editors/elder/config.js';
-import { ElderEditor, type PreparedBatch } from '../src/editors/elder/editor.js';
+import { ElderEditor } from '../src/editors/elder/editor.js';
+import type { PreparedBatch } from '../src/editors/common/batch.js';
 import { MixtureOfLora } from '../src/editors/elder/mixture.js';
 import { maxRelativeToScale, tinyGpt2Dir } from './helpers.js';
 

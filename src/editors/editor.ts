@@ -14,7 +14,7 @@ import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
 import { NonFiniteError } from '../util/errors.js';
 import type { TokenizedEdit } from './edit.js';
-import type { PreparedBatch } from './elder/editor.js';
+import type { PreparedBatch } from './common/batch.js';
 
 /** One optimisation step of a batch, for progress displays. */
 export interface StepReport {

@@ -12,7 +12,7 @@ import type { DecoderLM } from '../models/decoder.js';
 import { generate } from '../models/generate.js';
 import { argmaxHits } from '../models/batch.js';
 import type { Editor } from '../editors/editor.js';
-import { prepareBatch } from '../editors/elder/editor.js';
+import { padTokenId, prepareBatch } from '../editors/common/batch.js';
 
 export interface TargetItem {
   promptIds: number[];
@@ -29,7 +29,7 @@ export interface TargetScores {
 /** Teacher-forced scores of items under `editor` (null: the base model), in batches. */
 export function scoreTargets(model: DecoderLM, editor: Editor | null, items: readonly TargetItem[], batchSize = 8): TargetScores {
   const scores: TargetScores = { correct: [], tokenAccuracy: [] };
-  const padId = model.config.eosTokenIds[0] ?? 0;
+  const padId = padTokenId(model.config);
   for (let start = 0; start < items.length; start += batchSize) {
     const chunk = items.slice(start, start + batchSize);
     const prepared = prepareBatch(chunk, padId);

@@ -16,6 +16,7 @@ import type { TextTokenizer } from '../models/tokenizer.js';
 import { padBatch } from '../models/batch.js';
 import { tokenizeEdit } from '../editors/edit.js';
 import { rowCapture } from '../editors/editor.js';
+import { padTokenId } from '../editors/common/batch.js';
 import { scoreTargets, type TargetItem } from '../eval/metrics.js';
 import { factPrompt, type FactTable, type RelationTable } from './table.js';
 import type { Fact } from './sources.js';
@@ -87,7 +88,7 @@ function probesFor(relation: RelationTable, facts: Fact[], tokenizer: TextTokeni
  */
 export function queryStates(model: DecoderLM, prompts: readonly number[][], querySite: string, batchSize: number): Float32Array[] {
   const states: Float32Array[] = [];
-  const padId = model.config.eosTokenIds[0] ?? 0;
+  const padId = padTokenId(model.config);
   const block = Number(/\.(\d+)\./.exec(querySite)?.[1]);
   noGrad(() => {
     for (let start = 0; start < prompts.length; start += batchSize) {

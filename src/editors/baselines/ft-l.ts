@@ -12,7 +12,7 @@ import { linear } from '../../tensor/ops/matmul.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import type { TokenizedEdit } from '../edit.js';
 import { frozenBlocks, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
-import { prepareBatch } from '../elder/editor.js';
+import { padTokenId, prepareBatch } from '../common/batch.js';
 import { defaultSite, siteShape } from './sites.js';
 
 export interface FtlConfig {
@@ -43,7 +43,7 @@ export class FtlEditor implements Editor {
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
-    const prepared = prepareBatch(edits, this.model.config.eosTokenIds[0] ?? 0);
+    const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
     return trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.hooksFor(), this.config, onStep);
   }

@@ -20,7 +20,7 @@ import { replaceRows, selectRows } from '../../tensor/ops/select.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import type { TokenizedEdit } from '../edit.js';
 import { frozenBlocks, rowCapture, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
-import { prepareBatch } from '../elder/editor.js';
+import { padTokenId, prepareBatch } from '../common/batch.js';
 import { KeyStore } from './keys.js';
 import { defaultSite, siteShape } from './sites.js';
 
@@ -72,7 +72,7 @@ export class GraceEditor implements Editor {
   }
 
   private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
-    const prepared = prepareBatch([edit], this.model.config.eosTokenIds[0] ?? 0);
+    const prepared = prepareBatch([edit], padTokenId(this.model.config));
     // Blocks below the layer run once, for the key and for every training iteration.
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
     const { hooks: capture, captured } = rowCapture(this.name, prepared.queryRows);

@@ -12,7 +12,7 @@ import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { Random } from '../../util/random.js';
 import type { TokenizedEdit } from '../edit.js';
 import { frozenBlocks, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
-import { prepareBatch } from '../elder/editor.js';
+import { padTokenId, prepareBatch } from '../common/batch.js';
 import { defaultSite, layerRange, siteShape, type EditSite } from './sites.js';
 
 export interface LoraConfig extends EditSite {
@@ -61,7 +61,7 @@ export class LoraEditor implements Editor {
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
-    const prepared = prepareBatch(edits, this.model.config.eosTokenIds[0] ?? 0);
+    const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const params = [...this.adapters.values()].flatMap(({ A, B }) => [A, B]);
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstLayer);
     return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.hooksFor(), this.config, onStep);

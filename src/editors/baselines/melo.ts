@@ -18,7 +18,7 @@ import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { Random } from '../../util/random.js';
 import type { TokenizedEdit } from '../edit.js';
 import { frozenBlocks, rowCapture, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
-import { prepareBatch } from '../elder/editor.js';
+import { padTokenId, prepareBatch } from '../common/batch.js';
 import { KeyStore } from './keys.js';
 import { newAdapter } from './lora.js';
 import { defaultSite, layerRange, siteShape, type EditSite } from './sites.js';
@@ -61,7 +61,7 @@ export class MeloEditor implements Editor {
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
-    const prepared = prepareBatch(edits, this.model.config.eosTokenIds[0] ?? 0);
+    const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const block = this.blockCount;
     const params: Tensor[] = [];
     for (const { layer, adapters } of this.blocks) {

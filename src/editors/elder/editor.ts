@@ -20,7 +20,8 @@ import { selectRows } from '../../tensor/ops/select.js';
 import { AdamW } from '../../tensor/adamw.js';
 import { BufferPool, withBufferPool } from '../../tensor/buffers.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
-import { countArgmaxHits, lossOnHidden, padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
+import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
+import { padTokenId, prepareBatch, type PreparedBatch } from '../common/batch.js';
 import { generate, type Generation } from '../../models/generate.js';
 import { NonFiniteError } from '../../util/errors.js';
 import type { TokenizedEdit } from '../edit.js';
@@ -41,27 +42,6 @@ function sampleWithout<T>(items: readonly T[], count: number, rng: Random): T[] 
     [pool[i], pool[j]] = [pool[j], pool[i]];
   }
   return pool.slice(0, count);
-}
-
-/** A padded batch of edits with its target rows and query rows. */
-export interface PreparedBatch {
-  tokens: TokenBatch;
-  mask: Float32Array;
-  targets: TargetRows;
-  /** Flattened row (b·T + t) of each sequence's last prompt token. */
-  queryRows: Int32Array;
-}
-
-export function prepareBatch(edits: readonly Pick<TokenizedEdit, 'promptIds' | 'targetIds'>[], padId: number): PreparedBatch {
-  const tokens = padBatch(edits.map((e) => [...e.promptIds, ...e.targetIds]), padId);
-  const mask = new Float32Array(tokens.batch * tokens.steps);
-  const queryRows = new Int32Array(edits.length);
-  edits.forEach((edit, b) => {
-    const start = b * tokens.steps + edit.promptIds.length;
-    mask.fill(1, start, start + edit.targetIds.length);
-    queryRows[b] = start - 1;
-  });
-  return { tokens, mask, targets: targetRows(tokens, mask), queryRows };
 }
 
 /** The frozen part of a batch: hidden state entering the first edited block, and the router query. */
@@ -244,7 +224,7 @@ export class ElderEditor implements Editor {
   }
 
   get padId(): number {
-    return this.model.config.eosTokenIds[0] ?? 0;
+    return padTokenId(this.model.config);
   }
 
   /** Module name of the linear whose input is the router query. */
