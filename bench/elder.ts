@@ -64,7 +64,8 @@ function randomEdits(model: DecoderLM, rng: Random, count: number, promptLength:
 export function elderTables(model: DecoderLM, quick: boolean): void {
   const rng = new Random(5);
   const iterations = quick ? 10 : 50;
-  const config = defaultElderConfig(model.config, { iterations });
+  // The paper's six edited blocks, as the PyTorch anchor (../shared/bench/torch_elder_bench.py) trains them.
+  const config = defaultElderConfig(model.config, { iterations, firstLayer: 5, lastLayer: 10 });
   const edits = randomEdits(model, rng, 4, 15, 5);
 
   const fastEditor = new ElderEditor(model, config);

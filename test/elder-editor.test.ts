@@ -66,13 +66,15 @@ const stateDir = path.join(tmp, 'state');
 const state = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2', overrides: FIXTURE_TRAINING });
 const edits = applyAll(state, requests);
 
-test('default layers: six blocks ending at ~84% of the depth (at most half of a shallow model), never block 0', () => {
+test('default layers: six blocks ending at ~84% of the depth, the query never from the lower half, never block 0', () => {
   assert.deepEqual(defaultLayerRange(48), { firstLayer: 35, lastLayer: 40 });
   assert.deepEqual(defaultLayerRange(32), { firstLayer: 21, lastLayer: 26 });
-  // Shallow models: at most half the depth, so the query comes from a block above 0.
-  assert.deepEqual(defaultLayerRange(4), { firstLayer: 2, lastLayer: 3 });
-  assert.deepEqual(defaultLayerRange(6), { firstLayer: 3, lastLayer: 5 });
-  assert.deepEqual(defaultLayerRange(12), { firstLayer: 5, lastLayer: 10 });
+  assert.deepEqual(defaultLayerRange(24), { firstLayer: 15, lastLayer: 20 });
+  // Shallow models: fewer blocks, so the query (one block below the first) comes from the upper half.
+  assert.deepEqual(defaultLayerRange(12), { firstLayer: 7, lastLayer: 10 });
+  assert.deepEqual(defaultLayerRange(6), { firstLayer: 4, lastLayer: 5 });
+  assert.deepEqual(defaultLayerRange(4), { firstLayer: 3, lastLayer: 3 });
+  assert.deepEqual(defaultLayerRange(2), { firstLayer: 1, lastLayer: 1 });
   const config = defaultElderConfig({ ...model.config, layers: 48 });
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
   assert.equal(config.lr, 1e-4);

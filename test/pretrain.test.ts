@@ -175,9 +175,12 @@ test('SIGINT during a long run stops it after the current step, with a checkpoin
   let err = '';
   child.stderr.on('data', (chunk) => (err += chunk));
   await new Promise<void>((resolve) => {
+    let sent = false;
     child.stdout.on('data', (chunk) => {
       out += chunk;
-      if (/step 10\n/.test(out)) {
+      // One interrupt only: a second one arriving while the child exits would kill it outright.
+      if (!sent && /step 10\n/.test(out)) {
+        sent = true;
         child.kill('SIGINT');
         resolve();
       }
