@@ -31,6 +31,12 @@ export interface FactsTrainingRecord {
   knowledge: KnowledgeReport;
 }
 
+/** When recall first passed one half, from the probes. */
+function halfway(probes: FactsTrainingRecord['probes']): string {
+  const first = probes.find((p) => p.train >= 0.5);
+  return first === undefined ? 'Recall in training phrasings never passed 50% in the probes.' : `Recall in training phrasings first passed 50% at step ${first.step.toLocaleString('en-US')} of ${probes[probes.length - 1].step.toLocaleString('en-US')}.`;
+}
+
 export function modelCard(record: FactsTrainingRecord, config: ModelConfig): string {
   const { config: training } = record;
   const corpus = record.corpusSources
@@ -97,6 +103,11 @@ dictionary-style sentences. It is there to exercise editing on a model that know
 something, on a CPU in seconds, not to answer questions.
 
 ![loss curve](loss-curve.svg)
+
+Fact recall while training (a quick probe every 250 steps: the first 30 facts of each
+relation, one training and every held-out phrasing). ${halfway(record.probes)}
+
+![fact recall during training](knowledge-curve.svg)
 
 Reproduce: \`npm run facts:table && npm run train:facts\` (interrupt and rerun to resume;
 \`--steps N\` to change the budget), then \`elder eval-base\`.

@@ -168,7 +168,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const probes: Array<{ step: number; train: number; heldout: number }> = [];
+  // The recall probes of every run on this work folder (a resumed run continues the list).
+  const probesFile = path.join(options.work, 'probes.json');
+  const probes: Array<{ step: number; train: number; heldout: number }> = fs.existsSync(probesFile) ? (JSON.parse(fs.readFileSync(probesFile, 'utf8')) as Array<{ step: number; train: number; heldout: number }>) : [];
   let progress: Progress | null = null;
   const result = await pretrain(() => initialisedModel(modelConfig, config.seed), data, config, {
     checkpointDir: options.work,
@@ -180,6 +182,7 @@ async function main(): Promise<void> {
         // A quick look at recall on the first 30 facts of each relation.
         const probe = measureKnowledge(model, tokenizer, table, { trainTemplatesPerFact: 1, querySite, factsPerRelation: 30, batchSize: 16, separation: false });
         probes.push({ step: p.step, train: probe.overall.train, heldout: probe.overall.heldout });
+        writeFileAtomic(probesFile, [Buffer.from(JSON.stringify(probes) + '\n')]);
         detail = ` · validation ${p.validationLoss.toFixed(3)} (ppl ${Math.exp(p.validationLoss).toFixed(1)}) · facts ${(100 * probe.overall.train).toFixed(0)}% trained / ${(100 * probe.overall.heldout).toFixed(0)}% held-out phrasings`;
       }
       progress.update(p.step, `loss ${p.loss.toFixed(3)} · lr ${p.lr.toExponential(2)} · ${Math.round(p.tokensPerSecond)} tok/s${detail}${p.checkpointed === true ? ' · checkpoint' : ''}`, {
@@ -212,6 +215,7 @@ async function main(): Promise<void> {
     metadata: { 'elder.trained_by': 'npm run train:facts', 'elder.validation_loss': finalValidation.toFixed(4) },
   });
   writeLossCurve(path.join(options.out, 'loss-curve.svg'), state);
+  writeKnowledgeCurve(path.join(options.out, 'knowledge-curve.svg'), probes);
   const record: FactsTrainingRecord = {
     parameters: model.parameterCount(),
     weightsBytes: fs.statSync(path.join(options.out, 'model.safetensors')).size,
@@ -267,6 +271,17 @@ function writeLossCurve(file: string, state: TrainerState): void {
       { name: 'validation (held-out general text)', points: state.validation.map((v) => ({ x: v.step, y: v.loss })) },
     ],
     { title: 'elder-facts: next-token loss', xLabel: 'step', yLabel: 'cross-entropy (nats)' },
+  );
+  writeFileAtomic(file, [Buffer.from(svg)]);
+}
+
+function writeKnowledgeCurve(file: string, probes: ReadonlyArray<{ step: number; train: number; heldout: number }>): void {
+  const svg = lineChart(
+    [
+      { name: 'training phrasings', points: probes.map((p) => ({ x: p.step, y: p.train })) },
+      { name: 'held-out phrasings', points: probes.map((p) => ({ x: p.step, y: p.heldout })) },
+    ],
+    { title: 'elder-facts: fact recall during training (first 30 facts of each relation)', xLabel: 'step', yLabel: 'share answered', yRange: [0, 1] },
   );
   writeFileAtomic(file, [Buffer.from(svg)]);
 }
