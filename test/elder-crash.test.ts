@@ -42,7 +42,7 @@ interface KillPlan {
 function editAndKill(editsFile: string, stateDir: string, kill: { plan: KillPlan; timing: Timing } | null): Promise<Run> {
   return new Promise((resolve) => {
     const spawned = performance.now();
-    const child = spawn(process.execPath, [cli, 'edit', '--model', tinyGpt2Dir, '--state', stateDir, '--edits', editsFile, '--batch', String(BATCH), '--iters', '30', '--lr', '1e-2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'edit', '--model', tinyGpt2Dir, '--state', stateDir, '--edits', editsFile, '--batch', String(BATCH), '--iters', '30', '--lr', '1e-2', '--layers', '2-3'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const batchAckMs: number[] = [];
     let timer: NodeJS.Timeout | null = null;
