@@ -48,9 +48,10 @@ function distanceChart(method: string, distances: NonNullable<BenchResults['meth
   const histogram = (values: number[]) =>
     Array.from({ length: max + 1 }, (_, d) => ({ x: d, y: values.length === 0 ? 0 : values.filter((v) => v === d).length / values.length }));
   const series: Series[] = [
-    { name: `held-out rephrasings (${distances.heldOut.length})`, points: histogram(distances.heldOut) },
-    { name: `unrelated prompts (${distances.unrelated.length})`, points: histogram(distances.unrelated) },
-    { name: `ε = ${distances.epsilon}: at or above, the base model answers`, points: [{ x: distances.epsilon, y: 0 }, { x: distances.epsilon, y: 1 }] },
+    { name: `held-out (${distances.heldOut.length})`, points: histogram(distances.heldOut) },
+    { name: `unrelated (${distances.unrelated.length})`, points: histogram(distances.unrelated) },
+    // At or beyond ε the base model answers.
+    { name: `ε = ${distances.epsilon}`, points: [{ x: distances.epsilon, y: 0 }, { x: distances.epsilon, y: 1 }] },
   ];
   return lineChart(series, { title: `${method}: distance to the nearest stored code`, xLabel: 'Hamming distance (bits)', yLabel: 'share of prompts', yRange: [0, 1] });
 }
