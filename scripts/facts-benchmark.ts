@@ -18,6 +18,9 @@ import type { Fact } from '../src/facts/sources.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { ElderError } from '../src/util/errors.js';
 
+/** A fact the model misses in this many training phrasings is not one it knows. */
+const TEMPLATE_ATTEMPTS = 3;
+
 function main(): void {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { model: { type: 'string' }, out: { type: 'string' } } });
   const modelDir = resolveModelDir(values.model);
@@ -38,7 +41,7 @@ function main(): void {
   const templateCount = (fact: Fact) => relations.get(fact.relation)!.train.length;
   const known = new Map<string, number>();
   let pending = table.facts;
-  for (let attempt = 0; attempt < 12 && pending.length > 0; attempt++) {
+  for (let attempt = 0; attempt < TEMPLATE_ATTEMPTS && pending.length > 0; attempt++) {
     const templateIndex = (fact: Fact) => (indexInRelation.get(fact.id)! + attempt) % templateCount(fact);
     const answered = knownFacts(model, tok, pending, (fact) => relations.get(fact.relation)!.train[templateIndex(fact)], 32);
     pending.forEach((fact, i) => {
@@ -46,7 +49,6 @@ function main(): void {
     });
     pending = pending.filter((_, i) => !answered[i]);
     console.log(`attempt ${attempt + 1}: ${known.size} of ${table.facts.length} facts answered in some training phrasing`);
-    if (attempt === 2) break; // a fact the model misses in three phrasings is not one it knows
   }
   const records = buildEditRecords(table, (fact) => known.get(fact.id), readGeneralText(), DEFAULT_BENCHMARK_OPTIONS);
   fs.mkdirSync(outDir, { recursive: true });

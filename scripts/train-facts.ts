@@ -24,7 +24,8 @@ import { subsetTokenizer, slowTokenizerFiles, type TokenizerJson } from '../src/
 import { pretrain, type PretrainConfig, type TrainerState } from '../src/train/pretrain.js';
 import { readFactTable, trainingSentences } from '../src/facts/table.js';
 import { measureKnowledge, type KnowledgeReport } from '../src/facts/knowledge.js';
-import { defaultLayerRange } from '../src/editors/elder/config.js';
+import { defaultElderConfig, querySiteOf } from '../src/editors/elder/config.js';
+import type { DecoderLM } from '../src/models/decoder.js';
 import { lineChart } from '../src/plot/svg.js';
 import { Progress, formatSeconds } from '../src/util/progress.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
@@ -152,8 +153,8 @@ async function main(): Promise<void> {
     evalWindows: 128,
     checkpointSeconds: 300,
   };
-  const layers = defaultLayerRange(modelConfig.layers);
-  const querySite = `transformer.h.${layers.firstLayer - 1}.mlp.c_fc`;
+  // Separation is measured where ELDER's default configuration reads its router query.
+  const querySite = (model: DecoderLM) => querySiteOf(model, defaultElderConfig(model.config));
   const backend = backendInfo();
   console.log(
     `model: ${modelConfig.layers} blocks × ${modelConfig.width} wide, vocabulary ${modelConfig.vocabSize}, context ${modelConfig.contextLength}; ${config.totalSteps} steps of ${config.batchSize} × ${config.windowLength} tokens; backend ${backend.backend} with ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
@@ -180,7 +181,7 @@ async function main(): Promise<void> {
       let detail = '';
       if (p.validationLoss !== undefined) {
         // A quick look at recall on the first 30 facts of each relation.
-        const probe = measureKnowledge(model, tokenizer, table, { trainTemplatesPerFact: 1, querySite, factsPerRelation: 30, batchSize: 16, separation: false });
+        const probe = measureKnowledge(model, tokenizer, table, { trainTemplatesPerFact: 1, querySite: querySite(model), factsPerRelation: 30, batchSize: 16, separation: false });
         probes.push({ step: p.step, train: probe.overall.train, heldout: probe.overall.heldout });
         writeFileAtomic(probesFile, [Buffer.from(JSON.stringify(probes) + '\n')]);
         detail = ` · validation ${p.validationLoss.toFixed(3)} (ppl ${Math.exp(p.validationLoss).toFixed(1)}) · facts ${(100 * probe.overall.train).toFixed(0)}% trained / ${(100 * probe.overall.heldout).toFixed(0)}% held-out phrasings`;
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
   const knowledgeProgress = new Progress(1, 'prompts');
   const knowledge: KnowledgeReport = measureKnowledge(model, tokenizer, table, {
     trainTemplatesPerFact: 3,
-    querySite,
+    querySite: querySite(model),
     batchSize: 32,
     separation: true,
     onProgress: (done, total) => knowledgeProgress.update(done / total, `${done}/${total}`),

@@ -119,6 +119,8 @@ test('benchmark records: known facts only, a different target of the same relati
     assert.deepEqual([r.prompt, r.target, r.rephrases, r.locality], [c.prompt, c.target, c.rephrases, c.locality]);
     assert.equal(r.prompt, records[i].prompt);
     assert.equal(r.locality.length, 3);
+    assert.equal(r.relation, records[i].fact.relation);
+    assert.equal(c.relation, records[i].fact.relation);
   });
 });
 

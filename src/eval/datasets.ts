@@ -29,6 +29,8 @@ export interface BenchRecord {
   target: string;
   rephrases: string[];
   locality: LocalityPrompt[];
+  /** The relation edited, where the record names one (ZsRE `relation`, COUNTERFACT `relation_id`). */
+  relation?: string;
 }
 
 /** Reads a dataset file; the format is guessed from the first record when not given. */
@@ -104,7 +106,14 @@ function parseZsre(record: Record<string, unknown>, where: string, index: number
     const answer = typeof record.loc_ans === 'string' ? record.loc_ans : undefined;
     locality.push(answer === undefined ? { prompt: loc } : { prompt: loc, answer });
   }
-  return { id: typeof record.case_id === 'string' || typeof record.case_id === 'number' ? `zsre-${record.case_id}` : `zsre-${index + 1}`, prompt, target, rephrases: textList(record.rephrase, 'rephrase', where), locality };
+  return {
+    id: typeof record.case_id === 'string' || typeof record.case_id === 'number' ? `zsre-${record.case_id}` : `zsre-${index + 1}`,
+    prompt,
+    target,
+    rephrases: textList(record.rephrase, 'rephrase', where),
+    locality,
+    ...(typeof record.relation === 'string' ? { relation: record.relation } : {}),
+  };
 }
 
 function parseCounterfact(record: Record<string, unknown>, where: string, index: number): BenchRecord {
@@ -125,6 +134,7 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
     locality:
       explicitLocality(record, where) ??
       textList(record.neighborhood_prompts, 'neighborhood_prompts', where).map((prompt) => (typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt })),
+    ...(typeof rewrite.relation_id === 'string' ? { relation: rewrite.relation_id } : {}),
   };
 }
 

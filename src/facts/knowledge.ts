@@ -55,28 +55,24 @@ export interface KnowledgeOptions {
 }
 
 interface Probe {
-  fact: Fact;
-  factIndex: number;
-  template: string;
   split: 'train' | 'heldout';
-  templateIndex: number;
   item: TargetItem;
 }
 
 /** The prompts scored for a relation: rotating training templates and every held-out one. */
 function probesFor(relation: RelationTable, facts: Fact[], tokenizer: TextTokenizer, model: DecoderLM, perFact: number): Probe[] {
   const probes: Probe[] = [];
-  const make = (fact: Fact, factIndex: number, template: string, split: 'train' | 'heldout', templateIndex: number) => {
+  const make = (fact: Fact, template: string, split: 'train' | 'heldout') => {
     const prompt = factPrompt(template, fact);
     const { promptIds, targetIds } = tokenizeEdit(tokenizer, model.config, { id: fact.id, label: fact.id, prompt, target: fact.object });
-    probes.push({ fact, factIndex, template, split, templateIndex, item: { promptIds, targetIds } });
+    probes.push({ split, item: { promptIds, targetIds } });
   };
   facts.forEach((fact, i) => {
     for (let k = 0; k < perFact; k++) {
       const t = (i + Math.floor((k * relation.train.length) / perFact)) % relation.train.length;
-      make(fact, i, relation.train[t], 'train', t);
+      make(fact, relation.train[t], 'train');
     }
-    relation.heldout.forEach((template, t) => make(fact, i, template, 'heldout', t));
+    relation.heldout.forEach((template) => make(fact, template, 'heldout'));
   });
   return probes;
 }

@@ -9,7 +9,7 @@ export class TextTokenizer {
     private readonly tokenizer: Tokenizer,
     readonly dir: string,
     /** One more than the largest id the tokenizer can emit (vocabulary and added tokens). */
-    readonly idLimit: number,
+    private readonly idLimit: number,
   ) {}
 
   /** How many ids the tokenizer can emit: the rows a model's embedding needs at least. */

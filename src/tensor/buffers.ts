@@ -15,23 +15,12 @@
 export class BufferPool {
   private readonly free = new Map<number, Float32Array[]>();
   private lent: Float32Array[] = [];
-  /** Buffers handed out in total and how many were reused, for benchmarks. */
-  readonly stats = { taken: 0, reused: 0 };
 
-  /** A buffer of `length` floats, zeroed unless `zeroed` is false (the caller overwrites every element). */
-  take(length: number, zeroed: boolean): Float32Array {
-    this.stats.taken++;
-    const buffer = this.free.get(length)?.pop();
-    let result: Float32Array;
-    if (buffer === undefined) {
-      result = new Float32Array(length);
-    } else {
-      this.stats.reused++;
-      if (zeroed) buffer.fill(0);
-      result = buffer;
-    }
-    this.lent.push(result);
-    return result;
+  /** A zeroed buffer of `length` floats: a returned one when there is one, else a new one. */
+  take(length: number): Float32Array {
+    const buffer = this.free.get(length)?.pop()?.fill(0) ?? new Float32Array(length);
+    this.lent.push(buffer);
+    return buffer;
   }
 
   /** Takes back every buffer lent since the last reclaim. */
@@ -41,12 +30,6 @@ export class BufferPool {
       if (list === undefined) this.free.set(buffer.length, [buffer]);
       else list.push(buffer);
     }
-    this.lent = [];
-  }
-
-  /** Drops every pooled buffer (memory goes back to the collector). */
-  clear(): void {
-    this.free.clear();
     this.lent = [];
   }
 }
@@ -67,10 +50,5 @@ export function withBufferPool<T>(pool: BufferPool, fn: () => T): T {
 
 /** `length` zeroed floats: pooled inside {@link withBufferPool}, fresh otherwise. */
 export function allocate(length: number): Float32Array {
-  return active === null ? new Float32Array(length) : active.take(length, true);
-}
-
-/** `length` floats whose every element the caller will overwrite (not zeroed when reused). */
-export function allocateUninitialised(length: number): Float32Array {
-  return active === null ? new Float32Array(length) : active.take(length, false);
+  return active === null ? new Float32Array(length) : active.take(length);
 }

@@ -79,13 +79,9 @@ export class Tensor {
     return this.size / this.lastDim;
   }
 
-  /**
-   * The gradient buffer, allocated (zeroed) on first use. A leaf's (a
-   * parameter's) outlives the step, so only intermediate tensors' come from a
-   * buffer pool.
-   */
+  /** The gradient buffer, allocated (zeroed) on first use. */
   gradBuffer(): Float32Array {
-    if (this.grad === null) this.grad = this.gradNode === null ? new Float32Array(this.size) : allocate(this.size);
+    if (this.grad === null) this.grad = newGradBuffer(this);
     return this.grad;
   }
 
@@ -138,6 +134,11 @@ function resolveShape(shape: readonly number[], size: number): number[] {
   return resolved;
 }
 
+/** A zeroed gradient for `t`: a leaf's (a parameter's) outlives the step, so only intermediate tensors' come from a buffer pool. */
+function newGradBuffer(t: Tensor): Float32Array {
+  return t.gradNode === null ? new Float32Array(t.size) : allocate(t.size);
+}
+
 /** True when an op over these inputs must record a gradient node. */
 export function needsGrad(inputs: readonly Tensor[]): boolean {
   return gradEnabled && inputs.some((t) => t.requiresGrad);
@@ -154,11 +155,8 @@ export function recordGrad(output: Tensor, inputs: readonly Tensor[], backward: 
 export function accumulateGrad(t: Tensor, delta: Float32Array): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    if (t.gradNode === null) t.grad = delta.slice();
-    else {
-      t.grad = allocate(delta.length);
-      t.grad.set(delta);
-    }
+    t.grad = newGradBuffer(t);
+    t.grad.set(delta);
     return;
   }
   const grad = t.grad;
@@ -219,7 +217,7 @@ export function gradSlot(t: Tensor): { grad: Float32Array; beta: 0 | 1 } {
 export function writeGrad(t: Tensor, write: (target: Float32Array) => void): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = t.gradNode === null ? new Float32Array(t.size) : allocate(t.size);
+    t.grad = newGradBuffer(t);
     write(t.grad);
     return;
   }

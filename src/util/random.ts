@@ -60,6 +60,16 @@ export class Random {
     return radius * Math.cos(2 * Math.PI * v);
   }
 
+  /** `count` distinct items of `items` in drawn order (the first `count` steps of a Fisher–Yates shuffle of a copy). */
+  sample<T>(items: readonly T[], count: number): T[] {
+    const pool = [...items];
+    for (let i = 0; i < count; i++) {
+      const j = i + this.int(pool.length - i);
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return pool.slice(0, count);
+  }
+
   /** Fisher–Yates shuffle in place. */
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {

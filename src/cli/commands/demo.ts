@@ -6,7 +6,6 @@
  * reliability, generalization and locality.
  */
 import os from 'node:os';
-import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../tensor/backends/native.js';
 import { readDataset, type BenchRecord } from '../../eval/datasets.js';
@@ -41,11 +40,10 @@ const DEMO_RELATIONS = 4;
  */
 export function demoRecords(file = demoDataPath()): StreamRecord[] {
   const { records } = readDataset(file, 'counterfact');
-  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<{ requested_rewrite: { relation_id?: string } }>;
   const chosen: BenchRecord[] = [];
   const seen = new Set<string>();
-  records.forEach((record, i) => {
-    const relation = raw[i].requested_rewrite.relation_id ?? '';
+  records.forEach((record) => {
+    const relation = record.relation ?? '';
     if (chosen.length < DEMO_RELATIONS && !seen.has(relation)) {
       seen.add(relation);
       chosen.push(record);
@@ -78,9 +76,9 @@ export function demoCommand(argv: string[]): void {
   const edits = records.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
   const heldOut = records.flatMap((record) => record.heldOut.map((prompt, h) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}/held-out-${h + 1}`, label: record.id, prompt, target: record.target })));
   const rows = [
-    ...records.map((record) => ({ kind: 'edited', prompt: record.edits[0].prompt, target: record.target, expected: '' })),
-    ...records.flatMap((record) => record.heldOut.map((prompt) => ({ kind: 'held-out', prompt, target: record.target, expected: '' }))),
-    ...records.flatMap((record) => record.locality.map((l) => ({ kind: 'unrelated', prompt: l.prompt, target: '', expected: l.answer ?? '' }))),
+    ...records.map((record) => ({ kind: 'edited', prompt: record.edits[0].prompt, target: record.target })),
+    ...records.flatMap((record) => record.heldOut.map((prompt) => ({ kind: 'held-out', prompt, target: record.target }))),
+    ...records.flatMap((record) => record.locality.map((l) => ({ kind: 'unrelated', prompt: l.prompt, target: '' }))),
   ];
   console.log(`1. The base model answers (greedy, up to ${ANSWER_TOKENS} tokens), facts from ${records.length} relations:`);
   const before = rows.map((row) => answer(model, tokenizer, row.prompt));

@@ -34,16 +34,6 @@ import { loadBalanceLoss } from './balance-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
 import { Random } from '../../util/random.js';
 
-/** `count` distinct items of `items`, drawn with `rng`. */
-function sampleWithout<T>(items: readonly T[], count: number, rng: Random): T[] {
-  const pool = [...items];
-  for (let i = 0; i < count; i++) {
-    const j = i + rng.int(pool.length - i);
-    [pool[i], pool[j]] = [pool[j], pool[i]];
-  }
-  return pool.slice(0, count);
-}
-
 /** The frozen part of a batch: hidden state entering the first edited block, and the router query. */
 export interface FrozenPrefix {
   hidden: Tensor;
@@ -287,7 +277,7 @@ export class ElderEditor implements Editor {
     const pool = new BufferPool();
     for (let iteration = 1; iteration <= this.config.iterations; iteration++) {
       optimizer.zeroGrad();
-      const replayed = replayCount === 0 ? [] : sampleWithout(earlier, replayCount, rng);
+      const replayed = replayCount === 0 ? [] : rng.sample(earlier, replayCount);
       const stop = withBufferPool(pool, () => {
         const losses = replayed.length === 0 ? this.batchLosses(prepared, prefix, presets) : this.replayLosses(edits, prefix, replayed);
         lastLoss = losses.total.item();

@@ -413,14 +413,15 @@ export class ElderState {
    * Checks whether the edits of the batch just committed hold, and re-checks a
    * sample of earlier live edits (later batches can undo earlier ones), on the
    * committed weights; the results are journaled. `tokenize` turns a stored
-   * edit back into ids (the state keeps text, not token ids).
+   * edit back into ids when the journal lacks them (states written before
+   * token ids were journaled).
    */
   verifyBatch(batch: readonly CheckableEdit[], tokenize: (edit: EditRecord) => CheckableEdit): { batch: HoldsCheck[]; earlier: HoldsCheck[] } {
     const inBatch = new Set(batch.map((e) => e.id));
     const earlier = recheckSample(
       [...this.files.edits.values()].filter((e) => e.status === 'applied' && !inBatch.has(e.id)),
       this.files.weights.generation,
-    ).map(tokenize);
+    ).map((e) => (e.promptIds !== undefined && e.targetIds !== undefined ? { id: e.id, promptIds: e.promptIds, targetIds: e.targetIds } : tokenize(e)));
     const results = checkEdits(this.editor, [...batch, ...earlier]);
     if (results.length > 0) this.files.append({ type: 'check', generation: this.files.weights.generation, results });
     return { batch: results.slice(0, batch.length), earlier: results.slice(batch.length) };
