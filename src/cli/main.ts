@@ -34,7 +34,8 @@ Usage:
                  [ELDER options of elder edit]   (writes need ELDER_TOKEN or --token-file)
   elder eval-base [--model DIR] [--facts FILE] [--general FILE] [--facts-per-relation N]
                  [--train-templates N] [--json]   (what the base model knows of the fact table)
-  elder demo     [--model DIR]   (what npm start runs: ELDER on elder-facts, before and after)
+  elder demo     [--model DIR] [--data FILE]   (what npm start runs: ELDER on elder-facts, before and after;
+                 FILE: a COUNTERFACT-format benchmark, default bench/data/facts/counterfact.json)
 
 DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
 index) and, for text commands, tokenizer.json. Without --model, elder uses its
