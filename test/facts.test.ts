@@ -87,7 +87,10 @@ test('benchmark records: known facts only, a different target of the same relati
   // Pretend the model knows every third fact, in training template 5.
   const known = new Set(table.facts.filter((_, i) => i % 3 === 0).map((f) => f.id));
   const records = buildEditRecords(table, (fact) => (known.has(fact.id) ? 5 : undefined), general);
-  assert.equal(records.length, known.size);
+  // A third of the known facts are locality facts only; no record edits one.
+  const edited = new Set(records.map((r) => r.fact.id));
+  assert.equal(edited.size, records.length);
+  assert.ok(Math.abs(records.length - (2 / 3) * known.size) < 12, `${records.length} records of ${known.size} known facts`);
   assert.deepEqual(buildEditRecords(table, (fact) => (known.has(fact.id) ? 5 : undefined), general), records, 'seeded');
   const objects = new Map<string, Set<string>>();
   for (const f of table.facts) objects.set(f.relation, (objects.get(f.relation) ?? new Set()).add(f.object));
@@ -103,6 +106,7 @@ test('benchmark records: known facts only, a different target of the same relati
     for (const l of facts) {
       const other = table.facts.find((f) => f.relation === record.fact.relation && f.subject !== record.fact.subject && factPrompt(record.relation.train[5], f) === l.prompt);
       assert.ok(other !== undefined && known.has(other.id) && other.object === l.answer, l.prompt);
+      assert.ok(!edited.has(other.id), `locality fact ${other.id} is also edited`);
     }
     assert.deepEqual(record.locality.filter((l) => l.kind === 'general').map((l) => l.prompt), ['One two three four five six seven eight']);
   }
@@ -144,6 +148,15 @@ test('committed benchmark files: at least 2,000 edits of distinct facts, each wi
     assert.ok(counterfact[i].rephrases.length >= 2);
     assert.equal(zsre[i].prompt, counterfact[i].prompt);
   });
+  // Locality facts are never edited anywhere in the file (a long stream would otherwise edit its own neighbours).
+  const relations = new Map(table.relations.map((r) => [r.id, r]));
+  const editedPrompts = new Set([...seen].flatMap((id) => {
+    const fact = table.facts.find((f) => f.id === id)!;
+    return relations.get(fact.relation)!.train.map((t) => factPrompt(t, fact));
+  }));
+  const localityFacts = counterfact.flatMap((r) => r.locality.filter((l) => l.answer !== undefined));
+  assert.ok(localityFacts.length >= 2 * counterfact.length);
+  for (const l of localityFacts) assert.ok(!editedPrompts.has(l.prompt), `locality prompt "${l.prompt}" asks an edited fact`);
   const { stream } = buildStream(counterfact, 1000);
   assert.equal(stream.length, 1000);
   assert.ok(stream.every((s) => s.edits.length === 2 && s.heldOut.length === 2));

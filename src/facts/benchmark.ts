@@ -4,13 +4,18 @@
  * (its object becomes another object of the same relation), with rephrasings
  * in held-out templates and locality prompts the edit must leave alone.
  *
- * Per known fact (seeded, shuffled across relations):
+ * A seeded third of each relation's known facts is set aside as locality
+ * facts, never edited: in a stream of hundreds of sequential edits, a
+ * neighbour drawn from all known facts is often edited itself a few records
+ * later (28% of the first 1,000 records' neighbours were), and then a perfect
+ * editor must change it. Per remaining known fact (seeded, shuffled across
+ * relations):
  * - the edit prompt: one of the relation's training templates (rotating),
  *   which the base model answers correctly;
  * - rephrasings: three of the four held-out templates (rotating);
  * - target: another object of the relation, drawn at random;
- * - locality: two facts of other subjects in the same relation that the base
- *   model answers correctly (preferring subjects with the same true object,
+ * - locality: two of the set-aside facts of other subjects in the same
+ *   relation, which the base model answers correctly (preferring subjects with the same true object,
  *   as CounterFact's neighbourhood prompts do), and one general-text prompt.
  * Written in ZsRE's and COUNTERFACT's schemas, plus an explicit `locality`
  * list of `{prompt, answer}` that elder's loaders prefer when present.
@@ -28,9 +33,11 @@ export interface BenchmarkOptions {
   neighbours: number;
   /** Words of a general-text document used as a locality prompt. */
   generalPromptWords: number;
+  /** Share of each relation's known facts set aside as locality facts (never edited). */
+  localityShare: number;
 }
 
-export const DEFAULT_BENCHMARK_OPTIONS: BenchmarkOptions = { seed: 2025, rephrasings: 3, neighbours: 2, generalPromptWords: 8 };
+export const DEFAULT_BENCHMARK_OPTIONS: BenchmarkOptions = { seed: 2025, rephrasings: 3, neighbours: 2, generalPromptWords: 8, localityShare: 1 / 3 };
 
 /** What the base model was checked to know: the training template index per fact id that it answers, or undefined. */
 export type KnownTemplate = (fact: Fact) => number | undefined;
@@ -46,7 +53,7 @@ export interface FactEditRecord {
   locality: Array<{ prompt: string; answer: string; kind: 'fact' | 'general' }>;
 }
 
-/** The records of the benchmark: one per fact the base model knows, in a seeded order. */
+/** The records of the benchmark: one per known fact not set aside for locality, in a seeded order. */
 export function buildEditRecords(table: FactTable, knownTemplate: KnownTemplate, generalDocuments: readonly string[], options = DEFAULT_BENCHMARK_OPTIONS): FactEditRecord[] {
   const rng = new Random(options.seed);
   const relations = new Map(table.relations.map((r) => [r.id, r]));
@@ -69,7 +76,15 @@ export function buildEditRecords(table: FactTable, knownTemplate: KnownTemplate,
     .map((doc) => doc.split(/\s+/).slice(0, options.generalPromptWords).join(' '))
     .filter((prompt) => prompt.split(' ').length === options.generalPromptWords);
 
-  const order = rng.shuffle(table.facts.filter((fact) => known.has(fact.id)));
+  // Every ⌈1/share⌉-th known fact of a relation, in a seeded order, is a locality fact only.
+  const localityFacts = new Map<string, Fact[]>();
+  const localityIds = new Set<string>();
+  for (const [relation, facts] of knownByRelation) {
+    const reserved = rng.shuffle(facts).slice(0, Math.round(facts.length * options.localityShare));
+    localityFacts.set(relation, reserved);
+    reserved.forEach((f) => localityIds.add(f.id));
+  }
+  const order = rng.shuffle(table.facts.filter((fact) => known.has(fact.id) && !localityIds.has(fact.id)));
   return order.map((fact, caseId) => {
     const relation = relations.get(fact.relation)!;
     const templateIndex = known.get(fact.id)!;
@@ -77,7 +92,7 @@ export function buildEditRecords(table: FactTable, knownTemplate: KnownTemplate,
     const targetNew = objects[rng.int(objects.length)];
     const start = rng.int(relation.heldout.length);
     const rephrases = Array.from({ length: Math.min(options.rephrasings, relation.heldout.length) }, (_, k) => factPrompt(relation.heldout[(start + k) % relation.heldout.length], fact));
-    const others = knownByRelation.get(fact.relation)!.filter((f) => f.subject !== fact.subject);
+    const others = localityFacts.get(fact.relation)!.filter((f) => f.subject !== fact.subject);
     const sameObject = rng.shuffle(others.filter((f) => f.object === fact.object));
     const rest = rng.shuffle(others.filter((f) => f.object !== fact.object));
     const neighbours = [...sameObject, ...rest].slice(0, options.neighbours);
