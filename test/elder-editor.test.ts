@@ -11,7 +11,8 @@ import { EditFileError, StateError } from '../src/editors/elder/errors.js';
 import { ElderState, StateFiles, retractEdit } from '../src/editors/elder/state.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
-import { defaultElderConfig, defaultLayerRange } from '../src/editors/elder/config.js';
+import { defaultElderConfig, defaultLayerRange, paperElderConfig, paperLayerRange, presetElderConfig } from '../src/editors/elder/config.js';
+import { createEditor } from '../src/editors/registry.js';
 import { spawnSync } from 'node:child_process';
 import { cli, tinyGpt2Dir } from './helpers.js';
 
@@ -266,5 +267,42 @@ test('the replay memory comes back from the journal on reopen, and a retracted e
   }
   reopened.retract(remembered[0].id);
   assert.equal(reopened.editor.memory.has(remembered[0].id), false);
+  reopened.close();
+});
+
+test('the paper preset is the paper algorithm: six blocks ending at 84% depth, router top-k while training, no replay, codes as their batch left them, lr 1e-4', () => {
+  const big = { ...model.config, layers: 48 };
+  const paper = paperElderConfig(big);
+  assert.deepEqual(
+    [paper.preset, paper.firstLayer, paper.lastLayer, paper.experts, paper.rank, paper.topK, paper.lambda, paper.epsilon, paper.lr, paper.iterations, paper.batchSize, paper.trainRouting, paper.replay, paper.freshCodes],
+    ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false],
+  );
+  // A 6-block model: the paper's rule edits blocks 1–5 (query from block 0); elder's default keeps the query in the upper half.
+  assert.deepEqual(paperLayerRange(6), { firstLayer: 1, lastLayer: 5 });
+  const small = { ...model.config, layers: 6 };
+  assert.deepEqual([paperElderConfig(small).firstLayer, paperElderConfig(small).epsilon], [1, 10]);
+  assert.equal(presetElderConfig('paper', small, { lr: 0.01 }).lr, 0.01);
+  assert.throws(() => presetElderConfig('fast' as 'paper', small), /preset must be one of elder, paper/);
+  const { editor, config } = createEditor('elder-paper', model);
+  assert.equal((config as { preset: string }).preset, 'paper');
+  assert.equal((editor as ElderEditor).method, 'elder-paper');
+  assert.equal((createEditor('elder', model).editor as ElderEditor).method, 'elder');
+});
+
+test('fresh codes: after every batch each live edit stores the code the routers give its query now, also after reopening', () => {
+  const dir = path.join(tmp, 'fresh-codes');
+  const opened = ElderState.open(dir, model, { modelName: 'tiny-gpt2', overrides: { ...FIXTURE_TRAINING, batchSize: 2, freshCodes: true } });
+  const stream = expandRequests(requests).map((e) => tokenizeEdit(tok, model.config, e));
+  for (let i = 0; i < stream.length; i += 2) opened.applyBatch(stream.slice(i, i + 2));
+  const current = (editor: ElderEditor) => stream.map((e) => Array.from(editor.codesOf([e.promptIds])[0]));
+  const stored = (editor: ElderEditor) => stream.map((e) => Array.from(editor.codebook.get(e.id)!));
+  assert.deepEqual(stored(opened.editor), current(opened.editor));
+  assert.equal(opened.editor.diagnose([]).codesStable, 1);
+  opened.close();
+  const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
+  assert.equal(reopened.config.freshCodes, true);
+  assert.deepEqual(stored(reopened.editor), current(reopened.editor));
+  // The preset a state was created from is part of its identity.
+  assert.throws(() => ElderState.open(dir, model, { modelName: 'x', overrides: { preset: 'paper' } }), /created with preset = elder; it cannot change to paper/);
   reopened.close();
 });

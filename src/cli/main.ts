@@ -22,11 +22,12 @@ Usage:
   elder edit     --model DIR --state DIR --edits FILE.jsonl [--batch N] [--iters N] [--lr X]
                  [--layers a-b] [--experts N] [--rank R] [--top-k K] [--lambda X] [--epsilon E]
                  [--seed S] [--early-stop] [--replay N] [--train-routing router|preset]
+                 [--fresh-codes] [--preset elder|paper]   (paper: the paper's exact ELDER)
   elder ask      --model DIR --state DIR --prompt TEXT [--max-tokens N] [--json]
   elder retract  --state DIR --id ID
   elder state    --state DIR [--json]
   elder bench-edit --model DIR --data FILE --out DIR [--format zsre|counterfact|jsonl] [--edits N]
-                 [--methods elder,grace,melo,ft-l,lora,elder-noguide,elder-balance] [--seed S]
+                 [--methods elder,elder-paper,grace,melo,ft-l,lora,elder-noguide,elder-balance] [--seed S]
                  [--batch N] [--eval-every M] [--settings FILE.json] [--locality FILE]
                  [--locality-tokens N]
   elder serve    --model DIR --state DIR [--port N] [--host H] [--read-only] [--token-file FILE]

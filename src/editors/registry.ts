@@ -5,14 +5,14 @@
 import type { DecoderLM } from '../models/decoder.js';
 import { UsageError } from '../util/errors.js';
 import type { Editor } from './editor.js';
-import { defaultElderConfig, type ElderConfig } from './elder/config.js';
+import { defaultElderConfig, paperElderConfig, type ElderConfig } from './elder/config.js';
 import { ElderEditor } from './elder/editor.js';
 import { defaultGraceConfig, GraceEditor } from './baselines/grace.js';
 import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
 import { defaultFtlConfig, FtlEditor } from './baselines/ft-l.js';
 import { defaultLoraConfig, LoraEditor } from './baselines/lora.js';
 
-export const METHODS = ['elder', 'grace', 'melo', 'ft-l', 'lora', 'elder-noguide', 'elder-balance'] as const;
+export const METHODS = ['elder', 'elder-paper', 'grace', 'melo', 'ft-l', 'lora', 'elder-noguide', 'elder-balance'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 /** Per method, configuration fields to override (`{"elder": {"lr": 0.01}}`). */
@@ -40,6 +40,10 @@ export function createEditor(method: MethodName, model: DecoderLM, settings: Met
     case 'elder-balance': {
       const routingLoss: ElderConfig['routingLoss'] = method === 'elder' ? 'guided' : method === 'elder-noguide' ? 'none' : 'balance';
       const config = defaultElderConfig(model.config, { ...checked(defaultElderConfig(model.config)), routingLoss });
+      return { editor: new ElderEditor(model, config), config };
+    }
+    case 'elder-paper': {
+      const config = paperElderConfig(model.config, checked(paperElderConfig(model.config)));
       return { editor: new ElderEditor(model, config), config };
     }
     case 'grace': {

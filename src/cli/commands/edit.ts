@@ -5,7 +5,7 @@ import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.
 import { readEditsFile } from '../../editors/edits-file.js';
 import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { TRAIN_ROUTINGS, type ElderConfig, type TrainRouting } from '../../editors/elder/config.js';
+import { ELDER_PRESETS, TRAIN_ROUTINGS, type ElderConfig, type ElderPreset, type TrainRouting } from '../../editors/elder/config.js';
 import { UsageError } from '../../util/errors.js';
 import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
 import { requireTokenizer } from '../model-input.js';
@@ -14,7 +14,8 @@ import { Progress } from '../../util/progress.js';
 export const ELDER_OPTIONS = {
   batch: { type: 'string' }, iters: { type: 'string' }, lr: { type: 'string' }, layers: { type: 'string' }, experts: { type: 'string' },
   rank: { type: 'string' }, 'top-k': { type: 'string' }, lambda: { type: 'string' }, epsilon: { type: 'string' }, seed: { type: 'string' },
-  'early-stop': { type: 'boolean' }, replay: { type: 'string' }, 'train-routing': { type: 'string' },
+  'early-stop': { type: 'boolean' }, replay: { type: 'string' }, 'train-routing': { type: 'string' }, preset: { type: 'string' },
+  'fresh-codes': { type: 'boolean' },
 } as const;
 
 /** ELDER configuration given on the command line (only what was given). */
@@ -37,6 +38,12 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   if (options.values.seed !== undefined) overrides.seed = numberOption(options, 'seed', 0, { integer: true });
   if (options.values['early-stop']) overrides.earlyStop = true;
   if (options.values.replay !== undefined) overrides.replay = numberOption(options, 'replay', 0, { min: 0, integer: true });
+  if (options.values['fresh-codes']) overrides.freshCodes = true;
+  const preset = optionalString(options, 'preset');
+  if (preset !== undefined) {
+    if (!(ELDER_PRESETS as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${ELDER_PRESETS.join(', ')}, got "${preset}"`);
+    overrides.preset = preset as ElderPreset;
+  }
   const trainRouting = optionalString(options, 'train-routing');
   if (trainRouting !== undefined) {
     if (!(TRAIN_ROUTINGS as readonly string[]).includes(trainRouting)) throw new UsageError(`--train-routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got "${trainRouting}"`);

@@ -83,6 +83,14 @@ export class Codebook {
     this.slot.set(id, index);
   }
 
+  /** Replaces the code of an edit the codebook holds. */
+  set(id: string, code: Uint32Array): void {
+    const index = this.slot.get(id);
+    if (index === undefined) throw new Error(`codebook holds no edit "${id}"`);
+    if (code.length !== this.words) throw new Error(`code has ${code.length} words, codebook holds ${this.words}`);
+    this.codes.set(code, index * this.words);
+  }
+
   /** Removes an edit's code (the last code moves into its slot). */
   remove(id: string): boolean {
     const index = this.slot.get(id);

@@ -9,7 +9,17 @@ import { UsageError } from '../../util/errors.js';
 export type RoutingLoss = 'guided' | 'none' | 'balance';
 export const ROUTING_LOSSES: readonly RoutingLoss[] = ['guided', 'none', 'balance'];
 
+/**
+ * Where a configuration's defaults come from: elder's own (`elder`, tuned on
+ * elder-facts; each deviation from the paper is documented with the number
+ * that justified it) or the paper's exact algorithm and settings (`paper`).
+ */
+export type ElderPreset = 'elder' | 'paper';
+export const ELDER_PRESETS: readonly ElderPreset[] = ['elder', 'paper'];
+
 export interface ElderConfig {
+  /** The defaults this configuration started from (overrides may change any field). */
+  preset: ElderPreset;
   /** Local name of the edited linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
   site: string;
   /** First and last edited block, inclusive. The query is taken from block `firstLayer − 1`. */
@@ -48,6 +58,13 @@ export interface ElderConfig {
    * overwrites what earlier batches put there.
    */
   replay: number;
+  /**
+   * Recompute every live edit's code from its remembered query after each
+   * batch (needs remembered edits), instead of keeping the code its own batch
+   * gave it. Later batches move the routers, so a stored code goes stale and
+   * its edit's own prompt drifts towards deferral.
+   */
+  freshCodes: boolean;
 }
 
 export type TrainRouting = 'router' | 'preset';
@@ -65,10 +82,15 @@ export const TRAIN_ROUTINGS: readonly TrainRouting[] = ['router', 'preset'];
  * GPT-2 small 7–10, a 4-block model 3 only; deep ones keep the paper's six.
  */
 export function defaultLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
+  const { lastLayer, firstLayer } = paperLayerRange(layers, count);
+  return { firstLayer: Math.min(lastLayer, Math.max(firstLayer, Math.floor(layers / 2) + 1)), lastLayer };
+}
+
+/** The paper's rule alone: `count` blocks ending at ~84% of the depth, the query from the block below. */
+export function paperLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
   if (layers < 2) throw new UsageError(`ELDER needs at least 2 blocks (one below the edited ones for the query); the model has ${layers}`);
   const lastLayer = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
-  const firstLayer = Math.min(lastLayer, Math.max(1, lastLayer - count + 1, Math.floor(layers / 2) + 1));
-  return { firstLayer, lastLayer };
+  return { firstLayer: Math.max(1, lastLayer - count + 1), lastLayer };
 }
 
 /**
@@ -79,12 +101,43 @@ export function defaultEpsilon(layerCount: number, experts: number): number {
   return Math.max(1, Math.round((layerCount * experts) / 2));
 }
 
+/** The configuration of a preset, with overrides. */
+export function presetElderConfig(preset: ElderPreset, model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
+  if (!ELDER_PRESETS.includes(preset)) throw new UsageError(`ELDER preset must be one of ${ELDER_PRESETS.join(', ')}, got "${String(preset)}"`);
+  return preset === 'paper' ? paperElderConfig(model, overrides) : defaultElderConfig(model, overrides);
+}
+
+/**
+ * The paper's ELDER exactly: six edited blocks ending at 84% of the depth,
+ * training through the router's top-k, no rehearsal, codes kept as their
+ * batch left them, Adam lr 1e-4 for 50 iterations on batches of 4.
+ */
+export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
+  const range = paperLayerRange(model.layers);
+  const experts = overrides.experts ?? 4;
+  const firstLayer = overrides.firstLayer ?? range.firstLayer;
+  const lastLayer = overrides.lastLayer ?? range.lastLayer;
+  return defaultElderConfig(model, {
+    lr: 1e-4,
+    trainRouting: 'router',
+    replay: 0,
+    freshCodes: false,
+    firstLayer,
+    lastLayer,
+    epsilon: defaultEpsilon(lastLayer - firstLayer + 1, experts),
+    ...overrides,
+    preset: 'paper',
+  });
+}
+
+/** elder's default configuration (see {@link ElderConfig} for each deviation from the paper and why). */
 export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
   const range = defaultLayerRange(model.layers);
   const experts = overrides.experts ?? 4;
   const firstLayer = overrides.firstLayer ?? range.firstLayer;
   const lastLayer = overrides.lastLayer ?? range.lastLayer;
   const config: ElderConfig = {
+    preset: 'elder',
     site: model.architecture === 'gpt2' ? 'mlp.c_fc' : 'mlp.down_proj',
     firstLayer,
     lastLayer,
@@ -102,6 +155,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     seed: 0,
     trainRouting: 'router',
     replay: 0,
+    freshCodes: false,
     ...overrides,
   };
   validateElderConfig(config, model);
@@ -115,6 +169,8 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   };
   (['experts', 'rank', 'topK', 'iterations', 'batchSize'] as const).forEach(positiveInt);
   if (!Number.isInteger(config.replay) || config.replay < 0) throw new UsageError(`ELDER replay must be an integer ≥ 0, got ${String(config.replay)}`);
+  if (!ELDER_PRESETS.includes(config.preset)) throw new UsageError(`ELDER preset must be one of ${ELDER_PRESETS.join(', ')}, got "${String(config.preset)}"`);
+  if (typeof config.freshCodes !== 'boolean') throw new UsageError(`ELDER freshCodes must be true or false, got ${String(config.freshCodes)}`);
   if (!TRAIN_ROUTINGS.includes(config.trainRouting)) throw new UsageError(`ELDER train routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got ${String(config.trainRouting)}`);
   if (config.topK > config.experts) throw new UsageError(`ELDER top-k ${config.topK} exceeds the ${config.experts} experts`);
   if (!Number.isInteger(config.firstLayer) || !Number.isInteger(config.lastLayer) || config.firstLayer < 1 || config.lastLayer < config.firstLayer || config.lastLayer >= model.layers) {

@@ -119,8 +119,9 @@ export class ElderEditor implements Editor {
     this.allocations = new AllocationTable(this.layers.length, config.experts, config.topK, config.seed);
   }
 
-  /** `elder`, or the ablation's name when the routing loss is not the guided one. */
+  /** `elder` or `elder-paper`, or the ablation's name when the routing loss is not the guided one. */
   get method(): string {
+    if (this.config.preset === 'paper') return this.config.routingLoss === 'guided' ? 'elder-paper' : `elder-paper-${this.config.routingLoss}`;
     return { guided: 'elder', none: 'elder-noguide', balance: 'elder-balance' }[this.config.routingLoss];
   }
 
@@ -133,7 +134,33 @@ export class ElderEditor implements Editor {
     const result = this.trainBatch(edits, onStep === undefined ? undefined : ({ iteration, loss }) => onStep({ iteration, loss }));
     edits.forEach((edit, b) => this.codebook.add(edit.id, result.codes[b].code));
     this.remember(edits);
+    if (this.config.freshCodes) this.refreshCodes();
     return { iterations: result.iterations, loss: result.loss };
+  }
+
+  /**
+   * Re-routes every live, remembered edit's query and stores the code the
+   * routers give it now. Returns how many codes changed.
+   */
+  refreshCodes(): number {
+    const live = [...this.memory.values()].filter((m) => this.codebook.has(m.id));
+    let changed = 0;
+    for (let start = 0; start < live.length; start += 256) {
+      const chunk = live.slice(start, start + 256);
+      const inDim = chunk[0].query.length;
+      const queries = Tensor.zeros([chunk.length, inDim]);
+      chunk.forEach((m, b) => queries.data.set(m.query, b * inDim));
+      const routing = noGrad(() => this.mixture.route(queries));
+      chunk.forEach((m, b) => {
+        const now = this.codeOf(routing, b).code;
+        const stored = this.codebook.get(m.id)!;
+        if (now.some((word, w) => word !== stored[w])) {
+          this.codebook.set(m.id, now);
+          changed++;
+        }
+      });
+    }
+    return changed;
   }
 
   /** Keeps applied edits (and their frozen forward pass) for replay. */

@@ -20,7 +20,7 @@ import { SafetensorsFile, encodeSafetensors } from '../../models/safetensors.js'
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { TokenizedEdit } from '../edit.js';
 import { codeFromHex, codeToHex } from './codebook.js';
-import { defaultElderConfig, validateElderConfig, type ElderConfig } from './config.js';
+import { presetElderConfig, validateElderConfig, type ElderConfig } from './config.js';
 import { ElderEditor, type BatchResult, type IterationReport } from './editor.js';
 import type { Allocation } from './allocation.js';
 import { StateError } from './errors.js';
@@ -243,7 +243,7 @@ export interface OpenOptions {
 }
 
 /** Fields fixed when a state is created (they shape the weights and the codes). */
-const FIXED_FIELDS = ['site', 'firstLayer', 'lastLayer', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
+const FIXED_FIELDS = ['preset', 'site', 'firstLayer', 'lastLayer', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
 
 /** An open, writable ELDER state bound to its base model. */
 export class ElderState {
@@ -269,6 +269,9 @@ export class ElderState {
       config.routingLoss ??= 'guided';
       config.trainRouting ??= 'router';
       config.replay ??= 0;
+      config.freshCodes ??= false;
+      // States written before presets existed started from elder's defaults of the day.
+      config.preset ??= 'elder';
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -285,7 +288,7 @@ export class ElderState {
       if (expected.weightsSha256 !== actual.weightsSha256) throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
 
       // Training flags may change per run; they are not part of the state's identity.
-      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop', 'replay', 'trainRouting'] as const) {
+      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop', 'replay', 'trainRouting', 'freshCodes'] as const) {
         const value = options.overrides?.[field];
         if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;
       }
@@ -301,6 +304,7 @@ export class ElderState {
       // Live edits are remembered for replay (their frozen forward pass is recomputed from the base model).
       const replayable = [...files.edits.values()].filter((e) => e.status === 'applied' && e.promptIds !== undefined && e.targetIds !== undefined);
       editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds! })));
+      if (editor.config.freshCodes) editor.refreshCodes();
       return new ElderState(dir, files, editor, release, readOnly);
     } catch (error) {
       release();
@@ -309,7 +313,7 @@ export class ElderState {
   }
 
   private static initialise(dir: string, model: DecoderLM, options: OpenOptions): void {
-    const config = defaultElderConfig(model.config, options.overrides);
+    const config = presetElderConfig(options.overrides?.preset ?? 'elder', model.config, options.overrides);
     const mixture = new MixtureOfLora(config, model);
     const chunks = encodeSafetensors(mixture.namedParameters(), { metadata: { generation: '0' } });
     const initialWeights = weightsFileName(0);
@@ -401,6 +405,8 @@ export class ElderState {
       }) as BatchRecord;
       edits.forEach((edit, b) => this.editor.codebook.add(edit.id, result.codes[b].code));
       this.editor.remember(edits);
+      // Fresh codes are a function of the durable weights and the journaled prompts, so they are recomputed, not journaled.
+      if (this.editor.config.freshCodes) this.editor.refreshCodes();
       this.pruneOldWeights();
       return record;
     } catch (error) {
