@@ -12,7 +12,7 @@ import { crossEntropy } from '../src/tensor/ops/crossentropy.js';
 import { selectRows } from '../src/tensor/ops/select.js';
 import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
 import { generate } from '../src/models/generate.js';
-import { defaultElderConfig } from '../src/editors/elder/config.js';
+import { paperElderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { prepareBatch } from '../src/editors/common/batch.js';
 import { guidedLoss } from '../src/editors/elder/guided-loss.js';
@@ -65,7 +65,7 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const rng = new Random(5);
   const iterations = quick ? 10 : 50;
   // The paper's six edited blocks, as the PyTorch anchor (../shared/bench/torch_elder_bench.py) trains them.
-  const config = defaultElderConfig(model.config, { iterations, firstLayer: 5, lastLayer: 10 });
+  const config = paperElderConfig(model.config, { iterations, firstLayer: 5, lastLayer: 10 });
   const edits = randomEdits(model, rng, 4, 15, 5);
 
   const fastEditor = new ElderEditor(model, config);

@@ -119,12 +119,14 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
   assert.ok(!fs.readdirSync(stateDir).some((name) => name.endsWith('.tmp')), 'temporary files left behind');
 
   // The surviving weights are exactly those of the committed batches: replaying the
-  // journal's batches from the same initial weights reproduces them bit for bit.
+  // journal's batches from the same initial weights (each batch rehearsing earlier
+  // committed edits, as the state does) reproduces them bit for bit.
   const files = StateFiles.read(stateDir);
+  assert.ok(files.config.elder.replay > 0, 'the default configuration rehearses earlier edits');
   const replay = new ElderEditor(model, files.config.elder);
   for (const record of files.records) {
     if (record.type !== 'batch') continue;
-    replay.trainBatch(record.edits.map((e) => tokenizeEdit(tokenizer!, model.config, e)));
+    replay.applyBatch(record.edits.map((e) => tokenizeEdit(tokenizer!, model.config, e)));
   }
   const stored = files.readWeights();
   for (const [name, tensor] of replay.mixture.namedParameters()) {

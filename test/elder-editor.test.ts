@@ -78,8 +78,9 @@ test('default layers: six blocks ending at ~84% of the depth, the query never fr
   assert.deepEqual(defaultLayerRange(2), { firstLayer: 1, lastLayer: 1 });
   const config = defaultElderConfig({ ...model.config, layers: 48 });
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
-  assert.equal(config.lr, 1e-4);
   assert.equal(config.iterations, 50);
+  // elder's deviations from the paper (each justified in ElderConfig's documentation).
+  assert.deepEqual([config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes], ['elder', 5e-3, 'router', 8, true]);
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
@@ -240,7 +241,7 @@ test('replaying earlier edits keeps them: 12 edits in batches of 2 hold with rep
   const colours = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'pink', 'brown', 'gray', 'orange', 'purple', 'gold'];
   const stream = subjects.map((s, i) => tokenizeEdit(tok, model.config, { id: s, label: s, prompt: `Tell me about ${s} and`, target: colours[i] }));
   const held = (replay: number) => {
-    const editor = new ElderEditor(model, defaultElderConfig(model.config, { ...FIXTURE_TRAINING, batchSize: 2, replay }));
+    const editor = new ElderEditor(model, paperElderConfig(model.config, { ...FIXTURE_TRAINING, batchSize: 2, replay }));
     for (let i = 0; i < stream.length; i += 2) editor.applyBatch(stream.slice(i, i + 2));
     assert.equal(editor.memory.size, stream.length);
     return stream.filter((e) => editor.predictsTarget(e.promptIds, e.targetIds).correct).length;

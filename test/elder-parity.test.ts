@@ -6,7 +6,7 @@ import { loadModel } from '../src/models/load.js';
 import { targetRows } from '../src/models/batch.js';
 import { SafetensorsFile } from '../src/models/safetensors.js';
 import { backward } from '../src/tensor/tensor.js';
-import { defaultElderConfig } from '../src/editors/elder/config.js';
+import { paperElderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import type { PreparedBatch } from '../src/editors/common/batch.js';
 import { MixtureOfLora } from '../src/editors/elder/mixture.js';
@@ -32,7 +32,7 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
   const reference = (JSON.parse(fs.readFileSync(path.join(tinyGpt2Dir, 'reference.json'), 'utf8')) as { elder: ElderReference }).elder;
   const { model } = loadModel(tinyGpt2Dir);
   const [firstLayer, lastLayer] = [reference.edit_layers_c_fc[0], reference.edit_layers_c_fc.at(-1)!];
-  const config = defaultElderConfig(model.config, {
+  const config = paperElderConfig(model.config, {
     firstLayer, lastLayer, experts: reference.num_experts, rank: reference.rank, alpha: reference.lora_alpha, topK: reference.top_k, lambda: reference.lambda,
   });
   assert.equal(config.site, 'mlp.c_fc');
