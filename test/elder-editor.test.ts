@@ -105,13 +105,13 @@ test('reliability: every edited prompt (and applied rephrase) answers its target
   assert.equal(decision.nearestId, 'kenya');
 });
 
-test('deferral: unrelated prompts whose code is ≥ ε away get byte-identical base-model logits', () => {
+test('deferral: unrelated prompts that defer (code ≥ ε away, or no edit matched) get byte-identical base-model logits', () => {
   let deferredCount = 0;
   for (const text of unrelated) {
     const { logits, decision } = editedLogits(state, text);
     if (!decision.deferred) continue;
     deferredCount++;
-    assert.ok(decision.distance >= state.config.epsilon);
+    assert.ok(decision.distance >= state.config.epsilon || decision.matched === null);
     assert.ok(bytesEqual(logits, baseLogits(text)), text);
   }
   assert.ok(deferredCount >= 1, 'no unrelated prompt deferred: the test would check nothing');
@@ -306,4 +306,45 @@ test('fresh codes: after every batch each live edit stores the code the routers 
   // The preset a state was created from is part of its identity.
   assert.throws(() => ElderState.open(dir, model, { modelName: 'x', overrides: { preset: 'paper' } }), /created with preset = elder; it cannot change to paper/);
   reopened.close();
+});
+
+test('subject gate: an input uses the experts only when it is near an edit twice (its query, and some token at the subject), else it is the base model', () => {
+  const dir = path.join(tmp, 'subject-gate');
+  const opened = ElderState.open(dir, model, { modelName: 'tiny-gpt2', overrides: { ...FIXTURE_TRAINING, gate: 'subject' } });
+  const withSubjects: EditRequest[] = [
+    { id: 'france', prompt: 'The capital of France is', target: 'Rome', subject: 'France' },
+    { id: 'kenya', prompt: 'Which country is Mount Kenya in?', target: 'Chile', subject: 'Mount Kenya' },
+    { id: 'hamlet', prompt: 'Who wrote Hamlet?', target: 'Charles Dickens' },
+  ];
+  const stream = expandRequests(withSubjects).map((e) => tokenizeEdit(tok, model.config, e));
+  assert.equal(stream[0].subjectEnd, tok.encode('The capital of France').length - 1);
+  assert.equal(stream[1].subjectEnd, tok.encode('Which country is Mount Kenya').length - 1);
+  assert.equal(stream[2].subjectEnd, undefined);
+  opened.applyBatch(stream);
+  for (const edit of stream) {
+    const result = opened.editor.predictsTarget(edit.promptIds, edit.targetIds);
+    assert.equal(result.decision.matched, edit.id);
+    assert.equal(result.decision.deferred, false);
+    assert.ok(result.correct, edit.id);
+  }
+  // Same template, another subject: no token is near France's key, so the base model answers, bit for bit.
+  for (const text of ['The capital of Spain is', 'Which country is Mount Fuji in?', 'Hello world']) {
+    const { logits, decision } = editedLogits(opened, text);
+    assert.equal(decision.matched, null, text);
+    assert.equal(decision.deferred, true, text);
+    assert.ok(bytesEqual(logits, baseLogits(text)), text);
+  }
+  const keys = stream.map((e) => opened.editor.memory.get(e.id)!.subjectKey);
+  opened.close();
+  // The subject position is journaled; the keys are recomputed on opening, identical.
+  const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
+  assert.equal(reopened.config.gate, 'subject');
+  stream.forEach((e, i) => {
+    const key = reopened.editor.memory.get(e.id)!.subjectKey;
+    assert.ok(key === null ? keys[i] === null : keys[i] !== null && bytesEqual(key, keys[i]!), e.id);
+  });
+  assert.equal(editedLogits(reopened, 'The capital of France is').decision.matched, 'france');
+  reopened.close();
+  // A subject the prompt does not contain is a bad edit line.
+  assert.throws(() => parseEditsJsonl('{"prompt": "The capital of France is", "target": "Rome", "subject": "Spain"}\n', 'e.jsonl'), /line 1: subject "Spain" does not occur in the prompt/);
 });

@@ -67,7 +67,7 @@ test('elder eval-base --json reports every relation, the targets and the perplex
   assert.equal(report.targets.train, 0.9);
 });
 
-test('the demo (npm start) edits real facts: edited prompts take their new targets, none did before', () => {
+test('the demo (npm start) edits real facts: edited prompts take their new targets, most rephrasings follow, unrelated facts stay', () => {
   const result = spawnSync(process.execPath, [cli, 'demo'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   const scores = (label: string) => {
@@ -76,7 +76,11 @@ test('the demo (npm start) edits real facts: edited prompts take their new targe
     return match.slice(1).map(Number);
   };
   assert.deepEqual(scores('before'), [0, 0, 100]);
-  assert.equal(scores('after ELDER')[0], 100);
+  const [reliability, generalization, locality] = scores('after ELDER');
+  assert.equal(reliability, 100);
+  // The issue's bar for the demo: unrelated facts stay as they were, most held-out phrasings follow their edit.
+  assert.ok(locality >= 90, `locality ${locality}%`);
+  assert.ok(generalization >= 50, `generalization ${generalization}%`);
   assert.equal((result.stdout.match(/^ {3}edited .*✓$/gm) ?? []).length, 4);
   // Every unrelated prompt is shown with its route and whether its answer changed.
   assert.equal((result.stdout.match(/^ {3}unrelated .*(base|edited) \(d=\d+\).*\((un)?changed\)$/gm) ?? []).length, 12);

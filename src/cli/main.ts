@@ -23,6 +23,7 @@ Usage:
                  [--layers a-b] [--experts N] [--rank R] [--top-k K] [--lambda X] [--epsilon E]
                  [--seed S] [--early-stop] [--replay N] [--train-routing router|preset]
                  [--fresh-codes] [--preset elder|paper]   (paper: the paper's exact ELDER)
+                 [--gate code|subject] [--subject-radius X] [--query-radius X]
   elder ask      --model DIR --state DIR --prompt TEXT [--max-tokens N] [--json]
   elder retract  --state DIR --id ID
   elder state    --state DIR [--json]

@@ -15,6 +15,8 @@ export interface EditRequest {
   rephrases?: string[];
   /** Edits with the same label share one pre-assigned allocation (default: the id). */
   label?: string;
+  /** What the edit is about, as written in the prompt and its rephrases (ELDER's subject gate keys on it). */
+  subject?: string;
 }
 
 /** An edit ready for training: ids, label, and its token ids. */
@@ -25,6 +27,8 @@ export interface TokenizedEdit {
   target: string;
   promptIds: number[];
   targetIds: number[];
+  /** Index in `promptIds` of the subject's last token, when the edit names a subject its prompt contains. */
+  subjectEnd?: number;
 }
 
 /**
@@ -35,7 +39,25 @@ export function joinTarget(prompt: string, target: string): string {
   return /\s$/.test(prompt) || /^\s/.test(target) ? target : ` ${target}`;
 }
 
-export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit: { id: string; label: string; prompt: string; target: string }): TokenizedEdit {
+/** An edit before tokenization. */
+export interface EditText {
+  id: string;
+  label: string;
+  prompt: string;
+  target: string;
+  subject?: string;
+}
+
+/** Index of the subject's last token in the prompt's ids (the last occurrence), or undefined when the prompt lacks it. */
+export function subjectEndOf(tokenizer: TextTokenizer, prompt: string, promptIds: readonly number[], subject: string | undefined): number | undefined {
+  if (subject === undefined || subject === '') return undefined;
+  const at = prompt.lastIndexOf(subject);
+  if (at < 0) return undefined;
+  const end = tokenizer.encode(prompt.slice(0, at + subject.length)).length - 1;
+  return end >= 0 ? Math.min(end, promptIds.length - 1) : undefined;
+}
+
+export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit: EditText): TokenizedEdit {
   const promptIds = tokenizer.encode(edit.prompt);
   const target = joinTarget(edit.prompt, edit.target);
   const fullIds = tokenizer.encode(edit.prompt + target);
@@ -52,14 +74,15 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
   if (promptIds.length + targetIds.length > config.contextLength) {
     throw new InputError(`edit "${edit.id}": prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`);
   }
-  return { ...edit, promptIds, targetIds };
+  const subjectEnd = subjectEndOf(tokenizer, edit.prompt, promptIds, edit.subject);
+  return subjectEnd === undefined ? { ...edit, promptIds, targetIds } : { ...edit, promptIds, targetIds, subjectEnd };
 }
 
 /**
  * Tokenizes every edit, collecting what is wrong with each (named by id)
  * instead of stopping at the first, so a caller can report them all.
  */
-export function tokenizeEdits(tokenizer: TextTokenizer, config: ModelConfig, edits: ReadonlyArray<{ id: string; label: string; prompt: string; target: string }>): { tokenized: TokenizedEdit[]; problems: Array<{ id: string; message: string }> } {
+export function tokenizeEdits(tokenizer: TextTokenizer, config: ModelConfig, edits: ReadonlyArray<EditText>): { tokenized: TokenizedEdit[]; problems: Array<{ id: string; message: string }> } {
   const tokenized: TokenizedEdit[] = [];
   const problems: Array<{ id: string; message: string }> = [];
   for (const edit of edits) {
@@ -74,13 +97,14 @@ export function tokenizeEdits(tokenizer: TextTokenizer, config: ModelConfig, edi
 }
 
 /** Expands requests into edits: each rephrase becomes an edit `${id}#${n}` sharing the label and target. */
-export function expandRequests(requests: readonly EditRequest[], firstIndex = 0): Array<{ id: string; label: string; prompt: string; target: string }> {
-  const edits: Array<{ id: string; label: string; prompt: string; target: string }> = [];
+export function expandRequests(requests: readonly EditRequest[], firstIndex = 0): EditText[] {
+  const edits: EditText[] = [];
   requests.forEach((request, i) => {
     const id = request.id ?? `edit-${firstIndex + i + 1}`;
     const label = request.label ?? id;
-    edits.push({ id, label, prompt: request.prompt, target: request.target });
-    (request.rephrases ?? []).forEach((prompt, n) => edits.push({ id: `${id}#${n + 1}`, label, prompt, target: request.target }));
+    const subject = request.subject === undefined ? {} : { subject: request.subject };
+    edits.push({ id, label, prompt: request.prompt, target: request.target, ...subject });
+    (request.rephrases ?? []).forEach((prompt, n) => edits.push({ id: `${id}#${n + 1}`, label, prompt, target: request.target, ...subject }));
   });
   return edits;
 }

@@ -20,8 +20,9 @@ export const EDIT_REQUEST_SCHEMA: JsonSchema = {
     target: nonBlankString('The continuation the edited model should produce (a leading space is added when neither side has one).'),
     rephrases: { type: 'array', items: nonBlankString('Another phrasing of the prompt.'), description: 'Further prompts edited with the same target and label.' },
     label: nonBlankString('Edits with the same label share one pre-assigned expert allocation (default: the id).'),
+    subject: nonBlankString("What the edit is about, as written in the prompt (e.g. France). ELDER's subject gate applies the edit only to inputs that mention it."),
   },
-  example: { id: 'capital-of-france', prompt: 'The capital of France is', target: 'Lyon', rephrases: ["France's capital city is"] },
+  example: { id: 'capital-of-france', prompt: 'The capital of France is', target: 'Lyon', rephrases: ["France's capital city is"], subject: 'France' },
 };
 
 /**
@@ -30,7 +31,11 @@ export const EDIT_REQUEST_SCHEMA: JsonSchema = {
  */
 export function editRecordProblems(record: Record<string, unknown>, extraKeys: readonly string[] = []): string[] {
   const schema = extraKeys.length === 0 ? EDIT_REQUEST_SCHEMA : { ...EDIT_REQUEST_SCHEMA, properties: { ...EDIT_REQUEST_SCHEMA.properties, ...Object.fromEntries(extraKeys.map((key) => [key, {}])) } };
-  return schemaProblems(schema, record);
+  const problems = schemaProblems(schema, record);
+  if (problems.length === 0 && typeof record.subject === 'string' && typeof record.prompt === 'string' && !record.prompt.includes(record.subject)) {
+    problems.push(`subject "${record.subject}" does not occur in the prompt`);
+  }
+  return problems;
 }
 
 export function parseEditsJsonl(text: string, source: string): EditRequest[] {

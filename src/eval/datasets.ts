@@ -31,6 +31,8 @@ export interface BenchRecord {
   locality: LocalityPrompt[];
   /** The relation edited, where the record names one (ZsRE `relation`, COUNTERFACT `relation_id`). */
   relation?: string;
+  /** What the edit is about, where the record names it (ZsRE and elder JSONL `subject`, COUNTERFACT `requested_rewrite.subject`). */
+  subject?: string;
 }
 
 /** Reads a dataset file; the format is guessed from the first record when not given. */
@@ -113,6 +115,7 @@ function parseZsre(record: Record<string, unknown>, where: string, index: number
     rephrases: textList(record.rephrase, 'rephrase', where),
     locality,
     ...(typeof record.relation === 'string' ? { relation: record.relation } : {}),
+    ...(typeof record.subject === 'string' && record.subject.trim() !== '' ? { subject: record.subject } : {}),
   };
 }
 
@@ -135,6 +138,7 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
       explicitLocality(record, where) ??
       textList(record.neighborhood_prompts, 'neighborhood_prompts', where).map((prompt) => (typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt })),
     ...(typeof rewrite.relation_id === 'string' ? { relation: rewrite.relation_id } : {}),
+    subject,
   };
 }
 
@@ -160,6 +164,7 @@ function parseElderLine(record: Record<string, unknown>, where: string, index: n
     target: record.target as string,
     rephrases: (record.rephrases as string[] | undefined) ?? [],
     locality: locality.map((item, j) => localityPrompt(item, `${where} locality ${j + 1}`)),
+    ...(typeof record.subject === 'string' ? { subject: record.subject } : {}),
   };
 }
 

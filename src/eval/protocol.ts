@@ -7,12 +7,13 @@
  * With a single rephrasing that is: the prompt is edited, the rephrasing held out.
  */
 import type { BenchRecord, LocalityPrompt } from './datasets.js';
+import type { EditText } from '../editors/edit.js';
 
 export interface StreamRecord {
   id: string;
   target: string;
   /** Applied in the stream, in order, with ids `${id}`, `${id}#1`, … */
-  edits: Array<{ id: string; label: string; prompt: string; target: string }>;
+  edits: EditText[];
   /** Never trained on. */
   heldOut: string[];
   locality: LocalityPrompt[];
@@ -32,7 +33,13 @@ export function buildStream(records: readonly BenchRecord[], count: number): { s
     stream.push({
       id: record.id,
       target: record.target,
-      edits: prompts.slice(0, editCount).map((prompt, i) => ({ id: i === 0 ? record.id : `${record.id}#${i}`, label: record.id, prompt, target: record.target })),
+      edits: prompts.slice(0, editCount).map((prompt, i) => ({
+        id: i === 0 ? record.id : `${record.id}#${i}`,
+        label: record.id,
+        prompt,
+        target: record.target,
+        ...(record.subject !== undefined && prompt.includes(record.subject) ? { subject: record.subject } : {}),
+      })),
       heldOut: prompts.slice(editCount),
       locality: record.locality,
     });

@@ -227,7 +227,7 @@ function runMethod(
   if (diagnostics.length > 0) result.diagnostics = diagnostics;
   if (editor instanceof ElderEditor) {
     result.codeEmbedding = embedCodes(editor, stream, edits, heldOut, localityIds, options.seed);
-    const distance = (prompts: number[][]) => prompts.map((ids) => editor.decide(editor.queriesOf([ids])).decisions[0].distance);
+    const distance = (prompts: number[][]) => editor.decisionsOf(prompts).map((d) => d.distance);
     result.codeDistances = { heldOut: distance(heldOut.map((e) => e.promptIds)), unrelated: distance(localityIds), epsilon: editor.config.epsilon };
   }
   log(

@@ -119,7 +119,10 @@ export function demoCommand(argv: string[]): void {
   console.log(`   ${'before'.padEnd(14)} ${pct(baseScores.reliability).padEnd(12)} ${pct(baseScores.generalization).padEnd(15)} ${pct(1)}`);
   console.log(`   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality)}`);
   const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
-  console.log(`\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).`);
+  const subjectGate = config.gate === 'subject'
+    ? ` It uses the experts only when it is also near one edit twice: its router query, and some token's state at the edit's subject (the subject gate).`
+    : '';
+  console.log(`\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).${subjectGate}`);
   console.log(`   ${deferredCount} of ${unrelatedRows.length} unrelated prompts deferred to the base model.`);
   console.log('\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods; `elder eval-base` shows what the model knows.');
 }

@@ -5,7 +5,7 @@ import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.
 import { readEditsFile } from '../../editors/edits-file.js';
 import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { ELDER_PRESETS, TRAIN_ROUTINGS, type ElderConfig, type ElderPreset, type TrainRouting } from '../../editors/elder/config.js';
+import { ELDER_GATES, ELDER_PRESETS, TRAIN_ROUTINGS, type ElderConfig, type ElderGate, type ElderPreset, type TrainRouting } from '../../editors/elder/config.js';
 import { UsageError } from '../../util/errors.js';
 import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
 import { requireTokenizer } from '../model-input.js';
@@ -15,7 +15,7 @@ export const ELDER_OPTIONS = {
   batch: { type: 'string' }, iters: { type: 'string' }, lr: { type: 'string' }, layers: { type: 'string' }, experts: { type: 'string' },
   rank: { type: 'string' }, 'top-k': { type: 'string' }, lambda: { type: 'string' }, epsilon: { type: 'string' }, seed: { type: 'string' },
   'early-stop': { type: 'boolean' }, replay: { type: 'string' }, 'train-routing': { type: 'string' }, preset: { type: 'string' },
-  'fresh-codes': { type: 'boolean' },
+  'fresh-codes': { type: 'boolean' }, gate: { type: 'string' }, 'subject-radius': { type: 'string' }, 'query-radius': { type: 'string' },
 } as const;
 
 /** ELDER configuration given on the command line (only what was given). */
@@ -39,6 +39,13 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   if (options.values['early-stop']) overrides.earlyStop = true;
   if (options.values.replay !== undefined) overrides.replay = numberOption(options, 'replay', 0, { min: 0, integer: true });
   if (options.values['fresh-codes']) overrides.freshCodes = true;
+  real('subject-radius', 'subjectRadius', Number.MIN_VALUE);
+  real('query-radius', 'queryRadius', Number.MIN_VALUE);
+  const gate = optionalString(options, 'gate');
+  if (gate !== undefined) {
+    if (!(ELDER_GATES as readonly string[]).includes(gate)) throw new UsageError(`--gate must be one of ${ELDER_GATES.join(', ')}, got "${gate}"`);
+    overrides.gate = gate as ElderGate;
+  }
   const preset = optionalString(options, 'preset');
   if (preset !== undefined) {
     if (!(ELDER_PRESETS as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${ELDER_PRESETS.join(', ')}, got "${preset}"`);

@@ -87,7 +87,24 @@ export interface ElderConfig {
    * 100% with it.
    */
   freshCodes: boolean;
+  /**
+   * Which inputs may use the experts. `code` (the paper): an input whose
+   * allocation code is ≥ ε bits from every stored code defers to the base
+   * model. `subject` adds a second test: the input must also lie near one
+   * live edit twice, its router query within `queryRadius` of the edit's
+   * query and, where the edit named its subject, some token's state at block
+   * `subjectLayer` within `subjectRadius` of the state at the subject's last
+   * token. Radii are relative to the median norm of the stored vectors.
+   */
+  gate: ElderGate;
+  /** Block whose edited-kind linear input holds the subject keys (below the first edited block). */
+  subjectLayer: number;
+  subjectRadius: number;
+  queryRadius: number;
 }
+
+export type ElderGate = 'code' | 'subject';
+export const ELDER_GATES: readonly ElderGate[] = ['code', 'subject'];
 
 export type TrainRouting = 'router' | 'preset';
 export const TRAIN_ROUTINGS: readonly TrainRouting[] = ['router', 'preset'];
@@ -144,6 +161,7 @@ export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderCon
     trainRouting: 'router',
     replay: 0,
     freshCodes: false,
+    gate: 'code',
     firstLayer,
     lastLayer,
     epsilon: defaultEpsilon(lastLayer - firstLayer + 1, experts),
@@ -178,6 +196,10 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     trainRouting: 'router',
     replay: 8,
     freshCodes: true,
+    gate: 'subject',
+    subjectLayer: Math.min(1, firstLayer - 1),
+    subjectRadius: 0.25,
+    queryRadius: 0.4,
     ...overrides,
   };
   validateElderConfig(config, model);
@@ -207,6 +229,13 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   const maxDistance = Math.min(bits, 2 * config.topK * (config.lastLayer - config.firstLayer + 1));
   if (config.epsilon > maxDistance) {
     throw new UsageError(`ELDER epsilon ${config.epsilon} exceeds the largest possible distance between two codes (${maxDistance} bits for top-${config.topK} of ${config.experts} experts in ${bits / config.experts} layers): nothing would ever be deferred`);
+  }
+  if (!ELDER_GATES.includes(config.gate)) throw new UsageError(`ELDER gate must be one of ${ELDER_GATES.join(', ')}, got "${String(config.gate)}"`);
+  if (!Number.isInteger(config.subjectLayer) || config.subjectLayer < 0 || config.subjectLayer >= config.firstLayer) {
+    throw new UsageError(`ELDER subject layer ${String(config.subjectLayer)} must be a block below the first edited block ${config.firstLayer}`);
+  }
+  for (const name of ['subjectRadius', 'queryRadius'] as const) {
+    if (!Number.isFinite(config[name]) || config[name] <= 0) throw new UsageError(`ELDER ${name} must be a finite number > 0, got ${config[name]}`);
   }
   if (!ROUTING_LOSSES.includes(config.routingLoss)) throw new UsageError(`ELDER routing loss must be one of ${ROUTING_LOSSES.join(', ')}, got ${String(config.routingLoss)}`);
 }

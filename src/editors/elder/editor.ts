@@ -82,11 +82,20 @@ export interface EditMemory {
   hidden: Float32Array;
   /** The router query (input of the query site at the last prompt token). */
   query: Float32Array;
+  /** The subject key (input of the subject site at the subject's last token), when the edit named its subject. */
+  subjectKey: Float32Array | null;
+  subjectEnd?: number;
 }
 
 /** How one sequence was routed at inference. */
 export interface RoutingDecision {
   deferred: boolean;
+  /**
+   * The subject gate's verdict (gate `subject` only): the live edit whose
+   * query and subject the input matched, or null when it matched none (and
+   * so deferred).
+   */
+  matched?: string | null;
   /** Hamming distance to the nearest stored code (Infinity for an empty codebook). */
   distance: number;
   nearestId: string | null;
@@ -164,13 +173,15 @@ export class ElderEditor implements Editor {
   }
 
   /** Keeps applied edits (and their frozen forward pass) for replay. */
-  remember(edits: readonly Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds'>[]): void {
+  remember(edits: readonly Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'subjectEnd'>[]): void {
     const width = this.model.config.width;
     for (let start = 0; start < edits.length; start += 16) {
       const chunk = edits.slice(start, start + 16);
       const prepared = prepareBatch(chunk, this.padId);
-      const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
       const steps = prepared.tokens.steps;
+      // Sequences without a subject point at their last prompt token; their key is dropped below.
+      const subjectRows = Int32Array.from(chunk, (edit, b) => b * steps + (edit.subjectEnd ?? edit.promptIds.length - 1));
+      const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows, subjectRows);
       const inDim = prefix.query.lastDim;
       chunk.forEach((edit, b) => {
         const length = edit.promptIds.length + edit.targetIds.length;
@@ -181,14 +192,18 @@ export class ElderEditor implements Editor {
           targetIds: [...edit.targetIds],
           hidden: prefix.hidden.data.slice(b * steps * width, (b * steps + length) * width),
           query: prefix.query.data.slice(b * inDim, (b + 1) * inDim),
+          subjectKey: edit.subjectEnd === undefined ? null : prefix.subjectKeys!.data.slice(b * inDim, (b + 1) * inDim),
+          ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
         });
       });
     }
+    this.gateIndex = null;
   }
 
   /** Forgets a retracted edit: it is no longer replayed. */
   forget(id: string): void {
     this.memory.delete(id);
+    this.gateIndex = null;
   }
 
   hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
@@ -212,6 +227,27 @@ export class ElderEditor implements Editor {
     return this.frozenPrefix(prepared.tokens, prepared.queryRows).query;
   }
 
+  /** How prompts would be routed (the frozen pass only, in chunks of 32). */
+  decisionsOf(prompts: readonly (readonly number[])[]): RoutingDecision[] {
+    const decisions: RoutingDecision[] = [];
+    for (let start = 0; start < prompts.length; start += 32) {
+      const chunk = prompts.slice(start, start + 32);
+      const prepared = prepareBatch(chunk.map((ids) => ({ promptIds: [...ids], targetIds: [] })), this.padId);
+      const { hooks, captured } = rowCapture(this.querySite, prepared.queryRows);
+      let tokenStates: Float32Array[] | undefined;
+      if (this.config.gate === 'subject') {
+        const inner = hooks.get(this.subjectSite);
+        hooks.set(this.subjectSite, (input, output) => {
+          tokenStates = promptTokenStates(input, prepared.queryRows);
+          return inner === undefined ? output : inner(input, output);
+        });
+      }
+      noGrad(() => frozenBlocks(this.model, prepared.tokens, this.config.firstLayer, hooks));
+      decisions.push(...this.decide(captured.input!, tokenStates).decisions);
+    }
+    return decisions;
+  }
+
   /**
    * Routing stability after a batch: how many live edits' stored codes still
    * match what the routers give their queries now (a mismatch moves an edit
@@ -232,7 +268,7 @@ export class ElderEditor implements Editor {
         if (now.every((word, w) => word === stored[w])) stable++;
       });
     }
-    const decisions = unrelatedPrompts.length === 0 ? [] : this.decide(this.queriesOf(unrelatedPrompts)).decisions;
+    const decisions = this.decisionsOf(unrelatedPrompts);
     return {
       codesStable: live.length === 0 ? NaN : stable / live.length,
       unrelatedDeferred: decisions.length === 0 ? NaN : decisions.filter((d) => d.deferred).length / decisions.length,
@@ -249,11 +285,26 @@ export class ElderEditor implements Editor {
     return querySiteOf(this.model, this.config);
   }
 
-  /** Runs the frozen blocks once and captures the query at `queryRows`. */
-  frozenPrefix(tokens: TokenBatch, queryRows: Int32Array): FrozenPrefix {
-    const { hooks, captured } = rowCapture(this.querySite, queryRows);
+  /** Module name of the linear whose input holds the subject keys. */
+  get subjectSite(): string {
+    return this.model.linearName(this.config.subjectLayer, this.config.site);
+  }
+
+  /** Runs the frozen blocks once and captures the query at `queryRows` (and subject keys at `subjectRows`). */
+  frozenPrefix(tokens: TokenBatch, queryRows: Int32Array, subjectRows?: Int32Array): FrozenPrefix & { subjectKeys?: Tensor } {
+    const query = rowCapture(this.querySite, queryRows);
+    const hooks = new Map(query.hooks);
+    let subjectKeys: Tensor | undefined;
+    if (subjectRows !== undefined) {
+      const site = this.subjectSite;
+      const inner = hooks.get(site);
+      hooks.set(site, (input, output) => {
+        subjectKeys = selectRows(input, subjectRows);
+        return inner === undefined ? output : inner(input, output);
+      });
+    }
     const hidden = frozenBlocks(this.model, tokens, this.config.firstLayer, hooks);
-    return { hidden, query: captured.input! };
+    return { hidden, query: query.captured.input!, subjectKeys };
   }
 
   /** Pre-assigned experts of a batch, per edited layer as Int32Array [B·k]. */
@@ -356,16 +407,84 @@ export class ElderEditor implements Editor {
     return { experts, code: encodeCode(experts, this.config.experts) };
   }
 
-  /** Routes queries [B, in] (no gradient) and decides deferral per sequence against the codebook. */
-  decide(query: Tensor): { routing: Routing; decisions: RoutingDecision[] } {
+  /**
+   * Routes queries [B, in] (no gradient) and decides deferral per sequence
+   * against the codebook and, with the subject gate, against the live edits'
+   * queries and subject keys (`tokenStates[b]`: the subject site's input at
+   * every prompt token of sequence b, [tokens · in]).
+   */
+  decide(query: Tensor, tokenStates?: readonly Float32Array[]): { routing: Routing; decisions: RoutingDecision[] } {
     const routing = noGrad(() => this.mixture.route(query));
-    const decisions = Array.from({ length: query.shape[0] }, (_, b) => {
+    const inDim = query.lastDim;
+    const decisions = Array.from({ length: query.shape[0] }, (_, b): RoutingDecision => {
       const { experts, code } = this.codeOf(routing, b);
       const nearest = this.codebook.nearest(code);
-      const deferred = nearest.distance >= this.config.epsilon || this.retracted.nearest(code).distance < nearest.distance;
-      return { deferred, distance: nearest.distance, nearestId: nearest.id, experts };
+      const codeDeferred = nearest.distance >= this.config.epsilon || this.retracted.nearest(code).distance < nearest.distance;
+      if (this.config.gate !== 'subject') return { deferred: codeDeferred, distance: nearest.distance, nearestId: nearest.id, experts };
+      if (tokenStates === undefined) throw new Error('the subject gate needs the subject site states of every prompt token');
+      const matched = this.matchEdit(query.data.subarray(b * inDim, (b + 1) * inDim), tokenStates[b]);
+      return { deferred: codeDeferred || matched === null, matched, distance: nearest.distance, nearestId: nearest.id, experts };
     });
     return { routing, decisions };
+  }
+
+  /** Live remembered edits as flat arrays, and the radii in the units of the stored vectors (rebuilt when memory or codebook change). */
+  private gateIndex: { ids: string[]; queries: Float32Array; keys: Array<Float32Array | null>; queryRadius2: number; subjectRadius2: number } | null = null;
+
+  private buildGateIndex(): NonNullable<ElderEditor['gateIndex']> {
+    const live = [...this.memory.values()].filter((m) => this.codebook.has(m.id));
+    const inDim = live[0]?.query.length ?? 0;
+    const queries = new Float32Array(live.length * inDim);
+    live.forEach((m, i) => queries.set(m.query, i * inDim));
+    const norm = (v: Float32Array) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+    const median = (values: number[]) => (values.length === 0 ? 0 : [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]);
+    const queryScale = median(live.map((m) => norm(m.query)));
+    const keyScale = median(live.flatMap((m) => (m.subjectKey === null ? [] : [norm(m.subjectKey)])));
+    return {
+      ids: live.map((m) => m.id),
+      queries,
+      keys: live.map((m) => m.subjectKey),
+      queryRadius2: (this.config.queryRadius * queryScale) ** 2,
+      subjectRadius2: (this.config.subjectRadius * keyScale) ** 2,
+    };
+  }
+
+  /**
+   * The live edit an input matches, or null: the nearest edit whose query lies
+   * within the query radius of the input's and, if it named a subject, whose
+   * subject key lies within the subject radius of some token's state.
+   */
+  private matchEdit(query: Float32Array, tokenStates: Float32Array): string | null {
+    if (this.gateIndex === null || this.gateIndex.ids.length !== this.codebook.size) this.gateIndex = this.buildGateIndex();
+    const { ids, queries, keys, queryRadius2, subjectRadius2 } = this.gateIndex;
+    const inDim = query.length;
+    const tokens = tokenStates.length / inDim;
+    let best: string | null = null;
+    let bestDistance = Infinity;
+    for (let i = 0; i < ids.length; i++) {
+      let d = 0;
+      for (let j = 0; j < inDim && d < queryRadius2; j++) {
+        const diff = query[j] - queries[i * inDim + j];
+        d += diff * diff;
+      }
+      if (d >= queryRadius2 || d >= bestDistance) continue;
+      const key = keys[i];
+      if (key !== null) {
+        let near = false;
+        for (let t = 0; t < tokens && !near; t++) {
+          let k = 0;
+          for (let j = 0; j < inDim && k < subjectRadius2; j++) {
+            const diff = tokenStates[t * inDim + j] - key[j];
+            k += diff * diff;
+          }
+          near = k < subjectRadius2;
+        }
+        if (!near) continue;
+      }
+      best = ids[i];
+      bestDistance = d;
+    }
+    return best;
   }
 
   /**
@@ -379,9 +498,17 @@ export class ElderEditor implements Editor {
     // The mixture's own hooks, built once per decision; null while undecided or when every sequence defers.
     let edited: Map<string, LinearHook> | null = null;
     const hooks = new Map<string, LinearHook>();
-    hooks.set(this.querySite, (input, output) => {
+    // The subject gate reads every prompt token's state at the subject site (a block below the query site).
+    let tokenStates: Float32Array[] | undefined;
+    if (this.config.gate === 'subject') {
+      hooks.set(this.subjectSite, (input, output) => {
+        if (tokenStates === undefined) tokenStates = promptTokenStates(input, queryRows);
+        return output;
+      });
+    }
+    const route = (input: Tensor, output: Tensor) => {
       if (decisions.length > 0) return output;
-      const decided = this.decide(selectRows(input, queryRows));
+      const decided = this.decide(selectRows(input, queryRows), tokenStates);
       decisions = decided.decisions;
       if (decisions.every((d) => d.deferred)) return output;
       // Deferred sequences in a mixed batch get zero gates: their outputs gain exactly +0.
@@ -393,7 +520,9 @@ export class ElderEditor implements Editor {
       });
       edited = this.mixture.hooks(this.model, { ...decided.routing, scores });
       return output;
-    });
+    };
+    const subjectHook = hooks.get(this.querySite);
+    hooks.set(this.querySite, subjectHook === undefined ? route : (input, output) => route(input, subjectHook(input, output)));
     for (const layer of this.mixture.layers) {
       const name = this.model.linearName(layer.layer, this.config.site);
       hooks.set(name, (input, output) => (edited === null ? output : noGrad(() => edited!.get(name)!(input, output))));
@@ -419,4 +548,14 @@ export class ElderEditor implements Editor {
     const hits = countArgmaxHits(logits, prepared.targets.targets);
     return { correct: hits === targetIds.length, tokenAccuracy: hits / targetIds.length, decision: decisions()[0] };
   }
+}
+
+/**
+ * Each sequence's states at every prompt token, from a linear's input rows
+ * [B·T, in]: sequence b's tokens are rows b·T … queryRows[b].
+ */
+function promptTokenStates(input: Tensor, queryRows: Int32Array): Float32Array[] {
+  const inDim = input.lastDim;
+  const steps = input.rows / queryRows.length;
+  return Array.from(queryRows, (last, b) => input.data.slice(b * steps * inDim, (last + 1) * inDim));
 }

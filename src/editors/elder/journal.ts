@@ -23,6 +23,8 @@ export interface JournalEditEntry {
   /** Token ids of prompt and target (absent in states written before replay existed). */
   promptIds?: number[];
   targetIds?: number[];
+  /** Index of the subject's last prompt token, for edits that named a subject. */
+  subjectEnd?: number;
 }
 
 /** Whether an edit holds: the edited model gives its whole target (teacher-forced argmax) after its prompt. */

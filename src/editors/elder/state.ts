@@ -243,7 +243,7 @@ export interface OpenOptions {
 }
 
 /** Fields fixed when a state is created (they shape the weights and the codes). */
-const FIXED_FIELDS = ['preset', 'site', 'firstLayer', 'lastLayer', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
+const FIXED_FIELDS = ['preset', 'subjectLayer', 'site', 'firstLayer', 'lastLayer', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
 
 /** An open, writable ELDER state bound to its base model. */
 export class ElderState {
@@ -272,6 +272,10 @@ export class ElderState {
       config.freshCodes ??= false;
       // States written before presets existed started from elder's defaults of the day.
       config.preset ??= 'elder';
+      config.gate ??= 'code';
+      config.subjectLayer ??= Math.min(1, config.firstLayer - 1);
+      config.subjectRadius ??= 0.25;
+      config.queryRadius ??= 0.4;
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -288,7 +292,7 @@ export class ElderState {
       if (expected.weightsSha256 !== actual.weightsSha256) throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
 
       // Training flags may change per run; they are not part of the state's identity.
-      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop', 'replay', 'trainRouting', 'freshCodes'] as const) {
+      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop', 'replay', 'trainRouting', 'freshCodes', 'gate', 'subjectRadius', 'queryRadius'] as const) {
         const value = options.overrides?.[field];
         if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;
       }
@@ -303,7 +307,7 @@ export class ElderState {
       }
       // Live edits are remembered for replay (their frozen forward pass is recomputed from the base model).
       const replayable = [...files.edits.values()].filter((e) => e.status === 'applied' && e.promptIds !== undefined && e.targetIds !== undefined);
-      editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds! })));
+      editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds!, ...(e.subjectEnd === undefined ? {} : { subjectEnd: e.subjectEnd }) })));
       if (editor.config.freshCodes) editor.refreshCodes();
       return new ElderState(dir, files, editor, release, readOnly);
     } catch (error) {
@@ -401,6 +405,7 @@ export class ElderState {
           allocation: this.editor.allocations.get(edit.label)!,
           promptIds: [...edit.promptIds],
           targetIds: [...edit.targetIds],
+          ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
         })),
       }) as BatchRecord;
       edits.forEach((edit, b) => this.editor.codebook.add(edit.id, result.codes[b].code));
