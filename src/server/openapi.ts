@@ -80,6 +80,7 @@ const COMPLETION_SCHEMA: JsonSchema = {
     deferred: { type: 'boolean', description: 'True when the input ran the untouched base model.' },
     distance: { type: 'integer', description: 'Hamming distance from the input’s code to the nearest stored edit code (null with no edits).' },
     nearest_edit: { type: 'string' },
+    matched_edit: { type: 'string', description: 'With the subject gate: the live edit whose router query and subject the input matched (null: none, so it deferred).' },
     experts: { type: 'array', description: 'Experts chosen per edited layer, largest score first.' },
     layers: { type: 'array', description: 'The edited blocks, in the order of `experts`.' },
     generation: { type: 'integer', description: 'The committed state generation that answered.' },

@@ -273,6 +273,8 @@ export function startServer(service: EditService, options: ServerOptions): Promi
           // null when no edit is stored: there is nothing to be near.
           distance: Number.isFinite(decision.distance) ? decision.distance : null,
           nearest_edit: decision.nearestId,
+          // The subject gate's match (absent with the code gate alone).
+          ...(decision.matched === undefined ? {} : { matched_edit: decision.matched }),
           experts: decision.experts,
           layers: service.state.editor.layers,
           generation: completion.generation,

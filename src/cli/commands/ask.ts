@@ -16,10 +16,12 @@ export function askCommand(argv: string[]): void {
   if (options.values.json) {
     // distance is null when no edit is stored (nothing to compare with).
     const distance = Number.isFinite(decision.distance) ? decision.distance : null;
-    console.log(JSON.stringify({ answer, deferred: decision.deferred, distance, experts: decision.experts }));
+    const matched = decision.matched === undefined ? {} : { matched_edit: decision.matched };
+    console.log(JSON.stringify({ answer, deferred: decision.deferred, distance, experts: decision.experts, ...matched }));
     return;
   }
   console.log(`${prompt}${answer}`);
-  const where = decision.deferred ? 'deferred to the base model' : `edited model (nearest edit ${decision.nearestId})`;
+  const gate = decision.matched === undefined ? '' : decision.matched === null ? ', no edit matched by query and subject' : `, matched edit ${decision.matched}`;
+  const where = (decision.deferred ? 'deferred to the base model' : `edited model (nearest code: edit ${decision.nearestId})`) + gate;
   console.error(`[${where}; code distance ${decision.distance}, ε ${state.config.epsilon}; experts ${JSON.stringify(decision.experts)}]`);
 }

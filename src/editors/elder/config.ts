@@ -10,6 +10,7 @@
  *   (paper preset 3.5 / 2.5 / 38.2); see `lr`;
  * - replaying 8 earlier edits per iteration (`replay`);
  * - fresh codes (`freshCodes`);
+ * - the subject gate next to the code gate (`gate`);
  * - fewer edited blocks on shallow models ({@link defaultLayerRange}).
  */
 import type { ModelConfig } from '../../models/config.js';
@@ -99,7 +100,15 @@ export interface ElderConfig {
   gate: ElderGate;
   /** Block whose edited-kind linear input holds the subject keys (below the first edited block). */
   subjectLayer: number;
+  /**
+   * Subject radius, relative to the median norm of the stored subject keys.
+   * Default 0.25 and query radius 0.4: on elder-facts with the first 1,000
+   * records' 2,000 edits stored, an offline measurement of the states let in
+   * 3–4% of other subjects' facts and 43% of held-out rephrasings; 0.3 let in
+   * 6–9% of other facts.
+   */
   subjectRadius: number;
+  /** Query radius, relative to the median norm of the stored router queries. */
   queryRadius: number;
 }
 
