@@ -160,6 +160,8 @@ test('committed benchmark files: at least 2,000 edits of distinct facts, each wi
   const { stream } = buildStream(counterfact, 1000);
   assert.equal(stream.length, 1000);
   assert.ok(stream.every((s) => s.edits.length === 2 && s.heldOut.length === 2));
+  // Every edit carries its record's subject (each template writes it), for ELDER's subject gate.
+  stream.forEach((s, i) => s.edits.forEach((e) => assert.equal(e.subject, raw[i].requested_rewrite.subject, e.id)));
 });
 
 test('mixed pretraining data: validation is general text only; windows start at document starts', () => {
