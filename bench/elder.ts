@@ -101,10 +101,29 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
     () => generate(model, prompt, { maxTokens: tokens, stopIds: [], hooks: editor.inferenceHooks(Int32Array.from([prompt.length - 1])).hooks }),
   ], quick ? 5 : 9);
   if (editor.answer(prompt, 1).decision.deferred) throw new Error('benchmark prompt was deferred: the overhead row would measure the base model');
+  // elder's subject gate on the same weights: the prompt's own edit plus 999 others, as remembered states far from it.
+  const gated = new ElderEditor(model, { ...config, gate: 'subject', subjectLayer: 1 }, editor.mixture);
+  gated.codebook.add('probe', encodeCode(decision.experts, config.experts));
+  gated.remember([{ id: 'probe', label: 'probe', promptIds: prompt, targetIds: edits[0].targetIds, subjectEnd: 3 }]);
+  const probe = gated.memory.get('probe')!;
+  for (let i = 0; i < 999; i++) {
+    const shift = (v: Float32Array) => v.map((x) => x + (rng.uniform() - 0.5) * 2);
+    gated.codebook.add(`other-${i}`, encodeCode(decision.experts, config.experts));
+    gated.memory.set(`other-${i}`, { ...probe, id: `other-${i}`, label: `other-${i}`, query: shift(probe.query), subjectKey: shift(probe.subjectKey!) });
+  }
+  if (gated.answer(prompt, 1).decision.matched !== 'probe') throw new Error('benchmark prompt did not match its edit under the subject gate');
+  const [baseGated, editedGated] = interleavedMedians([
+    () => noGrad(() => model.forward(ids, 1, ids.length)),
+    () => {
+      const routed = gated.inferenceHooks(Int32Array.from([prompt.length - 1]));
+      noGrad(() => model.forward(ids, 1, ids.length, { hooks: routed.hooks }));
+    },
+  ], quick ? 9 : 31);
   const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
   printTable('ELDER inference overhead (prompt routed to a stored code, not deferred), batch 1', ['workload', 'base ms', 'edited ms', 'overhead'], [
     ['forward, 20-token prompt', (base * 1e3).toFixed(1), (edited * 1e3).toFixed(1), pct(edited, base)],
     [`generate ${tokens} tokens (KV cache)`, (baseGen * 1e3).toFixed(1), (editedGen * 1e3).toFixed(1), pct(editedGen, baseGen)],
+    ['forward, 20-token prompt, subject gate over 1,000 edits', (baseGated * 1e3).toFixed(1), (editedGated * 1e3).toFixed(1), pct(editedGated, baseGated)],
   ]);
 
   const rows = [1_000, 10_000, 100_000].map((count) => {
