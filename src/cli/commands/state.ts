@@ -16,8 +16,10 @@ export function stateCommand(argv: string[]): void {
   const c = files.config.elder;
   console.log(`state      ${stateDir}`);
   console.log(`base       ${files.config.base.name} (${files.config.base.architecture}, ${files.config.base.layers} layers, fingerprint ${files.config.base.weightsSha256.slice(0, 12)})`);
-  console.log(`elder      ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`);
-  console.log(`training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, seed ${c.seed}`);
+  console.log(`elder      ${c.preset} preset: ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`);
+  const gate = c.gate === 'subject' ? `code distance and subject gate (subject keys at block ${c.subjectLayer}, radii ${c.subjectRadius} / ${c.queryRadius})` : 'code distance';
+  console.log(`routing    ${gate}; ${c.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
+  console.log(`training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, replay ${c.replay}, ${c.trainRouting} routing, seed ${c.seed}`);
   console.log(`edits      ${edits.length} (${applied} applied, ${edits.length - applied} retracted); codebook ${applied} codes; weights generation ${files.weights.generation}`);
   console.log(`holds      ${holding} applied edits held at their latest check, ${notHolding} did not, ${applied - holding - notHolding} never checked`);
   if (edits.length === 0) return;
