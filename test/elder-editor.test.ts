@@ -80,7 +80,7 @@ test('default layers: six blocks ending at ~84% of the depth, the query never fr
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
   assert.equal(config.iterations, 50);
   // elder's deviations from the paper (each justified in ElderConfig's documentation).
-  assert.deepEqual([config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes], ['elder', 2e-3, 'router', 8, true]);
+  assert.deepEqual([config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha], ['elder', 2e-3, 'router', 8, true, 'subject', 16, 16]);
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
