@@ -152,6 +152,14 @@ export function defaultEpsilon(layerCount: number, experts: number): number {
   return Math.max(1, Math.round((layerCount * experts) / 2));
 }
 
+/**
+ * The subject gate's settings by default: keys one block above the
+ * embeddings (never at or above the first edited block), radii 0.25 and 0.4.
+ */
+export function subjectGateDefaults(firstLayer: number): Pick<ElderConfig, 'subjectLayer' | 'subjectRadius' | 'queryRadius'> {
+  return { subjectLayer: Math.min(1, firstLayer - 1), subjectRadius: 0.25, queryRadius: 0.4 };
+}
+
 /** The configuration of a preset, with overrides. */
 export function presetElderConfig(preset: ElderPreset, model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
   if (!ELDER_PRESETS.includes(preset)) throw new UsageError(`ELDER preset must be one of ${ELDER_PRESETS.join(', ')}, got "${String(preset)}"`);
@@ -165,9 +173,6 @@ export function presetElderConfig(preset: ElderPreset, model: ModelConfig, overr
  */
 export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
   const range = paperLayerRange(model.layers);
-  const experts = overrides.experts ?? 4;
-  const firstLayer = overrides.firstLayer ?? range.firstLayer;
-  const lastLayer = overrides.lastLayer ?? range.lastLayer;
   return defaultElderConfig(model, {
     rank: 8,
     alpha: 8,
@@ -176,9 +181,7 @@ export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderCon
     replay: 0,
     freshCodes: false,
     gate: 'code',
-    firstLayer,
-    lastLayer,
-    epsilon: defaultEpsilon(lastLayer - firstLayer + 1, experts),
+    ...range,
     ...overrides,
     preset: 'paper',
   });
@@ -211,9 +214,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     replay: 8,
     freshCodes: true,
     gate: 'subject',
-    subjectLayer: Math.min(1, firstLayer - 1),
-    subjectRadius: 0.25,
-    queryRadius: 0.4,
+    ...subjectGateDefaults(firstLayer),
     ...overrides,
   };
   validateElderConfig(config, model);

@@ -84,7 +84,6 @@ export interface EditMemory {
   query: Float32Array;
   /** The subject key (input of the subject site at the subject's last token), when the edit named its subject. */
   subjectKey: Float32Array | null;
-  subjectEnd?: number;
 }
 
 /** How one sequence was routed at inference. */
@@ -152,24 +151,35 @@ export class ElderEditor implements Editor {
    * routers give it now. Returns how many codes changed.
    */
   refreshCodes(): number {
-    const live = [...this.memory.values()].filter((m) => this.codebook.has(m.id));
+    const live = this.liveMemories();
+    const codes = this.routedCodes(live);
     let changed = 0;
-    for (let start = 0; start < live.length; start += 256) {
-      const chunk = live.slice(start, start + 256);
+    live.forEach((m, b) => {
+      if (!sameCode(codes[b], this.codebook.get(m.id)!)) {
+        this.codebook.set(m.id, codes[b]);
+        changed++;
+      }
+    });
+    return changed;
+  }
+
+  /** Remembered edits whose code is live (not retracted). */
+  private liveMemories(): EditMemory[] {
+    return [...this.memory.values()].filter((m) => this.codebook.has(m.id));
+  }
+
+  /** The codes the routers give remembered edits' queries now. */
+  private routedCodes(memories: readonly EditMemory[]): Uint32Array[] {
+    const codes: Uint32Array[] = [];
+    for (let start = 0; start < memories.length; start += 256) {
+      const chunk = memories.slice(start, start + 256);
       const inDim = chunk[0].query.length;
       const queries = Tensor.zeros([chunk.length, inDim]);
       chunk.forEach((m, b) => queries.data.set(m.query, b * inDim));
       const routing = noGrad(() => this.mixture.route(queries));
-      chunk.forEach((m, b) => {
-        const now = this.codeOf(routing, b).code;
-        const stored = this.codebook.get(m.id)!;
-        if (now.some((word, w) => word !== stored[w])) {
-          this.codebook.set(m.id, now);
-          changed++;
-        }
-      });
+      chunk.forEach((_, b) => codes.push(this.codeOf(routing, b).code));
     }
-    return changed;
+    return codes;
   }
 
   /** Keeps applied edits (and their frozen forward pass) for replay. */
@@ -193,7 +203,6 @@ export class ElderEditor implements Editor {
           hidden: prefix.hidden.data.slice(b * steps * width, (b * steps + length) * width),
           query: prefix.query.data.slice(b * inDim, (b + 1) * inDim),
           subjectKey: edit.subjectEnd === undefined ? null : prefix.subjectKeys!.data.slice(b * inDim, (b + 1) * inDim),
-          ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
         });
       });
     }
@@ -235,13 +244,7 @@ export class ElderEditor implements Editor {
       const prepared = prepareBatch(chunk.map((ids) => ({ promptIds: [...ids], targetIds: [] })), this.padId);
       const { hooks, captured } = rowCapture(this.querySite, prepared.queryRows);
       let tokenStates: Float32Array[] | undefined;
-      if (this.config.gate === 'subject') {
-        const inner = hooks.get(this.subjectSite);
-        hooks.set(this.subjectSite, (input, output) => {
-          tokenStates = promptTokenStates(input, prepared.queryRows);
-          return inner === undefined ? output : inner(input, output);
-        });
-      }
+      if (this.config.gate === 'subject') this.captureAtSubjectSite(hooks, (input) => (tokenStates = promptTokenStates(input, prepared.queryRows)));
       noGrad(() => frozenBlocks(this.model, prepared.tokens, this.config.firstLayer, hooks));
       decisions.push(...this.decide(captured.input!, tokenStates).decisions);
     }
@@ -255,19 +258,9 @@ export class ElderEditor implements Editor {
    * how unrelated prompts are routed.
    */
   diagnose(unrelatedPrompts: readonly (readonly number[])[]): EditorDiagnostics {
-    const live = [...this.memory.values()].filter((m) => this.codebook.has(m.id));
-    let stable = 0;
-    if (live.length > 0) {
-      const inDim = live[0].query.length;
-      const queries = Tensor.zeros([live.length, inDim]);
-      live.forEach((m, b) => queries.data.set(m.query, b * inDim));
-      const routing = noGrad(() => this.mixture.route(queries));
-      live.forEach((m, b) => {
-        const stored = this.codebook.get(m.id)!;
-        const now = this.codeOf(routing, b).code;
-        if (now.every((word, w) => word === stored[w])) stable++;
-      });
-    }
+    const live = this.liveMemories();
+    const codes = this.routedCodes(live);
+    const stable = live.filter((m, b) => sameCode(codes[b], this.codebook.get(m.id)!)).length;
     const decisions = this.decisionsOf(unrelatedPrompts);
     return {
       codesStable: live.length === 0 ? NaN : stable / live.length,
@@ -290,19 +283,24 @@ export class ElderEditor implements Editor {
     return this.model.linearName(this.config.subjectLayer, this.config.site);
   }
 
+  /**
+   * Adds `capture` of the subject site's input to `hooks`, before whatever
+   * hook the site already has (it may be the query site itself).
+   */
+  private captureAtSubjectSite(hooks: Map<string, LinearHook>, capture: (input: Tensor) => void): void {
+    const inner = hooks.get(this.subjectSite);
+    hooks.set(this.subjectSite, (input, output) => {
+      capture(input);
+      return inner === undefined ? output : inner(input, output);
+    });
+  }
+
   /** Runs the frozen blocks once and captures the query at `queryRows` (and subject keys at `subjectRows`). */
   frozenPrefix(tokens: TokenBatch, queryRows: Int32Array, subjectRows?: Int32Array): FrozenPrefix & { subjectKeys?: Tensor } {
     const query = rowCapture(this.querySite, queryRows);
     const hooks = new Map(query.hooks);
     let subjectKeys: Tensor | undefined;
-    if (subjectRows !== undefined) {
-      const site = this.subjectSite;
-      const inner = hooks.get(site);
-      hooks.set(site, (input, output) => {
-        subjectKeys = selectRows(input, subjectRows);
-        return inner === undefined ? output : inner(input, output);
-      });
-    }
+    if (subjectRows !== undefined) this.captureAtSubjectSite(hooks, (input) => (subjectKeys = selectRows(input, subjectRows)));
     const hidden = frozenBlocks(this.model, tokens, this.config.firstLayer, hooks);
     return { hidden, query: query.captured.input!, subjectKeys };
   }
@@ -432,7 +430,7 @@ export class ElderEditor implements Editor {
   private gateIndex: { ids: string[]; queries: Float32Array; keys: Array<Float32Array | null>; queryRadius2: number; subjectRadius2: number } | null = null;
 
   private buildGateIndex(): NonNullable<ElderEditor['gateIndex']> {
-    const live = [...this.memory.values()].filter((m) => this.codebook.has(m.id));
+    const live = this.liveMemories();
     const inDim = live[0]?.query.length ?? 0;
     const queries = new Float32Array(live.length * inDim);
     live.forEach((m, i) => queries.set(m.query, i * inDim));
@@ -498,15 +496,8 @@ export class ElderEditor implements Editor {
     // The mixture's own hooks, built once per decision; null while undecided or when every sequence defers.
     let edited: Map<string, LinearHook> | null = null;
     const hooks = new Map<string, LinearHook>();
-    // The subject gate reads every prompt token's state at the subject site (a block below the query site).
     let tokenStates: Float32Array[] | undefined;
-    if (this.config.gate === 'subject') {
-      hooks.set(this.subjectSite, (input, output) => {
-        if (tokenStates === undefined) tokenStates = promptTokenStates(input, queryRows);
-        return output;
-      });
-    }
-    const route = (input: Tensor, output: Tensor) => {
+    hooks.set(this.querySite, (input, output) => {
       if (decisions.length > 0) return output;
       const decided = this.decide(selectRows(input, queryRows), tokenStates);
       decisions = decided.decisions;
@@ -520,9 +511,9 @@ export class ElderEditor implements Editor {
       });
       edited = this.mixture.hooks(this.model, { ...decided.routing, scores });
       return output;
-    };
-    const subjectHook = hooks.get(this.querySite);
-    hooks.set(this.querySite, subjectHook === undefined ? route : (input, output) => route(input, subjectHook(input, output)));
+    });
+    // The subject gate reads every prompt token's state at the subject site (at or below the query site), on the prompt pass only.
+    if (this.config.gate === 'subject') this.captureAtSubjectSite(hooks, (input) => (tokenStates ??= promptTokenStates(input, queryRows)));
     for (const layer of this.mixture.layers) {
       const name = this.model.linearName(layer.layer, this.config.site);
       hooks.set(name, (input, output) => (edited === null ? output : noGrad(() => edited!.get(name)!(input, output))));
@@ -558,4 +549,8 @@ function promptTokenStates(input: Tensor, queryRows: Int32Array): Float32Array[]
   const inDim = input.lastDim;
   const steps = input.rows / queryRows.length;
   return Array.from(queryRows, (last, b) => input.data.slice(b * steps * inDim, (last + 1) * inDim));
+}
+
+function sameCode(a: Uint32Array, b: Uint32Array): boolean {
+  return a.every((word, w) => word === b[w]);
 }

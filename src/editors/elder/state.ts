@@ -20,7 +20,7 @@ import { SafetensorsFile, encodeSafetensors } from '../../models/safetensors.js'
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { TokenizedEdit } from '../edit.js';
 import { codeFromHex, codeToHex } from './codebook.js';
-import { presetElderConfig, validateElderConfig, type ElderConfig } from './config.js';
+import { presetElderConfig, subjectGateDefaults, validateElderConfig, type ElderConfig } from './config.js';
 import { ElderEditor, type BatchResult, type IterationReport } from './editor.js';
 import type { Allocation } from './allocation.js';
 import { StateError } from './errors.js';
@@ -273,9 +273,7 @@ export class ElderState {
       // States written before presets existed started from elder's defaults of the day.
       config.preset ??= 'elder';
       config.gate ??= 'code';
-      config.subjectLayer ??= Math.min(1, config.firstLayer - 1);
-      config.subjectRadius ??= 0.25;
-      config.queryRadius ??= 0.4;
+      Object.assign(config, { ...subjectGateDefaults(config.firstLayer), ...config });
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -307,7 +305,7 @@ export class ElderState {
       }
       // Live edits are remembered for replay (their frozen forward pass is recomputed from the base model).
       const replayable = [...files.edits.values()].filter((e) => e.status === 'applied' && e.promptIds !== undefined && e.targetIds !== undefined);
-      editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds!, ...(e.subjectEnd === undefined ? {} : { subjectEnd: e.subjectEnd }) })));
+      editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds!, subjectEnd: e.subjectEnd })));
       if (editor.config.freshCodes) editor.refreshCodes();
       return new ElderState(dir, files, editor, release, readOnly);
     } catch (error) {
