@@ -11,7 +11,8 @@
       "sources": [
         "native/addon.cc",
         "native/sgemm.cc",
-        "native/elementwise.cc"
+        "native/elementwise.cc",
+        "native/attention.cc"
       ],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math"],
       "cflags": ["-O3"],

@@ -12,8 +12,8 @@ namespace {
 
 struct Args {
   napi_env env;
-  napi_value values[20];
-  size_t count = 20;
+  napi_value values[32];
+  size_t count = 32;
   bool failed = false;
 
   Args(napi_env e, napi_callback_info info, size_t expected) : env(e) {
@@ -320,6 +320,122 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// A strided [rows, cols] view: (array, offset, ld) at args index..index+2.
+struct View {
+  float* data = nullptr;
+  int64_t ld = 0;
+};
+
+View viewArg(Args& args, size_t index, int64_t rows, int64_t cols, const char* name, bool nullable) {
+  View view;
+  const int64_t offset = args.integer(index + 1);
+  view.ld = args.integer(index + 2);
+  if (args.failed) return view;
+  if (offset < 0 || view.ld < cols) {
+    args.fail(std::string(name) + ": negative offset or leading dimension below the row length");
+    return view;
+  }
+  const size_t needed = (size_t)offset + extent(rows, cols, view.ld);
+  float* base = nullable ? args.f32OrNull(index, needed, name) : args.f32(index, needed, name);
+  if (base != nullptr) view.data = base + offset;
+  return view;
+}
+
+bool attentionDims(Args& args, size_t index, elder::AttentionDims& dims) {
+  const int64_t batch = args.integer(index), heads = args.integer(index + 1);
+  const int64_t kvHeads = args.integer(index + 2), steps = args.integer(index + 3);
+  const int64_t headDim = args.integer(index + 4);
+  dims.scale = (float)args.number(index + 5);
+  if (args.failed) return false;
+  if (batch < 0 || steps < 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0) {
+    args.fail("attention: invalid dimensions");
+    return false;
+  }
+  dims = {(int)batch, (int)heads, (int)kvHeads, (int)steps, (int)headDim, dims.scale};
+  return true;
+}
+
+napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  // (q, qOff, ldq, k, kOff, ldk, v, vOff, ldv, out, outOff, ldo, probs,
+  //  batch, heads, kvHeads, steps, headDim, scale, past, keyStride)
+  Args args(env, info, 21);
+  elder::AttentionDims d{};
+  if (!attentionDims(args, 13, d)) return nullptr;
+  const int64_t past = args.integer(19), keyStride = args.integer(20);
+  if (args.failed) return nullptr;
+  if (past < 0 || past + d.steps > keyStride) {
+    args.fail("attention: past + steps exceeds the key stride");
+    return nullptr;
+  }
+  const int64_t qRows = (int64_t)d.batch * d.steps, kvRows = (int64_t)d.batch * keyStride;
+  View q = viewArg(args, 0, qRows, (int64_t)d.heads * d.headDim, "attention q", false);
+  View k = viewArg(args, 3, kvRows, (int64_t)d.kvHeads * d.headDim, "attention k", false);
+  View v = viewArg(args, 6, kvRows, (int64_t)d.kvHeads * d.headDim, "attention v", false);
+  View out = viewArg(args, 9, qRows, (int64_t)d.heads * d.headDim, "attention out", false);
+  float* probs = args.f32(12, (size_t)d.batch * d.heads * d.steps * (past + d.steps), "attention probs");
+  if (args.failed) return nullptr;
+  if (qRows == 0) return undefinedValue(env);
+  const elder::AttentionViews views{d, q.data, (int)q.ld, k.data, (int)k.ld, v.data, (int)v.ld, out.data, (int)out.ld};
+  elder::attentionForward(views, probs, (int)past, (int)keyStride);
+  return undefinedValue(env);
+}
+
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  // (q, qOff, ldq, k, kOff, ldk, v, vOff, ldv, probs, dOut, dOutOff, ldo,
+  //  dq?, dqOff, ldq, dk?, dkOff, ldk, dv?, dvOff, ldv, batch, heads, kvHeads, steps, headDim, scale)
+  Args args(env, info, 28);
+  elder::AttentionDims d{};
+  if (!attentionDims(args, 22, d)) return nullptr;
+  const int64_t rows = (int64_t)d.batch * d.steps;
+  const int64_t qCols = (int64_t)d.heads * d.headDim, kvCols = (int64_t)d.kvHeads * d.headDim;
+  View q = viewArg(args, 0, rows, qCols, "attention q", false);
+  View k = viewArg(args, 3, rows, kvCols, "attention k", false);
+  View v = viewArg(args, 6, rows, kvCols, "attention v", false);
+  float* probs = args.f32(9, (size_t)d.batch * d.heads * d.steps * d.steps, "attention probs");
+  View dOut = viewArg(args, 10, rows, qCols, "attention dOut", false);
+  View dq = viewArg(args, 13, rows, qCols, "attention dq", true);
+  View dk = viewArg(args, 16, rows, kvCols, "attention dk", true);
+  View dv = viewArg(args, 19, rows, kvCols, "attention dv", true);
+  if (args.failed) return nullptr;
+  if (rows == 0) return undefinedValue(env);
+  const elder::AttentionViews views{d, q.data, (int)q.ld, k.data, (int)k.ld, v.data, (int)v.ld, nullptr, (int)dOut.ld};
+  const elder::AttentionGrads grads{dOut.data, dq.data, (int)dq.ld, dk.data, (int)dk.ld, dv.data, (int)dv.ld};
+  elder::attentionBackward(views, probs, grads);
+  return undefinedValue(env);
+}
+
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args args(env, info, 2);  // (x, n)
+  const size_t n = (size_t)args.integer(1);
+  float* x = args.f32(0, n, "x");
+  if (args.failed) return nullptr;
+  napi_value result;
+  napi_create_double(env, elder::sumSquares(x, n), &result);
+  return result;
+}
+
+napi_value ScaleInPlace(napi_env env, napi_callback_info info) {
+  Args args(env, info, 3);  // (x, n, factor)
+  const size_t n = (size_t)args.integer(1);
+  const float factor = (float)args.number(2);
+  float* x = args.f32(0, n, "x");
+  if (args.failed) return nullptr;
+  elder::scaleInPlace(x, n, factor);
+  return undefinedValue(env);
+}
+
+napi_value AddColumnSums(napi_env env, napi_callback_info info) {
+  Args args(env, info, 4);  // (x, rows, cols, sums)
+  const int64_t rows = args.integer(1), cols = args.integer(2);
+  if (!args.failed && (rows < 0 || cols < 0)) args.fail("addColumnSums: negative size");
+  if (args.failed) return nullptr;
+  float* x = args.f32(0, (size_t)(rows * cols), "x");
+  float* sums = args.f32(3, (size_t)cols, "sums");
+  if (args.failed) return nullptr;
+  elder::addColumnSums(x, (int)rows, (int)cols, sums);
+  return undefinedValue(env);
+}
+
 void define(napi_env env, napi_value exports, const char* name, napi_callback callback) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
@@ -344,6 +460,11 @@ napi_value Init(napi_env env, napi_value exports) {
   define(env, exports, "crossEntropyForward", CrossEntropyForward);
   define(env, exports, "crossEntropyBackward", CrossEntropyBackward);
   define(env, exports, "adamStep", AdamStep);
+  define(env, exports, "sumSquares", SumSquares);
+  define(env, exports, "scaleInPlace", ScaleInPlace);
+  define(env, exports, "addColumnSums", AddColumnSums);
+  define(env, exports, "attentionForward", AttentionForward);
+  define(env, exports, "attentionBackward", AttentionBackward);
   napi_value backend;
   napi_create_string_utf8(env, elder::sgemmBackendName(), NAPI_AUTO_LENGTH, &backend);
   napi_set_named_property(env, exports, "sgemmBackend", backend);

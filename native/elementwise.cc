@@ -2,9 +2,11 @@
 // (GELU over the FFN width, softmax over attention rows and the vocabulary).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "fast_math.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace elder {
 
@@ -14,7 +16,7 @@ static constexpr float kGeluA = 0.044715f;
 // 0.5·(1 + tanh(u)) = σ(2u): GELU as v·σ(2u) needs one vectorisable exp and,
 // unlike 1 + tanh(u), does not cancel for large negative inputs.
 ELDER_SIMD_CLONES
-void geluForward(const float* x, float* y, size_t n) {
+static void geluForwardSpan(const float* x, float* y, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; ++i) {
     const float v = x[i];
@@ -25,7 +27,7 @@ void geluForward(const float* x, float* y, size_t n) {
 
 // d/dv [v·σ(2u)] = σ(2u) + 2·v·σ(2u)·(1 − σ(2u))·u'(v).
 ELDER_SIMD_CLONES
-void geluBackward(const float* x, const float* dy, float* dx, size_t n) {
+static void geluBackwardSpan(const float* x, const float* dy, float* dx, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; ++i) {
     const float v = x[i];
@@ -39,13 +41,13 @@ void geluBackward(const float* x, const float* dy, float* dx, size_t n) {
 static inline float sigmoid(float v) { return 1.0f / (1.0f + vexp(-v)); }
 
 ELDER_SIMD_CLONES
-void siluMulForward(const float* gate, const float* up, float* y, size_t n) {
+static void siluMulForwardSpan(const float* gate, const float* up, float* y, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; ++i) y[i] = gate[i] * sigmoid(gate[i]) * up[i];
 }
 
 ELDER_SIMD_CLONES
-void siluMulBackward(const float* gate, const float* up, const float* dy, float* dgate, float* dup,
+static void siluMulBackwardSpan(const float* gate, const float* up, const float* dy, float* dgate, float* dup,
                      size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; ++i) {
@@ -144,7 +146,7 @@ void rmsNormBackward(const float* x, const float* weight, const float* rstd, con
 }
 
 ELDER_SIMD_CLONES
-void softmaxRows(float* x, int count, int rows, int cols, int causalOffset) {
+static void softmaxRowsSerial(float* x, int count, int rows, int cols, int causalOffset) {
   for (int m = 0; m < count; ++m) {
     for (int r = 0; r < rows; ++r) {
       float* row = x + ((size_t)m * rows + r) * cols;
@@ -177,7 +179,7 @@ void softmaxBackwardRows(const float* p, const float* dp, float* dx, size_t rows
 }
 
 ELDER_SIMD_CLONES
-void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse,
+static void crossEntropyForwardRows(const float* logits, const int32_t* targets, float* losses, float* lse,
                          int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
     const float* row = logits + (size_t)r * cols;
@@ -194,7 +196,7 @@ void crossEntropyForward(const float* logits, const int32_t* targets, float* los
 }
 
 ELDER_SIMD_CLONES
-void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
+static void crossEntropyBackwardRows(const float* logits, const int32_t* targets, const float* lse,
                           const float* rowScale, float* dlogits, int rows, int cols) {
   for (int r = 0; r < rows; ++r) {
     const float* row = logits + (size_t)r * cols;
@@ -208,10 +210,11 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
 }
 
 ELDER_SIMD_CLONES
-void adamStep(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
+static void adamStepSpan(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
               float beta2, float eps, float weightDecay, int step) {
   const float correction1 = 1.0f - std::pow(beta1, (float)step);
   const float correction2 = 1.0f - std::pow(beta2, (float)step);
+#pragma omp simd
   for (size_t i = 0; i < n; ++i) {
     const float g = grad[i];
     m[i] = beta1 * m[i] + (1.0f - beta1) * g;
@@ -220,6 +223,125 @@ void adamStep(float* param, const float* grad, float* m, float* v, size_t n, flo
     const float vHat = v[i] / correction2;
     // Decoupled weight decay (AdamW); weightDecay = 0 gives plain Adam.
     param[i] -= lr * (mHat / (std::sqrt(vHat) + eps) + weightDecay * param[i]);
+  }
+}
+
+// Threaded entry points: each splits its elements or rows into chunks that the
+// cloned loops above run on the addon's threads (the work estimates are in
+// rough element-operations, for parallelFor's start-a-thread threshold).
+static constexpr size_t kChunk = 1 << 14;
+
+template <typename F>
+static void parallelSpans(size_t n, double costPerElement, F&& fn) {
+  const int tasks = (int)((n + kChunk - 1) / kChunk);
+  parallelFor(tasks, n * costPerElement, [&](int t) {
+    const size_t begin = (size_t)t * kChunk;
+    fn(begin, std::min(n, begin + kChunk));
+  });
+}
+
+// Rows per task so that a task holds about kChunk elements.
+template <typename F>
+static void parallelRows(int rows, int cols, double costPerElement, F&& fn) {
+  const int perTask = std::max(1, (int)(kChunk / std::max(cols, 1)));
+  const int tasks = (rows + perTask - 1) / perTask;
+  parallelFor(tasks, (double)rows * cols * costPerElement, [&](int t) {
+    const int begin = t * perTask;
+    fn(begin, std::min(rows, begin + perTask));
+  });
+}
+
+void geluForward(const float* x, float* y, size_t n) {
+  parallelSpans(n, 20, [&](size_t b, size_t e) { geluForwardSpan(x + b, y + b, e - b); });
+}
+
+void geluBackward(const float* x, const float* dy, float* dx, size_t n) {
+  parallelSpans(n, 25, [&](size_t b, size_t e) { geluBackwardSpan(x + b, dy + b, dx + b, e - b); });
+}
+
+void siluMulForward(const float* gate, const float* up, float* y, size_t n) {
+  parallelSpans(n, 20, [&](size_t b, size_t e) { siluMulForwardSpan(gate + b, up + b, y + b, e - b); });
+}
+
+void siluMulBackward(const float* gate, const float* up, const float* dy, float* dgate, float* dup,
+                     size_t n) {
+  parallelSpans(n, 25, [&](size_t b, size_t e) {
+    siluMulBackwardSpan(gate + b, up + b, dy + b, dgate + b, dup + b, e - b);
+  });
+}
+
+void softmaxRows(float* x, int count, int rows, int cols, int causalOffset) {
+  if (causalOffset >= 0) {
+    // The causal offset counts from each matrix's first row, so split by matrix.
+    parallelFor(count, (double)count * rows * cols * 20, [&](int m) {
+      softmaxRowsSerial(x + (size_t)m * rows * cols, 1, rows, cols, causalOffset);
+    });
+    return;
+  }
+  parallelRows(count * rows, cols, 20, [&](int b, int e) {
+    softmaxRowsSerial(x + (size_t)b * cols, 1, e - b, cols, -1);
+  });
+}
+
+void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse,
+                         int rows, int cols) {
+  parallelRows(rows, cols, 20, [&](int b, int e) {
+    crossEntropyForwardRows(logits + (size_t)b * cols, targets + b, losses + b, lse + b, e - b, cols);
+  });
+}
+
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
+                          const float* rowScale, float* dlogits, int rows, int cols) {
+  parallelRows(rows, cols, 20, [&](int b, int e) {
+    crossEntropyBackwardRows(logits + (size_t)b * cols, targets + b, lse + b, rowScale + b,
+                             dlogits + (size_t)b * cols, e - b, cols);
+  });
+}
+
+void adamStep(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
+              float beta2, float eps, float weightDecay, int step) {
+  parallelSpans(n, 15, [&](size_t b, size_t e) {
+    adamStepSpan(param + b, grad + b, m + b, v + b, e - b, lr, beta1, beta2, eps, weightDecay, step);
+  });
+}
+
+ELDER_SIMD_CLONES
+static double sumSquaresSpan(const float* x, size_t n) {
+  // Float lanes over a chunk of at most kChunk elements, then double across chunks.
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (size_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  return sum;
+}
+
+double sumSquares(const float* x, size_t n) {
+  const int tasks = (int)((n + kChunk - 1) / kChunk);
+  std::vector<double> partial(tasks, 0.0);
+  parallelFor(tasks, n * 2.0, [&](int t) {
+    const size_t begin = (size_t)t * kChunk;
+    partial[t] = sumSquaresSpan(x + begin, std::min(n, begin + kChunk) - begin);
+  });
+  double sum = 0.0;
+  for (double p : partial) sum += p;  // fixed order: the result does not depend on the thread count
+  return sum;
+}
+
+ELDER_SIMD_CLONES
+static void scaleSpan(float* x, size_t n, float factor) {
+#pragma omp simd
+  for (size_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+void scaleInPlace(float* x, size_t n, float factor) {
+  parallelSpans(n, 2, [&](size_t b, size_t e) { scaleSpan(x + b, e - b, factor); });
+}
+
+ELDER_SIMD_CLONES
+void addColumnSums(const float* x, int rows, int cols, float* sums) {
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + (size_t)r * cols;
+#pragma omp simd
+    for (int c = 0; c < cols; ++c) sums[c] += xr[c];
   }
 }
 

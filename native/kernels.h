@@ -26,6 +26,15 @@ void sgemmPortable(bool transA, bool transB, int M, int N, int K, float alpha, c
                    int lda, const float* B, int ldb, float beta, float* C, int ldc);
 void setThreads(int threads);
 int getThreads();
+// While one is alive, sgemm runs on its calling thread only, so that callers
+// may run several small products in parallel on their own threads.
+class SerialSgemm {
+ public:
+  SerialSgemm();
+  ~SerialSgemm();
+  SerialSgemm(const SerialSgemm&) = delete;
+  SerialSgemm& operator=(const SerialSgemm&) = delete;
+};
 const char* sgemmBackendName();
 
 void geluForward(const float* x, float* y, size_t n);
@@ -56,6 +65,44 @@ void crossEntropyForward(const float* logits, const int32_t* targets, float* los
 // dlogits[row] = rowScale[row] * (softmax(row) - onehot(target)).
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
                           const float* rowScale, float* dlogits, int rows, int cols);
+
+// Causal attention over heads addressed in place: row t of batch b, head h
+// starts at q + (b·steps + t)·ldq + h·headDim (k, v: kv head h / (heads /
+// kvHeads), rows b·keyStride + j). probs holds softmax(q·kᵀ·scale) per
+// (b, h) as [steps, past + steps] for the backward.
+struct AttentionDims {
+  int batch, heads, kvHeads, steps, headDim;
+  float scale;
+};
+struct AttentionViews {
+  AttentionDims dims;
+  const float* q;
+  int ldq;
+  const float* k;
+  int ldk;
+  const float* v;
+  int ldv;
+  float* out;  // forward output; its ld also describes dOut in the backward
+  int ldo;
+};
+// Gradients are ADDED into dq, dk, dv (null: not wanted). No cache: past = 0.
+struct AttentionGrads {
+  const float* dOut;
+  float* dq;
+  int ldq;
+  float* dk;
+  int ldk;
+  float* dv;
+  int ldv;
+};
+void attentionForward(const AttentionViews& in, float* probs, int past, int keyStride);
+void attentionBackward(const AttentionViews& in, const float* probs, const AttentionGrads& grads);
+
+// Σ x², accumulated in a fixed order whatever the thread count.
+double sumSquares(const float* x, size_t n);
+void scaleInPlace(float* x, size_t n, float factor);
+// sums[c] += Σ_r x[r, c] (a bias gradient).
+void addColumnSums(const float* x, int rows, int cols, float* sums);
 
 void adamStep(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
               float beta2, float eps, float weightDecay, int step);

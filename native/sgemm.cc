@@ -24,6 +24,24 @@ void setThreads(int threads) {
 
 int getThreads() { return gThreads; }
 
+// Process-wide, not per thread: OpenBLAS's thread count is global, and the
+// kernels that use this run from Node's main thread, one at a time.
+static bool gSerial = false;
+
+SerialSgemm::SerialSgemm() {
+  gSerial = true;
+#ifdef ELDER_OPENBLAS
+  openblas_set_num_threads(1);
+#endif
+}
+
+SerialSgemm::~SerialSgemm() {
+  gSerial = false;
+#ifdef ELDER_OPENBLAS
+  openblas_set_num_threads(gThreads);
+#endif
+}
+
 const char* sgemmBackendName() {
 #ifdef ELDER_OPENBLAS
   return "openblas";
@@ -112,7 +130,7 @@ void sgemmPortable(bool transA, bool transB, int M, int N, int K, float alpha, c
 
   const double flops = 2.0 * M * N * K;
   int threads = std::min(gThreads, M);
-  if (flops < 4e6) threads = 1;
+  if (flops < 4e6 || gSerial) threads = 1;
   if (threads <= 1) {
     gemmRowsNN(0, M, N, K, alpha, a, aStride, b, bStride, C, ldc);
     return;

@@ -86,3 +86,103 @@ for (const kernels of backends) {
     assert.ok(maxAbsDiff(states[1], states[0]) < 1e-5);
   });
 }
+
+for (const kernels of backends) {
+  test(`${kernels.name}: threaded kernels split large inputs without changing results`, () => {
+    const previous = kernels.getThreads();
+    kernels.setThreads(2);
+    try {
+      // Above the 16,384-element chunk so that the work really is split across tasks.
+      const rows = 40;
+      const cols = 1500;
+      const n = rows * cols;
+      const x = rand(n, 2);
+      const dy = rand(n);
+      const run = (f: (k: typeof kernels, out: Float32Array) => void, size = n) => {
+        const a = new Float32Array(size);
+        const b = new Float32Array(size);
+        f(jsKernels, a);
+        f(kernels, b);
+        return maxAbsDiff(b, a);
+      };
+      assert.ok(run((k, y) => k.geluForward(x, y, n)) < 1e-5);
+      assert.ok(run((k, dx) => k.geluBackward(x, dy, dx, n)) < 1e-5);
+      assert.ok(run((k, y) => k.siluMulForward(x, dy, y, n)) < 1e-5);
+      assert.ok(run((k, y) => { y.set(x); k.softmaxRows(y, 4, 10, cols, -1); }) < 1e-6);
+      assert.ok(run((k, y) => { y.set(x); k.softmaxRows(y, 4, 10, cols, 2); }) < 1e-6);
+      const targets = Int32Array.from({ length: rows }, (_, i) => (i * 31) % cols);
+      const lse = new Float32Array(rows);
+      assert.ok(run((k, losses) => k.crossEntropyForward(x, targets, losses, lse, rows, cols), rows) < 1e-3);
+      const scales = rand(rows);
+      assert.ok(run((k, d) => k.crossEntropyBackward(x, targets, lse, scales, d, rows, cols)) < 1e-5);
+      assert.ok(Math.abs(kernels.sumSquares(x, n) - jsKernels.sumSquares(x, n)) < 1e-6 * jsKernels.sumSquares(x, n));
+      // The norm must not depend on the thread count: gradient clipping would make training irreproducible.
+      kernels.setThreads(1);
+      const serial = kernels.sumSquares(x, n);
+      kernels.setThreads(2);
+      assert.equal(kernels.sumSquares(x, n), serial);
+      assert.ok(run((k, y) => { y.set(x); k.scaleInPlace(y, n, 0.37); }) < 1e-6);
+      assert.ok(run((k, sums) => { sums.set(x.subarray(0, cols)); k.addColumnSums(x, rows, cols, sums); }, cols) < 1e-4);
+    } finally {
+      kernels.setThreads(previous);
+    }
+  });
+
+  test(`${kernels.name}: attention forward and backward match the reference (GQA, strided views, a cache)`, () => {
+    for (const threads of [1, 2]) {
+      const previous = kernels.getThreads();
+      kernels.setThreads(threads);
+      try {
+        const [batch, heads, kvHeads, steps, headDim] = [3, 4, 2, 9, 8];
+        const dims = { batch, heads, kvHeads, steps, headDim, scale: 1 / Math.sqrt(headDim) };
+        const qWidth = heads * headDim;
+        const kvWidth = kvHeads * headDim;
+        // q, k and v as column ranges of one fused buffer, with a leading offset, as GPT-2's c_attn lays them out.
+        const ld = qWidth + 2 * kvWidth + 3;
+        const qkv = rand(5 + batch * steps * ld);
+        const at = (data: Float32Array, column: number) => ({ data, offset: 5 + column, ld });
+        const dOut = rand(batch * steps * qWidth);
+        const results = [jsKernels, kernels].map((k) => {
+          const out = new Float32Array(batch * steps * qWidth);
+          const probs = new Float32Array(batch * heads * steps * steps);
+          k.attentionForward(dims, at(qkv, 0), at(qkv, qWidth), at(qkv, qWidth + kvWidth), { data: out, offset: 0, ld: qWidth }, probs, 0, steps);
+          const grad = rand(qkv.length, 0.1);
+          const before = grad.slice();
+          k.attentionBackward(dims, at(qkv, 0), at(qkv, qWidth), at(qkv, qWidth + kvWidth), probs, { data: dOut, offset: 0, ld: qWidth }, at(grad, 0), at(grad, qWidth), at(grad, qWidth + kvWidth));
+          return { out, probs, grad, before };
+        });
+        const [ref, got] = results;
+        assert.ok(maxAbsDiff(got.out, ref.out) < 1e-5, `threads ${threads}: output`);
+        assert.ok(maxAbsDiff(got.probs, ref.probs) < 1e-6, `threads ${threads}: probabilities`);
+        // Gradients are added to what the buffers held (the backward accumulates), and the padding column is untouched.
+        assert.ok(maxAbsDiff(got.grad.map((g, i) => g - got.before[i]), ref.grad.map((g, i) => g - ref.before[i])) < 1e-4, `threads ${threads}: gradients`);
+        assert.equal(got.grad[5 + ld - 1], got.before[5 + ld - 1]);
+        // Causal: the first query of every head sees only the first key.
+        for (let bh = 0; bh < batch * heads; bh++) assert.equal(got.probs[bh * steps * steps + 1], 0);
+
+        // With a cache: 4 past positions, room for 16, the new queries after them.
+        const capacity = 16;
+        const past = 4;
+        const keys = rand(batch * capacity * kvWidth);
+        const values = rand(batch * capacity * kvWidth);
+        const q = rand(batch * 2 * qWidth);
+        const cached = [jsKernels, kernels].map((k) => {
+          const out = new Float32Array(batch * 2 * qWidth);
+          const probs = new Float32Array(batch * heads * 2 * (past + 2));
+          k.attentionForward({ ...dims, steps: 2 }, { data: q, offset: 0, ld: qWidth }, { data: keys, offset: 0, ld: kvWidth }, { data: values, offset: 0, ld: kvWidth }, { data: out, offset: 0, ld: qWidth }, probs, past, capacity);
+          return out;
+        });
+        assert.ok(maxAbsDiff(cached[1], cached[0]) < 1e-5, `threads ${threads}: cached attention`);
+      } finally {
+        kernels.setThreads(previous);
+      }
+    }
+  });
+
+  test(`${kernels.name}: attention refuses views too small or a cache overrun`, () => {
+    const dims = { batch: 1, heads: 2, kvHeads: 1, steps: 4, headDim: 4, scale: 0.5 };
+    const view = (n: number, ld: number) => ({ data: new Float32Array(n), offset: 0, ld });
+    assert.throws(() => kernels.attentionForward(dims, view(31, 8), view(16, 4), view(16, 4), view(32, 8), new Float32Array(32), 0, 4), /needs 32 elements/);
+    assert.throws(() => kernels.attentionForward(dims, view(32, 8), view(16, 4), view(16, 4), view(32, 8), new Float32Array(32), 1, 4), /exceeds/);
+  });
+}

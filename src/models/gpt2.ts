@@ -4,12 +4,11 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { add } from '../tensor/ops/arithmetic.js';
-import { attention } from '../tensor/ops/attention.js';
+import { fusedAttention } from '../tensor/ops/attention.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { gelu } from '../tensor/ops/gelu.js';
 import { layerNorm } from '../tensor/ops/layernorm.js';
 import { linear } from '../tensor/ops/matmul.js';
-import { splitColumns } from '../tensor/ops/select.js';
 import type { ModelConfig } from './config.js';
 import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
 
@@ -70,14 +69,13 @@ export class Gpt2Model extends DecoderLM {
   }
 
   block(layer: number, x: Tensor, options: ForwardOptions): Tensor {
-    const { width, heads, headDim, normEps } = this.config;
+    const { heads, headDim, normEps } = this.config;
     const w = this.blocks[layer];
 
-    // Attention sub-block: x + c_proj(attention(split(c_attn(ln_1(x)))))
+    // Attention sub-block: x + c_proj(attention(c_attn(ln_1(x)))), q, k and v read in place from c_attn's output
     const normed = layerNorm(x, w.ln1.weight, w.ln1.bias, normEps);
     const qkv = this.project(layer, 'attn.c_attn', w.attnQkv, normed, options);
-    const [q, k, v] = splitColumns(qkv, [width, width, width]);
-    const attended = attention(q, k, v, { heads, kvHeads: heads, headDim }, options.caches?.[layer]);
+    const attended = fusedAttention(qkv, { heads, kvHeads: heads, headDim }, options.caches?.[layer]);
     const afterAttention = add(x, this.project(layer, 'attn.c_proj', w.attnOut, attended, options));
 
     // MLP sub-block: x + c_proj(gelu(c_fc(ln_2(x))))

@@ -1,4 +1,5 @@
 /** Gradient clipping by global norm (Pascanu et al., 2013), as GPT-2-style training uses it. */
+import { kernels } from './backends/index.js';
 import type { Tensor } from './tensor.js';
 import { NonFiniteError } from '../util/errors.js';
 
@@ -12,9 +13,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   for (const param of params) {
     const grad = param.grad;
     if (grad === null) continue;
-    let partial = 0;
-    for (let i = 0; i < grad.length; i++) partial += grad[i] * grad[i];
-    sumSquares += partial;
+    sumSquares += kernels.sumSquares(grad, grad.length);
   }
   const norm = Math.sqrt(sumSquares);
   if (!Number.isFinite(norm)) throw new NonFiniteError(`gradient norm is ${norm}`);
@@ -23,7 +22,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
     for (const param of params) {
       const grad = param.grad;
       if (grad === null) continue;
-      for (let i = 0; i < grad.length; i++) grad[i] *= factor;
+      kernels.scaleInPlace(grad, grad.length, factor);
     }
   }
   return norm;

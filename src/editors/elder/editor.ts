@@ -182,28 +182,26 @@ export class ElderEditor implements Editor {
     return codes;
   }
 
-  /** Keeps applied edits (and their frozen forward pass) for replay. */
+  /**
+   * Keeps applied edits (and their frozen forward pass) for replay. Each edit's
+   * pass runs alone, never padded into a batch: sgemm may order a sum
+   * differently with the number of rows (OpenBLAS does on AVX2 CPUs), and a
+   * state reopened from its journal must recompute exactly what it remembered.
+   */
   remember(edits: readonly Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'subjectEnd'>[]): void {
-    const width = this.model.config.width;
-    for (let start = 0; start < edits.length; start += 16) {
-      const chunk = edits.slice(start, start + 16);
-      const prepared = prepareBatch(chunk, this.padId);
-      const steps = prepared.tokens.steps;
-      // Sequences without a subject point at their last prompt token; their key is dropped below.
-      const subjectRows = Int32Array.from(chunk, (edit, b) => b * steps + (edit.subjectEnd ?? edit.promptIds.length - 1));
+    for (const edit of edits) {
+      const prepared = prepareBatch([edit], this.padId);
+      // Without a subject the capture points at the last prompt token; its key is dropped below.
+      const subjectRows = Int32Array.of(edit.subjectEnd ?? edit.promptIds.length - 1);
       const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows, subjectRows);
-      const inDim = prefix.query.lastDim;
-      chunk.forEach((edit, b) => {
-        const length = edit.promptIds.length + edit.targetIds.length;
-        this.memory.set(edit.id, {
-          id: edit.id,
-          label: edit.label,
-          promptIds: [...edit.promptIds],
-          targetIds: [...edit.targetIds],
-          hidden: prefix.hidden.data.slice(b * steps * width, (b * steps + length) * width),
-          query: prefix.query.data.slice(b * inDim, (b + 1) * inDim),
-          subjectKey: edit.subjectEnd === undefined ? null : prefix.subjectKeys!.data.slice(b * inDim, (b + 1) * inDim),
-        });
+      this.memory.set(edit.id, {
+        id: edit.id,
+        label: edit.label,
+        promptIds: [...edit.promptIds],
+        targetIds: [...edit.targetIds],
+        hidden: prefix.hidden.data.slice(),
+        query: prefix.query.data.slice(),
+        subjectKey: edit.subjectEnd === undefined ? null : prefix.subjectKeys!.data.slice(),
       });
     }
     this.gateIndex = null;

@@ -181,6 +181,89 @@ export const jsKernels: Kernels = {
     }
   },
 
+  attentionForward(dims, q, k, v, out, probs, past, keyStride) {
+    const { batch, heads, kvHeads, steps, headDim, scale } = dims;
+    const span = past + steps;
+    const group = heads / kvHeads;
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        const kvColumn = Math.floor(h / group) * headDim;
+        for (let i = 0; i < steps; i++) {
+          const qi = q.offset + (b * steps + i) * q.ld + h * headDim;
+          const row = ((b * heads + h) * steps + i) * span;
+          const visible = past + i + 1;
+          let max = -Infinity;
+          for (let j = 0; j < visible; j++) {
+            const kj = k.offset + (b * keyStride + j) * k.ld + kvColumn;
+            let s = 0;
+            for (let c = 0; c < headDim; c++) s += q.data[qi + c] * k.data[kj + c];
+            probs[row + j] = s * scale;
+            if (probs[row + j] > max) max = probs[row + j];
+          }
+          let sum = 0;
+          for (let j = 0; j < visible; j++) {
+            probs[row + j] = Math.exp(probs[row + j] - max);
+            sum += probs[row + j];
+          }
+          for (let j = 0; j < visible; j++) probs[row + j] /= sum;
+          for (let j = visible; j < span; j++) probs[row + j] = 0;
+          const oi = out.offset + (b * steps + i) * out.ld + h * headDim;
+          for (let c = 0; c < headDim; c++) out.data[oi + c] = 0;
+          for (let j = 0; j < visible; j++) {
+            const vj = v.offset + (b * keyStride + j) * v.ld + kvColumn;
+            for (let c = 0; c < headDim; c++) out.data[oi + c] += probs[row + j] * v.data[vj + c];
+          }
+        }
+      }
+    }
+  },
+
+  attentionBackward(dims, q, k, v, probs, dOut, dq, dk, dv) {
+    const { batch, heads, kvHeads, steps, headDim, scale } = dims;
+    const group = heads / kvHeads;
+    const dScores = new Float64Array(steps);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        const kvColumn = Math.floor(h / group) * headDim;
+        for (let i = 0; i < steps; i++) {
+          const qRow = b * steps + i;
+          const row = ((b * heads + h) * steps + i) * steps;
+          const dOi = dOut.offset + qRow * dOut.ld + h * headDim;
+          let weighted = 0;
+          for (let j = 0; j <= i; j++) {
+            const vj = v.offset + (b * steps + j) * v.ld + kvColumn;
+            let dp = 0;
+            for (let c = 0; c < headDim; c++) dp += dOut.data[dOi + c] * v.data[vj + c];
+            dScores[j] = dp;
+            weighted += probs[row + j] * dp;
+          }
+          for (let j = 0; j <= i; j++) {
+            const kvRow = b * steps + j;
+            const p = probs[row + j];
+            if (dv) for (let c = 0; c < headDim; c++) dv.data[dv.offset + kvRow * dv.ld + kvColumn + c] += p * dOut.data[dOi + c];
+            const ds = scale * p * (dScores[j] - weighted);
+            if (dq) for (let c = 0; c < headDim; c++) dq.data[dq.offset + qRow * dq.ld + h * headDim + c] += ds * k.data[k.offset + kvRow * k.ld + kvColumn + c];
+            if (dk) for (let c = 0; c < headDim; c++) dk.data[dk.offset + kvRow * dk.ld + kvColumn + c] += ds * q.data[q.offset + qRow * q.ld + h * headDim + c];
+          }
+        }
+      }
+    }
+  },
+
+  sumSquares(x, n) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += x[i] * x[i];
+    return sum;
+  },
+
+  scaleInPlace(x, n, factor) {
+    for (let i = 0; i < n; i++) x[i] *= factor;
+  },
+
+  addColumnSums(x, rows, cols, sums) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sums[c] += x[r * cols + c];
+  },
+
   adamStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
     const correction1 = 1 - beta1 ** step;
     const correction2 = 1 - beta2 ** step;

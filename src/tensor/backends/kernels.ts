@@ -6,6 +6,28 @@
  * Forward kernels write their outputs. Backward kernels write the gradient of
  * their data input and ADD into parameter gradients.
  */
+/** A row-major matrix inside a larger buffer: element (r, c) is `data[offset + r·ld + c]`. */
+export interface StridedView {
+  data: Float32Array;
+  offset: number;
+  ld: number;
+}
+
+/**
+ * Sizes of one causal attention call. Row t of batch b, head h of q starts at
+ * `(b·steps + t)·ld + h·headDim`; k and v rows are `b·keyStride + j`, kv head
+ * `h / (heads / kvHeads)`.
+ */
+export interface AttentionDims {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  steps: number;
+  headDim: number;
+  /** Multiplies q·kᵀ before the softmax (1/√headDim). */
+  scale: number;
+}
+
 export interface Kernels {
   /** Backend name shown by `elder info`: `openblas`, `portable` or `js`. */
   readonly name: 'openblas' | 'portable' | 'js';
@@ -49,6 +71,25 @@ export interface Kernels {
     logits: Float32Array, targets: Int32Array, lse: Float32Array, rowScale: Float32Array,
     dlogits: Float32Array, rows: number, cols: number,
   ): void;
+  /**
+   * Causal attention: for each (b, h), probs = softmax(scale·q·kᵀ) over keys
+   * 0 … past + t (the rest 0), stored as [batch, heads, steps, past + steps];
+   * out = probs·v. Keys and values have `keyStride` rows per batch element.
+   */
+  attentionForward(
+    dims: AttentionDims, q: StridedView, k: StridedView, v: StridedView, out: StridedView,
+    probs: Float32Array, past: number, keyStride: number,
+  ): void;
+  /** Backward of {@link Kernels.attentionForward} without a cache (past 0); ADDS into dq, dk, dv. */
+  attentionBackward(
+    dims: AttentionDims, q: StridedView, k: StridedView, v: StridedView, probs: Float32Array,
+    dOut: StridedView, dq: StridedView | null, dk: StridedView | null, dv: StridedView | null,
+  ): void;
+  /** Σ x² over the first n elements, in double, in an order fixed whatever the thread count. */
+  sumSquares(x: Float32Array, n: number): number;
+  scaleInPlace(x: Float32Array, n: number, factor: number): void;
+  /** sums[c] += Σ_r x[r, c]: a bias's gradient from its output's. */
+  addColumnSums(x: Float32Array, rows: number, cols: number, sums: Float32Array): void;
   adamStep(
     param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,

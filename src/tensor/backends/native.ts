@@ -5,9 +5,13 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Kernels } from './kernels.js';
 
-interface NativeAddon extends Omit<Kernels, 'name'> {
+type Positional = (...args: Array<Float32Array | number | null>) => void;
+
+interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'attentionBackward'> {
   readonly sgemmBackend: 'openblas' | 'portable';
   sgemmPortable: Kernels['sgemm'];
+  attentionForward: Positional;
+  attentionBackward: Positional;
 }
 
 /** The package root, found from this file whether it runs from `src` or `dist/src`. */
@@ -39,5 +43,19 @@ export function nativeKernels(addon: NativeAddon, portableSgemm = false): Kernel
     ...addon,
     name,
     sgemm: portableSgemm ? addon.sgemmPortable : addon.sgemm,
+    // The addon takes views flat (array, offset, ld) so that N-API reads numbers, not objects.
+    attentionForward(dims, q, k, v, out, probs, past, keyStride) {
+      addon.attentionForward(
+        q.data, q.offset, q.ld, k.data, k.offset, k.ld, v.data, v.offset, v.ld, out.data, out.offset, out.ld, probs,
+        dims.batch, dims.heads, dims.kvHeads, dims.steps, dims.headDim, dims.scale, past, keyStride,
+      );
+    },
+    attentionBackward(dims, q, k, v, probs, dOut, dq, dk, dv) {
+      addon.attentionBackward(
+        q.data, q.offset, q.ld, k.data, k.offset, k.ld, v.data, v.offset, v.ld, probs, dOut.data, dOut.offset, dOut.ld,
+        dq?.data ?? null, dq?.offset ?? 0, dq?.ld ?? 1, dk?.data ?? null, dk?.offset ?? 0, dk?.ld ?? 1, dv?.data ?? null, dv?.offset ?? 0, dv?.ld ?? 1,
+        dims.batch, dims.heads, dims.kvHeads, dims.steps, dims.headDim, dims.scale,
+      );
+    },
   };
 }

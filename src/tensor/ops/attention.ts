@@ -5,7 +5,7 @@
  */
 import { allocate } from '../buffers.js';
 import { kernels } from '../backends/index.js';
-import { Tensor, gradSlot, recordGrad } from '../tensor.js';
+import { Tensor, recordGrad } from '../tensor.js';
 import { ShapeError } from '../../util/errors.js';
 
 /** Keys and values of earlier positions, per layer, for incremental decoding. */
@@ -45,13 +45,44 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape
   if (k.size !== batch * steps * kvWidth || v.size !== k.size) {
     throw new ShapeError(`attention: k/v must be [${batch}, ${steps}, ${kvWidth}]`);
   }
+  const column = (t: Tensor, width: number): Column => ({ tensor: t, offset: 0, ld: width });
+  return attend(column(q, qWidth), column(k, kvWidth), column(v, kvWidth), [batch, steps], shape, [q, k, v], cache);
+}
+
+/**
+ * {@link attention} over a fused projection qkv [B, T, (heads + 2·kvHeads)·d]
+ * (GPT-2's c_attn): q, k and v are read in place as column ranges and their
+ * gradients written straight into qkv's, so nothing is split or copied.
+ */
+export function fusedAttention(qkv: Tensor, shape: AttentionShape, cache?: KVCache): Tensor {
+  const { heads, kvHeads, headDim } = shape;
+  if (qkv.rank !== 3) throw new ShapeError(`attention: qkv must be [B, T, width], got [${qkv.shape.join(', ')}]`);
+  const [batch, steps, width] = qkv.shape;
+  const qWidth = heads * headDim;
+  const kvWidth = kvHeads * headDim;
+  if (width !== qWidth + 2 * kvWidth) throw new ShapeError(`attention: qkv width ${width} != (${heads} + 2·${kvHeads})×${headDim}`);
+  const at = (offset: number): Column => ({ tensor: qkv, offset, ld: width });
+  return attend(at(0), at(qWidth), at(qWidth + kvWidth), [batch, steps], shape, [qkv], cache);
+}
+
+/** Columns [offset, offset + width) of every row of a [B, T, ld] tensor. */
+interface Column {
+  tensor: Tensor;
+  offset: number;
+  ld: number;
+}
+
+function attend(q: Column, k: Column, v: Column, [batch, steps]: [number, number], shape: AttentionShape, inputs: Tensor[], cache?: KVCache): Tensor {
+  const { heads, kvHeads, headDim } = shape;
   if (heads % kvHeads !== 0) throw new ShapeError(`attention: ${heads} heads not divisible into ${kvHeads} kv heads`);
-  const group = heads / kvHeads;
-  const scaleFactor = 1 / Math.sqrt(headDim);
+  const qWidth = heads * headDim;
+  const kvWidth = kvHeads * headDim;
+  const dims = { batch, heads, kvHeads, steps, headDim, scale: 1 / Math.sqrt(headDim) };
+  const view = (c: Column, data = c.tensor.data) => ({ data, offset: c.offset, ld: c.ld });
 
   // Keys/values to attend over: the fresh ones, or the cache after appending them.
-  let keys = k.data;
-  let values = v.data;
+  let keys = view(k);
+  let values = view(v);
   let keyStride = steps; // positions per batch element in `keys`
   let pastLength = 0;
   if (cache !== undefined) {
@@ -61,62 +92,28 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape
     }
     pastLength = cache.length;
     for (let b = 0; b < batch; b++) {
-      const src = b * steps * kvWidth;
-      const dst = (b * cache.capacity + pastLength) * kvWidth;
-      cache.keys.set(k.data.subarray(src, src + steps * kvWidth), dst);
-      cache.values.set(v.data.subarray(src, src + steps * kvWidth), dst);
+      for (let t = 0; t < steps; t++) {
+        const src = (b * steps + t) * k.ld;
+        const dst = (b * cache.capacity + pastLength + t) * kvWidth;
+        cache.keys.set(k.tensor.data.subarray(src + k.offset, src + k.offset + kvWidth), dst);
+        cache.values.set(v.tensor.data.subarray(src + v.offset, src + v.offset + kvWidth), dst);
+      }
     }
     cache.length += steps;
-    keys = cache.keys;
-    values = cache.values;
+    keys = { data: cache.keys, offset: 0, ld: kvWidth };
+    values = { data: cache.values, offset: 0, ld: kvWidth };
     keyStride = cache.capacity;
   }
-  const span = pastLength + steps; // keys visible to the last query
 
-  const probs = allocate(batch * heads * steps * span);
+  const probs = allocate(batch * heads * steps * (pastLength + steps));
   const out = Tensor.zeros([batch, steps, qWidth]);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const qOffset = b * steps * qWidth + h * headDim;
-      const kvOffset = b * keyStride * kvWidth + Math.floor(h / group) * headDim;
-      const pOffset = (b * heads + h) * steps * span;
-      kernels.sgemm(false, true, steps, span, headDim, scaleFactor, q.data, qOffset, qWidth, keys, kvOffset, kvWidth, 0, probs, pOffset, span);
-    }
-  }
-  kernels.softmaxRows(probs, batch * heads, steps, span, pastLength);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const outOffset = b * steps * qWidth + h * headDim;
-      const kvOffset = b * keyStride * kvWidth + Math.floor(h / group) * headDim;
-      const pOffset = (b * heads + h) * steps * span;
-      kernels.sgemm(false, false, steps, headDim, span, 1, probs, pOffset, span, values, kvOffset, kvWidth, 0, out.data, outOffset, qWidth);
-    }
-  }
+  const outView = { data: out.data, offset: 0, ld: qWidth };
+  kernels.attentionForward(dims, view(q), keys, values, outView, probs, pastLength, keyStride);
 
   if (cache === undefined) {
-    recordGrad(out, [q, k, v], (dOut) => {
-      const dq = q.requiresGrad ? gradSlot(q) : null;
-      const dk = k.requiresGrad ? gradSlot(k) : null;
-      const dv = v.requiresGrad ? gradSlot(v) : null;
-      // Several query heads share a kv head: fresh kv gradients are zeroed once, then every head accumulates.
-      if (dk && dk.beta === 0) dk.grad.fill(0);
-      if (dv && dv.beta === 0) dv.grad.fill(0);
-      const dProbs = allocate(steps * span);
-      const dScores = allocate(steps * span);
-      for (let b = 0; b < batch; b++) {
-        for (let h = 0; h < heads; h++) {
-          const qOffset = b * steps * qWidth + h * headDim;
-          const kvOffset = b * steps * kvWidth + Math.floor(h / group) * headDim;
-          const pOffset = (b * heads + h) * steps * span;
-          // dP = dO·Vᵀ ; dV += Pᵀ·dO
-          kernels.sgemm(false, true, steps, span, headDim, 1, dOut, qOffset, qWidth, v.data, kvOffset, kvWidth, 0, dProbs, 0, span);
-          if (dv) kernels.sgemm(true, false, span, headDim, steps, 1, probs, pOffset, span, dOut, qOffset, qWidth, 1, dv.grad, kvOffset, kvWidth);
-          kernels.softmaxBackwardRows(probs.subarray(pOffset, pOffset + steps * span), dProbs, dScores, steps, span);
-          // dQ = s·dS·K ; dK += s·dSᵀ·Q
-          if (dq) kernels.sgemm(false, false, steps, headDim, span, scaleFactor, dScores, 0, span, k.data, kvOffset, kvWidth, dq.beta, dq.grad, qOffset, qWidth);
-          if (dk) kernels.sgemm(true, false, span, headDim, steps, scaleFactor, dScores, 0, span, q.data, qOffset, qWidth, 1, dk.grad, kvOffset, kvWidth);
-        }
-      }
+    recordGrad(out, inputs, (dOut) => {
+      const gradOf = (c: Column) => (c.tensor.requiresGrad ? view(c, c.tensor.gradBuffer()) : null);
+      kernels.attentionBackward(dims, view(q), keys, values, probs, { data: dOut, offset: 0, ld: qWidth }, gradOf(q), gradOf(k), gradOf(v));
     });
   }
   return out;

@@ -42,13 +42,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, layout: W
       if (transW) kernels.sgemm(true, false, outDim, inDim, rows, 1, dy, 0, outDim, x.data, 0, inDim, beta, grad, 0, inDim);
       else kernels.sgemm(true, false, inDim, outDim, rows, 1, x.data, 0, inDim, dy, 0, outDim, beta, grad, 0, outDim);
     }
-    if (bias?.requiresGrad) {
-      const dBias = bias.gradBuffer();
-      for (let r = 0; r < rows; r++) {
-        const offset = r * outDim;
-        for (let c = 0; c < outDim; c++) dBias[c] += dy[offset + c];
-      }
-    }
+    if (bias?.requiresGrad) kernels.addColumnSums(dy, rows, outDim, bias.gradBuffer());
   });
   return out;
 }
