@@ -89,7 +89,7 @@ const userErrors: Array<[string, () => string[], RegExp]> = [
   ['prompt longer than the context', () => ['logits', '--model', tinyGpt2Dir, '--text', 'word '.repeat(80)], /input of 81 tokens exceeds the model's context of 64 tokens/],
   ['text command without a tokenizer', () => ['generate', '--model', tinyLlamaDir, '--prompt', 'hi'], /no tokenizer\.json/],
   ['bad number', () => ['generate', '--model', tinyGpt2Dir, '--prompt', 'hi', '--max-tokens', 'many'], /--max-tokens must be an integer/],
-  ['unknown option', () => ['info', '--model', tinyGpt2Dir, '--colour'], /info: Unknown option '--colour'/],
+  ['unknown option', () => ['info', '--model', tinyGpt2Dir, '--colour'], /info: unknown option --colour \(see elder info --help\)/],
   ['missing option', () => ['logits', '--model', tinyGpt2Dir], /logits: --text is required/],
 ];
 
@@ -104,3 +104,29 @@ for (const [name, args, pattern] of userErrors) {
     assert.doesNotMatch(stderr, /\n\s+at /);
   });
 }
+
+test('every command answers --help with its usage and every option; an unknown option is one line naming it', () => {
+  const overview = spawnSync(process.execPath, [cli, 'help'], { encoding: 'utf8' });
+  assert.equal(overview.status, 0);
+  const names = [...overview.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]);
+  assert.ok(names.length >= 11, `commands listed: ${names.join(', ')}`);
+  for (const name of names) {
+    for (const flag of ['--help', '-h']) {
+      const help = spawnSync(process.execPath, [cli, name, flag], { encoding: 'utf8' });
+      assert.equal(help.status, 0, `${name} ${flag}: ${help.stderr}`);
+      assert.match(help.stdout, new RegExp(`^Usage: elder ${name} `));
+      assert.match(help.stdout, /^Options:$/m);
+    }
+    // Help wins over anything else on the line, even missing required options.
+    assert.equal(spawnSync(process.execPath, [cli, name, '--bogus', '--help'], { encoding: 'utf8' }).status, 0);
+    const unknown = spawnSync(process.execPath, [cli, name, '--no-such-option'], { encoding: 'utf8' });
+    assert.equal(unknown.status, 2, name);
+    assert.equal(unknown.stderr, `elder: ${name}: unknown option --no-such-option (see elder ${name} --help)\n`);
+  }
+  // Every option a command parses is documented with a description (and defaults where it has one).
+  const edit = spawnSync(process.execPath, [cli, 'edit', '--help'], { encoding: 'utf8' }).stdout;
+  for (const option of ['--state DIR', '--edits FILE.jsonl', '--preset elder|paper', '--replay N', '--gate code|subject']) assert.ok(edit.includes(`  ${option}`), option);
+  assert.match(edit, /--iters N +optimisation steps per batch \(default: 50\)/);
+  const serve = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+  assert.match(serve, /--port N +TCP port .*\(default: 8080\)/);
+});

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -121,6 +122,18 @@ test('writes need the bearer token; a read-only server refuses them; no token, n
   assert.match(weak.stderr, /at least 16 characters/);
 });
 
+/** Sends bytes as they are (fetch would normalise the request target) and returns the raw reply. */
+function rawRequest(base: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
+    let reply = '';
+    socket.on('data', (chunk) => (reply += chunk.toString('latin1')));
+    socket.on('end', () => resolve(reply));
+    socket.on('error', reject);
+  });
+}
+
 test('malformed and oversized bodies get 400/413/415 naming the problem and leave the store as it was', { timeout: 60_000 }, async () => {
   const stateDir = path.join(tmp, 'malformed');
   const { server, service, stop } = await serve(stateDir, { limits: { maxBodyBytes: 64 * 1024, maxEditsPerRequest: 3, maxPromptChars: 2000, maxTokens: 32 } });
@@ -162,6 +175,14 @@ test('malformed and oversized bodies get 400/413/415 naming the problem and leav
     assert.equal(wrongMethod.headers.get('allow'), 'GET, POST');
     assert.equal((await call(server.url, 'GET', '/v1/nothing')).status, 404);
     assert.equal((await call(server.url, 'GET', '/v1/edits?status=bogus')).status, 400);
+    // Malformed percent-escapes and request targets are the client's error: 400, never 500.
+    for (const route of ['/v1/edits/%ff', '/v1/edits/%', '/v1/edits/%E0%A4%A']) {
+      const reply = await call(server.url, 'GET', route);
+      assert.equal(reply.status, 400, route);
+      assert.match(reply.body.error.message, /malformed percent-escape/);
+    }
+    assert.equal((await call(server.url, 'DELETE', '/v1/edits/%ff', undefined, { token: TOKEN })).status, 400);
+    assert.match(await rawRequest(server.url, 'GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /);
     // Nothing of the above reached the store, and the server still works.
     await waitForStatus(server.url, ['kept'], ['applied']);
     assert.deepEqual((await call(server.url, 'GET', '/v1/edits')).body.edits.map((e: any) => e.id), before);

@@ -1,62 +1,43 @@
 #!/usr/bin/env node
 /** The `elder` command line. User errors print one line and exit non-zero; bugs keep their stack trace. */
 import { ElderError, UsageError } from '../util/errors.js';
-import { infoCommand } from './commands/info.js';
-import { logitsCommand } from './commands/logits.js';
-import { generateCommand } from './commands/generate.js';
-import { demoCommand } from './commands/demo.js';
-import { editCommand } from './commands/edit.js';
-import { askCommand } from './commands/ask.js';
-import { retractCommand } from './commands/retract.js';
-import { stateCommand } from './commands/state.js';
-import { benchEditCommand } from './commands/bench-edit.js';
-import { serveCommand } from './commands/serve.js';
-import { evalBaseCommand } from './commands/eval-base.js';
+import { HelpRequested, type CommandSpec } from './args.js';
+import { INFO_COMMAND, infoCommand } from './commands/info.js';
+import { LOGITS_COMMAND, logitsCommand } from './commands/logits.js';
+import { GENERATE_COMMAND, generateCommand } from './commands/generate.js';
+import { DEMO_COMMAND, demoCommand } from './commands/demo.js';
+import { EDIT_COMMAND, editCommand } from './commands/edit.js';
+import { ASK_COMMAND, askCommand } from './commands/ask.js';
+import { RETRACT_COMMAND, retractCommand } from './commands/retract.js';
+import { STATE_COMMAND, stateCommand } from './commands/state.js';
+import { BENCH_EDIT_COMMAND, benchEditCommand } from './commands/bench-edit.js';
+import { SERVE_COMMAND, serveCommand } from './commands/serve.js';
+import { EVAL_BASE_COMMAND, evalBaseCommand } from './commands/eval-base.js';
+
+const commands: Array<{ spec: CommandSpec; run: (argv: string[]) => void | Promise<void> }> = [
+  { spec: DEMO_COMMAND, run: demoCommand },
+  { spec: EDIT_COMMAND, run: editCommand },
+  { spec: ASK_COMMAND, run: askCommand },
+  { spec: RETRACT_COMMAND, run: retractCommand },
+  { spec: STATE_COMMAND, run: stateCommand },
+  { spec: SERVE_COMMAND, run: serveCommand },
+  { spec: BENCH_EDIT_COMMAND, run: benchEditCommand },
+  { spec: EVAL_BASE_COMMAND, run: evalBaseCommand },
+  { spec: INFO_COMMAND, run: infoCommand },
+  { spec: LOGITS_COMMAND, run: logitsCommand },
+  { spec: GENERATE_COMMAND, run: generateCommand },
+];
 
 const USAGE = `elder — lifelong model editing for language models
 
-Usage:
-  elder info     --model DIR [--json]
-  elder logits   --model DIR --text TEXT [--top K] [--json]
-  elder generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--seed S]
-  elder edit     --model DIR --state DIR --edits FILE.jsonl [--batch N] [--iters N] [--lr X]
-                 [--layers a-b] [--experts N] [--rank R] [--top-k K] [--lambda X] [--epsilon E]
-                 [--seed S] [--early-stop] [--replay N] [--train-routing router|preset]
-                 [--fresh-codes] [--preset elder|paper]   (paper: the paper's exact ELDER)
-                 [--gate code|subject] [--subject-radius X] [--query-radius X]
-  elder ask      --model DIR --state DIR --prompt TEXT [--max-tokens N] [--json]
-  elder retract  --state DIR --id ID
-  elder state    --state DIR [--json]
-  elder bench-edit --model DIR --data FILE --out DIR [--format zsre|counterfact|jsonl] [--edits N]
-                 [--methods elder,elder-paper,grace,melo,ft-l,lora,elder-noguide,elder-balance] [--seed S]
-                 [--batch N] [--eval-every M] [--settings FILE.json] [--locality FILE]
-                 [--locality-tokens N]
-  elder serve    --model DIR --state DIR [--port N] [--host H] [--read-only] [--token-file FILE]
-                 [--eval DIR] [--max-body-bytes N] [--max-prompt-chars N] [--max-tokens N]
-                 [ELDER options of elder edit]   (writes need ELDER_TOKEN or --token-file)
-  elder eval-base [--model DIR] [--facts FILE] [--general FILE] [--facts-per-relation N]
-                 [--train-templates N] [--json]   (what the base model knows of the fact table)
-  elder demo     [--model DIR] [--data FILE]   (what npm start runs: ELDER on elder-facts, before and after;
-                 FILE: a COUNTERFACT-format benchmark, default bench/data/facts/counterfact.json)
+Usage: elder COMMAND [options]    (elder COMMAND --help: its options and defaults)
 
-DIR is a Hugging Face model folder: config.json, model.safetensors (or a sharded
-index) and, for text commands, tokenizer.json. Without --model, elder uses its
-embedded elder-facts (models/elder-facts). Environment: ELDER_THREADS (default
-all cores), ELDER_BACKEND=js|portable to force a slower backend.`;
+Commands:
+${commands.map(({ spec }) => `  ${spec.name.padEnd(11)} ${spec.summary}`).join('\n')}
 
-const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
-  info: infoCommand,
-  logits: logitsCommand,
-  generate: generateCommand,
-  demo: demoCommand,
-  edit: editCommand,
-  ask: askCommand,
-  retract: retractCommand,
-  state: stateCommand,
-  'bench-edit': benchEditCommand,
-  serve: serveCommand,
-  'eval-base': evalBaseCommand,
-};
+Without --model, elder uses its embedded elder-facts (models/elder-facts); a model is a
+Hugging Face folder: config.json, model.safetensors (or a sharded index), tokenizer.json.
+Environment: ELDER_THREADS (default all cores), ELDER_BACKEND=js|portable to force a slower backend.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -64,9 +45,14 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
+  const command = commands.find(({ spec }) => spec.name === name);
   if (command === undefined) throw new UsageError(`unknown command "${name}" (try: elder help)`);
-  await command(rest);
+  try {
+    await command.run(rest);
+  } catch (error) {
+    if (!(error instanceof HelpRequested)) throw error;
+    console.log(error.text);
+  }
   return 0;
 }
 

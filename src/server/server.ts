@@ -88,6 +88,24 @@ export function editView(edit: StoredEdit, check: EditCheck, now = Date.now()): 
   };
 }
 
+/** The request target as a URL; a target that is not one (`//host:99999`) is the client's error, not ours. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpError(400, 'malformed request target');
+  }
+}
+
+/** A percent-decoded path segment; a malformed escape (`%ff`, `%`) is a 400. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `malformed percent-escape in path segment "${part.slice(0, 80)}"`);
+  }
+}
+
 function statusOf(error: unknown): number {
   if (error instanceof HttpError) return error.status;
   if (error instanceof NotFoundError) return 404;
@@ -314,15 +332,16 @@ export function startServer(service: EditService, options: ServerOptions): Promi
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const started = performance.now();
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    let url = new URL('http://localhost/');
     let template = 'unmatched';
     try {
+      url = requestUrl(request.url);
       const matching = routes.filter((route) => route.pattern.test(url.pathname));
       if (matching.length === 0) throw new HttpError(404, `no route ${url.pathname}`);
       const route = matching.find((r) => r.method === request.method);
       if (route === undefined) throw new HttpError(405, `${request.method} is not allowed on ${url.pathname} (allowed: ${matching.map((r) => r.method).join(', ')})`, { allow: matching.map((r) => r.method).join(', ') });
       template = route.template;
-      const params = route.pattern.exec(url.pathname)!.slice(1).map((part) => decodeURIComponent(part));
+      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodePathPart);
       await route.handle(request, response, params, url);
     } catch (error) {
       const status = statusOf(error);

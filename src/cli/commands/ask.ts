@@ -1,10 +1,22 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { numberOption, parseOptions, requireString, optionalString } from '../args.js';
+import { MODEL_OPTION, numberOption, parseOptions, requireString, optionalString, type CommandSpec } from '../args.js';
+
+export const ASK_COMMAND: CommandSpec = {
+  name: 'ask',
+  summary: 'Answers a prompt with the edited model of a state, and says whether an edit matched or the base model answered.',
+  options: {
+    ...MODEL_OPTION,
+    state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
+    prompt: { type: 'string', value: 'TEXT', help: 'the prompt', required: true },
+    'max-tokens': { type: 'string', value: 'N', help: 'tokens to generate', default: '16' },
+    json: { type: 'boolean', help: 'print JSON: the text, the route and the matched edit' },
+  },
+};
 import { loadForText } from '../model-input.js';
 
 export function askCommand(argv: string[]): void {
-  const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, json: { type: 'boolean' } }, 'ask');
+  const options = parseOptions(argv, ASK_COMMAND);
   const modelDir = resolveModelDir(optionalString(options, 'model'));
   const stateDir = requireString(options, 'state', 'ask');
   const prompt = requireString(options, 'prompt', 'ask');

@@ -6,25 +6,29 @@ import { DATASET_FORMATS, type DatasetFormat } from '../../eval/datasets.js';
 import { runBenchmark } from '../../eval/runner.js';
 import { REPORT_FILES } from '../../eval/report.js';
 import { UsageError } from '../../util/errors.js';
-import { numberOption, optionalString, parseOptions, requireString } from '../args.js';
+import { MODEL_OPTION, numberOption, optionalString, parseOptions, requireString, type CommandSpec } from '../args.js';
 
-const SPEC = {
-  model: { type: 'string' },
-  data: { type: 'string' },
-  format: { type: 'string' },
-  edits: { type: 'string' },
-  methods: { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string' },
-  batch: { type: 'string' },
-  'eval-every': { type: 'string' },
-  settings: { type: 'string' },
-  locality: { type: 'string' },
-  'locality-tokens': { type: 'string' },
-} as const;
+export const BENCH_EDIT_COMMAND: CommandSpec = {
+  name: 'bench-edit',
+  summary: 'Runs editing methods through the same sequential stream of benchmark edits and writes a report (JSON, Markdown, SVG plots).',
+  options: {
+    ...MODEL_OPTION,
+    data: { type: 'string', value: 'FILE', help: 'benchmark file (ZsRE, COUNTERFACT or JSONL)', required: true },
+    out: { type: 'string', value: 'DIR', help: 'report folder (progress.json there resumes a stopped run)', required: true },
+    format: { type: 'string', value: 'zsre|counterfact|jsonl', help: 'format of --data', default: 'from the file' },
+    edits: { type: 'string', value: 'N', help: 'edits to apply, in order', default: '100' },
+    methods: { type: 'string', value: 'LIST', help: `comma-separated methods (${METHODS.join(', ')})`, default: 'all' },
+    seed: { type: 'string', value: 'S', help: 'seed of every method', default: '0' },
+    batch: { type: 'string', value: 'N', help: 'edits per batch', default: '4' },
+    'eval-every': { type: 'string', value: 'M', help: 'measure every M edits', default: '100' },
+    settings: { type: 'string', value: 'FILE.json', help: 'per-method settings, { "elder": { "lr": 0.002 }, … }' },
+    locality: { type: 'string', value: 'FILE', help: 'general text for the locality check (one prompt per line)' },
+    'locality-tokens': { type: 'string', value: 'N', help: 'tokens compared per locality prompt', default: '10' },
+  },
+};
 
 export function benchEditCommand(argv: string[]): void {
-  const options = parseOptions(argv, SPEC, 'bench-edit');
+  const options = parseOptions(argv, BENCH_EDIT_COMMAND);
   const format = optionalString(options, 'format');
   if (format !== undefined && !(DATASET_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${format}"`);
   const methodList = (optionalString(options, 'methods') ?? METHODS.join(',')).split(',').map((m) => m.trim()).filter((m) => m !== '');

@@ -21,7 +21,16 @@ import { defaultElderConfig } from '../../editors/elder/config.js';
 import { ElderEditor, type RoutingDecision } from '../../editors/elder/editor.js';
 import { rate, scoreTargets } from '../../eval/metrics.js';
 import { Progress } from '../../util/progress.js';
-import { optionalString, parseOptions } from '../args.js';
+import { MODEL_OPTION, optionalString, parseOptions, type CommandSpec } from '../args.js';
+
+export const DEMO_COMMAND: CommandSpec = {
+  name: 'demo',
+  summary: 'What npm start runs: ELDER edits real facts of elder-facts, and the table shows them, their rephrasings and other facts before and after.',
+  options: {
+    ...MODEL_OPTION,
+    data: { type: 'string', value: 'FILE', help: 'a COUNTERFACT-format benchmark to draw the edits from', default: 'bench/data/facts/counterfact.json' },
+  },
+};
 
 /** The benchmark the demo draws its edits from (built from real data by `npm run facts:benchmark`). */
 export function demoDataPath(): string {
@@ -61,7 +70,7 @@ const DEMO_ELDER = { lr: 1e-2, iterations: 100, batchSize: 8 };
 const ANSWER_TOKENS = 6;
 
 export function demoCommand(argv: string[]): void {
-  const options = parseOptions(argv, { model: { type: 'string' }, data: { type: 'string' } }, 'demo');
+  const options = parseOptions(argv, DEMO_COMMAND);
   const dir = resolveModelDir(optionalString(options, 'model'));
   const backend = backendInfo();
   const loaded = loadModel(dir);

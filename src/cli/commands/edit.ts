@@ -7,16 +7,31 @@ import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
 import { ELDER_GATES, ELDER_PRESETS, TRAIN_ROUTINGS, type ElderConfig, type ElderGate, type ElderPreset, type TrainRouting } from '../../editors/elder/config.js';
 import { UsageError } from '../../util/errors.js';
-import { numberOption, optionalString, parseOptions, requireString, type ParsedOptions } from '../args.js';
+import { MODEL_OPTION, numberOption, optionalString, parseOptions, requireString, type CommandSpec, type OptionSpec, type ParsedOptions } from '../args.js';
 import { requireTokenizer } from '../model-input.js';
 import { Progress } from '../../util/progress.js';
 
-export const ELDER_OPTIONS = {
-  batch: { type: 'string' }, iters: { type: 'string' }, lr: { type: 'string' }, layers: { type: 'string' }, experts: { type: 'string' },
-  rank: { type: 'string' }, 'top-k': { type: 'string' }, lambda: { type: 'string' }, epsilon: { type: 'string' }, seed: { type: 'string' },
-  'early-stop': { type: 'boolean' }, replay: { type: 'string' }, 'train-routing': { type: 'string' }, preset: { type: 'string' },
-  'fresh-codes': { type: 'boolean' }, gate: { type: 'string' }, 'subject-radius': { type: 'string' }, 'query-radius': { type: 'string' },
-} as const;
+/** ELDER's settings on the command line (edit, serve); defaults are the chosen preset's. */
+export const ELDER_OPTIONS: OptionSpec = {
+  preset: { type: 'string', value: 'elder|paper', help: "ELDER's settings: elder's tuned default, or the paper's exact algorithm", default: 'elder' },
+  batch: { type: 'string', value: 'N', help: 'edits trained together', default: '4' },
+  iters: { type: 'string', value: 'N', help: 'optimisation steps per batch', default: '50' },
+  lr: { type: 'string', value: 'X', help: 'Adam learning rate', default: 'elder 2e-3, paper 1e-4' },
+  layers: { type: 'string', value: 'a-b', help: 'first and last edited block', default: "the preset's rule for the model's depth" },
+  experts: { type: 'string', value: 'N', help: 'LoRA experts per edited layer', default: '4' },
+  rank: { type: 'string', value: 'R', help: 'rank of each expert', default: 'elder 16, paper 8' },
+  'top-k': { type: 'string', value: 'K', help: 'experts used per layer', default: '2' },
+  lambda: { type: 'string', value: 'X', help: 'weight of the guided routing loss', default: '1e-2' },
+  epsilon: { type: 'string', value: 'E', help: 'code distance at which an input defers to the base model', default: 'from the layers and experts' },
+  seed: { type: 'string', value: 'S', help: 'seed of the allocations and initialisation', default: '0' },
+  'early-stop': { type: 'boolean', help: 'stop a batch once every target is the greedy answer' },
+  replay: { type: 'string', value: 'N', help: 'earlier edits rehearsed per iteration', default: 'elder 8, paper 0' },
+  'train-routing': { type: 'string', value: 'router|preset', help: 'experts used while training: the router top-k or the preset allocation', default: 'router' },
+  'fresh-codes': { type: 'boolean', help: 're-route stored codes after every batch (the elder preset does)' },
+  gate: { type: 'string', value: 'code|subject', help: 'what decides between experts and the base model', default: 'elder subject, paper code' },
+  'subject-radius': { type: 'string', value: 'X', help: "subject gate: radius around a subject's key, relative to the median key norm", default: '0.25' },
+  'query-radius': { type: 'string', value: 'X', help: 'subject gate: radius around an edit\'s router query, relative to the median query norm', default: '0.4' },
+};
 
 /** ELDER configuration given on the command line (only what was given). */
 export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
@@ -66,8 +81,20 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   return overrides;
 }
 
+export const EDIT_COMMAND: CommandSpec = {
+  name: 'edit',
+  summary: 'Applies the edits of a JSONL file to a state (created on first use), journaled so that an interrupted run resumes without losing an acknowledged edit.',
+  options: {
+    ...MODEL_OPTION,
+    state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
+    edits: { type: 'string', value: 'FILE.jsonl', help: 'one edit per line: {"prompt", "target", "id"?, "label"?, "subject"?, "rephrases"?}', required: true },
+    ...ELDER_OPTIONS,
+  },
+  notes: 'ELDER settings are fixed when a state is created; giving different ones to an existing state is refused.',
+};
+
 export function editCommand(argv: string[]): void {
-  const options = parseOptions(argv, { model: { type: 'string' }, state: { type: 'string' }, edits: { type: 'string' }, ...ELDER_OPTIONS }, 'edit');
+  const options = parseOptions(argv, EDIT_COMMAND);
   const modelDir = resolveModelDir(optionalString(options, 'model'));
   const stateDir = requireString(options, 'state', 'edit');
   const editsFile = requireString(options, 'edits', 'edit');

@@ -8,16 +8,20 @@ import { measureKnowledge, type KnowledgeReport } from '../../facts/knowledge.js
 import { knowledgeTable } from '../../facts/knowledge-table.js';
 import { generalTextPerplexity } from '../../facts/perplexity.js';
 import { Progress } from '../../util/progress.js';
-import { numberOption, optionalString, parseOptions } from '../args.js';
+import { MODEL_OPTION, numberOption, optionalString, parseOptions, type CommandSpec } from '../args.js';
 
-const SPEC = {
-  model: { type: 'string' },
-  facts: { type: 'string' },
-  general: { type: 'string' },
-  'facts-per-relation': { type: 'string' },
-  'train-templates': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+export const EVAL_BASE_COMMAND: CommandSpec = {
+  name: 'eval-base',
+  summary: "What the base model knows of the fact table, per relation: training and held-out phrasings, separation at ELDER's query, and perplexity on held-out general text.",
+  options: {
+    ...MODEL_OPTION,
+    facts: { type: 'string', value: 'FILE', help: 'the fact table', default: 'bench/data/facts/facts.json' },
+    general: { type: 'string', value: 'FILE', help: 'held-out general text', default: "the facts model's held-out text" },
+    'facts-per-relation': { type: 'string', value: 'N', help: 'measure only the first N facts of each relation', default: 'all' },
+    'train-templates': { type: 'string', value: 'N', help: 'training templates tried per fact', default: '3' },
+    json: { type: 'boolean', help: 'print the report as JSON' },
+  },
+};
 
 /** The issue's targets for a knowledge model worth editing. */
 export const KNOWLEDGE_TARGETS = { train: 0.9, heldout: 0.6, separation: 0.8 } as const;
@@ -36,7 +40,7 @@ export interface BaseEvaluation extends KnowledgeReport {
  * relation, and its perplexity on held-out general text.
  */
 export function evalBaseCommand(argv: string[]): void {
-  const options = parseOptions(argv, SPEC, 'eval-base');
+  const options = parseOptions(argv, EVAL_BASE_COMMAND);
   const dir = resolveModelDir(optionalString(options, 'model'));
   const { model, tokenizer: maybeTokenizer } = loadModel(dir);
   const tokenizer = requireTokenizer(maybeTokenizer, dir);

@@ -1,14 +1,23 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { generate } from '../../models/generate.js';
-import { numberOption, parseOptions, requireString, optionalString } from '../args.js';
+import { MODEL_OPTION, numberOption, parseOptions, requireString, optionalString, type CommandSpec } from '../args.js';
+
+export const GENERATE_COMMAND: CommandSpec = {
+  name: 'generate',
+  summary: 'Continues a prompt with the base model, streaming the text.',
+  options: {
+    ...MODEL_OPTION,
+    prompt: { type: 'string', value: 'TEXT', help: 'the prompt', required: true },
+    'max-tokens': { type: 'string', value: 'N', help: 'tokens to generate', default: '32' },
+    temperature: { type: 'string', value: 'T', help: 'sampling temperature; 0 is greedy', default: '0' },
+    'top-p': { type: 'string', value: 'P', help: 'nucleus sampling mass', default: '1' },
+    seed: { type: 'string', value: 'S', help: 'sampling seed', default: '0' },
+  },
+};
 import { loadForText } from '../model-input.js';
 
 export function generateCommand(argv: string[]): void {
-  const options = parseOptions(
-    argv,
-    { model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' } },
-    'generate',
-  );
+  const options = parseOptions(argv, GENERATE_COMMAND);
   const dir = resolveModelDir(optionalString(options, 'model'));
   const prompt = requireString(options, 'prompt', 'generate');
   const maxTokens = numberOption(options, 'max-tokens', 32, { min: 0, integer: true });

@@ -1,10 +1,16 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { backendInfo } from '../../tensor/backends/index.js';
 import { loadModel } from '../../models/load.js';
-import { parseOptions, optionalString } from '../args.js';
+import { MODEL_OPTION, parseOptions, optionalString, type CommandSpec } from '../args.js';
+
+export const INFO_COMMAND: CommandSpec = {
+  name: 'info',
+  summary: "A model's architecture, sizes, stored dtypes and tokenizer, and the compute backend elder runs on.",
+  options: { ...MODEL_OPTION, json: { type: 'boolean', help: 'print JSON' } },
+};
 
 export function infoCommand(argv: string[]): void {
-  const options = parseOptions(argv, { model: { type: 'string' }, json: { type: 'boolean' } }, 'info');
+  const options = parseOptions(argv, INFO_COMMAND);
   const dir = resolveModelDir(optionalString(options, 'model'));
   const { model, tokenizer, storedDtypes } = loadModel(dir);
   const { config } = model;

@@ -1,10 +1,21 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { noGrad } from '../../tensor/tensor.js';
-import { numberOption, parseOptions, requireString, optionalString } from '../args.js';
+import { MODEL_OPTION, numberOption, parseOptions, requireString, optionalString, type CommandSpec } from '../args.js';
+
+export const LOGITS_COMMAND: CommandSpec = {
+  name: 'logits',
+  summary: "The base model's most likely next tokens after a text.",
+  options: {
+    ...MODEL_OPTION,
+    text: { type: 'string', value: 'TEXT', help: 'the text', required: true },
+    top: { type: 'string', value: 'K', help: 'tokens to list', default: '10' },
+    json: { type: 'boolean', help: 'print JSON' },
+  },
+};
 import { loadForText } from '../model-input.js';
 
 export function logitsCommand(argv: string[]): void {
-  const options = parseOptions(argv, { model: { type: 'string' }, text: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, 'logits');
+  const options = parseOptions(argv, LOGITS_COMMAND);
   const dir = resolveModelDir(optionalString(options, 'model'));
   const text = requireString(options, 'text', 'logits');
   const top = numberOption(options, 'top', 10, { min: 1, integer: true });

@@ -1,8 +1,17 @@
 import { retractEdit } from '../../editors/elder/state.js';
-import { parseOptions, requireString } from '../args.js';
+import { parseOptions, requireString, type CommandSpec } from '../args.js';
+
+export const RETRACT_COMMAND: CommandSpec = {
+  name: 'retract',
+  summary: 'Retracts an applied edit: its inputs defer to the base model again, and it is no longer replayed.',
+  options: {
+    state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
+    id: { type: 'string', value: 'ID', help: 'the edit id', required: true },
+  },
+};
 
 export function retractCommand(argv: string[]): void {
-  const options = parseOptions(argv, { state: { type: 'string' }, id: { type: 'string' } }, 'retract');
+  const options = parseOptions(argv, RETRACT_COMMAND);
   const stateDir = requireString(options, 'state', 'retract');
   const id = requireString(options, 'id', 'retract');
   retractEdit(stateDir, id);

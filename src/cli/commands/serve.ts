@@ -4,20 +4,31 @@ import { DEFAULT_LIMITS } from '../../server/openapi.js';
 import { startServer } from '../../server/server.js';
 import { EditService } from '../../server/service.js';
 import { UsageError } from '../../util/errors.js';
-import { numberOption, optionalString, parseOptions, requireString } from '../args.js';
+import { MODEL_OPTION, numberOption, optionalString, parseOptions, requireString, type CommandSpec } from '../args.js';
 import { ELDER_OPTIONS, elderOverrides } from './edit.js';
+
+export const SERVE_COMMAND: CommandSpec = {
+  name: 'serve',
+  summary: 'The HTTP service: completions from the edited model, edits queued durably and trained in the background, an OpenAPI description and metrics.',
+  options: {
+    ...MODEL_OPTION,
+    state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
+    port: { type: 'string', value: 'N', help: 'TCP port (0: any free one)', default: '8080' },
+    host: { type: 'string', value: 'H', help: 'address to listen on', default: '127.0.0.1' },
+    'read-only': { type: 'boolean', help: 'serve completions and reads only; refuse writes' },
+    'token-file': { type: 'string', value: 'FILE', help: 'bearer token for writes', default: 'ELDER_TOKEN' },
+    eval: { type: 'string', value: 'DIR', help: 'a bench-edit report to serve under /v1/evaluation' },
+    'max-body-bytes': { type: 'string', value: 'N', help: 'largest request body', default: String(DEFAULT_LIMITS.maxBodyBytes) },
+    'max-prompt-chars': { type: 'string', value: 'N', help: 'longest prompt', default: String(DEFAULT_LIMITS.maxPromptChars) },
+    'max-tokens': { type: 'string', value: 'N', help: 'most tokens one completion may ask for', default: String(DEFAULT_LIMITS.maxTokens) },
+    ...ELDER_OPTIONS,
+  },
+  notes: 'Writes (POST and DELETE) need the token, from ELDER_TOKEN or --token-file, unless the server is --read-only.',
+};
 
 /** `elder serve`: the HTTP service until SIGINT/SIGTERM; one log line per request and per training batch. */
 export async function serveCommand(argv: string[]): Promise<void> {
-  const options = parseOptions(
-    argv,
-    {
-      model: { type: 'string' }, state: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'read-only': { type: 'boolean' },
-      'token-file': { type: 'string' }, eval: { type: 'string' }, 'max-body-bytes': { type: 'string' }, 'max-prompt-chars': { type: 'string' },
-      'max-tokens': { type: 'string' }, ...ELDER_OPTIONS,
-    },
-    'serve',
-  );
+  const options = parseOptions(argv, SERVE_COMMAND);
   const modelDir = resolveModelDir(optionalString(options, 'model'));
   const stateDir = requireString(options, 'state', 'serve');
   const readOnly = options.values['read-only'] === true;

@@ -1,8 +1,17 @@
 import { StateFiles } from '../../editors/elder/state.js';
-import { parseOptions, requireString } from '../args.js';
+import { parseOptions, requireString, type CommandSpec } from '../args.js';
+
+export const STATE_COMMAND: CommandSpec = {
+  name: 'state',
+  summary: "A state's settings, generation and edits, with whether each held at its latest check.",
+  options: {
+    state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
+    json: { type: 'boolean', help: 'print JSON' },
+  },
+};
 
 export function stateCommand(argv: string[]): void {
-  const options = parseOptions(argv, { state: { type: 'string' }, json: { type: 'boolean' } }, 'state');
+  const options = parseOptions(argv, STATE_COMMAND);
   const stateDir = requireString(options, 'state', 'state');
   const files = StateFiles.read(stateDir, false);
   const edits = [...files.edits.values()];
