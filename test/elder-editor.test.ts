@@ -186,6 +186,29 @@ test('a state refuses another base model, a changed fixed setting, and tampered 
   assert.throws(() => ElderState.open(stateDir, model, { modelName: 'x' }), /checksum mismatch/);
 });
 
+test('a damaged state folder is refused, never silently replaced or reinterpreted: lost journal, lost config.json, edited settings', () => {
+  const copy = (name: string) => {
+    const dir = path.join(tmp, `damaged-${name}`);
+    fs.cpSync(stateDir, dir, { recursive: true });
+    fs.rmSync(path.join(dir, 'state.lock'), { force: true });
+    return dir;
+  };
+  // Each damage is refused before the weights are read (the previous test flipped a byte in them).
+  const applied = [...StateFiles.read(stateDir).edits.keys()];
+  assert.ok(applied.length > 0);
+  const noJournal = copy('journal');
+  fs.rmSync(path.join(noJournal, 'journal.jsonl'));
+  assert.throws(() => ElderState.open(noJournal, model, { modelName: 'x' }), /journal\.jsonl is missing/);
+  const noConfig = copy('config');
+  fs.rmSync(path.join(noConfig, 'config.json'));
+  assert.throws(() => ElderState.open(noConfig, model, { modelName: 'x' }), /config\.json is missing, but the folder holds a state's journal/);
+  assert.equal(fs.existsSync(path.join(noConfig, 'config.json')), false, 'no new state was started over the old one');
+  const edited = copy('settings');
+  const configFile = path.join(edited, 'config.json');
+  fs.writeFileSync(configFile, fs.readFileSync(configFile, 'utf8').replace('"topK": 2', '"topK": 3'));
+  assert.throws(() => StateFiles.read(edited), /config\.json: checksum mismatch/);
+});
+
 test('codebook: Hamming distance, nearest code and removal', () => {
   const a = encodeCode([[0, 3], [1, 2]], 4);
   const b = encodeCode([[0, 2], [1, 2]], 4);

@@ -380,3 +380,50 @@ test('with --replay the training worker rehearses earlier edits: six edits with 
     await service.close();
   }
 });
+
+test('limits: a client slow with its headers gets 408 and loses the socket; beyond the pending limit, 503 with Retry-After; beyond the connection cap, closed', { timeout: 60_000 }, async () => {
+  const stateDir = path.join(tmp, 'limits');
+  const { server, stop } = await serve(stateDir, { limits: { headersTimeoutMs: 400, requestTimeoutMs: 1_500, maxPendingRequests: 2, maxConnections: 6 } });
+  const { hostname, port } = new URL(server.url);
+  const open = (bytes: string) =>
+    new Promise<{ socket: net.Socket; reply: Promise<string> }>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => {
+        socket.write(bytes);
+        const reply = new Promise<string>((done) => {
+          let text = '';
+          socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+          socket.on('close', () => done(text));
+        });
+        resolve({ socket, reply });
+      });
+      socket.on('error', reject);
+    });
+  try {
+    // Headers never finished: Node answers 408 and closes the socket after the headers timeout.
+    const started = Date.now();
+    const slow = await open('GET /v1/edits HTTP/1.1\r\nHost: x\r\n');
+    assert.match(await slow.reply, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - started < 10_000, `closed after ${Date.now() - started} ms`);
+
+    // Two requests whose bodies never arrive hold both pending slots; the third is shed at once.
+    const body = 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt"';
+    const held = [await open(body), await open(body)];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const shed = await call(server.url, 'GET', '/v1/edits');
+    assert.equal(shed.status, 503);
+    assert.equal(shed.headers.get('retry-after'), '1');
+    assert.match(shed.body.error.message, /busy/);
+    // The trickled bodies run out of time (request timeout); then the server answers again.
+    for (const { reply } of held) assert.match(await reply, /^HTTP\/1\.1 408 /);
+    assert.equal((await call(server.url, 'GET', '/v1/edits')).status, 200);
+
+    // Six idle connections fill the cap; a seventh is closed without an answer.
+    const idle = await Promise.all(Array.from({ length: 6 }, () => open('')));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await open('GET /v1/edits HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(await refused.reply, '');
+    for (const { socket } of idle) socket.destroy();
+  } finally {
+    await stop();
+  }
+});

@@ -4,7 +4,7 @@
  */
 import type { TextTokenizer } from '../models/tokenizer.js';
 import type { ModelConfig } from '../models/config.js';
-import { ElderError, InputError } from '../util/errors.js';
+import { ElderError, InputError, quote } from '../util/errors.js';
 
 /** One line of an edits file: `{"id"?, "prompt", "target", "rephrases"?, "label"?}`. */
 export interface EditRequest {
@@ -69,10 +69,10 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
     targetIds = tokenizer.encode(target);
     while (targetIds.length > 0 && targetIds[0] === config.bosTokenId) targetIds.shift();
   }
-  if (promptIds.length === 0) throw new InputError(`edit "${edit.id}": the prompt encodes to no tokens`);
-  if (targetIds.length === 0) throw new InputError(`edit "${edit.id}": the target encodes to no tokens`);
+  if (promptIds.length === 0) throw new InputError(`edit ${quote(edit.id)}: the prompt encodes to no tokens`);
+  if (targetIds.length === 0) throw new InputError(`edit ${quote(edit.id)}: the target encodes to no tokens`);
   if (promptIds.length + targetIds.length > config.contextLength) {
-    throw new InputError(`edit "${edit.id}": prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`);
+    throw new InputError(`edit ${quote(edit.id)}: prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`);
   }
   const subjectEnd = subjectEndOf(tokenizer, edit.prompt, promptIds, edit.subject);
   return subjectEnd === undefined ? { ...edit, promptIds, targetIds } : { ...edit, promptIds, targetIds, subjectEnd };

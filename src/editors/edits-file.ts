@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { EditRequest } from './edit.js';
 import { EditFileError } from './elder/errors.js';
+import { quote } from '../util/errors.js';
 import { nonBlankString, schemaProblems, type JsonSchema } from '../util/schema.js';
 
 /** One edit record: the schema shared by edits files, the service (and its OpenAPI document) and elder's benchmark JSONL. */
@@ -33,7 +34,7 @@ export function editRecordProblems(record: Record<string, unknown>, extraKeys: r
   const schema = extraKeys.length === 0 ? EDIT_REQUEST_SCHEMA : { ...EDIT_REQUEST_SCHEMA, properties: { ...EDIT_REQUEST_SCHEMA.properties, ...Object.fromEntries(extraKeys.map((key) => [key, {}])) } };
   const problems = schemaProblems(schema, record);
   if (problems.length === 0 && typeof record.subject === 'string' && typeof record.prompt === 'string' && !record.prompt.includes(record.subject)) {
-    problems.push(`subject "${record.subject}" does not occur in the prompt`);
+    problems.push(`subject ${quote(record.subject)} does not occur in the prompt`);
   }
   return problems;
 }
@@ -60,7 +61,7 @@ export function parseEditsJsonl(text: string, source: string): EditRequest[] {
     const record = value as Record<string, unknown>;
     const lineProblems = editRecordProblems(record);
     if (typeof record.id === 'string') {
-      if (ids.has(record.id)) lineProblems.push(`id "${record.id}" repeats line ${ids.get(record.id)}`);
+      if (ids.has(record.id)) lineProblems.push(`id ${quote(record.id)} repeats line ${ids.get(record.id)}`);
       else ids.set(record.id, lineNo);
     }
     if (lineProblems.length > 0) {

@@ -73,7 +73,8 @@ function parseJsonOrLines(text: string, file: string): unknown[] {
 }
 
 function guessFormat(first: unknown, file: string): DatasetFormat {
-  const record = (first ?? {}) as Record<string, unknown>;
+  if (first === null || typeof first !== 'object' || Array.isArray(first)) throw new EditFileError(`${file}: record 1 is not a JSON object, so the format cannot be told; pass --format zsre|counterfact|jsonl`);
+  const record = first as Record<string, unknown>;
   if ('requested_rewrite' in record) return 'counterfact';
   if ('src' in record) return 'zsre';
   if ('prompt' in record && 'target' in record) return 'jsonl';

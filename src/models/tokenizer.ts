@@ -4,6 +4,9 @@ import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CheckpointError } from '../util/errors.js';
 
+/** Text every tokenizer must encode and decode when it loads: ASCII, digits, accents, an emoji. */
+const TOKENIZER_PROBE = 'The capital of Norway is Oslo, 42 — Ünïcödé ✓ 🙂';
+
 export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
@@ -24,12 +27,17 @@ export class TextTokenizer {
     const json = readJson(file);
     const configFile = path.join(dir, 'tokenizer_config.json');
     const config = fs.existsSync(configFile) ? readJson(configFile) : {};
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new CheckpointError(file, 'not a tokenizer.json (expected a JSON object)');
     const idLimit = tokenizerIdLimit(json, file);
+    let tokenizer: TextTokenizer;
     try {
-      return new TextTokenizer(new Tokenizer(json, config), dir, idLimit);
+      tokenizer = new TextTokenizer(new Tokenizer(json, config), dir, idLimit);
+      // A damaged file can build and still fail on the first text; find out here, where the file can be named.
+      tokenizer.decode(tokenizer.encode(TOKENIZER_PROBE));
     } catch (error) {
-      throw new CheckpointError(file, `cannot build the tokenizer (${(error as Error).message})`);
+      throw new CheckpointError(file, `cannot build the tokenizer (${(error as Error).message.split('\n')[0]})`);
     }
+    return tokenizer;
   }
 
   encode(text: string): number[] {
@@ -55,7 +63,13 @@ function tokenizerIdLimit(json: Record<string, unknown>, file: string): number {
   } else {
     throw new CheckpointError(file, 'no model.vocab: not a tokenizer.json');
   }
-  for (const token of (json.added_tokens as Array<{ id?: unknown }> | undefined) ?? []) if (typeof token.id === 'number' && token.id + 1 > limit) limit = token.id + 1;
+  const added = json.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new CheckpointError(file, 'added_tokens must be a list');
+  for (const token of added as unknown[]) {
+    const id = (token as { id?: unknown } | null)?.id;
+    if (token === null || typeof token !== 'object' || typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new CheckpointError(file, 'added_tokens holds an entry without a non-negative integer id');
+    if (id + 1 > limit) limit = id + 1;
+  }
   return limit;
 }
 

@@ -16,9 +16,30 @@ export interface ServerLimits {
   maxTokens: number;
   /** Most edit records in one POST. */
   maxEditsPerRequest: number;
+  /** Time a client has to send its request headers, ms; a slower one gets 408 and the socket closes. */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request, ms (a body trickled byte by byte included). */
+  requestTimeoutMs: number;
+  /** Open connections at most; further ones are closed as they arrive. */
+  maxConnections: number;
+  /**
+   * Requests in progress at most (completions run one at a time, so under load
+   * they wait); beyond it a request is answered 503 with Retry-After at once
+   * rather than queued without bound.
+   */
+  maxPendingRequests: number;
 }
 
-export const DEFAULT_LIMITS: ServerLimits = { maxBodyBytes: 1 << 20, maxPromptChars: 4000, maxTokens: 256, maxEditsPerRequest: 1000 };
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxBodyBytes: 1 << 20,
+  maxPromptChars: 4000,
+  maxTokens: 256,
+  maxEditsPerRequest: 1000,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 60_000,
+  maxConnections: 512,
+  maxPendingRequests: 128,
+};
 
 export function editsBodySchema(limits: ServerLimits): JsonSchema {
   return {

@@ -330,11 +330,15 @@ export function startServer(service: EditService, options: ServerOptions): Promi
     },
   ];
 
+  let pending = 0;
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const started = performance.now();
     let url = new URL('http://localhost/');
     let template = 'unmatched';
+    pending++;
     try {
+      // Shed load before reading anything: a saturated server answers at once instead of queueing without bound.
+      if (pending > limits.maxPendingRequests) throw new HttpError(503, `the server is busy (${limits.maxPendingRequests} requests in progress); retry shortly`, { 'retry-after': '1' });
       url = requestUrl(request.url);
       const matching = routes.filter((route) => route.pattern.test(url.pathname));
       if (matching.length === 0) throw new HttpError(404, `no route ${url.pathname}`);
@@ -351,16 +355,19 @@ export function startServer(service: EditService, options: ServerOptions): Promi
       if (!response.headersSent) sendJson(response, status, { error: { status, message } }, error instanceof HttpError ? error.headers : {});
       else response.destroy();
     } finally {
+      pending--;
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(request.method ?? '?', template, response.statusCode, seconds);
       log(`${request.method} ${url.pathname} ${response.statusCode} ${(seconds * 1000).toFixed(1)} ms`);
     }
   };
 
-  const server = http.createServer((request, response) => void handle(request, response));
-  // Slow clients must not hold sockets forever.
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
+  // Slow clients must not hold sockets forever: Node checks the two timeouts every connectionsCheckingInterval.
+  const server = http.createServer(
+    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(5_000, limits.headersTimeoutMs / 4)) },
+    (request, response) => void handle(request, response),
+  );
+  server.maxConnections = limits.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {

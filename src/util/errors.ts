@@ -31,3 +31,9 @@ export class InputError extends ElderError {}
 
 /** NaN or infinity where a finite number is required. */
 export class NonFiniteError extends ElderError {}
+
+/** A value from outside, quoted for an error message and cut so that one line stays readable. */
+export function quote(value: unknown, max = 60): string {
+  const text = String(value);
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

@@ -21,6 +21,10 @@ export const SERVE_COMMAND: CommandSpec = {
     'max-body-bytes': { type: 'string', value: 'N', help: 'largest request body', default: String(DEFAULT_LIMITS.maxBodyBytes) },
     'max-prompt-chars': { type: 'string', value: 'N', help: 'longest prompt', default: String(DEFAULT_LIMITS.maxPromptChars) },
     'max-tokens': { type: 'string', value: 'N', help: 'most tokens one completion may ask for', default: String(DEFAULT_LIMITS.maxTokens) },
+    'headers-timeout-ms': { type: 'string', value: 'MS', help: 'time to send request headers; slower clients get 408', default: String(DEFAULT_LIMITS.headersTimeoutMs) },
+    'request-timeout-ms': { type: 'string', value: 'MS', help: 'time to send a whole request, body included', default: String(DEFAULT_LIMITS.requestTimeoutMs) },
+    'max-connections': { type: 'string', value: 'N', help: 'open connections at most; more are closed on arrival', default: String(DEFAULT_LIMITS.maxConnections) },
+    'max-pending': { type: 'string', value: 'N', help: 'requests in progress at most; more get 503 with Retry-After', default: String(DEFAULT_LIMITS.maxPendingRequests) },
     ...ELDER_OPTIONS,
   },
   notes: 'Writes (POST and DELETE) need the token, from ELDER_TOKEN or --token-file, unless the server is --read-only.',
@@ -38,7 +42,13 @@ export async function serveCommand(argv: string[]): Promise<void> {
     maxBodyBytes: numberOption(options, 'max-body-bytes', DEFAULT_LIMITS.maxBodyBytes, { min: 1024, integer: true }),
     maxPromptChars: numberOption(options, 'max-prompt-chars', DEFAULT_LIMITS.maxPromptChars, { min: 1, integer: true }),
     maxTokens: numberOption(options, 'max-tokens', DEFAULT_LIMITS.maxTokens, { min: 1, integer: true }),
+    headersTimeoutMs: numberOption(options, 'headers-timeout-ms', DEFAULT_LIMITS.headersTimeoutMs, { min: 100, integer: true }),
+    requestTimeoutMs: numberOption(options, 'request-timeout-ms', DEFAULT_LIMITS.requestTimeoutMs, { min: 100, integer: true }),
+    maxConnections: numberOption(options, 'max-connections', DEFAULT_LIMITS.maxConnections, { min: 1, integer: true }),
+    maxPendingRequests: numberOption(options, 'max-pending', DEFAULT_LIMITS.maxPendingRequests, { min: 1, integer: true }),
   };
+  // Node refuses a headers timeout longer than the request timeout; say so in our words.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new UsageError(`serve: --headers-timeout-ms (${limits.headersTimeoutMs}) must not exceed --request-timeout-ms (${limits.requestTimeoutMs})`);
   // Checked before the model loads: a misconfigured server fails at once.
   const token = loadToken(optionalString(options, 'token-file'));
   if (token === null && !readOnly) throw new UsageError('serve: writes need a token: set ELDER_TOKEN or pass --token-file FILE (or start with --read-only)');

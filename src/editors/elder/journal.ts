@@ -41,7 +41,8 @@ export type JournalRecord =
 
 type Unsealed<T> = T extends unknown ? Omit<T, 'seq' | 'at'> : never;
 
-function digest(body: string): string {
+/** SHA-256 of a record's JSON: seals journal lines and the state's config.json. */
+export function digest(body: string): string {
   return crypto.createHash('sha256').update(body).digest('hex');
 }
 

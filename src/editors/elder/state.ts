@@ -24,7 +24,7 @@ import { presetElderConfig, subjectGateDefaults, validateElderConfig, type Elder
 import { ElderEditor, type BatchResult, type IterationReport } from './editor.js';
 import type { Allocation } from './allocation.js';
 import { StateError } from './errors.js';
-import { appendJournal, readJournal, type HoldsCheck, type JournalEditEntry, type JournalRecord } from './journal.js';
+import { appendJournal, digest, readJournal, type HoldsCheck, type JournalEditEntry, type JournalRecord } from './journal.js';
 import { checkEdits, recheckSample, type CheckableEdit } from './holds.js';
 import { MixtureOfLora } from './mixture.js';
 
@@ -47,7 +47,8 @@ export interface BaseFingerprint {
 
 interface StateConfigFile {
   format: typeof FORMAT;
-  version: 1;
+  /** 2: the journal exists from creation on, so a missing journal is damage, not an empty history. */
+  version: 1 | 2;
   createdAt: string;
   elder: ElderConfig;
   base: BaseFingerprint;
@@ -125,20 +126,27 @@ export class StateFiles {
   static read(dir: string, repair = false): StateFiles {
     const configPath = path.join(dir, CONFIG_FILE);
     if (!fs.existsSync(configPath)) throw new StateError(`${dir}: not an ELDER state folder (no ${CONFIG_FILE})`);
-    let config: StateConfigFile;
+    let sealed: StateConfigFile & { sha256?: string };
     try {
-      config = JSON.parse(fs.readFileSync(configPath, 'utf8')) as StateConfigFile;
+      sealed = JSON.parse(fs.readFileSync(configPath, 'utf8')) as StateConfigFile & { sha256?: string };
     } catch (error) {
       throw new StateError(`${configPath}: not valid JSON (${(error as Error).message})`);
     }
-    if (config.format !== FORMAT || config.version !== 1) throw new StateError(`${configPath}: not an elder state (format ${String(config.format)} version ${String(config.version)})`);
-    const files = new StateFiles(dir, config, readJournal(path.join(dir, JOURNAL_FILE), repair));
+    const { sha256, ...config } = sealed ?? ({} as typeof sealed);
+    if (config === null || typeof config !== 'object' || config.format !== FORMAT || (config.version !== 1 && config.version !== 2)) {
+      throw new StateError(`${configPath}: not an elder state (format ${String(config?.format)} version ${String(config?.version)})`);
+    }
+    // Version 2 seals its settings: a changed rank or top-k would reinterpret the stored weights without a word.
+    if (config.version === 2 && sha256 !== digest(JSON.stringify(config))) throw new StateError(`${configPath}: checksum mismatch (the file was modified or damaged)`);
+    const journalPath = path.join(dir, JOURNAL_FILE);
+    if (config.version === 2 && !fs.existsSync(journalPath)) throw new StateError(`${journalPath} is missing: the state's history of edits is gone (restore it from a backup)`);
+    const files = new StateFiles(dir, config, readJournal(journalPath, repair));
     if (repair) files.removeUncommittedWeights();
     return files;
   }
 
   static create(dir: string, config: StateConfigFile): void {
-    writeFileAtomic(path.join(dir, CONFIG_FILE), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+    writeFileAtomic(path.join(dir, CONFIG_FILE), [Buffer.from(JSON.stringify({ ...config, sha256: digest(JSON.stringify(config)) }, null, 2) + '\n')]);
   }
 
   private replay(record: JournalRecord): void {
@@ -262,7 +270,11 @@ export class ElderState {
     if (!readOnly) fs.mkdirSync(dir, { recursive: true });
     const release = readOnly ? () => {} : acquireLock(dir);
     try {
-      if (!StateFiles.exists(dir)) ElderState.initialise(dir, model, options);
+      if (!StateFiles.exists(dir)) {
+        // Without config.json a folder is a state being created, unless it already holds a journal: then config.json was lost.
+        if (fs.existsSync(path.join(dir, JOURNAL_FILE))) throw new StateError(`${path.join(dir, CONFIG_FILE)} is missing, but the folder holds a state's journal: refusing to start a new state over it`);
+        ElderState.initialise(dir, model, options);
+      }
       const files = StateFiles.read(dir, !readOnly);
       // States written before the routing-loss ablations existed used the guided loss.
       const config: ElderConfig = { ...files.config.elder };
@@ -320,10 +332,11 @@ export class ElderState {
     const chunks = encodeSafetensors(mixture.namedParameters(), { metadata: { generation: '0' } });
     const initialWeights = weightsFileName(0);
     writeFileAtomic(path.join(dir, initialWeights), chunks);
+    writeFileAtomic(path.join(dir, JOURNAL_FILE), [Buffer.alloc(0)]);
     // config.json last: its presence is what makes the folder a state.
     StateFiles.create(dir, {
       format: FORMAT,
-      version: 1,
+      version: 2,
       createdAt: new Date().toISOString(),
       elder: config,
       base: baseFingerprint(model, config, options.modelName),
