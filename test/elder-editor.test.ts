@@ -207,6 +207,11 @@ test('a damaged state folder is refused, never silently replaced or reinterprete
   const configFile = path.join(edited, 'config.json');
   fs.writeFileSync(configFile, fs.readFileSync(configFile, 'utf8').replace('"topK": 2', '"topK": 3'));
   assert.throws(() => StateFiles.read(edited), /config\.json: checksum mismatch/);
+  // A state written before format version 2 (no seal, a journal only once something was applied) still reads.
+  const older = copy('version-1');
+  const { sha256: _seal, ...unsealed } = JSON.parse(fs.readFileSync(path.join(older, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(older, 'config.json'), JSON.stringify({ ...unsealed, version: 1 }, null, 2));
+  assert.deepEqual([...StateFiles.read(older).edits.keys()], applied);
 });
 
 test('codebook: Hamming distance, nearest code and removal', () => {

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError, UnsupportedError } from '../util/errors.js';
+import { CheckpointError, UnsupportedError, quote } from '../util/errors.js';
 
 export type Architecture = 'gpt2' | 'llama';
 
@@ -37,7 +37,7 @@ type RawConfig = Record<string, unknown>;
 function int(raw: RawConfig, key: string, file: string, fallback?: number): number {
   const value = raw[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new CheckpointError(file, `"${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`);
+    throw new CheckpointError(file, `"${key}" must be a positive integer, got ${quote(JSON.stringify(raw[key]) ?? String(raw[key]))}`);
   }
   return value;
 }
@@ -60,13 +60,13 @@ export function parseConfig(raw: RawConfig, file: string): ModelConfig {
   if (typeof modelType !== 'string') throw new CheckpointError(file, 'missing "model_type"');
   if (modelType === 'gpt2') return parseGpt2(raw, file);
   if (modelType === 'llama' || modelType === 'mistral') return parseLlama(raw, file, modelType);
-  throw new UnsupportedError(`${file}: unsupported model_type "${modelType}" (supported: gpt2, llama, mistral)`);
+  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral)`);
 }
 
 function parseGpt2(raw: RawConfig, file: string): ModelConfig {
   const activation = raw.activation_function ?? 'gelu_new';
   if (activation !== 'gelu_new' && activation !== 'gelu_pytorch_tanh') {
-    throw new UnsupportedError(`${file}: activation_function "${String(activation)}" is not supported (gelu_new only)`);
+    throw new UnsupportedError(`${file}: activation_function ${quote(activation)} is not supported (gelu_new only)`);
   }
   const width = int(raw, 'n_embd', file);
   const heads = int(raw, 'n_head', file);
@@ -95,9 +95,9 @@ function parseGpt2(raw: RawConfig, file: string): ModelConfig {
 
 function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfig {
   const activation = raw.hidden_act ?? 'silu';
-  if (activation !== 'silu') throw new UnsupportedError(`${file}: hidden_act "${String(activation)}" is not supported (silu only)`);
+  if (activation !== 'silu') throw new UnsupportedError(`${file}: hidden_act ${quote(activation)} is not supported (silu only)`);
   if (raw.rope_scaling !== undefined && raw.rope_scaling !== null) {
-    throw new UnsupportedError(`${file}: rope_scaling ${JSON.stringify(raw.rope_scaling)} is not supported (plain RoPE only)`);
+    throw new UnsupportedError(`${file}: rope_scaling ${quote(JSON.stringify(raw.rope_scaling))} is not supported (plain RoPE only)`);
   }
   const width = int(raw, 'hidden_size', file);
   const heads = int(raw, 'num_attention_heads', file);

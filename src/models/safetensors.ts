@@ -7,7 +7,7 @@
  * never held twice in memory.
  */
 import fs from 'node:fs';
-import { CheckpointError, UnsupportedError } from '../util/errors.js';
+import { CheckpointError, UnsupportedError, quote } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { bf16ToF32, f16ToF32, f32ToBf16Bits, f32ToF16Bits } from './dtype.js';
 
@@ -131,24 +131,24 @@ function readHeader(file: string, fd: number): { entries: Map<string, TensorEntr
     }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof info?.dtype !== 'string' || !Array.isArray(info.shape) || !Array.isArray(info.data_offsets)) {
-      throw new CheckpointError(file, `corrupt entry for tensor "${name}"`);
+      throw new CheckpointError(file, `corrupt entry for tensor ${quote(name)}`);
     }
     if (!(info.dtype in BYTES)) {
       const known = KNOWN_UNSUPPORTED.has(info.dtype);
-      throw new UnsupportedError(`${file}: tensor "${name}" has ${known ? 'unsupported' : 'unknown'} dtype ${info.dtype} (supported: F32, F16, BF16, F64)`);
+      throw new UnsupportedError(`${file}: tensor ${quote(name)} has ${known ? 'unsupported' : 'unknown'} dtype ${String(info.dtype).slice(0, 32)} (supported: F32, F16, BF16, F64)`);
     }
     const dtype = info.dtype as StoredDtype;
     const shape = info.shape as number[];
     const [begin, end] = info.data_offsets as number[];
     if (!shape.every((d) => Number.isInteger(d) && d >= 0) || !Number.isInteger(begin) || !Number.isInteger(end)) {
-      throw new CheckpointError(file, `corrupt shape or offsets for tensor "${name}"`);
+      throw new CheckpointError(file, `corrupt shape or offsets for tensor ${quote(name)}`);
     }
     const expectedBytes = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
     if (end - begin !== expectedBytes) {
-      throw new CheckpointError(file, `tensor "${name}" [${shape.join(', ')}] ${dtype} needs ${expectedBytes} bytes, offsets give ${end - begin}`);
+      throw new CheckpointError(file, `tensor ${quote(name)} [${shape.join(', ')}] ${dtype} needs ${expectedBytes} bytes, offsets give ${end - begin}`);
     }
     if (begin < 0 || dataStart + end > fileSize) {
-      throw new CheckpointError(file, `truncated: tensor "${name}" ends at byte ${dataStart + end}, file has ${fileSize}`);
+      throw new CheckpointError(file, `truncated: tensor ${quote(name)} ends at byte ${dataStart + end}, file has ${fileSize}`);
     }
     entries.set(name, { name, dtype, shape, begin: dataStart + begin, end: dataStart + end });
   }
