@@ -34,11 +34,23 @@ export interface ModelConfig {
 
 type RawConfig = Record<string, unknown>;
 
+/**
+ * Upper bounds far above any real checkpoint (the largest have ~10^2 layers, ~10^5
+ * widths, ~10^6 vocabularies and contexts): a damaged or forged config.json that
+ * exceeds them is refused before anything is allocated for it.
+ */
+const LIMITS: Record<string, number> = {
+  n_layer: 4096, num_hidden_layers: 4096, n_head: 4096, num_attention_heads: 4096, num_key_value_heads: 4096,
+};
+const MAX_SIZE = 1 << 24;
+
 function int(raw: RawConfig, key: string, file: string, fallback?: number): number {
   const value = raw[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     throw new CheckpointError(file, `"${key}" must be a positive integer, got ${quote(JSON.stringify(raw[key]) ?? String(raw[key]))}`);
   }
+  const max = LIMITS[key] ?? MAX_SIZE;
+  if (value > max) throw new CheckpointError(file, `"${key}" is ${value}, beyond any real model (at most ${max}): the file is damaged`);
   return value;
 }
 

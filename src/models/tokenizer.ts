@@ -35,7 +35,7 @@ export class TextTokenizer {
       // A damaged file can build and still fail on the first text; find out here, where the file can be named.
       tokenizer.decode(tokenizer.encode(TOKENIZER_PROBE));
     } catch (error) {
-      throw new CheckpointError(file, `cannot build the tokenizer (${(error as Error).message.split('\n')[0]})`);
+      throw new CheckpointError(file, `cannot build the tokenizer (${(error as Error).message.split('\n')[0].slice(0, 160)})`);
     }
     return tokenizer;
   }

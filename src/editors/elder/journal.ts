@@ -47,22 +47,47 @@ export function digest(body: string): string {
 }
 
 /**
- * Reads every record. Complete lines (ending in a newline) must all be valid;
- * text after the last newline is a write torn by a crash, never acknowledged,
- * and is dropped (and truncated away when `repair` is set).
+ * Reads every record. Complete lines (ending in a newline) must all be valid.
+ * Text after the last newline is a write torn by a crash, never acknowledged:
+ * it is dropped (and truncated away when `repair` is set). The exception is a
+ * whole sealed record whose newline is missing or damaged: no torn write looks
+ * like that, and the weights it names were durable before it was written, so
+ * it is kept, and `repair` puts the newline back (one byte, in place).
  */
 export function readJournal(file: string, repair: boolean): JournalRecord[] {
   if (!fs.existsSync(file)) return [];
-  const text = fs.readFileSync(file, 'utf8');
-  const completeLength = text.lastIndexOf('\n') + 1;
-  const lines = text.slice(0, completeLength).split('\n').slice(0, -1);
+  const bytes = fs.readFileSync(file);
+  const completeLength = bytes.lastIndexOf(0x0a) + 1;
+  const lines = bytes.subarray(0, completeLength).toString('utf8').split('\n').slice(0, -1);
   const records = lines.map((line, i) => {
     const record = parseLine(line);
     if (record === null) throw new StateError(`${file}: line ${i + 1} is corrupt (checksum or JSON); the journal was damaged`);
     if (record.seq !== i + 1) throw new StateError(`${file}: line ${i + 1} has sequence ${record.seq}, expected ${i + 1}`);
     return record;
   });
-  if (repair && completeLength < text.length) fs.truncateSync(file, Buffer.byteLength(text.slice(0, completeLength)));
+  if (completeLength === bytes.length) return records;
+  const tail = bytes.subarray(completeLength);
+  const whole = (candidate: Buffer) => {
+    const record = parseLine(candidate.toString('utf8'));
+    return record !== null && record.seq === records.length + 1 ? record : null;
+  };
+  const unterminated = whole(tail);
+  const damagedNewline = unterminated === null && tail.length > 1 ? whole(tail.subarray(0, -1)) : null;
+  const kept = unterminated ?? damagedNewline;
+  if (kept !== null) records.push(kept);
+  if (repair) {
+    if (kept === null) {
+      fs.truncateSync(file, completeLength);
+    } else {
+      const fd = fs.openSync(file, 'r+');
+      try {
+        fs.writeSync(fd, Buffer.from('\n'), 0, 1, unterminated !== null ? bytes.length : bytes.length - 1);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
   return records;
 }
 
