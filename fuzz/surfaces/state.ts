@@ -29,10 +29,15 @@ function viewOf(state: ElderState): string {
   return JSON.stringify({ config: state.editor.config, generation: state.files.weights.generation, weights: state.files.weights.sha256, edits });
 }
 
-/** The edits of the journal's complete lines before byte `at` (what a repair that drops a torn tail keeps). */
+/**
+ * The edits of the records before byte `at`: complete lines, and a last record
+ * cut just before its newline (whole, so kept); a torn one is dropped.
+ */
 function journalPrefixIds(journal: Buffer, at: number): string[] {
   const text = journal.subarray(0, at).toString('utf8');
   const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '');
+  const tail = text.slice(text.lastIndexOf('\n') + 1);
+  if (at < journal.length && journal[at] === 0x0a && tail !== '') lines.push(tail);
   const status = new Map<string, string>();
   for (const line of lines) {
     const record = JSON.parse(line) as { type: string; id?: string; edits?: Array<{ id: string }> };
