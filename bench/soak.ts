@@ -106,7 +106,7 @@ const rng = new Random(2026);
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-soak-'));
 const deadline = Date.now() + minutes * 60_000;
 let server: Server | null = await startServer(stateDir);
-const lifetimes: Array<{ warm: number; peak: number; seconds: number }> = [];
+const lifetimes: Array<{ warm: number; peak: number; seconds: number; perMinute: number[] }> = [];
 const acknowledged = new Set<string>();
 let restarts = 0;
 let editCounter = 0;
@@ -191,7 +191,7 @@ function endLifetime(s: Server): void {
   const seconds = (Date.now() - s.startedAt) / 1000;
   const warmSamples = s.rss.slice(Math.min(s.rss.length - 1, Math.floor(warmupSeconds)));
   if (seconds < warmupSeconds + 30 || warmSamples.length === 0) return;
-  lifetimes.push({ warm: warmSamples[0], peak: Math.max(...warmSamples), seconds });
+  lifetimes.push({ warm: warmSamples[0], peak: Math.max(...warmSamples), seconds, perMinute: s.rss.filter((_, i) => i % 60 === 59) });
 }
 
 process.stderr.write(`soak: ${minutes} min on elder-facts, ${completionClients} completion clients, SIGKILL every ${killEveryMinutes} min; state ${stateDir}\n`);
@@ -247,6 +247,7 @@ const growth = lifetimes.map((l) => (l.peak - l.warm) / l.warm);
 console.log(`\nacknowledged edits: ${acknowledged.size} (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
 console.log(`requests refused while the server restarted: ${unavailable}`);
 console.log(`resident memory after warm-up (${warmupSeconds} s), per lifetime: ${lifetimes.map((l) => `${(l.warm / 2 ** 20).toFixed(0)} → ${(l.peak / 2 ** 20).toFixed(0)} MiB over ${l.seconds.toFixed(0)} s`).join('; ') || 'no lifetime long enough'}`);
+for (const [i, l] of lifetimes.entries()) console.log(`  lifetime ${i + 1}, resident MiB at the end of each minute: ${l.perMinute.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
 if (growth.some((g) => g >= 0.1)) violations.push(`resident memory grew by ${(100 * Math.max(...growth)).toFixed(1)}% after warm-up`);
 console.log(violations.length === 0 ? '\ninvariants held: no 5xx, generations only forward, every acknowledged edit final, memory growth under 10%.' : `\n${violations.length} violations:\n${violations.slice(0, 20).map((v) => `- ${v}`).join('\n')}`);
 process.exitCode = violations.length === 0 ? 0 : 1;

@@ -1,12 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { availableKernels, jsKernels } from '../src/tensor/backends/index.js';
+import { availableKernels, jsKernels, type Kernels } from '../src/tensor/backends/index.js';
 import { Random } from '../src/util/random.js';
 import { maxAbsDiff } from './helpers.js';
 
 const rng = new Random(99);
 const rand = (n: number, std = 1) => Float32Array.from({ length: n }, () => rng.normal() * std);
 const backends = availableKernels().filter((k) => k !== jsKernels);
+
+/** Runs `f` writing into a fresh output on the TypeScript reference and on `kernels`; returns the largest difference. */
+function againstReference(kernels: Kernels, f: (k: Kernels, out: Float32Array) => void, size: number): number {
+  const expected = new Float32Array(size);
+  const actual = new Float32Array(size);
+  f(jsKernels, expected);
+  f(kernels, actual);
+  return maxAbsDiff(actual, expected);
+}
 
 test('the native addon is built and loads', () => {
   assert.ok(backends.length >= 1, 'no native backend: the addon failed to build or load');
@@ -45,13 +54,7 @@ for (const kernels of backends) {
     const dy = rand(n);
     const gamma = rand(cols);
     const beta = rand(cols);
-    const pair = (f: (k: typeof kernels, out: Float32Array) => void, size = n) => {
-      const a = new Float32Array(size);
-      const b = new Float32Array(size);
-      f(jsKernels, a);
-      f(kernels, b);
-      return maxAbsDiff(b, a);
-    };
+    const pair = (f: (k: Kernels, out: Float32Array) => void, size = n) => againstReference(kernels, f, size);
     assert.ok(pair((k, y) => k.geluForward(x, y, n)) < 1e-5);
     assert.ok(pair((k, dx) => k.geluBackward(x, dy, dx, n)) < 1e-5);
     assert.ok(pair((k, y) => k.siluMulForward(x, dy, y, n)) < 1e-5);
@@ -98,13 +101,7 @@ for (const kernels of backends) {
       const n = rows * cols;
       const x = rand(n, 2);
       const dy = rand(n);
-      const run = (f: (k: typeof kernels, out: Float32Array) => void, size = n) => {
-        const a = new Float32Array(size);
-        const b = new Float32Array(size);
-        f(jsKernels, a);
-        f(kernels, b);
-        return maxAbsDiff(b, a);
-      };
+      const run = (f: (k: Kernels, out: Float32Array) => void, size = n) => againstReference(kernels, f, size);
       assert.ok(run((k, y) => k.geluForward(x, y, n)) < 1e-5);
       assert.ok(run((k, dx) => k.geluBackward(x, dy, dx, n)) < 1e-5);
       assert.ok(run((k, y) => k.siluMulForward(x, dy, y, n)) < 1e-5);
