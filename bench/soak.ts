@@ -174,7 +174,8 @@ async function chaos(): Promise<void> {
     } catch {
       // The process is gone between the check and the read.
     }
-    if (Date.now() >= nextKill && deadline - Date.now() > 30_000) {
+    // No kill in the last 15 s: the restarted server must serve a while before the final checks.
+    if (Date.now() >= nextKill && deadline - Date.now() >= 15_000) {
       const victim = server;
       server = null;
       endLifetime(victim);
@@ -249,5 +250,6 @@ console.log(`requests refused while the server restarted: ${unavailable}`);
 console.log(`resident memory after warm-up (${warmupSeconds} s), per lifetime: ${lifetimes.map((l) => `${(l.warm / 2 ** 20).toFixed(0)} → ${(l.peak / 2 ** 20).toFixed(0)} MiB over ${l.seconds.toFixed(0)} s`).join('; ') || 'no lifetime long enough'}`);
 for (const [i, l] of lifetimes.entries()) console.log(`  lifetime ${i + 1}, resident MiB at the end of each minute: ${l.perMinute.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
 if (growth.some((g) => g >= 0.1)) violations.push(`resident memory grew by ${(100 * Math.max(...growth)).toFixed(1)}% after warm-up`);
-console.log(violations.length === 0 ? '\ninvariants held: no 5xx, generations only forward, every acknowledged edit final, memory growth under 10%.' : `\n${violations.length} violations:\n${violations.slice(0, 20).map((v) => `- ${v}`).join('\n')}`);
+const memoryVerdict = lifetimes.length === 0 ? 'memory not judged (no lifetime outlasted the warm-up by 30 s)' : 'memory growth under 10%';
+console.log(violations.length === 0 ? `\ninvariants held: no 5xx, generations only forward, every acknowledged edit final, ${memoryVerdict}.` : `\n${violations.length} violations:\n${violations.slice(0, 20).map((v) => `- ${v}`).join('\n')}`);
 process.exitCode = violations.length === 0 ? 0 : 1;
