@@ -26,8 +26,9 @@ void sgemmPortable(bool transA, bool transB, int M, int N, int K, float alpha, c
                    int lda, const float* B, int ldb, float beta, float* C, int ldc);
 void setThreads(int threads);
 int getThreads();
-// While one is alive, sgemm runs on its calling thread only, so that callers
-// may run several small products in parallel on their own threads.
+// While any is alive (on any thread), every sgemm runs on its calling thread
+// only, so that callers may run several small products in parallel on their
+// own threads.
 class SerialSgemm {
  public:
   SerialSgemm();

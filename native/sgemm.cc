@@ -1,6 +1,8 @@
 // sgemm: OpenBLAS when the build found it, else a blocked, threaded C kernel.
 // The portable kernel is always compiled so benchmarks can compare the two.
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -24,22 +26,32 @@ void setThreads(int threads) {
 
 int getThreads() { return gThreads; }
 
-// Process-wide, not per thread: OpenBLAS's thread count is global, and the
-// kernels that use this run from Node's main thread, one at a time.
-static bool gSerial = false;
+// OpenBLAS's thread count is process-wide, and the service runs kernels on two
+// threads at once (completions on the main thread, training in a worker), so
+// scopes may overlap: the count goes to 1 when the first scope opens and back
+// when the last one closes. Meanwhile every sgemm in the process runs serially.
+static std::mutex gSerialMutex;
+static int gSerialScopes = 0;
+static std::atomic<bool> gSerial{false};
 
 SerialSgemm::SerialSgemm() {
-  gSerial = true;
+  std::lock_guard<std::mutex> lock(gSerialMutex);
+  if (gSerialScopes++ == 0) {
+    gSerial = true;
 #ifdef ELDER_OPENBLAS
-  openblas_set_num_threads(1);
+    openblas_set_num_threads(1);
 #endif
+  }
 }
 
 SerialSgemm::~SerialSgemm() {
-  gSerial = false;
+  std::lock_guard<std::mutex> lock(gSerialMutex);
+  if (--gSerialScopes == 0) {
+    gSerial = false;
 #ifdef ELDER_OPENBLAS
-  openblas_set_num_threads(gThreads);
+    openblas_set_num_threads(gThreads);
 #endif
+  }
 }
 
 const char* sgemmBackendName() {
