@@ -122,14 +122,22 @@ test('writes need the bearer token; a read-only server refuses them; no token, n
   assert.match(weak.stderr, /at least 16 characters/);
 });
 
-/** Sends bytes as they are (fetch would normalise the request target) and returns the raw reply. */
-function rawRequest(base: string, bytes: string): Promise<string> {
+/**
+ * Opens a socket and sends bytes as they are (fetch would normalise the request target);
+ * `reply` is everything the server sent once it closes the connection.
+ */
+function openRaw(base: string, bytes: string): Promise<{ socket: net.Socket; reply: Promise<string> }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
-    let reply = '';
-    socket.on('data', (chunk) => (reply += chunk.toString('latin1')));
-    socket.on('end', () => resolve(reply));
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(bytes);
+      const reply = new Promise<string>((done) => {
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+        socket.on('close', () => done(text));
+      });
+      resolve({ socket, reply });
+    });
     socket.on('error', reject);
   });
 }
@@ -182,7 +190,7 @@ test('malformed and oversized bodies get 400/413/415 naming the problem and leav
       assert.match(reply.body.error.message, /malformed percent-escape/);
     }
     assert.equal((await call(server.url, 'DELETE', '/v1/edits/%ff', undefined, { token: TOKEN })).status, 400);
-    assert.match(await rawRequest(server.url, 'GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.match(await (await openRaw(server.url, 'GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).reply, /^HTTP\/1\.1 400 /);
     // Nothing of the above reached the store, and the server still works.
     await waitForStatus(server.url, ['kept'], ['applied']);
     assert.deepEqual((await call(server.url, 'GET', '/v1/edits')).body.edits.map((e: any) => e.id), before);
@@ -384,20 +392,7 @@ test('with --replay the training worker rehearses earlier edits: six edits with 
 test('limits: a client slow with its headers gets 408 and loses the socket; beyond the pending limit, 503 with Retry-After; beyond the connection cap, closed', { timeout: 60_000 }, async () => {
   const stateDir = path.join(tmp, 'limits');
   const { server, stop } = await serve(stateDir, { limits: { headersTimeoutMs: 400, requestTimeoutMs: 1_500, maxPendingRequests: 2, maxConnections: 6 } });
-  const { hostname, port } = new URL(server.url);
-  const open = (bytes: string) =>
-    new Promise<{ socket: net.Socket; reply: Promise<string> }>((resolve, reject) => {
-      const socket = net.connect(Number(port), hostname, () => {
-        socket.write(bytes);
-        const reply = new Promise<string>((done) => {
-          let text = '';
-          socket.on('data', (chunk) => (text += chunk.toString('latin1')));
-          socket.on('close', () => done(text));
-        });
-        resolve({ socket, reply });
-      });
-      socket.on('error', reject);
-    });
+  const open = (bytes: string) => openRaw(server.url, bytes);
   try {
     // Headers never finished: Node answers 408 and closes the socket after the headers timeout.
     const started = Date.now();

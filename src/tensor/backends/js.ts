@@ -188,30 +188,24 @@ export const jsKernels: Kernels = {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         const kvColumn = Math.floor(h / group) * headDim;
+        const block = (b * heads + h) * steps * span;
         for (let i = 0; i < steps; i++) {
           const qi = q.offset + (b * steps + i) * q.ld + h * headDim;
-          const row = ((b * heads + h) * steps + i) * span;
-          const visible = past + i + 1;
-          let max = -Infinity;
-          for (let j = 0; j < visible; j++) {
+          for (let j = 0; j < past + i + 1; j++) {
             const kj = k.offset + (b * keyStride + j) * k.ld + kvColumn;
             let s = 0;
             for (let c = 0; c < headDim; c++) s += q.data[qi + c] * k.data[kj + c];
-            probs[row + j] = s * scale;
-            if (probs[row + j] > max) max = probs[row + j];
+            probs[block + i * span + j] = s * scale;
           }
-          let sum = 0;
-          for (let j = 0; j < visible; j++) {
-            probs[row + j] = Math.exp(probs[row + j] - max);
-            sum += probs[row + j];
-          }
-          for (let j = 0; j < visible; j++) probs[row + j] /= sum;
-          for (let j = visible; j < span; j++) probs[row + j] = 0;
+        }
+        jsKernels.softmaxRows(probs.subarray(block, block + steps * span), 1, steps, span, past);
+        for (let i = 0; i < steps; i++) {
           const oi = out.offset + (b * steps + i) * out.ld + h * headDim;
           for (let c = 0; c < headDim; c++) out.data[oi + c] = 0;
-          for (let j = 0; j < visible; j++) {
+          for (let j = 0; j < past + i + 1; j++) {
+            const p = probs[block + i * span + j];
             const vj = v.offset + (b * keyStride + j) * v.ld + kvColumn;
-            for (let c = 0; c < headDim; c++) out.data[oi + c] += probs[row + j] * v.data[vj + c];
+            for (let c = 0; c < headDim; c++) out.data[oi + c] += p * v.data[vj + c];
           }
         }
       }
