@@ -105,8 +105,8 @@ export function stateSurface(ws: Workspace): Surface<StateDamage> {
           fs.rmSync(path.join(dir, damage.file));
           break;
         case 'extra':
+          // Leftovers are removed or ignored: the state must open exactly as stored (no other recovery).
           fs.writeFileSync(path.join(dir, damage.file), damage.bytes);
-          recovery = () => !fs.existsSync(path.join(dir, damage.file)) || damage.file.startsWith('adapters-000007') === false;
           break;
         case 'lock':
           // A live holder: this process's parent; a stale one: a pid no process has.
