@@ -5,19 +5,20 @@
  *   inference overhead of the edited model over the base model;
  *   nearest-code search time for 1k, 10k and 100k stored codes.
  */
+
+import { prepareBatch } from '../src/editors/common/batch.js';
+import type { TokenizedEdit } from '../src/editors/edit.js';
+import { Codebook, encodeCode } from '../src/editors/elder/codebook.js';
+import { paperElderConfig } from '../src/editors/elder/config.js';
+import { ElderEditor } from '../src/editors/elder/editor.js';
+import { guidedLoss } from '../src/editors/elder/guided-loss.js';
+import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
+import { generate } from '../src/models/generate.js';
 import { AdamW } from '../src/tensor/adamw.js';
-import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
 import { add, scale } from '../src/tensor/ops/arithmetic.js';
 import { crossEntropy } from '../src/tensor/ops/crossentropy.js';
 import { selectRows } from '../src/tensor/ops/select.js';
-import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
-import { generate } from '../src/models/generate.js';
-import { paperElderConfig } from '../src/editors/elder/config.js';
-import { ElderEditor } from '../src/editors/elder/editor.js';
-import { prepareBatch } from '../src/editors/common/batch.js';
-import { guidedLoss } from '../src/editors/elder/guided-loss.js';
-import { Codebook, encodeCode } from '../src/editors/elder/codebook.js';
-import type { TokenizedEdit } from '../src/editors/edit.js';
+import { backward, noGrad, type Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
 import { interleavedMedians, medianSeconds, printTable } from './harness.js';
 
@@ -106,21 +107,32 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
     noGrad(() => model.forward(ids, 1, ids.length, routed === null ? {} : { hooks: routed.inferenceHooks(queryRows).hooks }));
   const [base, edited, editedGated] = interleavedMedians([forwardWith(null), forwardWith(editor), forwardWith(gated)], quick ? 9 : 31);
   const tokens = 16;
-  const [baseGen, editedGen] = interleavedMedians([
-    () => generate(model, prompt, { maxTokens: tokens, stopIds: [] }),
-    () => generate(model, prompt, { maxTokens: tokens, stopIds: [], hooks: editor.inferenceHooks(queryRows).hooks }),
-  ], quick ? 5 : 9);
+  const [baseGen, editedGen] = interleavedMedians(
+    [
+      () => generate(model, prompt, { maxTokens: tokens, stopIds: [] }),
+      () => generate(model, prompt, { maxTokens: tokens, stopIds: [], hooks: editor.inferenceHooks(queryRows).hooks }),
+    ],
+    quick ? 5 : 9,
+  );
   const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
-  printTable('ELDER inference overhead (prompt routed to a stored code, not deferred), batch 1', ['workload', 'base ms', 'edited ms', 'overhead'], [
-    ['forward, 20-token prompt', (base * 1e3).toFixed(1), (edited * 1e3).toFixed(1), pct(edited, base)],
-    [`generate ${tokens} tokens (KV cache)`, (baseGen * 1e3).toFixed(1), (editedGen * 1e3).toFixed(1), pct(editedGen, baseGen)],
-    ['forward, 20-token prompt, subject gate over 1,000 edits', (base * 1e3).toFixed(1), (editedGated * 1e3).toFixed(1), pct(editedGated, base)],
-  ]);
+  printTable(
+    'ELDER inference overhead (prompt routed to a stored code, not deferred), batch 1',
+    ['workload', 'base ms', 'edited ms', 'overhead'],
+    [
+      ['forward, 20-token prompt', (base * 1e3).toFixed(1), (edited * 1e3).toFixed(1), pct(edited, base)],
+      [`generate ${tokens} tokens (KV cache)`, (baseGen * 1e3).toFixed(1), (editedGen * 1e3).toFixed(1), pct(editedGen, baseGen)],
+      ['forward, 20-token prompt, subject gate over 1,000 edits', (base * 1e3).toFixed(1), (editedGated * 1e3).toFixed(1), pct(editedGated, base)],
+    ],
+  );
 
   const rows = [1_000, 10_000, 100_000].map((count) => {
     const codebook = new Codebook(1, count);
     const layers = config.lastLayer - config.firstLayer + 1;
-    const randomCode = () => encodeCode(Array.from({ length: layers }, () => rng.shuffle([0, 1, 2, 3]).slice(0, 2)), 4);
+    const randomCode = () =>
+      encodeCode(
+        Array.from({ length: layers }, () => rng.shuffle([0, 1, 2, 3]).slice(0, 2)),
+        4,
+      );
     for (let i = 0; i < count; i++) codebook.add(`c${i}`, randomCode());
     const queries = Array.from({ length: 64 }, randomCode).map((code) => {
       code[0] ^= 0x1; // not stored exactly, so every scan runs to the end

@@ -1,6 +1,7 @@
 /** Timing and table helpers for `npm run bench`: medians over repeats, printed as aligned tables. */
-import os from 'node:os';
+
 import fs from 'node:fs';
+import os from 'node:os';
 import { backendInfo } from '../src/tensor/backends/index.js';
 
 /** The median of a list of numbers (the mean of the middle two for an even count). */
@@ -29,7 +30,7 @@ export function printTable(title: string, header: string[], rows: Array<Array<st
   console.log(`\n### ${title}\n`);
   cells.forEach((row, i) => {
     console.log(`| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`);
-    if (i === 0) console.log(`|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+    if (i === 0) console.log(`|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   });
 }
 

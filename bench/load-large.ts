@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor } from '../src/tensor/tensor.js';
 import { parseConfig } from '../src/models/config.js';
 import { buildModel, loadModel, saveModel } from '../src/models/load.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { machineLine } from './harness.js';
 
 const [, , mode, dir] = process.argv;
@@ -28,8 +28,15 @@ if (mode === 'load') {
   try {
     const config = parseConfig(
       {
-        model_type: 'llama', vocab_size: 151936, hidden_size: 1536, intermediate_size: 8960, num_hidden_layers: 28,
-        num_attention_heads: 12, num_key_value_heads: 2, max_position_embeddings: 4096, tie_word_embeddings: true,
+        model_type: 'llama',
+        vocab_size: 151936,
+        hidden_size: 1536,
+        intermediate_size: 8960,
+        num_hidden_layers: 28,
+        num_attention_heads: 12,
+        num_key_value_heads: 2,
+        max_position_embeddings: 4096,
+        tie_word_embeddings: true,
       },
       'large',
     );
@@ -42,10 +49,18 @@ if (mode === 'load') {
     const written = performance.now();
     saveModel(target, model, { dtype: 'F16' });
     const bytes = fs.statSync(path.join(target, 'model.safetensors')).size;
-    console.log(`${machineLine()}\nwrote ${(model.parameterCount() / 1e9).toFixed(2)}B parameters as F16: ${(bytes / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - written) / 1000).toFixed(1)} s`);
+    console.log(
+      `${machineLine()}\nwrote ${(model.parameterCount() / 1e9).toFixed(2)}B parameters as F16: ${(bytes / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - written) / 1000).toFixed(1)} s`,
+    );
     const self = fileURLToPath(import.meta.url);
-    const result = JSON.parse(execFileSync(process.execPath, [self, 'load', target], { encoding: 'utf8' })) as { parameters: number; seconds: number; peakGiB: number };
-    console.log(`loaded in a fresh process: ${(result.parameters / 1e9).toFixed(2)}B parameters in ${result.seconds.toFixed(1)} s, peak RSS ${result.peakGiB.toFixed(2)} GiB (F32 weights alone: ${((result.parameters * 4) / 2 ** 30).toFixed(2)} GiB)`);
+    const result = JSON.parse(execFileSync(process.execPath, [self, 'load', target], { encoding: 'utf8' })) as {
+      parameters: number;
+      seconds: number;
+      peakGiB: number;
+    };
+    console.log(
+      `loaded in a fresh process: ${(result.parameters / 1e9).toFixed(2)}B parameters in ${result.seconds.toFixed(1)} s, peak RSS ${result.peakGiB.toFixed(2)} GiB (F32 weights alone: ${((result.parameters * 4) / 2 ** 30).toFixed(2)} GiB)`,
+    );
   } finally {
     fs.rmSync(target, { recursive: true, force: true });
   }

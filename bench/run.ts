@@ -8,17 +8,18 @@
  *   serve      the HTTP service on the default model (elder-facts): completion latency idle and while training
  * `npm run bench -- --quick` runs fewer repeats.
  */
-import { availableKernels, jsKernels, kernels as activeKernels, useKernels, type Kernels } from '../src/tensor/backends/index.js';
-import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
-import { parseConfig } from '../src/models/config.js';
-import { randomModel } from '../src/models/load.js';
+
 import { lossOnHidden, targetRows } from '../src/models/batch.js';
+import { parseConfig } from '../src/models/config.js';
 import { generate } from '../src/models/generate.js';
+import { randomModel } from '../src/models/load.js';
+import { kernels as activeKernels, availableKernels, jsKernels, type Kernels, useKernels } from '../src/tensor/backends/index.js';
+import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
-import { machineLine, medianSeconds, printTable } from './harness.js';
 import { elderTables } from './elder.js';
-import { serveTable } from './serve.js';
+import { machineLine, medianSeconds, printTable } from './harness.js';
 import { pretrainTable } from './pretrain.js';
+import { serveTable } from './serve.js';
 
 const quick = process.argv.includes('--quick');
 const budget = quick ? 0.5 : 2;
@@ -31,7 +32,11 @@ const native = availableKernels().filter((k) => k !== jsKernels);
 const all: Kernels[] = [...native].reverse().concat(jsKernels); // openblas, portable, js
 
 function sgemmTable(): void {
-  const shapes: Array<[number, number, number]> = [[80, 768, 3072], [80, 3072, 768], [512, 768, 3072]];
+  const shapes: Array<[number, number, number]> = [
+    [80, 768, 3072],
+    [80, 3072, 768],
+    [512, 768, 3072],
+  ];
   const rows = shapes.map(([M, K, N]) => {
     const A = rand(M * K);
     const B = rand(K * N);
@@ -100,20 +105,19 @@ function modelTable(): void {
     const decodeTokens = 32;
     const prompt = Array.from(ids.subarray(0, steps));
     const prefillOnly = medianSeconds(() => generate(model, prompt, { maxTokens: 1, stopIds: [] }), { budgetSeconds: budget });
-    const decode = medianSeconds(() => generate(model, prompt, { maxTokens: decodeTokens + 1, stopIds: [] }), { minRuns: 1, budgetSeconds: budget }) - prefillOnly;
+    const decode =
+      medianSeconds(() => generate(model, prompt, { maxTokens: decodeTokens + 1, stopIds: [] }), { minRuns: 1, budgetSeconds: budget }) - prefillOnly;
     // The frozen prefix is computed once; the step runs blocks 6–11, the head on target rows, and the backward to block 6's input.
     const prefix = noGrad(() => model.runBlocks(model.embed(ids, batch, steps, 0), 0, firstTrained));
-    const train = medianSeconds(() => {
-      const input = new Tensor(prefix.data, prefix.shape, true);
-      const hidden = model.finalNorm(model.runBlocks(input, firstTrained, config.layers));
-      backward(lossOnHidden(model, hidden, targets).loss);
-    }, { budgetSeconds: budget });
-    return [
-      ((batch * steps) / forward).toFixed(0),
-      (forward * 1e3).toFixed(1),
-      (decodeTokens / decode).toFixed(1),
-      (train * 1e3).toFixed(1),
-    ];
+    const train = medianSeconds(
+      () => {
+        const input = new Tensor(prefix.data, prefix.shape, true);
+        const hidden = model.finalNorm(model.runBlocks(input, firstTrained, config.layers));
+        backward(lossOnHidden(model, hidden, targets).loss);
+      },
+      { budgetSeconds: budget },
+    );
+    return [((batch * steps) / forward).toFixed(0), (forward * 1e3).toFixed(1), (decodeTokens / decode).toFixed(1), (train * 1e3).toFixed(1)];
   };
 
   const rows: string[][] = [];
@@ -125,7 +129,13 @@ function modelTable(): void {
   useKernels(original);
   printTable(
     `GPT-2 small shape (12 layers, width 768, vocab 50257, ${(model.parameterCount() / 1e6).toFixed(0)}M parameters, random weights), batch ${batch} × ${steps} tokens, median`,
-    ['backend', 'forward tokens/s', 'forward ms', 'decode tokens/s (KV cache)', `train step ms (blocks ${firstTrained}–11 + head, backward to block ${firstTrained} input)`],
+    [
+      'backend',
+      'forward tokens/s',
+      'forward ms',
+      'decode tokens/s (KV cache)',
+      `train step ms (blocks ${firstTrained}–11 + head, backward to block ${firstTrained} input)`,
+    ],
     rows,
   );
 }

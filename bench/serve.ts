@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultModelDir } from '../src/models/default-model.js';
-import { EditService } from '../src/server/service.js';
 import { startServer } from '../src/server/server.js';
+import { EditService } from '../src/server/service.js';
 import { median, printTable } from './harness.js';
 
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -27,7 +27,11 @@ export async function serveTable(quick: boolean): Promise<void> {
   const service = await EditService.open({ modelDir: defaultModelDir(), stateDir, overrides: { lr: 1e-2, iterations, batchSize } });
   const server = await startServer(service, { port: 0, token: TOKEN });
   const post = (route: string, body: unknown, token?: string) =>
-    fetch(`${server.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }).then(async (r) => {
+    fetch(`${server.url}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
       if (!r.ok) throw new Error(`${route}: ${r.status} ${await r.text()}`);
       return r.json();
     });
@@ -40,7 +44,11 @@ export async function serveTable(quick: boolean): Promise<void> {
     const concurrent = 16;
     const idleBurst = await timed(() => Promise.all(Array.from({ length: concurrent }, complete)));
 
-    const edits = Array.from({ length: quick ? 8 : 16 }, (_, i) => ({ id: `bench-${i}`, prompt: `Fact number ${i} says that the answer is`, target: `value${i}` }));
+    const edits = Array.from({ length: quick ? 8 : 16 }, (_, i) => ({
+      id: `bench-${i}`,
+      prompt: `Fact number ${i} says that the answer is`,
+      target: `value${i}`,
+    }));
     const acks: number[] = [];
     for (let i = 0; i < edits.length; i += batchSize) acks.push(await timed(() => post('/v1/edits', edits.slice(i, i + batchSize), TOKEN)));
     const during: number[] = [];
@@ -49,7 +57,9 @@ export async function serveTable(quick: boolean): Promise<void> {
     await service.whenIdle();
     const batches = service.store!.list({ status: 'applied' });
     const batchSeconds = new Map<number, number>();
-    for (const edit of batches) if (edit.batch !== null && edit.startedAt && edit.finishedAt) batchSeconds.set(edit.batch, (Date.parse(edit.finishedAt) - Date.parse(edit.startedAt)) / 1000);
+    for (const edit of batches)
+      if (edit.batch !== null && edit.startedAt && edit.finishedAt)
+        batchSeconds.set(edit.batch, (Date.parse(edit.finishedAt) - Date.parse(edit.startedAt)) / 1000);
 
     const ms = (s: number) => (Number.isNaN(s) ? '–' : (s * 1e3).toFixed(1));
     const idleMedian = median(idle);
@@ -61,7 +71,11 @@ export async function serveTable(quick: boolean): Promise<void> {
         ['completion latency, idle, ms', ms(idleMedian), '1.00×'],
         [`completion latency while training, ms (${during.length} samples)`, ms(duringMedian), `${(duringMedian / idleMedian).toFixed(2)}×`],
         [`${concurrent} concurrent completions, idle, completions/s`, (concurrent / idleBurst).toFixed(1), ''],
-        [`${concurrent} concurrent completions while training, completions/s`, Number.isNaN(trainingBurst) ? '–' : (concurrent / trainingBurst).toFixed(1), Number.isNaN(trainingBurst) ? '' : `${(idleBurst / trainingBurst).toFixed(2)}×`],
+        [
+          `${concurrent} concurrent completions while training, completions/s`,
+          Number.isNaN(trainingBurst) ? '–' : (concurrent / trainingBurst).toFixed(1),
+          Number.isNaN(trainingBurst) ? '' : `${(idleBurst / trainingBurst).toFixed(2)}×`,
+        ],
         [`POST /v1/edits of ${batchSize} edits, acknowledged in, ms`, ms(median(acks)), ''],
         [`training batch of ${batchSize} (start to commit), s`, median([...batchSeconds.values()]).toFixed(2), ''],
       ],

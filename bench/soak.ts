@@ -10,7 +10,7 @@
  * Prints p50/p99 latency and requests per second per route; exits non-zero
  * when an invariant broke.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,10 @@ interface Server {
 }
 
 async function startServer(stateDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [cli, 'serve', '--state', stateDir, '--port', '0'], { env: { ...process.env, ELDER_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', '--state', stateDir, '--port', '0'], {
+    env: { ...process.env, ELDER_TOKEN: TOKEN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let tail = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -79,7 +82,14 @@ const samples: Sample[] = [];
 const violations: string[] = [];
 let unavailable = 0;
 
-async function request(server: Server | null, route: string, method: string, pathname: string, body?: unknown, auth = false): Promise<{ status: number; body: any } | null> {
+async function request(
+  server: Server | null,
+  route: string,
+  method: string,
+  pathname: string,
+  body?: unknown,
+  auth = false,
+): Promise<{ status: number; body: any } | null> {
   if (server === null) {
     unavailable++;
     return null;
@@ -92,7 +102,8 @@ async function request(server: Server | null, route: string, method: string, pat
     const response = await fetch(`${server.url}${pathname}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await response.text();
     samples.push({ route, ms: performance.now() - started, status: response.status });
-    if (response.status >= 500 && !(route === 'GET /healthz' && response.status === 503)) violations.push(`${method} ${pathname} → ${response.status}: ${text.slice(0, 200)}`);
+    if (response.status >= 500 && !(route === 'GET /healthz' && response.status === 503))
+      violations.push(`${method} ${pathname} → ${response.status}: ${text.slice(0, 200)}`);
     return { status: response.status, body: text.startsWith('{') ? JSON.parse(text) : text };
   } catch {
     // Refused or reset: the server is being killed or restarted. Not a 5xx; counted apart.
@@ -145,7 +156,8 @@ async function retractions(): Promise<void> {
     const ids = [...acknowledged];
     if (ids.length === 0) continue;
     const reply = await request(server, 'DELETE /v1/edits/{id}', 'DELETE', `/v1/edits/${encodeURIComponent(ids[rng.int(ids.length)])}`, undefined, true);
-    if (reply !== null && reply.status !== 200 && reply.status !== 409) violations.push(`DELETE answered ${reply.status}: ${JSON.stringify(reply.body).slice(0, 200)}`);
+    if (reply !== null && reply.status !== 200 && reply.status !== 409)
+      violations.push(`DELETE answered ${reply.status}: ${JSON.stringify(reply.body).slice(0, 200)}`);
   }
 }
 
@@ -195,10 +207,14 @@ function endLifetime(s: Server): void {
   lifetimes.push({ warm: warmSamples[0], peak: Math.max(...warmSamples), seconds, perMinute: s.rss.filter((_, i) => i % 60 === 59) });
 }
 
-process.stderr.write(`soak: ${minutes} min on elder-facts, ${completionClients} completion clients, SIGKILL every ${killEveryMinutes} min; state ${stateDir}\n`);
+process.stderr.write(
+  `soak: ${minutes} min on elder-facts, ${completionClients} completion clients, SIGKILL every ${killEveryMinutes} min; state ${stateDir}\n`,
+);
 const progress = setInterval(() => {
   const left = Math.max(0, (deadline - Date.now()) / 1000);
-  process.stderr.write(`soak: ${samples.length} requests, ${acknowledged.size} edits acknowledged, ${restarts} restarts, ${violations.length} violations, ${left.toFixed(0)} s left\n`);
+  process.stderr.write(
+    `soak: ${samples.length} requests, ${acknowledged.size} edits acknowledged, ${restarts} restarts, ${violations.length} violations, ${left.toFixed(0)} s left\n`,
+  );
 }, 30_000);
 await Promise.all([...Array.from({ length: completionClients }, (_, i) => completions(i)), submissions(), retractions(), reads(), chaos()]);
 clearInterval(progress);
@@ -236,7 +252,15 @@ printTable(
   routes.map((route) => {
     const of = samples.filter((s) => s.route === route);
     const ms = of.map((s) => s.ms);
-    return [route, String(of.length), (of.length / seconds).toFixed(2), median(ms).toFixed(1), quantile(ms, 0.99).toFixed(1), String(of.filter((s) => s.status >= 400 && s.status < 500).length), String(of.filter((s) => s.status >= 500).length)];
+    return [
+      route,
+      String(of.length),
+      (of.length / seconds).toFixed(2),
+      median(ms).toFixed(1),
+      quantile(ms, 0.99).toFixed(1),
+      String(of.filter((s) => s.status >= 400 && s.status < 500).length),
+      String(of.filter((s) => s.status >= 500).length),
+    ];
   }),
 );
 const counts = [...acknowledged].reduce<Record<string, number>>((acc, id) => {
@@ -245,11 +269,25 @@ const counts = [...acknowledged].reduce<Record<string, number>>((acc, id) => {
   return acc;
 }, {});
 const growth = lifetimes.map((l) => (l.peak - l.warm) / l.warm);
-console.log(`\nacknowledged edits: ${acknowledged.size} (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+console.log(
+  `\nacknowledged edits: ${acknowledged.size} (${Object.entries(counts)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ')})`,
+);
 console.log(`requests refused while the server restarted: ${unavailable}`);
-console.log(`resident memory after warm-up (${warmupSeconds} s), per lifetime: ${lifetimes.map((l) => `${(l.warm / 2 ** 20).toFixed(0)} → ${(l.peak / 2 ** 20).toFixed(0)} MiB over ${l.seconds.toFixed(0)} s`).join('; ') || 'no lifetime long enough'}`);
-for (const [i, l] of lifetimes.entries()) console.log(`  lifetime ${i + 1}, resident MiB at the end of each minute: ${l.perMinute.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
+console.log(
+  `resident memory after warm-up (${warmupSeconds} s), per lifetime: ${lifetimes.map((l) => `${(l.warm / 2 ** 20).toFixed(0)} → ${(l.peak / 2 ** 20).toFixed(0)} MiB over ${l.seconds.toFixed(0)} s`).join('; ') || 'no lifetime long enough'}`,
+);
+for (const [i, l] of lifetimes.entries())
+  console.log(`  lifetime ${i + 1}, resident MiB at the end of each minute: ${l.perMinute.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);
 if (growth.some((g) => g >= 0.1)) violations.push(`resident memory grew by ${(100 * Math.max(...growth)).toFixed(1)}% after warm-up`);
 const memoryVerdict = lifetimes.length === 0 ? 'memory not judged (no lifetime outlasted the warm-up by 30 s)' : 'memory growth under 10%';
-console.log(violations.length === 0 ? `\ninvariants held: no 5xx, generations only forward, every acknowledged edit final, ${memoryVerdict}.` : `\n${violations.length} violations:\n${violations.slice(0, 20).map((v) => `- ${v}`).join('\n')}`);
+console.log(
+  violations.length === 0
+    ? `\ninvariants held: no 5xx, generations only forward, every acknowledged edit final, ${memoryVerdict}.`
+    : `\n${violations.length} violations:\n${violations
+        .slice(0, 20)
+        .map((v) => `- ${v}`)
+        .join('\n')}`,
+);
 process.exitCode = violations.length === 0 ? 0 : 1;

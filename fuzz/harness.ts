@@ -48,7 +48,12 @@ export function classifyError(error: unknown): CaseResult {
     return { outcome: 'crash', detail: `unclear message: ${JSON.stringify(first.slice(0, 200))}` };
   }
   const e = error as Error;
-  return { outcome: 'crash', detail: `${e?.name ?? typeof error}: ${String(e?.message ?? error).split('\n')[0].slice(0, 200)}` };
+  return {
+    outcome: 'crash',
+    detail: `${e?.name ?? typeof error}: ${String(e?.message ?? error)
+      .split('\n')[0]
+      .slice(0, 200)}`,
+  };
 }
 
 /** Runs a loader and classifies what it did. */
@@ -77,9 +82,11 @@ export async function fuzzSurface<T>(surface: Surface<T>, cases: number, seed: n
       } catch (error) {
         result = { outcome: 'crash', detail: `the harness itself failed: ${(error as Error).message}` };
       }
-      if (performance.now() - t0 > hangMs && !FAILURES.includes(result.outcome)) result = { outcome: 'hang', detail: `took ${((performance.now() - t0) / 1000).toFixed(1)} s` };
+      if (performance.now() - t0 > hangMs && !FAILURES.includes(result.outcome))
+        result = { outcome: 'hang', detail: `took ${((performance.now() - t0) / 1000).toFixed(1)} s` };
       counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
-      if (FAILURES.includes(result.outcome) && failures.length < 5) failures.push({ detail: `${result.outcome}: ${result.detail ?? ''}`, example: describe(input) });
+      if (FAILURES.includes(result.outcome) && failures.length < 5)
+        failures.push({ detail: `${result.outcome}: ${result.detail ?? ''}`, example: describe(input) });
     }
   } finally {
     await surface.close?.();

@@ -10,14 +10,41 @@ type Path = Array<string | number>;
 
 /** Values chosen to break parsers that trust their input. */
 const HOSTILE: Json[] = [
-  null, true, false, 0, -1, -0, 1e308, -1e308, 2 ** 53 + 2, 0.5, 4294967297, '', ' ', '\u0000', '💥', 'a'.repeat(10_000),
-  '__proto__', 'constructor', [], {}, [[[[[[[[]]]]]]]], { __proto__: { polluted: true } } as unknown as Json, 'NaN', 'Infinity', '-1', '1e999',
+  null,
+  true,
+  false,
+  0,
+  -1,
+  -0,
+  1e308,
+  -1e308,
+  2 ** 53 + 2,
+  0.5,
+  4294967297,
+  '',
+  ' ',
+  '\u0000',
+  '💥',
+  'a'.repeat(10_000),
+  '__proto__',
+  'constructor',
+  [],
+  {},
+  [[[[[[[[]]]]]]]],
+  { __proto__: { polluted: true } } as unknown as Json,
+  'NaN',
+  'Infinity',
+  '-1',
+  '1e999',
 ];
 
 function pathsOf(value: Json, limit: number, path: Path = [], out: Path[] = []): Path[] {
   if (out.length >= limit) return out;
   if (path.length > 0) out.push(path);
-  if (Array.isArray(value)) value.slice(0, 8).forEach((v, i) => pathsOf(v, limit, [...path, i], out));
+  if (Array.isArray(value))
+    value.slice(0, 8).forEach((v, i) => {
+      pathsOf(v, limit, [...path, i], out);
+    });
   else if (value !== null && typeof value === 'object') for (const key of Object.keys(value).slice(0, 40)) pathsOf(value[key], limit, [...path, key], out);
   return out;
 }
@@ -50,10 +77,12 @@ export function damagedJson(base: unknown, options: { pathLimit?: number; serial
   const paths = pathsOf(root, options.pathLimit ?? 400);
   const text = Buffer.from(serialize(root));
   const structural = fc.oneof(
-    fc.record({ path: fc.constantFrom(...paths), value: fc.oneof(fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>, fc.constantFrom(...HOSTILE)) }).map(({ path, value }) => ({
-      kind: `replace ${path.join('.')}`,
-      bytes: Buffer.from(serialize(setAt(root, path, value))),
-    })),
+    fc
+      .record({ path: fc.constantFrom(...paths), value: fc.oneof(fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>, fc.constantFrom(...HOSTILE)) })
+      .map(({ path, value }) => ({
+        kind: `replace ${path.join('.')}`,
+        bytes: Buffer.from(serialize(setAt(root, path, value))),
+      })),
     fc.constantFrom(...paths).map((path) => ({ kind: `delete ${path.join('.')}`, bytes: Buffer.from(serialize(setAt(root, path, undefined))) })),
   );
   return fc.oneof({ weight: 3, arbitrary: structural }, { weight: 1, arbitrary: damagedBytes(text) });

@@ -5,7 +5,7 @@
  * stored edits; the first failures are printed with their inputs.
  */
 import os from 'node:os';
-import { failureCount, fuzzSurface, type Surface, type SurfaceReport, type Outcome } from './harness.js';
+import { failureCount, fuzzSurface, type Outcome, type Surface, type SurfaceReport } from './harness.js';
 import { SURFACES } from './surfaces/index.js';
 import { createWorkspace } from './workspace.js';
 

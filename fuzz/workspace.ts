@@ -26,7 +26,10 @@ export interface Workspace {
 export function createWorkspace(): Workspace {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-fuzz-'));
   const modelDir = path.join(root, 'model');
-  const config = parseConfig({ model_type: 'gpt2', vocab_size: 10641, n_positions: 64, n_embd: 16, n_layer: 4, n_head: 2, n_inner: 32, eos_token_id: 10640, bos_token_id: 10640 }, 'fuzz');
+  const config = parseConfig(
+    { model_type: 'gpt2', vocab_size: 10641, n_positions: 64, n_embd: 16, n_layer: 4, n_head: 2, n_inner: 32, eos_token_id: 10640, bos_token_id: 10640 },
+    'fuzz',
+  );
   saveModel(modelDir, randomModel(config, 7, 0.05), { tokenizerFrom: FACTS_MODEL });
   let counter = 0;
   return {

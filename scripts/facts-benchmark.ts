@@ -7,14 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/models/load.js';
-import { requireTokenizer } from '../src/models/tokenizer.js';
-import { resolveModelDir } from '../src/models/default-model.js';
-import { readFactTable, defaultFactTablePath } from '../src/facts/table.js';
+import { buildEditRecords, DEFAULT_BENCHMARK_OPTIONS, toCounterfact, toZsre } from '../src/facts/benchmark.js';
 import { readGeneralText } from '../src/facts/general-text.js';
 import { knownFacts } from '../src/facts/knowledge.js';
-import { buildEditRecords, toCounterfact, toZsre, DEFAULT_BENCHMARK_OPTIONS } from '../src/facts/benchmark.js';
 import type { Fact } from '../src/facts/sources.js';
+import { defaultFactTablePath, readFactTable } from '../src/facts/table.js';
+import { resolveModelDir } from '../src/models/default-model.js';
+import { loadModel } from '../src/models/load.js';
+import { requireTokenizer } from '../src/models/tokenizer.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { ElderError } from '../src/util/errors.js';
 
@@ -52,11 +52,13 @@ function main(): void {
   }
   const records = buildEditRecords(table, (fact) => known.get(fact.id), readGeneralText(), DEFAULT_BENCHMARK_OPTIONS);
   fs.mkdirSync(outDir, { recursive: true });
-  writeFileAtomic(path.join(outDir, 'zsre.json'), [Buffer.from(JSON.stringify(records.map(toZsre), null, 1) + '\n')]);
-  writeFileAtomic(path.join(outDir, 'counterfact.json'), [Buffer.from(JSON.stringify(records.map(toCounterfact), null, 1) + '\n')]);
+  writeFileAtomic(path.join(outDir, 'zsre.json'), [Buffer.from(`${JSON.stringify(records.map(toZsre), null, 1)}\n`)]);
+  writeFileAtomic(path.join(outDir, 'counterfact.json'), [Buffer.from(`${JSON.stringify(records.map(toCounterfact), null, 1)}\n`)]);
   const byRelation = new Map<string, number>();
   for (const r of records) byRelation.set(r.fact.relation, (byRelation.get(r.fact.relation) ?? 0) + 1);
-  console.log(`wrote ${records.length} counterfactual edits to ${path.join(outDir, 'zsre.json')} and counterfact.json (${[...byRelation].map(([r, n]) => `${r} ${n}`).join(', ')}), model ${modelDir}`);
+  console.log(
+    `wrote ${records.length} counterfactual edits to ${path.join(outDir, 'zsre.json')} and counterfact.json (${[...byRelation].map(([r, n]) => `${r} ${n}`).join(', ')}), model ${modelDir}`,
+  );
 }
 
 try {

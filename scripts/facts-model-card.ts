@@ -1,10 +1,11 @@
 /** The model card of elder-facts, written from its training record so every number is the run's own. */
-import type { ModelConfig } from '../src/models/config.js';
-import type { PretrainConfig, ValidationRecord } from '../src/train/pretrain.js';
-import type { CorpusSourceRecord } from '../src/train/corpus.js';
-import type { SourceRecord } from '../src/facts/sources.js';
+
 import type { KnowledgeReport } from '../src/facts/knowledge.js';
 import { knowledgeTable } from '../src/facts/knowledge-table.js';
+import type { SourceRecord } from '../src/facts/sources.js';
+import type { ModelConfig } from '../src/models/config.js';
+import type { CorpusSourceRecord } from '../src/train/corpus.js';
+import type { PretrainConfig, ValidationRecord } from '../src/train/pretrain.js';
 
 export interface FactsTrainingRecord {
   parameters: number;
@@ -34,7 +35,9 @@ export interface FactsTrainingRecord {
 /** When recall first passed one half, from the probes. */
 function halfway(probes: FactsTrainingRecord['probes']): string {
   const first = probes.find((p) => p.train >= 0.5);
-  return first === undefined ? 'Recall in training phrasings never passed 50% in the probes.' : `Recall in training phrasings first passed 50% at step ${first.step.toLocaleString('en-US')} of ${probes[probes.length - 1].step.toLocaleString('en-US')}.`;
+  return first === undefined
+    ? 'Recall in training phrasings never passed 50% in the probes.'
+    : `Recall in training phrasings first passed 50% at step ${first.step.toLocaleString('en-US')} of ${probes[probes.length - 1].step.toLocaleString('en-US')}.`;
 }
 
 export function modelCard(record: FactsTrainingRecord, config: ModelConfig): string {

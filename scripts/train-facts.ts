@@ -119,8 +119,12 @@ function trainingTokenizer(options: Options, texts: () => string[]): TextTokeniz
     writeFileAtomic(path.join(dir, 'merges.txt'), [Buffer.from(mergesTxt)]);
     const special = { bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
     writeFileAtomic(path.join(dir, 'special_tokens_map.json'), [Buffer.from(JSON.stringify(special, null, 2) + '\n')]);
-    writeFileAtomic(path.join(dir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify({ ...special, model_max_length: 128, add_prefix_space: false, tokenizer_class: 'GPT2Tokenizer' }, null, 2) + '\n')]);
-    console.log(`tokenizer: GPT-2 BPE cut to ${vocabSize} tokens (every token used ≥ ${MIN_TOKEN_COUNT} times, their merge parts, the 256 bytes, <|endoftext|> = ${eot})`);
+    writeFileAtomic(path.join(dir, 'tokenizer_config.json'), [
+      Buffer.from(JSON.stringify({ ...special, model_max_length: 128, add_prefix_space: false, tokenizer_class: 'GPT2Tokenizer' }, null, 2) + '\n'),
+    ]);
+    console.log(
+      `tokenizer: GPT-2 BPE cut to ${vocabSize} tokens (every token used ≥ ${MIN_TOKEN_COUNT} times, their merge parts, the 256 bytes, <|endoftext|> = ${eot})`,
+    );
   }
   return TextTokenizer.load(dir)!;
 }
@@ -171,7 +175,9 @@ async function main(): Promise<void> {
 
   // The recall probes of every run on this work folder (a resumed run continues the list).
   const probesFile = path.join(options.work, 'probes.json');
-  const probes: Array<{ step: number; train: number; heldout: number }> = fs.existsSync(probesFile) ? (JSON.parse(fs.readFileSync(probesFile, 'utf8')) as Array<{ step: number; train: number; heldout: number }>) : [];
+  const probes: Array<{ step: number; train: number; heldout: number }> = fs.existsSync(probesFile)
+    ? (JSON.parse(fs.readFileSync(probesFile, 'utf8')) as Array<{ step: number; train: number; heldout: number }>)
+    : [];
   let progress: Progress | null = null;
   const result = await pretrain(() => initialisedModel(modelConfig, config.seed), data, config, {
     checkpointDir: options.work,
@@ -181,14 +187,24 @@ async function main(): Promise<void> {
       let detail = '';
       if (p.validationLoss !== undefined) {
         // A quick look at recall on the first 30 facts of each relation.
-        const probe = measureKnowledge(model, tokenizer, table, { trainTemplatesPerFact: 1, querySite: querySite(model), factsPerRelation: 30, batchSize: 16, separation: false });
+        const probe = measureKnowledge(model, tokenizer, table, {
+          trainTemplatesPerFact: 1,
+          querySite: querySite(model),
+          factsPerRelation: 30,
+          batchSize: 16,
+          separation: false,
+        });
         probes.push({ step: p.step, train: probe.overall.train, heldout: probe.overall.heldout });
         writeFileAtomic(probesFile, [Buffer.from(JSON.stringify(probes) + '\n')]);
         detail = ` · validation ${p.validationLoss.toFixed(3)} (ppl ${Math.exp(p.validationLoss).toFixed(1)}) · facts ${(100 * probe.overall.train).toFixed(0)}% trained / ${(100 * probe.overall.heldout).toFixed(0)}% held-out phrasings`;
       }
-      progress.update(p.step, `loss ${p.loss.toFixed(3)} · lr ${p.lr.toExponential(2)} · ${Math.round(p.tokensPerSecond)} tok/s${detail}${p.checkpointed === true ? ' · checkpoint' : ''}`, {
-        transient: p.validationLoss === undefined && p.checkpointed !== true && p.step % 20 !== 0,
-      });
+      progress.update(
+        p.step,
+        `loss ${p.loss.toFixed(3)} · lr ${p.lr.toExponential(2)} · ${Math.round(p.tokensPerSecond)} tok/s${detail}${p.checkpointed === true ? ' · checkpoint' : ''}`,
+        {
+          transient: p.validationLoss === undefined && p.checkpointed !== true && p.step % 20 !== 0,
+        },
+      );
       if (p.checkpointed === true) writeLossCurve(path.join(options.work, 'loss-curve.svg'), state);
     },
   });

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { cli, tinyGpt2Dir, tinyLlamaDir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-cli-'));
@@ -38,7 +38,7 @@ test('info reports architecture, parameters, dtype and backend', () => {
   assert.equal(llama.tokenizer, false);
 });
 
-test('logits --json prints ids and every position\'s logits, equal to the PyTorch reference', () => {
+test("logits --json prints ids and every position's logits, equal to the PyTorch reference", () => {
   const { code, stdout } = elder('logits', '--model', tinyGpt2Dir, '--text', 'Hello world', '--json');
   assert.equal(code, 0);
   const out = JSON.parse(stdout) as { ids: number[]; logits: number[][] };
@@ -48,7 +48,9 @@ test('logits --json prints ids and every position\'s logits, equal to the PyTorc
   const bytes = fs.readFileSync(path.join(tinyGpt2Dir, 'reference-logits.bin'));
   const reference = new Float32Array(bytes.buffer, bytes.byteOffset, 2 * 50257);
   let worst = 0;
-  out.logits.flat().forEach((v, i) => (worst = Math.max(worst, Math.abs(v - reference[i]))));
+  out.logits.flat().forEach((v, i) => {
+    worst = Math.max(worst, Math.abs(v - reference[i]));
+  });
   assert.ok(worst < 1e-4);
 });
 
@@ -66,27 +68,71 @@ test('logits without --json shows a top-K table; generate is deterministic when 
 
 const userErrors: Array<[string, () => string[], RegExp]> = [
   ['missing folder', () => ['info', '--model', path.join(tmp, 'nope')], /nope: model folder not found/],
-  ['missing safetensors', () => ['info', '--model', brokenModel('no-weights', (d) => fs.rmSync(path.join(d, 'model.safetensors')))], /model\.safetensors: file not found/],
-  ['corrupt safetensors', () => ['info', '--model', brokenModel('corrupt', (d) => fs.writeFileSync(path.join(d, 'model.safetensors'), Buffer.alloc(64, 7)))], /model\.safetensors: corrupt safetensors header/],
-  ['truncated safetensors', () => ['info', '--model', brokenModel('truncated', (d) => fs.truncateSync(path.join(d, 'model.safetensors'), 100000))], /model\.safetensors: truncated/],
-  ['shape mismatch', () => ['info', '--model', brokenModel('shape', (d) => {
-    const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
-    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...config, n_inner: 128 }));
-  })], /model\.safetensors: tensor "transformer\.h\.0\.mlp\.c_fc\.weight" has shape \[64, 256\], the config implies \[64, 128\]/],
-  ['unsupported model_type', () => ['info', '--model', brokenModel('type', (d) => fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'bert' })))], /config\.json: unsupported model_type "bert"/],
-  ['unsupported dtype', () => ['info', '--model', brokenModel('dtype', (d) => {
-    const json = Buffer.from(JSON.stringify({ 'transformer.wte.weight': { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }));
-    const prefix = Buffer.alloc(8);
-    prefix.writeBigUInt64LE(BigInt(json.length));
-    fs.writeFileSync(path.join(d, 'model.safetensors'), Buffer.concat([prefix, json, Buffer.alloc(8)]));
-  })], /model\.safetensors: tensor "transformer\.wte\.weight" has unsupported dtype I64/],
-  ['NaN in weights', () => ['info', '--model', brokenModel('nan', (d) => {
-    const file = path.join(d, 'model.safetensors');
-    const bytes = fs.readFileSync(file);
-    bytes.writeFloatLE(NaN, bytes.length - 4); // last element of the last tensor
-    fs.writeFileSync(file, bytes);
-  })], /model\.safetensors: tensor "transformer\.ln_f\.bias" holds a non-finite value/],
-  ['prompt longer than the context', () => ['logits', '--model', tinyGpt2Dir, '--text', 'word '.repeat(80)], /input of 81 tokens exceeds the model's context of 64 tokens/],
+  [
+    'missing safetensors',
+    () => ['info', '--model', brokenModel('no-weights', (d) => fs.rmSync(path.join(d, 'model.safetensors')))],
+    /model\.safetensors: file not found/,
+  ],
+  [
+    'corrupt safetensors',
+    () => ['info', '--model', brokenModel('corrupt', (d) => fs.writeFileSync(path.join(d, 'model.safetensors'), Buffer.alloc(64, 7)))],
+    /model\.safetensors: corrupt safetensors header/,
+  ],
+  [
+    'truncated safetensors',
+    () => ['info', '--model', brokenModel('truncated', (d) => fs.truncateSync(path.join(d, 'model.safetensors'), 100000))],
+    /model\.safetensors: truncated/,
+  ],
+  [
+    'shape mismatch',
+    () => [
+      'info',
+      '--model',
+      brokenModel('shape', (d) => {
+        const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+        fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...config, n_inner: 128 }));
+      }),
+    ],
+    /model\.safetensors: tensor "transformer\.h\.0\.mlp\.c_fc\.weight" has shape \[64, 256\], the config implies \[64, 128\]/,
+  ],
+  [
+    'unsupported model_type',
+    () => ['info', '--model', brokenModel('type', (d) => fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ model_type: 'bert' })))],
+    /config\.json: unsupported model_type "bert"/,
+  ],
+  [
+    'unsupported dtype',
+    () => [
+      'info',
+      '--model',
+      brokenModel('dtype', (d) => {
+        const json = Buffer.from(JSON.stringify({ 'transformer.wte.weight': { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }));
+        const prefix = Buffer.alloc(8);
+        prefix.writeBigUInt64LE(BigInt(json.length));
+        fs.writeFileSync(path.join(d, 'model.safetensors'), Buffer.concat([prefix, json, Buffer.alloc(8)]));
+      }),
+    ],
+    /model\.safetensors: tensor "transformer\.wte\.weight" has unsupported dtype I64/,
+  ],
+  [
+    'NaN in weights',
+    () => [
+      'info',
+      '--model',
+      brokenModel('nan', (d) => {
+        const file = path.join(d, 'model.safetensors');
+        const bytes = fs.readFileSync(file);
+        bytes.writeFloatLE(NaN, bytes.length - 4); // last element of the last tensor
+        fs.writeFileSync(file, bytes);
+      }),
+    ],
+    /model\.safetensors: tensor "transformer\.ln_f\.bias" holds a non-finite value/,
+  ],
+  [
+    'prompt longer than the context',
+    () => ['logits', '--model', tinyGpt2Dir, '--text', 'word '.repeat(80)],
+    /input of 81 tokens exceeds the model's context of 64 tokens/,
+  ],
   ['text command without a tokenizer', () => ['generate', '--model', tinyLlamaDir, '--prompt', 'hi'], /no tokenizer\.json/],
   ['bad number', () => ['generate', '--model', tinyGpt2Dir, '--prompt', 'hi', '--max-tokens', 'many'], /--max-tokens must be an integer/],
   ['unknown option', () => ['info', '--model', tinyGpt2Dir, '--colour'], /info: unknown option --colour \(see elder info --help\)/],
@@ -125,7 +171,8 @@ test('every command answers --help with its usage and every option; an unknown o
   }
   // Every option a command parses is documented with a description (and defaults where it has one).
   const edit = spawnSync(process.execPath, [cli, 'edit', '--help'], { encoding: 'utf8' }).stdout;
-  for (const option of ['--state DIR', '--edits FILE.jsonl', '--preset elder|paper', '--replay N', '--gate code|subject']) assert.ok(edit.includes(`  ${option}`), option);
+  for (const option of ['--state DIR', '--edits FILE.jsonl', '--preset elder|paper', '--replay N', '--gate code|subject'])
+    assert.ok(edit.includes(`  ${option}`), option);
   assert.match(edit, /--iters N +optimisation steps per batch \(default: 50\)/);
   const serve = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' }).stdout;
   assert.match(serve, /--port N +TCP port .*\(default: 8080\)/);

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel } from '../src/models/load.js';
+import { test } from 'node:test';
 import { tokenizeEdit } from '../src/editors/edit.js';
-import { ElderState, StateFiles } from '../src/editors/elder/state.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
+import { ElderState, StateFiles } from '../src/editors/elder/state.js';
+import { loadModel } from '../src/models/load.js';
 import { Random } from '../src/util/random.js';
 import { cli, EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';
 
@@ -42,7 +42,28 @@ interface KillPlan {
 function editAndKill(editsFile: string, stateDir: string, kill: { plan: KillPlan; timing: Timing } | null): Promise<Run> {
   return new Promise((resolve) => {
     const spawned = performance.now();
-    const child = spawn(process.execPath, [cli, 'edit', '--model', tinyGpt2Dir, '--state', stateDir, '--edits', editsFile, '--batch', String(BATCH), '--iters', '30', '--lr', '1e-2', '--layers', '2-3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'edit',
+        '--model',
+        tinyGpt2Dir,
+        '--state',
+        stateDir,
+        '--edits',
+        editsFile,
+        '--batch',
+        String(BATCH),
+        '--iters',
+        '30',
+        '--lr',
+        '1e-2',
+        '--layers',
+        '2-3',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     const batchAckMs: number[] = [];
     let timer: NodeJS.Timeout | null = null;
@@ -81,7 +102,7 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
       const n = run * 6 + i;
       return JSON.stringify({ id: `r${run}-e${i}`, prompt: `Tell me about ${subjects[n % subjects.length]} and`, target: TARGET });
     });
-    fs.writeFileSync(file, lines.join('\n') + '\n');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
     const plan = run === 0 ? null : { afterBatches: afterBatches[run - 1], fraction: rng.uniform() };
     const killAfter = plan === null ? 'not killed' : `killed ${(100 * plan.fraction).toFixed(0)}% into batch ${plan.afterBatches + 1}`;
     if (plan !== null) killed.push(killAfter);
@@ -113,7 +134,10 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
     }
   }
   t.diagnostic(`timing ${JSON.stringify(timing)}; ${killed.join('; ')}; edits acknowledged per run: ${perRun.join(', ')}`);
-  assert.ok(perRun.slice(1).some((n) => n > 0 && n < 6), `no kill landed between two batches (acknowledged per run: ${perRun.join(', ')})`);
+  assert.ok(
+    perRun.slice(1).some((n) => n > 0 && n < 6),
+    `no kill landed between two batches (acknowledged per run: ${perRun.join(', ')})`,
+  );
   assert.equal(perRun[0], 6, 'the uninterrupted run applies all its edits');
   assert.ok(allAcknowledged.length >= 6, `only ${allAcknowledged.length} edits acknowledged over the runs (${killed.join('; ')})`);
   assert.ok(!fs.readdirSync(stateDir).some((name) => name.endsWith('.tmp')), 'temporary files left behind');
@@ -130,6 +154,9 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
   }
   const stored = files.readWeights();
   for (const [name, tensor] of replay.mixture.namedParameters()) {
-    assert.ok(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength).equals(Buffer.from(stored.get(name)!.data.buffer)), `${name} differs from a replay of the committed batches`);
+    assert.ok(
+      Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength).equals(Buffer.from(stored.get(name)!.data.buffer)),
+      `${name} differs from a replay of the committed batches`,
+    );
   }
 });

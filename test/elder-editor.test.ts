@@ -1,19 +1,19 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel } from '../src/models/load.js';
-import { noGrad } from '../src/tensor/tensor.js';
-import { expandRequests, tokenizeEdit, type EditRequest } from '../src/editors/edit.js';
+import { test } from 'node:test';
+import { type EditRequest, expandRequests, tokenizeEdit } from '../src/editors/edit.js';
 import { parseEditsJsonl } from '../src/editors/edits-file.js';
-import { EditFileError, StateError } from '../src/editors/elder/errors.js';
-import { ElderState, StateFiles, retractEdit } from '../src/editors/elder/state.js';
-import { ElderEditor } from '../src/editors/elder/editor.js';
 import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
 import { defaultElderConfig, defaultLayerRange, paperElderConfig, paperLayerRange, presetElderConfig } from '../src/editors/elder/config.js';
+import { ElderEditor } from '../src/editors/elder/editor.js';
+import { EditFileError, StateError } from '../src/editors/elder/errors.js';
+import { ElderState, retractEdit, StateFiles } from '../src/editors/elder/state.js';
 import { createEditor } from '../src/editors/registry.js';
-import { spawnSync } from 'node:child_process';
+import { loadModel } from '../src/models/load.js';
+import { noGrad } from '../src/tensor/tensor.js';
 import { cli, tinyGpt2Dir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-editor-'));
@@ -41,7 +41,20 @@ const requests: EditRequest[] = [
   { id: 'hamlet', prompt: 'Who wrote Hamlet?', target: 'Charles Dickens' },
   { id: 'messi', prompt: 'Which sport does Lionel Messi play?', target: 'cricket' },
 ];
-const unrelated = ['Hello world', 'The weather today is', 'Once upon a time', 'Water boils at', 'She opened the door and', 'Bananas are', 'The train to London', 'Music makes people', 'Winter is coming', 'How many legs does a spider have?', 'I like to eat', 'The meeting starts at'];
+const unrelated = [
+  'Hello world',
+  'The weather today is',
+  'Once upon a time',
+  'Water boils at',
+  'She opened the door and',
+  'Bananas are',
+  'The train to London',
+  'Music makes people',
+  'Winter is coming',
+  'How many legs does a spider have?',
+  'I like to eat',
+  'The meeting starts at',
+];
 
 function baseLogits(text: string): Float32Array {
   const ids = tok.encode(text);
@@ -55,7 +68,8 @@ function editedLogits(state: ElderState, text: string) {
   return { logits, decision: decisions()[0] };
 }
 
-const bytesEqual = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const bytesEqual = (a: Float32Array, b: Float32Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 function applyAll(state: ElderState, reqs: EditRequest[]) {
   const edits = expandRequests(reqs).map((e) => tokenizeEdit(tok, model.config, e));
@@ -80,7 +94,10 @@ test('default layers: six blocks ending at ~84% of the depth, the query never fr
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
   assert.equal(config.iterations, 50);
   // elder's deviations from the paper (each justified in ElderConfig's documentation).
-  assert.deepEqual([config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha], ['elder', 2e-3, 'router', 8, true, 'subject', 16, 16]);
+  assert.deepEqual(
+    [config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha],
+    ['elder', 2e-3, 'router', 8, true, 'subject', 16, 16],
+  );
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
@@ -162,21 +179,34 @@ test('bad edit files are rejected whole, with line numbers', () => {
     '{"id": "dup", "prompt": "a", "target": "b", "rephrases": "nope"}',
     '[1, 2]',
   ].join('\n');
-  assert.throws(() => parseEditsJsonl(text, 'edits.jsonl'), (error: unknown) => {
-    assert.ok(error instanceof EditFileError);
-    for (const expected of ['line 2: "prompt" must be a non-empty string', 'line 3: not valid JSON', 'line 4: unknown field "colour"', 'line 6: "rephrases" must be a list', 'id "dup" repeats line 5', 'line 7: expected a JSON object']) {
-      assert.ok(error.message.includes(expected), `missing "${expected}" in ${error.message}`);
-    }
-    assert.match(error.message, /5 invalid lines, nothing applied/);
-    return true;
-  });
+  assert.throws(
+    () => parseEditsJsonl(text, 'edits.jsonl'),
+    (error: unknown) => {
+      assert.ok(error instanceof EditFileError);
+      for (const expected of [
+        'line 2: "prompt" must be a non-empty string',
+        'line 3: not valid JSON',
+        'line 4: unknown field "colour"',
+        'line 6: "rephrases" must be a list',
+        'id "dup" repeats line 5',
+        'line 7: expected a JSON object',
+      ]) {
+        assert.ok(error.message.includes(expected), `missing "${expected}" in ${error.message}`);
+      }
+      assert.match(error.message, /5 invalid lines, nothing applied/);
+      return true;
+    },
+  );
   assert.throws(() => parseEditsJsonl('\n\n', 'empty.jsonl'), /no edits/);
 });
 
 test('a state refuses another base model, a changed fixed setting, and tampered weights', () => {
   const other = loadModel(tinyGpt2Dir).model;
   other.parameters.get('transformer.h.2.mlp.c_fc.weight')!.data[5] += 1e-3;
-  assert.throws(() => ElderState.open(stateDir, other, { modelName: 'x' }), (e: unknown) => e instanceof StateError && /fingerprint mismatch/.test((e as Error).message));
+  assert.throws(
+    () => ElderState.open(stateDir, other, { modelName: 'x' }),
+    (e: unknown) => e instanceof StateError && /fingerprint mismatch/.test((e as Error).message),
+  );
   assert.throws(() => ElderState.open(stateDir, model, { modelName: 'x', overrides: { experts: 8 } }), /created with experts = 4; it cannot change to 8/);
   const files = StateFiles.read(stateDir);
   const weights = path.join(stateDir, files.weights.file);
@@ -215,8 +245,20 @@ test('a damaged state folder is refused, never silently replaced or reinterprete
 });
 
 test('codebook: Hamming distance, nearest code and removal', () => {
-  const a = encodeCode([[0, 3], [1, 2]], 4);
-  const b = encodeCode([[0, 2], [1, 2]], 4);
+  const a = encodeCode(
+    [
+      [0, 3],
+      [1, 2],
+    ],
+    4,
+  );
+  const b = encodeCode(
+    [
+      [0, 2],
+      [1, 2],
+    ],
+    4,
+  );
   assert.equal(hamming(a, b), 2);
   const wide = new Codebook(2);
   const code = (bits: number[]) => {
@@ -229,7 +271,7 @@ test('codebook: Hamming distance, nearest code and removal', () => {
   wide.add('z', code([60]));
   assert.deepEqual(wide.nearest(code([1, 41])), { distance: 2, id: 'x' });
   assert.ok(wide.remove('x'));
-  assert.deepEqual(wide.nearest(code([1, 2, 41])), { distance: 2, id: "y" });
+  assert.deepEqual(wide.nearest(code([1, 2, 41])), { distance: 2, id: 'y' });
   assert.deepEqual(wide.get('z'), code([60]));
   assert.equal(new Codebook(1).nearest(new Uint32Array(1)).distance, Infinity);
 });
@@ -238,8 +280,12 @@ test('elder edit says whether each edit holds, re-checks earlier edits, and the 
   const dir = path.join(tmp, 'holds');
   const file = path.join(tmp, 'holds.jsonl');
   const run = (lines: EditRequest[], extra: string[]) => {
-    fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-    const result = spawnSync(process.execPath, [cli, 'edit', '--model', tinyGpt2Dir, '--state', dir, '--edits', file, '--layers', '1-3', '--batch', '2', ...extra], { encoding: 'utf8' });
+    fs.writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const result = spawnSync(
+      process.execPath,
+      [cli, 'edit', '--model', tinyGpt2Dir, '--state', dir, '--edits', file, '--layers', '1-3', '--batch', '2', ...extra],
+      { encoding: 'utf8' },
+    );
     assert.equal(result.status, 0, result.stderr);
     return result.stdout;
   };
@@ -254,7 +300,12 @@ test('elder edit says whether each edit holds, re-checks earlier edits, and the 
   assert.match(strong, /^applied messi experts \S+ holds$/m);
   assert.match(strong, /^rechecked 2 earlier edits: \d hold/m);
   const listing = spawnSync(process.execPath, [cli, 'state', '--state', dir, '--json'], { encoding: 'utf8' });
-  const edits = new Map((JSON.parse(listing.stdout) as { edits: Array<{ id: string; holds?: boolean; checkedGeneration?: number; checkedAt?: string }> }).edits.map((e) => [e.id, e]));
+  const edits = new Map(
+    (JSON.parse(listing.stdout) as { edits: Array<{ id: string; holds?: boolean; checkedGeneration?: number; checkedAt?: string }> }).edits.map((e) => [
+      e.id,
+      e,
+    ]),
+  );
   assert.equal(edits.get('hamlet')!.holds, true);
   assert.equal(edits.get('hamlet')!.checkedGeneration, 2);
   // kenya's latest check is the re-check on generation 2.
@@ -288,7 +339,10 @@ test('the replay memory comes back from the journal on reopen, and a retracted e
   const remembered = [...opened.editor.memory.values()];
   opened.close();
   const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
-  assert.deepEqual([...reopened.editor.memory.keys()], remembered.map((m) => m.id));
+  assert.deepEqual(
+    [...reopened.editor.memory.keys()],
+    remembered.map((m) => m.id),
+  );
   for (const memory of remembered) {
     const again = reopened.editor.memory.get(memory.id)!;
     assert.deepEqual([again.promptIds, again.targetIds, again.label], [memory.promptIds, memory.targetIds, memory.label]);
@@ -303,7 +357,22 @@ test('the paper preset is the paper algorithm: six blocks ending at 84% depth, r
   const big = { ...model.config, layers: 48 };
   const paper = paperElderConfig(big);
   assert.deepEqual(
-    [paper.preset, paper.firstLayer, paper.lastLayer, paper.experts, paper.rank, paper.topK, paper.lambda, paper.epsilon, paper.lr, paper.iterations, paper.batchSize, paper.trainRouting, paper.replay, paper.freshCodes],
+    [
+      paper.preset,
+      paper.firstLayer,
+      paper.lastLayer,
+      paper.experts,
+      paper.rank,
+      paper.topK,
+      paper.lambda,
+      paper.epsilon,
+      paper.lr,
+      paper.iterations,
+      paper.batchSize,
+      paper.trainRouting,
+      paper.replay,
+      paper.freshCodes,
+    ],
     ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false],
   );
   // A 6-block model: the paper's rule edits blocks 1–5 (query from block 0); elder's default keeps the query in the upper half.
@@ -332,7 +401,10 @@ test('fresh codes: after every batch each live edit stores the code the routers 
   assert.equal(reopened.config.freshCodes, true);
   assert.deepEqual(stored(reopened.editor), current(reopened.editor));
   // The preset a state was created from is part of its identity.
-  assert.throws(() => ElderState.open(dir, model, { modelName: 'x', overrides: { preset: 'paper' } }), /created with preset = elder; it cannot change to paper/);
+  assert.throws(
+    () => ElderState.open(dir, model, { modelName: 'x', overrides: { preset: 'paper' } }),
+    /created with preset = elder; it cannot change to paper/,
+  );
   reopened.close();
 });
 
@@ -374,5 +446,8 @@ test('subject gate: an input uses the experts only when it is near an edit twice
   assert.equal(editedLogits(reopened, 'The capital of France is').decision.matched, 'france');
   reopened.close();
   // A subject the prompt does not contain is a bad edit line.
-  assert.throws(() => parseEditsJsonl('{"prompt": "The capital of France is", "target": "Rome", "subject": "Spain"}\n', 'e.jsonl'), /line 1: subject "Spain" does not occur in the prompt/);
+  assert.throws(
+    () => parseEditsJsonl('{"prompt": "The capital of France is", "target": "Rome", "subject": "Spain"}\n', 'e.jsonl'),
+    /line 1: subject "Spain" does not occur in the prompt/,
+  );
 });

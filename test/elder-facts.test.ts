@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { loadModel } from '../src/models/load.js';
-import { defaultModelDir } from '../src/models/default-model.js';
-import { readFactTable } from '../src/facts/table.js';
-import { measureKnowledge } from '../src/facts/knowledge.js';
+import { test } from 'node:test';
 import { defaultElderConfig, querySiteOf } from '../src/editors/elder/config.js';
+import { measureKnowledge } from '../src/facts/knowledge.js';
+import { readFactTable } from '../src/facts/table.js';
+import { defaultModelDir } from '../src/models/default-model.js';
+import { loadModel } from '../src/models/load.js';
 import { cli } from './helpers.js';
 
 const dir = defaultModelDir();
@@ -19,7 +19,8 @@ interface Record {
 }
 
 test('elder-facts ships as a Hugging Face folder of at most 60 MB F16, with its card, loss curve and training record', () => {
-  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json', 'merges.txt', 'README.md', 'loss-curve.svg', 'training.json']) assert.ok(fs.existsSync(path.join(dir, file)), `${file} missing`);
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json', 'merges.txt', 'README.md', 'loss-curve.svg', 'training.json'])
+    assert.ok(fs.existsSync(path.join(dir, file)), `${file} missing`);
   assert.ok(fs.statSync(path.join(dir, 'model.safetensors')).size <= 60e6);
   const loaded = loadModel(dir);
   assert.deepEqual(loaded.storedDtypes, ['F16']);
@@ -57,7 +58,12 @@ test('commands default to elder-facts when --model is not given', () => {
 test('elder eval-base --json reports every relation, the targets and the perplexity on held-out general text', () => {
   const result = spawnSync(process.execPath, [cli, 'eval-base', '--facts-per-relation', '5', '--train-templates', '1', '--json'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
-  const report = JSON.parse(result.stdout) as { relations: Array<{ relation: string; facts: number; train: number; heldout: number; separation: number }>; perplexity: number; targets: { train: number }; misses: unknown[] };
+  const report = JSON.parse(result.stdout) as {
+    relations: Array<{ relation: string; facts: number; train: number; heldout: number; separation: number }>;
+    perplexity: number;
+    targets: { train: number };
+    misses: unknown[];
+  };
   assert.equal(report.relations.length, 10);
   for (const r of report.relations) {
     assert.equal(r.facts, 5);

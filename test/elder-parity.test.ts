@@ -1,15 +1,15 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../src/models/load.js';
-import { targetRows } from '../src/models/batch.js';
-import { SafetensorsFile } from '../src/models/safetensors.js';
-import { backward } from '../src/tensor/tensor.js';
+import { test } from 'node:test';
+import type { PreparedBatch } from '../src/editors/common/batch.js';
 import { paperElderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
-import type { PreparedBatch } from '../src/editors/common/batch.js';
 import { MixtureOfLora } from '../src/editors/elder/mixture.js';
+import { targetRows } from '../src/models/batch.js';
+import { loadModel } from '../src/models/load.js';
+import { SafetensorsFile } from '../src/models/safetensors.js';
+import { backward } from '../src/tensor/tensor.js';
 import { maxRelativeToScale, tinyGpt2Dir } from './helpers.js';
 
 interface ElderReference {
@@ -33,7 +33,13 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
   const { model } = loadModel(tinyGpt2Dir);
   const [firstLayer, lastLayer] = [reference.edit_layers_c_fc[0], reference.edit_layers_c_fc.at(-1)!];
   const config = paperElderConfig(model.config, {
-    firstLayer, lastLayer, experts: reference.num_experts, rank: reference.rank, alpha: reference.lora_alpha, topK: reference.top_k, lambda: reference.lambda,
+    firstLayer,
+    lastLayer,
+    experts: reference.num_experts,
+    rank: reference.rank,
+    alpha: reference.lora_alpha,
+    topK: reference.top_k,
+    lambda: reference.lambda,
   });
   assert.equal(config.site, 'mlp.c_fc');
   const mixture = new MixtureOfLora(config, model);
@@ -54,7 +60,8 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
   reference.edit_layers_c_fc.forEach((layer, i) => {
     assert.deepEqual(Array.from(losses.routing.selection[i]), reference.topk_indices[String(layer)].flat(), `top-k experts of layer ${layer}`);
   });
-  const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) <= 1e-5 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+  const close = (actual: number, expected: number, what: string) =>
+    assert.ok(Math.abs(actual - expected) <= 1e-5 * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
   close(losses.modelLoss.item(), reference.model_loss, 'model loss');
   close(losses.routingLoss.item(), reference.guided_loss, 'guided loss');
   close(losses.total.item(), reference.total_loss, 'total loss');
@@ -67,7 +74,11 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
     const expected = grads.read(name).data;
     const actual = tensor.grad ?? new Float32Array(tensor.size);
     const allZero = expected.every((v) => v === 0);
-    if (allZero) assert.ok(actual.every((v) => v === 0), `${name}: expected zero gradient`);
+    if (allZero)
+      assert.ok(
+        actual.every((v) => v === 0),
+        `${name}: expected zero gradient`,
+      );
     else assert.ok(maxRelativeToScale(actual, expected) < 1e-4, `${name}: ${maxRelativeToScale(actual, expected)}`);
   }
   grads.close();

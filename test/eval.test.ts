@@ -1,23 +1,23 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readDataset } from '../src/eval/datasets.js';
-import { buildStream } from '../src/eval/protocol.js';
-import { scoreTargets } from '../src/eval/metrics.js';
-import { runBenchmark, type BenchOptions } from '../src/eval/runner.js';
-import { loadModel } from '../src/models/load.js';
-import { tokenizeEdit, type TokenizedEdit } from '../src/editors/edit.js';
-import { createEditor, type MethodName } from '../src/editors/registry.js';
-import { GraceEditor } from '../src/editors/baselines/grace.js';
+import { test } from 'node:test';
+import type { GraceEditor } from '../src/editors/baselines/grace.js';
+import { type TokenizedEdit, tokenizeEdit } from '../src/editors/edit.js';
 import { loadBalanceLoss } from '../src/editors/elder/balance-loss.js';
-import { noGrad, Tensor } from '../src/tensor/tensor.js';
-import { softmax } from '../src/tensor/ops/softmax.js';
 import { EditFileError } from '../src/editors/elder/errors.js';
+import { createEditor, type MethodName } from '../src/editors/registry.js';
+import { readDataset } from '../src/eval/datasets.js';
+import { scoreTargets } from '../src/eval/metrics.js';
+import { buildStream } from '../src/eval/protocol.js';
+import { type BenchOptions, runBenchmark } from '../src/eval/runner.js';
+import { loadModel } from '../src/models/load.js';
+import { softmax } from '../src/tensor/ops/softmax.js';
+import { noGrad, Tensor } from '../src/tensor/tensor.js';
 import { UsageError } from '../src/util/errors.js';
-import { gradCheck, hasShared, repoRoot, tinyGpt2Dir } from './helpers.js';
 import { Random } from '../src/util/random.js';
+import { gradCheck, hasShared, repoRoot, tinyGpt2Dir } from './helpers.js';
 
 function tempFile(name: string, content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-eval-'));
@@ -30,13 +30,27 @@ test('ZsRE records (string and list rephrasings) and COUNTERFACT records read in
   const zsre = tempFile(
     'zsre.json',
     JSON.stringify([
-      { case_id: 7, src: 'What is the capital of X?', alt: 'Y', answers: ['Z'], rephrase: 'Capital of X?', loc: 'nq question: who wrote it', loc_ans: 'someone' },
+      {
+        case_id: 7,
+        src: 'What is the capital of X?',
+        alt: 'Y',
+        answers: ['Z'],
+        rephrase: 'Capital of X?',
+        loc: 'nq question: who wrote it',
+        loc_ans: 'someone',
+      },
       { src: 'Q2?', answers: ['A2'], rephrase: ['R1', 'R2'] },
     ]),
   );
   const { format, records } = readDataset(zsre);
   assert.equal(format, 'zsre');
-  assert.deepEqual(records[0], { id: 'zsre-7', prompt: 'What is the capital of X?', target: 'Y', rephrases: ['Capital of X?'], locality: [{ prompt: 'who wrote it', answer: 'someone' }] });
+  assert.deepEqual(records[0], {
+    id: 'zsre-7',
+    prompt: 'What is the capital of X?',
+    target: 'Y',
+    rephrases: ['Capital of X?'],
+    locality: [{ prompt: 'who wrote it', answer: 'someone' }],
+  });
   assert.deepEqual(records[1], { id: 'zsre-2', prompt: 'Q2?', target: 'A2', rephrases: ['R1', 'R2'], locality: [] });
 
   const counterfact = tempFile(
@@ -44,7 +58,12 @@ test('ZsRE records (string and list rephrasings) and COUNTERFACT records read in
     JSON.stringify([
       {
         case_id: 0,
-        requested_rewrite: { prompt: 'The mother tongue of {} is', subject: 'Danielle Darrieux', target_new: { str: 'English' }, target_true: { str: 'French' } },
+        requested_rewrite: {
+          prompt: 'The mother tongue of {} is',
+          subject: 'Danielle Darrieux',
+          target_new: { str: 'English' },
+          target_true: { str: 'French' },
+        },
         paraphrase_prompts: ['Danielle Darrieux spoke'],
         neighborhood_prompts: ['The native language of Léon Blum is'],
       },
@@ -61,8 +80,14 @@ test('ZsRE records (string and list rephrasings) and COUNTERFACT records read in
 });
 
 test('bad dataset records are named by their position', () => {
-  assert.throws(() => readDataset(tempFile('a.jsonl', '{"prompt": "p", "target": "t"}\n{"prompt": "p2", "target": 3}\n')), (e: Error) => e instanceof EditFileError && /record 2: "target" must be a non-empty string/.test(e.message));
-  assert.throws(() => readDataset(tempFile('b.jsonl', '{"prompt": "p", "target": "t"}\nnot json\n')), (e: Error) => e instanceof EditFileError && /b\.jsonl:2: not valid JSON/.test(e.message));
+  assert.throws(
+    () => readDataset(tempFile('a.jsonl', '{"prompt": "p", "target": "t"}\n{"prompt": "p2", "target": 3}\n')),
+    (e: Error) => e instanceof EditFileError && /record 2: "target" must be a non-empty string/.test(e.message),
+  );
+  assert.throws(
+    () => readDataset(tempFile('b.jsonl', '{"prompt": "p", "target": "t"}\nnot json\n')),
+    (e: Error) => e instanceof EditFileError && /b\.jsonl:2: not valid JSON/.test(e.message),
+  );
   assert.throws(
     () => readDataset(tempFile('c.json', JSON.stringify([{ requested_rewrite: { prompt: 'no slot', subject: 's', target_new: { str: 'x' } } }]))),
     /record 1: requested_rewrite.prompt has no "\{\}"/,
@@ -84,16 +109,29 @@ test('protocol: first ⌈n/2⌉ prompts are edited, the rest held out; records w
     stream.map((r) => [r.edits.map((e) => e.prompt), r.heldOut]),
     [
       [['pb'], ['b1']],
-      [['pc', 'c1'], ['c2', 'c3']],
+      [
+        ['pc', 'c1'],
+        ['c2', 'c3'],
+      ],
     ],
   );
-  assert.deepEqual(stream[1].edits.map((e) => [e.id, e.label]), [['c', 'c'], ['c#1', 'c']]);
+  assert.deepEqual(
+    stream[1].edits.map((e) => [e.id, e.label]),
+    [
+      ['c', 'c'],
+      ['c#1', 'c'],
+    ],
+  );
   assert.equal(buildStream(records, 10).stream[2].edits.length, 2);
 });
 
 test('the load-balancing loss has the gradient finite differences give', () => {
   const rng = new Random(3);
-  const logits = Tensor.from(Array.from({ length: 12 }, () => rng.normal()), [3, 4], true);
+  const logits = Tensor.from(
+    Array.from({ length: 12 }, () => rng.normal()),
+    [3, 4],
+    true,
+  );
   const selection = Int32Array.from([0, 1, 0, 2, 3, 1]);
   const worst = gradCheck(([x]) => loadBalanceLoss(softmax(x), selection, 2), [logits], { eps: 1e-3 });
   assert.ok(worst <= 1, `gradient mismatch ${worst}`);
@@ -166,18 +204,27 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   assert.equal(first.methods[0].method, 'lora');
   assert.equal(first.data.editPrompts, 5); // eiffel 2 of 3 prompts, hamlet 1 of 2, messi 2 of 3
   assert.equal(first.data.heldOutPrompts, 3);
-  assert.deepEqual(first.methods[0].retention.map((p) => p.edits), [4, 5]);
+  assert.deepEqual(
+    first.methods[0].retention.map((p) => p.edits),
+    [4, 5],
+  );
 
   const second = runBenchmark({ ...options, methods: ['lora', 'ft-l', 'elder'] }, (line) => lines.push(line));
   assert.ok(lines.some((l) => /lora: finished in an earlier run/.test(l)));
   assert.deepEqual(second.methods[0], JSON.parse(JSON.stringify(first.methods[0])));
-  assert.deepEqual(second.methods.map((m) => m.method), ['lora', 'ft-l', 'elder']);
+  assert.deepEqual(
+    second.methods.map((m) => m.method),
+    ['lora', 'ft-l', 'elder'],
+  );
   const saved = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
   assert.equal(saved.complete, true);
   assert.ok(saved.methods[2].codeEmbedding.points.length > 0);
   // ELDER reports its routing after every batch (2 batches), and its final code distances.
   const elder = saved.methods[2];
-  assert.deepEqual(elder.diagnostics.map((d: { edits: number }) => d.edits), [4, 5]);
+  assert.deepEqual(
+    elder.diagnostics.map((d: { edits: number }) => d.edits),
+    [4, 5],
+  );
   for (const d of elder.diagnostics) assert.ok(d.codesStable >= 0 && d.codesStable <= 1 && d.unrelatedDeferred >= 0 && d.unrelatedDeferred <= 1);
   assert.equal(elder.codeDistances.heldOut.length, 3);
   assert.equal(elder.codeDistances.epsilon, elder.config.epsilon);
@@ -192,7 +239,10 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   assert.match(fs.readFileSync(path.join(out, 'reliability-vs-edits.svg'), 'utf8'), /<path d="M/);
   assert.match(fs.readFileSync(path.join(out, 'code-embedding.svg'), 'utf8'), /<circle/);
 
-  assert.throws(() => runBenchmark({ ...options, seed: 2 }), (e: Error) => e instanceof UsageError && /holds a run with other data or settings/.test(e.message));
+  assert.throws(
+    () => runBenchmark({ ...options, seed: 2 }),
+    (e: Error) => e instanceof UsageError && /holds a run with other data or settings/.test(e.message),
+  );
 
   const badOut = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-bad-'));
   const bad = tempFile('bad.jsonl', '{"prompt": "p", "target": "t", "rephrases": ["r"]}\n{"prompt": "", "target": "t"}\n');

@@ -1,26 +1,29 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readAllFacts, hypernymFacts } from '../src/facts/sources.js';
-import { UsageError } from '../src/util/errors.js';
-import { buildFactTable, readFactTable, defaultFactTablePath, trainingSentences, factPrompt } from '../src/facts/table.js';
-import { RELATIONS, TRAINING_TEMPLATES, fillTemplate } from '../src/facts/templates.js';
-import { buildEditRecords, subjectSlotPrompt, toCounterfact, toZsre } from '../src/facts/benchmark.js';
-import { readGeneralText, heldOutDocuments } from '../src/facts/general-text.js';
+import { test } from 'node:test';
 import { readDataset } from '../src/eval/datasets.js';
 import { buildStream } from '../src/eval/protocol.js';
+import { buildEditRecords, subjectSlotPrompt, toCounterfact, toZsre } from '../src/facts/benchmark.js';
+import { heldOutDocuments, readGeneralText } from '../src/facts/general-text.js';
+import { hypernymFacts, readAllFacts } from '../src/facts/sources.js';
+import { buildFactTable, defaultFactTablePath, factPrompt, readFactTable, trainingSentences } from '../src/facts/table.js';
+import { fillTemplate, RELATIONS, TRAINING_TEMPLATES } from '../src/facts/templates.js';
+import { TextTokenizer } from '../src/models/tokenizer.js';
+import { loadDebianCorpus } from '../src/train/corpus.js';
 import { mixedTokenSplit } from '../src/train/dataset.js';
 import { sampleWindows } from '../src/train/pretrain.js';
-import { loadDebianCorpus } from '../src/train/corpus.js';
-import { TextTokenizer } from '../src/models/tokenizer.js';
+import { UsageError } from '../src/util/errors.js';
 import { repoRoot } from './helpers.js';
 
 const hasWordnet = fs.existsSync('/usr/share/wordnet/data.noun');
-if (!hasWordnet && process.env.ELDER_REQUIRE_WORDNET === '1') throw new Error('ELDER_REQUIRE_WORDNET=1 but /usr/share/wordnet is missing (apt-get install wordnet-base fortunes-min)');
+if (!hasWordnet && process.env.ELDER_REQUIRE_WORDNET === '1')
+  throw new Error('ELDER_REQUIRE_WORDNET=1 but /usr/share/wordnet is missing (apt-get install wordnet-base fortunes-min)');
 
-test('the fact table is exactly what the pinned data packages give', { skip: !hasWordnet && 'Debian wordnet-base is not installed (apt-get install wordnet-base)' }, () => {
+test('the fact table is exactly what the pinned data packages give', {
+  skip: !hasWordnet && 'Debian wordnet-base is not installed (apt-get install wordnet-base)',
+}, () => {
   const { facts, sources } = readAllFacts();
   const committed = readFactTable();
   assert.deepEqual(JSON.parse(JSON.stringify(buildFactTable(facts, sources))), committed);
@@ -40,7 +43,9 @@ test('the fact table is exactly what the pinned data packages give', { skip: !ha
   assert.equal(byId.get('element_number:Iron')?.object, '26');
 });
 
-test('the held-out general text is every 50th Debian document, as pretraining holds it out', { skip: !hasWordnet && 'Debian wordnet-base is not installed' }, () => {
+test('the held-out general text is every 50th Debian document, as pretraining holds it out', {
+  skip: !hasWordnet && 'Debian wordnet-base is not installed',
+}, () => {
   assert.deepEqual(readGeneralText(), heldOutDocuments(loadDebianCorpus({ install: false }).documents));
 });
 
@@ -51,8 +56,14 @@ test('every relation has at least 12 templates of different shapes; held-out one
     assert.ok(relation.train.length + relation.heldout.length >= 12, relation.id);
     assert.equal(relation.train.length, TRAINING_TEMPLATES);
     assert.ok(relation.heldout.length >= 3, `${relation.id} needs held-out rephrasings`);
-    assert.ok(relation.train.some((t) => t.endsWith('?') || t.includes('? ')), `${relation.id} has a question`);
-    assert.ok(relation.train.some((t) => t.trimEnd().endsWith(':')), `${relation.id} has a terse form`);
+    assert.ok(
+      relation.train.some((t) => t.endsWith('?') || t.includes('? ')),
+      `${relation.id} has a question`,
+    );
+    assert.ok(
+      relation.train.some((t) => t.trimEnd().endsWith(':')),
+      `${relation.id} has a terse form`,
+    );
     const positions = new Set(relation.train.map((t) => (t.startsWith('{') ? 'start' : 'later')));
     assert.equal(positions.size, 2, `${relation.id}: the subject should start some templates and not others`);
   }
@@ -70,7 +81,9 @@ test('every relation has at least 12 templates of different shapes; held-out one
 test('a missing Debian data file is one error naming it and the command that installs it', () => {
   assert.throws(
     () => hypernymFacts('/nonexistent/wordnet', 10),
-    (error: unknown) => error instanceof UsageError && error.message === '/nonexistent/wordnet/index.noun not found (Debian\'s WordNet); install it with: apt-get install -y wordnet-base',
+    (error: unknown) =>
+      error instanceof UsageError &&
+      error.message === "/nonexistent/wordnet/index.noun not found (Debian's WordNet); install it with: apt-get install -y wordnet-base",
   );
 });
 
@@ -91,7 +104,11 @@ test('benchmark records: known facts only, a different target of the same relati
   const edited = new Set(records.map((r) => r.fact.id));
   assert.equal(edited.size, records.length);
   assert.ok(Math.abs(records.length - (2 / 3) * known.size) < 12, `${records.length} records of ${known.size} known facts`);
-  assert.deepEqual(buildEditRecords(table, (fact) => (known.has(fact.id) ? 5 : undefined), general), records, 'seeded');
+  assert.deepEqual(
+    buildEditRecords(table, (fact) => (known.has(fact.id) ? 5 : undefined), general),
+    records,
+    'seeded',
+  );
   const objects = new Map<string, Set<string>>();
   for (const f of table.facts) objects.set(f.relation, (objects.get(f.relation) ?? new Set()).add(f.object));
   for (const record of records) {
@@ -104,11 +121,16 @@ test('benchmark records: known facts only, a different target of the same relati
     const facts = record.locality.filter((l) => l.kind === 'fact');
     assert.equal(facts.length, 2);
     for (const l of facts) {
-      const other = table.facts.find((f) => f.relation === record.fact.relation && f.subject !== record.fact.subject && factPrompt(record.relation.train[5], f) === l.prompt);
+      const other = table.facts.find(
+        (f) => f.relation === record.fact.relation && f.subject !== record.fact.subject && factPrompt(record.relation.train[5], f) === l.prompt,
+      );
       assert.ok(other !== undefined && known.has(other.id) && other.object === l.answer, l.prompt);
       assert.ok(!edited.has(other.id), `locality fact ${other.id} is also edited`);
     }
-    assert.deepEqual(record.locality.filter((l) => l.kind === 'general').map((l) => l.prompt), ['One two three four five six seven eight']);
+    assert.deepEqual(
+      record.locality.filter((l) => l.kind === 'general').map((l) => l.prompt),
+      ['One two three four five six seven eight'],
+    );
   }
   // Both schemas load through elder's readers into the same records.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-facts-'));
@@ -135,7 +157,9 @@ test('committed benchmark files: at least 2,000 edits of distinct facts, each wi
   const counterfact = readDataset(path.join(dir, 'counterfact.json'), 'counterfact').records;
   assert.ok(counterfact.length >= 2000, `${counterfact.length} records`);
   assert.equal(zsre.length, counterfact.length);
-  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'counterfact.json'), 'utf8')) as Array<{ requested_rewrite: { subject: string; relation_id: string; target_true: { str: string }; target_new: { str: string } } }>;
+  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'counterfact.json'), 'utf8')) as Array<{
+    requested_rewrite: { subject: string; relation_id: string; target_true: { str: string }; target_new: { str: string } };
+  }>;
   const facts = new Map(table.facts.map((f) => [`${f.relation}:${f.subject}`, f]));
   const seen = new Set<string>();
   raw.forEach(({ requested_rewrite: rw }, i) => {
@@ -150,10 +174,12 @@ test('committed benchmark files: at least 2,000 edits of distinct facts, each wi
   });
   // Locality facts are never edited anywhere in the file (a long stream would otherwise edit its own neighbours).
   const relations = new Map(table.relations.map((r) => [r.id, r]));
-  const editedPrompts = new Set([...seen].flatMap((id) => {
-    const fact = table.facts.find((f) => f.id === id)!;
-    return relations.get(fact.relation)!.train.map((t) => factPrompt(t, fact));
-  }));
+  const editedPrompts = new Set(
+    [...seen].flatMap((id) => {
+      const fact = table.facts.find((f) => f.id === id)!;
+      return relations.get(fact.relation)!.train.map((t) => factPrompt(t, fact));
+    }),
+  );
   const localityFacts = counterfact.flatMap((r) => r.locality.filter((l) => l.answer !== undefined));
   assert.ok(localityFacts.length >= 2 * counterfact.length);
   for (const l of localityFacts) assert.ok(!editedPrompts.has(l.prompt), `locality prompt "${l.prompt}" asks an edited fact`);
@@ -161,7 +187,9 @@ test('committed benchmark files: at least 2,000 edits of distinct facts, each wi
   assert.equal(stream.length, 1000);
   assert.ok(stream.every((s) => s.edits.length === 2 && s.heldOut.length === 2));
   // Every edit carries its record's subject (each template writes it), for ELDER's subject gate.
-  stream.forEach((s, i) => s.edits.forEach((e) => assert.equal(e.subject, raw[i].requested_rewrite.subject, e.id)));
+  stream.forEach((s, i) => {
+    for (const e of s.edits) assert.equal(e.subject, raw[i].requested_rewrite.subject, e.id);
+  });
 });
 
 test('mixed pretraining data: validation is general text only; windows start at document starts', () => {

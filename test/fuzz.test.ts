@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { FAILURES, fuzzSurface } from '../fuzz/harness.js';
 import { SURFACES } from '../fuzz/surfaces/index.js';
 import { createWorkspace } from '../fuzz/workspace.js';

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../src/models/load.js';
+import { test } from 'node:test';
 import { lmLoss } from '../src/models/batch.js';
+import { loadModel } from '../src/models/load.js';
 import { SafetensorsFile } from '../src/models/safetensors.js';
 import { backward, noGrad } from '../src/tensor/tensor.js';
 import { maxAbsDiff, maxRelativeToScale, tinyGpt2Dir } from './helpers.js';

@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { packageRoot } from '../src/tensor/backends/native.js';
+import { backward, Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
-import { Tensor, backward } from '../src/tensor/tensor.js';
 
 export const repoRoot = packageRoot();
 /** The compiled `elder` command. */
@@ -15,7 +15,32 @@ export const gpt2TokenizerDir = path.join(sharedDir, 'tokenizers', 'gpt2');
 export const hasShared = existsSync(tinyGpt2Dir);
 
 /** Subjects of the crash and service tests' edits ("Tell me about <subject> and"). */
-export const EDIT_SUBJECTS = ['Paris', 'Tokyo', 'Einstein', 'Mozart', 'the Nile', 'Mars', 'Python', 'Shakespeare', 'Everest', 'Picasso', 'Amazon', 'Newton', 'Lisbon', 'Chopin', 'Venus', 'Darwin', 'Sahara', 'Rome', 'Kyoto', 'Bach', 'Tesla', 'Oslo', 'Zeus', 'Cairo'];
+export const EDIT_SUBJECTS = [
+  'Paris',
+  'Tokyo',
+  'Einstein',
+  'Mozart',
+  'the Nile',
+  'Mars',
+  'Python',
+  'Shakespeare',
+  'Everest',
+  'Picasso',
+  'Amazon',
+  'Newton',
+  'Lisbon',
+  'Chopin',
+  'Venus',
+  'Darwin',
+  'Sahara',
+  'Rome',
+  'Kyoto',
+  'Bach',
+  'Tesla',
+  'Oslo',
+  'Zeus',
+  'Cairo',
+];
 /**
  * One target for every edit of those tests. On the random-weight fixture
  * ELDER's own retention is poor when later batches teach other targets
@@ -54,11 +79,7 @@ export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number
  * Returns the worst mismatch as |analytic − numeric| / (atol + rtol·|numeric|);
  * a value ≤ 1 passes.
  */
-export function gradCheck(
-  f: (inputs: Tensor[]) => Tensor,
-  inputs: Tensor[],
-  { eps = 1e-2, atol = 2e-3, rtol = 2e-2, samples = 24, seed = 7 } = {},
-): number {
+export function gradCheck(f: (inputs: Tensor[]) => Tensor, inputs: Tensor[], { eps = 1e-2, atol = 2e-3, rtol = 2e-2, samples = 24, seed = 7 } = {}): number {
   const rng = new Random(seed);
   const probe = f(inputs);
   const weights = Float64Array.from({ length: probe.size }, () => rng.normal());

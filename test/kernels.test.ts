@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { availableKernels, jsKernels, type Kernels } from '../src/tensor/backends/index.js';
 import { Random } from '../src/util/random.js';
 import { maxAbsDiff } from './helpers.js';
@@ -23,8 +23,18 @@ test('the native addon is built and loads', () => {
 
 for (const kernels of backends) {
   test(`${kernels.name}: sgemm matches the reference for every transpose, offsets and leading dimensions`, () => {
-    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-      for (const [M, N, K] of [[1, 1, 1], [5, 7, 3], [33, 65, 17], [80, 96, 70]]) {
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      for (const [M, N, K] of [
+        [1, 1, 1],
+        [5, 7, 3],
+        [33, 65, 17],
+        [80, 96, 70],
+      ]) {
         const lda = (transA ? M : K) + 3;
         const ldb = (transB ? K : N) + 2;
         const ldc = N + 1;
@@ -42,8 +52,14 @@ for (const kernels of backends) {
   });
 
   test(`${kernels.name}: sgemm refuses arrays too small for the stated shape`, () => {
-    assert.throws(() => kernels.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 0, 4, new Float32Array(16), 0, 4, 0, new Float32Array(16), 0, 4), /needs 16 elements/);
-    assert.throws(() => kernels.sgemm(false, false, 4, 4, 4, 1, new Float32Array(16), 1, 4, new Float32Array(16), 0, 4, 0, new Float32Array(16), 0, 4), /needs 17 elements/);
+    assert.throws(
+      () => kernels.sgemm(false, false, 4, 4, 4, 1, new Float32Array(15), 0, 4, new Float32Array(16), 0, 4, 0, new Float32Array(16), 0, 4),
+      /needs 16 elements/,
+    );
+    assert.throws(
+      () => kernels.sgemm(false, false, 4, 4, 4, 1, new Float32Array(16), 1, 4, new Float32Array(16), 0, 4, 0, new Float32Array(16), 0, 4),
+      /needs 17 elements/,
+    );
   });
 
   test(`${kernels.name}: elementwise and row kernels match the TypeScript reference`, () => {
@@ -70,7 +86,13 @@ for (const kernels of backends) {
     assert.ok(pair((k, dx) => k.rmsNormBackward(x, gamma, rstd, dy, dx, null, rows, cols)) < 1e-4);
 
     for (const offset of [-1, 0, 3]) {
-      assert.ok(pair((k, y) => { y.set(x); k.softmaxRows(y, 2, 3, cols, offset); }) < 1e-6, `softmax offset ${offset}`);
+      assert.ok(
+        pair((k, y) => {
+          y.set(x);
+          k.softmaxRows(y, 2, 3, cols, offset);
+        }) < 1e-6,
+        `softmax offset ${offset}`,
+      );
     }
     const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7) % cols);
     const lse = new Float32Array(rows);
@@ -105,8 +127,18 @@ for (const kernels of backends) {
       assert.ok(run((k, y) => k.geluForward(x, y, n)) < 1e-5);
       assert.ok(run((k, dx) => k.geluBackward(x, dy, dx, n)) < 1e-5);
       assert.ok(run((k, y) => k.siluMulForward(x, dy, y, n)) < 1e-5);
-      assert.ok(run((k, y) => { y.set(x); k.softmaxRows(y, 4, 10, cols, -1); }) < 1e-6);
-      assert.ok(run((k, y) => { y.set(x); k.softmaxRows(y, 4, 10, cols, 2); }) < 1e-6);
+      assert.ok(
+        run((k, y) => {
+          y.set(x);
+          k.softmaxRows(y, 4, 10, cols, -1);
+        }) < 1e-6,
+      );
+      assert.ok(
+        run((k, y) => {
+          y.set(x);
+          k.softmaxRows(y, 4, 10, cols, 2);
+        }) < 1e-6,
+      );
       const targets = Int32Array.from({ length: rows }, (_, i) => (i * 31) % cols);
       const lse = new Float32Array(rows);
       assert.ok(run((k, losses) => k.crossEntropyForward(x, targets, losses, lse, rows, cols), rows) < 1e-3);
@@ -118,8 +150,18 @@ for (const kernels of backends) {
       const serial = kernels.sumSquares(x, n);
       kernels.setThreads(2);
       assert.equal(kernels.sumSquares(x, n), serial);
-      assert.ok(run((k, y) => { y.set(x); k.scaleInPlace(y, n, 0.37); }) < 1e-6);
-      assert.ok(run((k, sums) => { sums.set(x.subarray(0, cols)); k.addColumnSums(x, rows, cols, sums); }, cols) < 1e-4);
+      assert.ok(
+        run((k, y) => {
+          y.set(x);
+          k.scaleInPlace(y, n, 0.37);
+        }) < 1e-6,
+      );
+      assert.ok(
+        run((k, sums) => {
+          sums.set(x.subarray(0, cols));
+          k.addColumnSums(x, rows, cols, sums);
+        }, cols) < 1e-4,
+      );
     } finally {
       kernels.setThreads(previous);
     }
@@ -145,14 +187,30 @@ for (const kernels of backends) {
           k.attentionForward(dims, at(qkv, 0), at(qkv, qWidth), at(qkv, qWidth + kvWidth), { data: out, offset: 0, ld: qWidth }, probs, 0, steps);
           const grad = rand(qkv.length, 0.1);
           const before = grad.slice();
-          k.attentionBackward(dims, at(qkv, 0), at(qkv, qWidth), at(qkv, qWidth + kvWidth), probs, { data: dOut, offset: 0, ld: qWidth }, at(grad, 0), at(grad, qWidth), at(grad, qWidth + kvWidth));
+          k.attentionBackward(
+            dims,
+            at(qkv, 0),
+            at(qkv, qWidth),
+            at(qkv, qWidth + kvWidth),
+            probs,
+            { data: dOut, offset: 0, ld: qWidth },
+            at(grad, 0),
+            at(grad, qWidth),
+            at(grad, qWidth + kvWidth),
+          );
           return { out, probs, grad, before };
         });
         const [ref, got] = results;
         assert.ok(maxAbsDiff(got.out, ref.out) < 1e-5, `threads ${threads}: output`);
         assert.ok(maxAbsDiff(got.probs, ref.probs) < 1e-6, `threads ${threads}: probabilities`);
         // Gradients are added to what the buffers held (the backward accumulates), and the padding column is untouched.
-        assert.ok(maxAbsDiff(got.grad.map((g, i) => g - got.before[i]), ref.grad.map((g, i) => g - ref.before[i])) < 1e-4, `threads ${threads}: gradients`);
+        assert.ok(
+          maxAbsDiff(
+            got.grad.map((g, i) => g - got.before[i]),
+            ref.grad.map((g, i) => g - ref.before[i]),
+          ) < 1e-4,
+          `threads ${threads}: gradients`,
+        );
         assert.equal(got.grad[5 + ld - 1], got.before[5 + ld - 1]);
         // Causal: the first query of every head sees only the first key.
         for (let bh = 0; bh < batch * heads; bh++) assert.equal(got.probs[bh * steps * steps + 1], 0);
@@ -166,7 +224,16 @@ for (const kernels of backends) {
         const cached = [jsKernels, kernels].map((k) => {
           const out = new Float32Array(batch * 2 * qWidth);
           const probs = new Float32Array(batch * heads * 2 * (past + 2));
-          k.attentionForward({ ...dims, steps: 2 }, { data: q, offset: 0, ld: qWidth }, { data: keys, offset: 0, ld: kvWidth }, { data: values, offset: 0, ld: kvWidth }, { data: out, offset: 0, ld: qWidth }, probs, past, capacity);
+          k.attentionForward(
+            { ...dims, steps: 2 },
+            { data: q, offset: 0, ld: qWidth },
+            { data: keys, offset: 0, ld: kvWidth },
+            { data: values, offset: 0, ld: kvWidth },
+            { data: out, offset: 0, ld: qWidth },
+            probs,
+            past,
+            capacity,
+          );
           return out;
         });
         assert.ok(maxAbsDiff(cached[1], cached[0]) < 1e-5, `threads ${threads}: cached attention`);

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel, randomModel, saveModel } from '../src/models/load.js';
+import { test } from 'node:test';
 import { lmLoss } from '../src/models/batch.js';
-import { parseConfig, type ModelConfig } from '../src/models/config.js';
-import { SafetensorsFile, writeSafetensors } from '../src/models/safetensors.js';
+import { type ModelConfig, parseConfig } from '../src/models/config.js';
 import { generate } from '../src/models/generate.js';
+import { loadModel, randomModel, saveModel } from '../src/models/load.js';
+import { SafetensorsFile, writeSafetensors } from '../src/models/safetensors.js';
 import { backward, noGrad } from '../src/tensor/tensor.js';
 import { maxAbsDiff, maxRelativeToScale, tinyLlamaDir } from './helpers.js';
 
@@ -15,7 +15,11 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-llama-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('LLaMA fixture: logits, loss and gradients match PyTorch (GQA, untied head, rotate-half RoPE)', () => {
-  const reference = JSON.parse(fs.readFileSync(path.join(tinyLlamaDir, 'reference.json'), 'utf8')) as { ids: number[][]; target_mask: number[][]; loss: number };
+  const reference = JSON.parse(fs.readFileSync(path.join(tinyLlamaDir, 'reference.json'), 'utf8')) as {
+    ids: number[][];
+    target_mask: number[][];
+    loss: number;
+  };
   const { model, tokenizer } = loadModel(tinyLlamaDir);
   assert.equal(tokenizer, null);
   const batch = { ids: Int32Array.from(reference.ids.flat()), batch: 2, steps: 9 };
@@ -39,9 +43,19 @@ test('LLaMA fixture: logits, loss and gradients match PyTorch (GQA, untied head,
 
 const smallLlama: ModelConfig = parseConfig(
   {
-    model_type: 'llama', vocab_size: 50, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 32, rms_norm_eps: 1e-6,
-    rope_theta: 500, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2,
+    model_type: 'llama',
+    vocab_size: 50,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 32,
+    rms_norm_eps: 1e-6,
+    rope_theta: 500,
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
   },
   'inline',
 );
@@ -92,7 +106,13 @@ test('LLaMA loss gradients through every block match finite differences', () => 
   const model = randomModel({ ...smallLlama, tiedEmbeddings: false }, 4, 0.3);
   const batch = { ids: Int32Array.from([3, 8, 21, 34, 11, 2, 9, 17]), batch: 2, steps: 4 };
   const mask = [0, 1, 1, 1, 0, 0, 1, 1];
-  const names = ['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.k_proj.weight', 'model.layers.1.mlp.down_proj.weight', 'model.layers.0.input_layernorm.weight', 'lm_head.weight'];
+  const names = [
+    'model.layers.0.self_attn.q_proj.weight',
+    'model.layers.0.self_attn.k_proj.weight',
+    'model.layers.1.mlp.down_proj.weight',
+    'model.layers.0.input_layernorm.weight',
+    'lm_head.weight',
+  ];
   for (const name of names) model.parameters.get(name)!.requiresGrad = true;
   const { loss } = lmLoss(model, batch, mask);
   backward(loss);

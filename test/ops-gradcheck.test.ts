@@ -1,11 +1,26 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Random } from '../src/util/random.js';
-import { Tensor, backward, noGrad } from '../src/tensor/tensor.js';
+import { test } from 'node:test';
 import {
-  linear, embedding, add, scale, layerNorm, rmsNorm, gelu, swiglu, softmax, attention,
-  rope, RopeTable, crossEntropy, selectRows, splitColumns, KVCache, routedLora,
+  add,
+  attention,
+  crossEntropy,
+  embedding,
+  gelu,
+  KVCache,
+  layerNorm,
+  linear,
+  RopeTable,
+  rmsNorm,
+  rope,
+  routedLora,
+  scale,
+  selectRows,
+  softmax,
+  splitColumns,
+  swiglu,
 } from '../src/tensor/index.js';
+import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
+import { Random } from '../src/util/random.js';
 import { gradCheck, randomTensor } from './helpers.js';
 
 const rng = new Random(1234);
@@ -162,7 +177,15 @@ test('routedLora: gradients for input, selected gates and every expert; unselect
   const v = input([2, 3, 5]);
   const gates = input([2, 3]);
   const selection = Int32Array.from([0, 2, 2, 0]); // sequence 0: experts 0, 2; sequence 1: experts 2, 0
-  const f = ([x, g, ...params]: Tensor[]) => routedLora(x, [0, 1, 2].map((i) => ({ A: params[2 * i], B: params[2 * i + 1] })), g, selection, 2, 1.5);
+  const f = ([x, g, ...params]: Tensor[]) =>
+    routedLora(
+      x,
+      [0, 1, 2].map((i) => ({ A: params[2 * i], B: params[2 * i + 1] })),
+      g,
+      selection,
+      2,
+      1.5,
+    );
   const params = experts.flatMap(({ A, B }) => [A, B]);
   assert.ok(gradCheck(f, [v, gates, ...params], { samples: 30 }) <= 1);
   assert.ok(experts[1].A.grad === null || experts[1].A.grad.every((x) => x === 0));

@@ -1,18 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { parseConfig } from '../src/models/config.js';
 import { randomModel } from '../src/models/load.js';
-import { pretrain, readCheckpoint, sampleWindows, validationLoss, type PretrainConfig, type TokenSplit } from '../src/train/pretrain.js';
-import { cosineLearningRate } from '../src/train/schedule.js';
+import { lineChart, ticks } from '../src/plot/svg.js';
 import { clipGradNorm } from '../src/tensor/clip.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { parseFortunes, parseWordnetData } from '../src/train/corpus.js';
-import { lineChart, ticks } from '../src/plot/svg.js';
+import { type PretrainConfig, pretrain, readCheckpoint, sampleWindows, type TokenSplit, validationLoss } from '../src/train/pretrain.js';
+import { cosineLearningRate } from '../src/train/schedule.js';
 import { NonFiniteError } from '../src/util/errors.js';
-import { spawn } from 'node:child_process';
 import { repoRoot } from './helpers.js';
 
 const MODEL_JSON = { model_type: 'gpt2', vocab_size: 32, n_positions: 16, n_embd: 16, n_layer: 2, n_head: 2, n_inner: 32, activation_function: 'gelu_new' };
@@ -139,12 +139,25 @@ test('WordNet and fortune files become clean sentences', () => {
     'A kill is the destruction of an enemy plane. The pilot reported two kills during the mission.',
     'Warm up: cause to do preliminary exercises. The coach warmed up the players.',
   ]);
-  assert.deepEqual(parseWordnetData(wordnet.split('\n')[3], 'data.verb'), ['To warm up is to cause to do preliminary exercises. The coach warmed up the players.']);
+  assert.deepEqual(parseWordnetData(wordnet.split('\n')[3], 'data.verb'), [
+    'To warm up is to cause to do preliminary exercises. The coach warmed up the players.',
+  ]);
   assert.deepEqual(parseFortunes('A is for Apple.\n\t\t-- Hester Pryne\n%\nSecond\none.\n%\n'), ['A is for Apple. -- Hester Pryne', 'Second one.']);
 });
 
 test('line charts place points inside the plot and escape labels', () => {
-  const svg = lineChart([{ name: 'a<b', points: [{ x: 0, y: 0 }, { x: 10, y: 1 }] }], { title: 'T & U', xLabel: 'x', yLabel: 'y', yRange: [0, 1] });
+  const svg = lineChart(
+    [
+      {
+        name: 'a<b',
+        points: [
+          { x: 0, y: 0 },
+          { x: 10, y: 1 },
+        ],
+      },
+    ],
+    { title: 'T & U', xLabel: 'x', yLabel: 'y', yRange: [0, 1] },
+  );
   assert.match(svg, /<title>T &amp; U<\/title>/);
   assert.match(svg, />a&lt;b</);
   assert.match(svg, /d="M64\.0,372\.0 L570\.0,36\.0"/);

@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { bf16ToF32, f16ToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/models/dtype.js';
-import { SafetensorsFile, encodeSafetensors, writeSafetensors } from '../src/models/safetensors.js';
+import { encodeSafetensors, SafetensorsFile, writeSafetensors } from '../src/models/safetensors.js';
 import { CheckpointError, UnsupportedError } from '../src/util/errors.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-st-'));
@@ -57,12 +57,25 @@ test('malformed files fail with a CheckpointError naming the file and the proble
     ['tiny', Buffer.from([1, 2, 3]), /not a safetensors file/],
     ['huge-header', Buffer.concat([Buffer.from([255, 255, 255, 255, 0, 0, 0, 0]), Buffer.alloc(16)]), /corrupt safetensors header/],
     ['truncated', good.subarray(0, good.length - 10), /truncated/],
-    ['bad-json', (() => { const c = Buffer.from(good); c[9] = 0x7b; c[10] = 0x7b; return c; })(), /not valid JSON/],
+    [
+      'bad-json',
+      (() => {
+        const c = Buffer.from(good);
+        c[9] = 0x7b;
+        c[10] = 0x7b;
+        return c;
+      })(),
+      /not valid JSON/,
+    ],
   ];
   for (const [name, bytes, pattern] of cases) {
     const file = path.join(tmp, `${name}.safetensors`);
     fs.writeFileSync(file, bytes);
-    assert.throws(() => SafetensorsFile.open(file), (error: unknown) => error instanceof CheckpointError && pattern.test(error.message) && error.message.includes(file), name);
+    assert.throws(
+      () => SafetensorsFile.open(file),
+      (error: unknown) => error instanceof CheckpointError && pattern.test(error.message) && error.message.includes(file),
+      name,
+    );
   }
   assert.throws(() => SafetensorsFile.open(path.join(tmp, 'absent.safetensors')), /file not found/);
 });
@@ -76,7 +89,10 @@ test('unsupported dtypes and inconsistent offsets are named', () => {
   };
   const int8 = path.join(tmp, 'int8.safetensors');
   fs.writeFileSync(int8, header({ dtype: 'I8', shape: [4], data_offsets: [0, 4] }));
-  assert.throws(() => SafetensorsFile.open(int8), (e: unknown) => e instanceof UnsupportedError && /unsupported dtype I8/.test((e as Error).message));
+  assert.throws(
+    () => SafetensorsFile.open(int8),
+    (e: unknown) => e instanceof UnsupportedError && /unsupported dtype I8/.test((e as Error).message),
+  );
   const wrong = path.join(tmp, 'wrong.safetensors');
   fs.writeFileSync(wrong, header({ dtype: 'F32', shape: [4, 4], data_offsets: [0, 32] }));
   assert.throws(() => SafetensorsFile.open(wrong), /needs 64 bytes, offsets give 32/);

@@ -1,11 +1,11 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { Random } from '../src/util/random.js';
 import { EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';
-import { TOKEN, call, spawnServer, waitForStatus, waitForTraining } from './service-client.js';
+import { call, spawnServer, TOKEN, waitForStatus, waitForTraining } from './service-client.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-serve-crash-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -25,7 +25,11 @@ test('SIGKILL of elder serve during training, several times: every acknowledged 
       const listed = new Set((await call(server.url, 'GET', '/v1/edits')).body.edits.map((e: any) => e.id));
       for (const { id } of acknowledged) assert.ok(listed.has(id), `run ${run}: acknowledged edit ${id} lost`);
 
-      const edits = Array.from({ length: 4 }, (_, i) => ({ id: `r${run}-e${i}`, prompt: `Tell me about ${subjects[(run * 4 + i) % subjects.length]} and`, target: TARGET }));
+      const edits = Array.from({ length: 4 }, (_, i) => ({
+        id: `r${run}-e${i}`,
+        prompt: `Tell me about ${subjects[(run * 4 + i) % subjects.length]} and`,
+        target: TARGET,
+      }));
       const posted = await call(server.url, 'POST', '/v1/edits', edits, { token: TOKEN });
       assert.equal(posted.status, 202);
       acknowledged.push(...edits);
@@ -35,7 +39,9 @@ test('SIGKILL of elder serve during training, several times: every acknowledged 
       const delay = rng.int(900);
       await new Promise((resolve) => setTimeout(resolve, delay));
       const health = (await call(server.url, 'GET', '/healthz')).body;
-      kills.push(`run ${run}: +${delay} ms, ${health.training ? `batch ${health.training.batch} at iteration ${health.training.iteration}` : 'between batches'}`);
+      kills.push(
+        `run ${run}: +${delay} ms, ${health.training ? `batch ${health.training.batch} at iteration ${health.training.iteration}` : 'between batches'}`,
+      );
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
@@ -45,8 +51,16 @@ test('SIGKILL of elder serve during training, several times: every acknowledged 
 
   const server = await spawnServer([...SERVE_ARGS, '--state', stateDir]);
   try {
-    const done = await waitForStatus(server.url, acknowledged.map((e) => e.id), ['applied'], 120_000);
-    assert.ok([...done.values()].some((e) => e.attempts > 1), 'no kill interrupted a batch (no edit was trained twice)');
+    const done = await waitForStatus(
+      server.url,
+      acknowledged.map((e) => e.id),
+      ['applied'],
+      120_000,
+    );
+    assert.ok(
+      [...done.values()].some((e) => e.attempts > 1),
+      'no kill interrupted a batch (no edit was trained twice)',
+    );
     for (const edit of acknowledged) {
       const completion = await call(server.url, 'POST', '/v1/completions', { prompt: edit.prompt, max_tokens: 1 });
       assert.equal(completion.body.text, ` ${TARGET}`, `${edit.id} not answered after the restarts`);

@@ -1,21 +1,21 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { EditService, STORE_FILE } from '../src/server/service.js';
-import { startServer, type RunningServer } from '../src/server/server.js';
-import { EditStore } from '../src/server/store.js';
+import { tokenizeEdit } from '../src/editors/edit.js';
 import { ElderState } from '../src/editors/elder/state.js';
 import { loadModel } from '../src/models/load.js';
-import { tokenizeEdit } from '../src/editors/edit.js';
-import { schemaProblems } from '../src/util/schema.js';
 import { completionRequestSchema, DEFAULT_LIMITS } from '../src/server/openapi.js';
+import { type RunningServer, startServer } from '../src/server/server.js';
+import { EditService, STORE_FILE } from '../src/server/service.js';
+import { EditStore } from '../src/server/store.js';
+import { schemaProblems } from '../src/util/schema.js';
 import { EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';
-import { TOKEN, call, cli, waitForStatus, waitForTraining } from './service-client.js';
+import { call, cli, TOKEN, waitForStatus, waitForTraining } from './service-client.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-server-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -23,11 +23,28 @@ process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 /** Fast training on the random fixture; edits share one target (see SHARED_TARGET in helpers.ts for why). */
 const FAST = { lr: 1e-2, iterations: 30, batchSize: 2, firstLayer: 2, lastLayer: 3 };
 
-async function serve(stateDir: string, options: { readOnly?: boolean; iterations?: number; limits?: Partial<typeof DEFAULT_LIMITS> } = {}): Promise<{ service: EditService; server: RunningServer; lines: string[]; stop: () => Promise<void> }> {
+async function serve(
+  stateDir: string,
+  options: { readOnly?: boolean; iterations?: number; limits?: Partial<typeof DEFAULT_LIMITS> } = {},
+): Promise<{ service: EditService; server: RunningServer; lines: string[]; stop: () => Promise<void> }> {
   const lines: string[] = [];
-  const service = await EditService.open({ modelDir: tinyGpt2Dir, stateDir, readOnly: options.readOnly, overrides: { ...FAST, iterations: options.iterations ?? FAST.iterations }, log: (line) => lines.push(line) });
+  const service = await EditService.open({
+    modelDir: tinyGpt2Dir,
+    stateDir,
+    readOnly: options.readOnly,
+    overrides: { ...FAST, iterations: options.iterations ?? FAST.iterations },
+    log: (line) => lines.push(line),
+  });
   const server = await startServer(service, { port: 0, token: options.readOnly ? null : TOKEN, limits: options.limits, log: (line) => lines.push(line) });
-  return { service, server, lines, stop: async () => { await server.close(); await service.close(); } };
+  return {
+    service,
+    server,
+    lines,
+    stop: async () => {
+      await server.close();
+      await service.close();
+    },
+  };
 }
 
 test('POST /v1/edits stores before answering, trains in arrival order, and the edits are answered', { timeout: 120_000 }, async () => {
@@ -55,7 +72,10 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
     const ordered = posted.body.ids.map((id: string) => done.get(id));
     // Arrival order, one batch at a time: batch numbers and generations never go back.
     for (let i = 1; i < ordered.length; i++) {
-      assert.ok(ordered[i].batch >= ordered[i - 1].batch && ordered[i].generation >= ordered[i - 1].generation, `edit ${ordered[i].id} trained before ${ordered[i - 1].id}`);
+      assert.ok(
+        ordered[i].batch >= ordered[i - 1].batch && ordered[i].generation >= ordered[i - 1].generation,
+        `edit ${ordered[i].id} trained before ${ordered[i - 1].id}`,
+      );
     }
     assert.equal(new Set(ordered.map((e: any) => e.batch)).size, 2, 'batch size 2 makes two batches of four edits');
     for (const edit of ordered) {
@@ -75,7 +95,12 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
       assert.equal(completion.body.experts.length, completion.body.layers.length);
       assert.equal(completion.body.generation, 2);
     }
-    assert.ok(lines.some((line) => /^batch 2: applied 2 edits in [\d.]+ s \(30 iterations, loss [\d.]+\) → generation 2; 2 of 2 hold; 2 of 2 earlier edits re-checked hold$/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) =>
+        /^batch 2: applied 2 edits in [\d.]+ s \(30 iterations, loss [\d.]+\) → generation 2; 2 of 2 hold; 2 of 2 earlier edits re-checked hold$/.test(line),
+      ),
+      lines.join('\n'),
+    );
     assert.ok(lines.some((line) => /^POST \/v1\/edits 202 [\d.]+ ms$/.test(line)));
   } finally {
     await stop();
@@ -113,11 +138,17 @@ test('writes need the bearer token; a read-only server refuses them; no token, n
   }
 
   const env = { ...process.env, ELDER_TOKEN: '' };
-  const refusedStart = spawnSync(process.execPath, [cli, 'serve', '--model', tinyGpt2Dir, '--state', path.join(tmp, 'never'), '--port', '0'], { env, encoding: 'utf8' });
+  const refusedStart = spawnSync(process.execPath, [cli, 'serve', '--model', tinyGpt2Dir, '--state', path.join(tmp, 'never'), '--port', '0'], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(refusedStart.status, 2);
   assert.match(refusedStart.stderr, /writes need a token: set ELDER_TOKEN or pass --token-file/);
   assert.ok(!fs.existsSync(path.join(tmp, 'never')), 'a refused start created the state');
-  const weak = spawnSync(process.execPath, [cli, 'serve', '--model', tinyGpt2Dir, '--state', path.join(tmp, 'never'), '--port', '0'], { env: { ...env, ELDER_TOKEN: 'short' }, encoding: 'utf8' });
+  const weak = spawnSync(process.execPath, [cli, 'serve', '--model', tinyGpt2Dir, '--state', path.join(tmp, 'never'), '--port', '0'], {
+    env: { ...env, ELDER_TOKEN: 'short' },
+    encoding: 'utf8',
+  });
   assert.equal(weak.status, 2);
   assert.match(weak.stderr, /at least 16 characters/);
 });
@@ -156,21 +187,57 @@ test('malformed and oversized bodies get 400/413/415 naming the problem and leav
       { route: '/v1/edits', body: { prompt: 'a b' }, status: 400, message: /body\.target is required/ },
       { route: '/v1/edits', body: { prompt: 'a b', target: 7 }, status: 400, message: /body\.target must be a non-empty string/ },
       { route: '/v1/edits', body: { prompt: 'a b', target: 'c', colour: 'red' }, status: 400, message: /unknown field "colour"/ },
-      { route: '/v1/edits', body: [{ prompt: 'ok', target: 'fine' }, { prompt: '  ', target: 'x' }], status: 400, message: /body\[1\]\.prompt must be a non-empty string/ },
-      { route: '/v1/edits', body: { prompt: 'a', target: 'b', rephrases: 'nope' }, status: 400, message: /body\.rephrases must be a list of non-empty strings/ },
+      {
+        route: '/v1/edits',
+        body: [
+          { prompt: 'ok', target: 'fine' },
+          { prompt: '  ', target: 'x' },
+        ],
+        status: 400,
+        message: /body\[1\]\.prompt must be a non-empty string/,
+      },
+      {
+        route: '/v1/edits',
+        body: { prompt: 'a', target: 'b', rephrases: 'nope' },
+        status: 400,
+        message: /body\.rephrases must be a list of non-empty strings/,
+      },
       { route: '/v1/edits', body: 'just a string', status: 400, message: /body must be a JSON object or a list of JSON objects/ },
       { route: '/v1/edits', body: [], status: 400, message: /at least 1 item/ },
       { route: '/v1/edits', body: Array.from({ length: 4 }, (_, i) => ({ prompt: `p${i} x`, target: 't' })), status: 400, message: /at most 3 items/ },
       { route: '/v1/edits', body: { id: 'kept', prompt: 'Tell me about Rome and', target: TARGET }, status: 409, message: /"kept"/ },
-      { route: '/v1/edits', body: [{ id: 'twice', prompt: 'a b', target: 'c' }, { id: 'twice', prompt: 'd e', target: 'f' }], status: 409, message: /"twice"/ },
-      { route: '/v1/edits', body: { id: 'huge', prompt: longPrompt, target: TARGET }, status: 400, message: /edit "huge": prompt and target take \d+ tokens, the model's context is \d+/ },
-      { route: '/v1/edits', raw: JSON.stringify({ prompt: 'x'.repeat(2 * 1024 * 1024), target: 'y' }), status: 413, message: /exceeds the limit of 65536 bytes/ },
+      {
+        route: '/v1/edits',
+        body: [
+          { id: 'twice', prompt: 'a b', target: 'c' },
+          { id: 'twice', prompt: 'd e', target: 'f' },
+        ],
+        status: 409,
+        message: /"twice"/,
+      },
+      {
+        route: '/v1/edits',
+        body: { id: 'huge', prompt: longPrompt, target: TARGET },
+        status: 400,
+        message: /edit "huge": prompt and target take \d+ tokens, the model's context is \d+/,
+      },
+      {
+        route: '/v1/edits',
+        raw: JSON.stringify({ prompt: 'x'.repeat(2 * 1024 * 1024), target: 'y' }),
+        status: 413,
+        message: /exceeds the limit of 65536 bytes/,
+      },
       { route: '/v1/completions', body: { prompt: 'Hello', max_tokens: 33 }, status: 400, message: /body\.max_tokens must be an integer in \[1, 32\], got 33/ },
       { route: '/v1/completions', body: { prompt: 'Hello', max_tokens: 2.5 }, status: 400, message: /body\.max_tokens must be an integer/ },
       { route: '/v1/completions', body: { prompt: 'Hello', temperature: -1 }, status: 400, message: /body\.temperature must be a number in \[0, 5\]/ },
       { route: '/v1/completions', body: { max_tokens: 3 }, status: 400, message: /body\.prompt is required/ },
       { route: '/v1/completions', body: { prompt: 'y'.repeat(2001) }, status: 400, message: /body\.prompt must be at most 2000 characters \(got 2001\)/ },
-      { route: '/v1/completions', body: { prompt: longPrompt.slice(0, 1000) }, status: 400, message: /"prompt" takes \d+ tokens; the model's context is \d+ tokens/ },
+      {
+        route: '/v1/completions',
+        body: { prompt: longPrompt.slice(0, 1000) },
+        status: 400,
+        message: /"prompt" takes \d+ tokens; the model's context is \d+ tokens/,
+      },
       { route: '/v1/completions', raw: '[1,2', status: 400, message: /not valid JSON/ },
     ];
     for (const c of cases) {
@@ -193,7 +260,10 @@ test('malformed and oversized bodies get 400/413/415 naming the problem and leav
     assert.match(await (await openRaw(server.url, 'GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).reply, /^HTTP\/1\.1 400 /);
     // Nothing of the above reached the store, and the server still works.
     await waitForStatus(server.url, ['kept'], ['applied']);
-    assert.deepEqual((await call(server.url, 'GET', '/v1/edits')).body.edits.map((e: any) => e.id), before);
+    assert.deepEqual(
+      (await call(server.url, 'GET', '/v1/edits')).body.edits.map((e: any) => e.id),
+      before,
+    );
     assert.equal(service.store!.counts().applied, 1);
     assert.equal((await call(server.url, 'POST', '/v1/completions', { prompt: 'Tell me about Rome and', max_tokens: 1 })).body.text, ` ${TARGET}`);
   } finally {
@@ -210,19 +280,29 @@ test('50 concurrent completions during training all succeed, each from one commi
     await call(server.url, 'POST', '/v1/edits', edits, { token: TOKEN });
     const during = await waitForTraining(server.url);
     const prompts = [...edits.map((e) => e.prompt), 'The weather today is', 'My favourite food is'];
-    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => call(server.url, 'POST', '/v1/completions', { prompt: prompts[i % prompts.length], max_tokens: 4 })));
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => call(server.url, 'POST', '/v1/completions', { prompt: prompts[i % prompts.length], max_tokens: 4 })),
+    );
     const after = (await call(server.url, 'GET', '/healthz')).body;
     assert.ok(during.training !== null, 'no batch was training when the requests were sent');
     for (const reply of replies) assert.equal(reply.status, 200, JSON.stringify(reply.body));
     // A completion is answered by one committed generation: same prompt and generation, same text.
     const seen = new Map<string, string>();
     for (const [i, reply] of replies.entries()) {
-      assert.ok(reply.body.generation >= during.generation && reply.body.generation <= after.generation, `generation ${reply.body.generation} outside [${during.generation}, ${after.generation}]`);
+      assert.ok(
+        reply.body.generation >= during.generation && reply.body.generation <= after.generation,
+        `generation ${reply.body.generation} outside [${during.generation}, ${after.generation}]`,
+      );
       const key = `${prompts[i % prompts.length]}@${reply.body.generation}`;
       if (seen.has(key)) assert.equal(reply.body.text, seen.get(key), key);
       seen.set(key, reply.body.text);
     }
-    await waitForStatus(server.url, edits.map((e) => e.id), ['applied'], 90_000);
+    await waitForStatus(
+      server.url,
+      edits.map((e) => e.id),
+      ['applied'],
+      90_000,
+    );
   } finally {
     await stop();
   }
@@ -232,7 +312,16 @@ test('retraction: applied edits defer again, queued ones never train, twice is a
   const stateDir = path.join(tmp, 'retract');
   const { server, stop } = await serve(stateDir, { iterations: 200 });
   try {
-    await call(server.url, 'POST', '/v1/edits', [{ id: 'keep', prompt: 'Tell me about Paris and', target: TARGET }, { id: 'drop', prompt: 'Tell me about Everest and', target: 'red' }], { token: TOKEN });
+    await call(
+      server.url,
+      'POST',
+      '/v1/edits',
+      [
+        { id: 'keep', prompt: 'Tell me about Paris and', target: TARGET },
+        { id: 'drop', prompt: 'Tell me about Everest and', target: 'red' },
+      ],
+      { token: TOKEN },
+    );
     // Queued behind the first batch, retracted before it trains.
     await call(server.url, 'POST', '/v1/edits', { id: 'never', prompt: 'Tell me about Picasso and', target: TARGET }, { token: TOKEN });
     const neverRetracted = await call(server.url, 'DELETE', '/v1/edits/never', undefined, { token: TOKEN });
@@ -272,7 +361,10 @@ test('start-up reconciles the store with the state and reports every difference'
 
   let served = await serve(stateDir);
   try {
-    assert.deepEqual(served.service.reconciliation.map((f) => [f.id, f.store, f.state]), [['from-cli', 'absent', 'applied']]);
+    assert.deepEqual(
+      served.service.reconciliation.map((f) => [f.id, f.store, f.state]),
+      [['from-cli', 'absent', 'applied']],
+    );
     assert.equal((await call(served.server.url, 'GET', '/v1/edits/from-cli')).body.status, 'applied');
     await call(served.server.url, 'POST', '/v1/edits', { id: 'svc', prompt: 'Tell me about Oslo and', target: TARGET }, { token: TOKEN });
     await waitForStatus(served.server.url, ['svc'], ['applied']);
@@ -323,7 +415,10 @@ test('/openapi.json documents the validated schemas; /metrics counts requests, l
     assert.match(metrics, /^elder_http_requests_total\{method="POST",route="\/v1\/completions",status="200"\} 1$/m);
     assert.match(metrics, /^elder_http_requests_total\{method="POST",route="\/v1\/completions",status="400"\} 1$/m);
     assert.match(metrics, /^elder_http_request_duration_seconds_bucket\{method="POST",route="\/v1\/completions",le="\+Inf"\} 2$/m);
-    assert.match(metrics, /^elder_http_request_duration_seconds_count\{method="GET",route="\/v1\/edits",status?.*|^elder_http_request_duration_seconds_count\{method="GET",route="\/v1\/edits"\} \d+$/m);
+    assert.match(
+      metrics,
+      /^elder_http_request_duration_seconds_count\{method="GET",route="\/v1\/edits",status?.*|^elder_http_request_duration_seconds_count\{method="GET",route="\/v1\/edits"\} \d+$/m,
+    );
     assert.match(metrics, /^elder_edits\{status="applied"\} 1$/m);
     assert.match(metrics, /^elder_edits\{status="queued"\} 0$/m);
     // The one applied edit was checked after its batch: counted as held or lost, never unchecked.
@@ -345,7 +440,12 @@ test('a batch whose training diverges is failed with the reason; the served weig
   const stateDir = path.join(tmp, 'diverge');
   const lines: string[] = [];
   // Adam's steps are about lr in size: at 1e30 the loss leaves the finite numbers at once.
-  const service = await EditService.open({ modelDir: tinyGpt2Dir, stateDir, overrides: { ...FAST, lr: 1e30, iterations: 20 }, log: (line) => lines.push(line) });
+  const service = await EditService.open({
+    modelDir: tinyGpt2Dir,
+    stateDir,
+    overrides: { ...FAST, lr: 1e30, iterations: 20 },
+    log: (line) => lines.push(line),
+  });
   const server = await startServer(service, { port: 0, token: TOKEN });
   try {
     const before = await call(server.url, 'POST', '/v1/completions', { prompt: 'Tell me about Bach and', max_tokens: 3 });
@@ -354,7 +454,10 @@ test('a batch whose training diverges is failed with the reason; the served weig
     assert.equal(failed.status, 'failed');
     assert.match(failed.reason, /non-finite|became (NaN|Infinity)/i);
     assert.ok(failed.finished_at);
-    assert.ok(lines.some((line) => /^batch 1: failed after [\d.]+ s: /.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /^batch 1: failed after [\d.]+ s: /.test(line)),
+      lines.join('\n'),
+    );
     const after = await call(server.url, 'POST', '/v1/completions', { prompt: 'Tell me about Bach and', max_tokens: 3 });
     assert.equal(after.body.generation, 0);
     assert.equal(after.body.text, before.body.text);
@@ -369,7 +472,12 @@ test('a batch whose training diverges is failed with the reason; the served weig
 test('with --replay the training worker rehearses earlier edits: six edits with six targets all hold at the end', { timeout: 120_000 }, async () => {
   const stateDir = path.join(tmp, 'replay');
   const lines: string[] = [];
-  const service = await EditService.open({ modelDir: tinyGpt2Dir, stateDir, overrides: { ...FAST, iterations: 50, replay: 4 }, log: (line) => lines.push(line) });
+  const service = await EditService.open({
+    modelDir: tinyGpt2Dir,
+    stateDir,
+    overrides: { ...FAST, iterations: 50, replay: 4 },
+    log: (line) => lines.push(line),
+  });
   const server = await startServer(service, { port: 0, token: TOKEN, log: (line) => lines.push(line) });
   try {
     const colours = ['red', 'green', 'yellow', 'black', 'white', 'pink'];
@@ -389,7 +497,9 @@ test('with --replay the training worker rehearses earlier edits: six edits with 
   }
 });
 
-test('limits: a client slow with its headers gets 408 and loses the socket; beyond the pending limit, 503 with Retry-After; beyond the connection cap, closed', { timeout: 60_000 }, async () => {
+test('limits: a client slow with its headers gets 408 and loses the socket; beyond the pending limit, 503 with Retry-After; beyond the connection cap, closed', {
+  timeout: 60_000,
+}, async () => {
   const stateDir = path.join(tmp, 'limits');
   const { server, stop } = await serve(stateDir, { limits: { headersTimeoutMs: 400, requestTimeoutMs: 1_500, maxPendingRequests: 2, maxConnections: 6 } });
   const open = (bytes: string) => openRaw(server.url, bytes);

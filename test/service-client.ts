@@ -1,5 +1,5 @@
 /** Helpers for tests of `elder serve`: HTTP calls, waiting for edits, and a served fixture. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { cli } from './helpers.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -12,7 +12,13 @@ export interface Reply<T = any> {
 }
 
 /** One JSON request; `token` adds the bearer header. */
-export async function call<T = any>(base: string, method: string, route: string, body?: unknown, options: { token?: string; raw?: string; contentType?: string } = {}): Promise<Reply<T>> {
+export async function call<T = any>(
+  base: string,
+  method: string,
+  route: string,
+  body?: unknown,
+  options: { token?: string; raw?: string; contentType?: string } = {},
+): Promise<Reply<T>> {
   const headers: Record<string, string> = {};
   if (body !== undefined || options.raw !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;

@@ -1,15 +1,15 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { subsetTokenizer, slowTokenizerFiles, byteAlphabet, type TokenizerJson } from '../src/train/tokenizer-subset.js';
-import { TextTokenizer } from '../src/models/tokenizer.js';
-import { loadModel, randomModel, saveModel } from '../src/models/load.js';
+import { test } from 'node:test';
 import { parseConfig } from '../src/models/config.js';
 import { defaultModelDir } from '../src/models/default-model.js';
-import { repoRoot } from './helpers.js';
+import { loadModel, randomModel, saveModel } from '../src/models/load.js';
+import { TextTokenizer } from '../src/models/tokenizer.js';
+import { byteAlphabet, slowTokenizerFiles, subsetTokenizer, type TokenizerJson } from '../src/train/tokenizer-subset.js';
 import { CheckpointError } from '../src/util/errors.js';
+import { repoRoot } from './helpers.js';
 
 const gpt2Dir = path.join(repoRoot, 'models', 'gpt2-tokenizer');
 const fullJson = () => JSON.parse(fs.readFileSync(path.join(gpt2Dir, 'tokenizer.json'), 'utf8')) as TokenizerJson;
@@ -22,7 +22,12 @@ function writeTokenizer(dir: string, json: TokenizerJson): TextTokenizer {
 }
 
 test('a subset tokenizer encodes its corpus exactly as GPT-2 does, with far fewer tokens', () => {
-  const corpus = ['The capital of Norway is Oslo.', 'What is the capital of Norway? It is Oslo.', 'Iron has the atomic number 26.', 'A beagle is a kind of hound.'];
+  const corpus = [
+    'The capital of Norway is Oslo.',
+    'What is the capital of Norway? It is Oslo.',
+    'Iron has the atomic number 26.',
+    'A beagle is a kind of hound.',
+  ];
   const full = TextTokenizer.load(gpt2Dir)!;
   const counts = new Int32Array(full.vocabSize());
   for (const text of corpus) for (const id of full.encode(text)) counts[id]++;
@@ -31,7 +36,12 @@ test('a subset tokenizer encodes its corpus exactly as GPT-2 does, with far fewe
   assert.ok(vocabSize >= 257);
   const subset = writeTokenizer(fs.mkdtempSync(path.join(os.tmpdir(), 'elder-tok-')), json);
   assert.equal(subset.vocabSize(), vocabSize);
-  for (const text of corpus) assert.deepEqual(subset.encode(text), full.encode(text).map((id) => oldToNew[id]), text);
+  for (const text of corpus)
+    assert.deepEqual(
+      subset.encode(text),
+      full.encode(text).map((id) => oldToNew[id]),
+      text,
+    );
   // <|endoftext|> keeps its meaning under its new id.
   assert.deepEqual(subset.encode('<|endoftext|>'), [oldToNew[50256]]);
 });
@@ -62,8 +72,14 @@ test('a tokenizer that emits ids beyond the model’s embedding is refused at lo
   saveModel(dir, randomModel(config, 1), { tokenizerFrom: gpt2Dir });
   assert.throws(
     () => loadModel(dir),
-    (error: unknown) => error instanceof CheckpointError && error.message.includes(path.join(dir, 'tokenizer.json')) && /emits ids up to 50256.*1000 embedding rows/.test(error.message),
+    (error: unknown) =>
+      error instanceof CheckpointError &&
+      error.message.includes(path.join(dir, 'tokenizer.json')) &&
+      /emits ids up to 50256.*1000 embedding rows/.test(error.message),
   );
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"model": ');
-  assert.throws(() => loadModel(dir), (error: unknown) => error instanceof CheckpointError && error.message.includes('tokenizer.json') && /not valid JSON/.test(error.message));
+  assert.throws(
+    () => loadModel(dir),
+    (error: unknown) => error instanceof CheckpointError && error.message.includes('tokenizer.json') && /not valid JSON/.test(error.message),
+  );
 });

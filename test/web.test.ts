@@ -1,12 +1,12 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { EditService } from '../src/server/service.js';
-import { startServer } from '../src/server/server.js';
+import { test } from 'node:test';
+import { type Browser, chromium } from 'playwright-core';
 import { runBenchmark } from '../src/eval/runner.js';
+import { startServer } from '../src/server/server.js';
+import { EditService } from '../src/server/service.js';
 import { repoRoot, tinyGpt2Dir } from './helpers.js';
 import { decodePng, distinctColours } from './png.js';
 import { TOKEN } from './service-client.js';
@@ -18,15 +18,33 @@ const required = process.env.ELDER_REQUIRE_BROWSER === '1';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-web-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-test('the web page: submit an edit, watch it apply, ask, see the route, retract; evaluation plot shown', { timeout: 180_000, skip: !hasChromium && !required && `no ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
+test('the web page: submit an edit, watch it apply, ask, see the route, retract; evaluation plot shown', {
+  timeout: 180_000,
+  skip: !hasChromium && !required && `no ${CHROMIUM} (apt-get install chromium)`,
+}, async (t) => {
   assert.ok(hasChromium, `${CHROMIUM} is missing: apt-get install chromium`);
   // A small real evaluation, so the page has a report and a plot to show.
   const evalDir = path.join(tmp, 'eval');
   runBenchmark(
-    { modelDir: tinyGpt2Dir, dataFile: path.join(repoRoot, 'bench/data/edits-small.jsonl'), edits: 3, methods: ['elder'], seed: 1, outDir: evalDir, batchSize: 4, evalEvery: 2, settings: { elder: { lr: 1e-2, iterations: 5 } }, localityTokens: 4 },
+    {
+      modelDir: tinyGpt2Dir,
+      dataFile: path.join(repoRoot, 'bench/data/edits-small.jsonl'),
+      edits: 3,
+      methods: ['elder'],
+      seed: 1,
+      outDir: evalDir,
+      batchSize: 4,
+      evalEvery: 2,
+      settings: { elder: { lr: 1e-2, iterations: 5 } },
+      localityTokens: 4,
+    },
     () => {},
   );
-  const service = await EditService.open({ modelDir: tinyGpt2Dir, stateDir: path.join(tmp, 'state'), overrides: { lr: 1e-2, iterations: 60, batchSize: 2, firstLayer: 2, lastLayer: 3 } });
+  const service = await EditService.open({
+    modelDir: tinyGpt2Dir,
+    stateDir: path.join(tmp, 'state'),
+    overrides: { lr: 1e-2, iterations: 60, batchSize: 2, firstLayer: 2, lastLayer: 3 },
+  });
   const server = await startServer(service, { port: 0, token: TOKEN, evalDir });
   let browser: Browser | null = null;
   try {
@@ -34,7 +52,15 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
       executablePath: CHROMIUM,
       headless: true,
       // This machine's network is closed: without these Chromium keeps trying Google's hosts.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     const problems: string[] = [];
@@ -98,7 +124,11 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
     await page.click('#ask-button');
     await page.locator('#answer-route', { hasText: 'deferred to the base model' }).waitFor();
     assert.equal(service.store!.get('web-1')!.status, 'retracted');
-    assert.deepEqual(problems.filter((p) => !p.includes('401')), [], problems.join('\n'));
+    assert.deepEqual(
+      problems.filter((p) => !p.includes('401')),
+      [],
+      problems.join('\n'),
+    );
   } finally {
     await browser?.close();
     await server.close();

@@ -33,7 +33,8 @@ async function refreshHealth() {
   try {
     const health = await api('GET', '/healthz');
     const counts = health.edits ?? {};
-    $('#summary').textContent = `model ${health.model} · generation ${health.generation} · ${health.codes} live edit codes${health.read_only ? ' · read-only' : ''}`;
+    $('#summary').textContent =
+      `model ${health.model} · generation ${health.generation} · ${health.codes} live edit codes${health.read_only ? ' · read-only' : ''}`;
     const training = health.training;
     $('#training').textContent = training
       ? `training batch ${training.batch} (${training.ids.join(', ')}): iteration ${training.iteration}/${training.iterations}${training.loss === null ? '' : `, loss ${training.loss.toFixed(4)}`}, ${training.seconds.toFixed(1)} s`
@@ -105,7 +106,10 @@ async function retract(id, button) {
 async function submitEdit(event) {
   event.preventDefault();
   const record = { prompt: $('#edit-prompt').value, target: $('#edit-target').value };
-  const rephrases = $('#edit-rephrases').value.split('\n').map((line) => line.trim()).filter(Boolean);
+  const rephrases = $('#edit-rephrases')
+    .value.split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   if (rephrases.length) record.rephrases = rephrases;
   if ($('#edit-id').value.trim()) record.id = $('#edit-id').value.trim();
   if ($('#edit-label').value.trim()) record.label = $('#edit-label').value.trim();

@@ -2,14 +2,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { loadModel } from '../../src/models/load.js';
+import { expandRequests, tokenizeEdit } from '../../src/editors/edit.js';
 import { parseEditsJsonl } from '../../src/editors/edits-file.js';
-import { tokenizeEdit, expandRequests } from '../../src/editors/edit.js';
-import { readDataset, type DatasetFormat } from '../../src/eval/datasets.js';
+import { type DatasetFormat, readDataset } from '../../src/eval/datasets.js';
+import { loadModel } from '../../src/models/load.js';
 import { requireTokenizer } from '../../src/models/tokenizer.js';
 import { attempt, type Surface } from '../harness.js';
-import { damagedBytes, damagedJson, type Damage } from '../mutate.js';
-import { REPO, copyModel, type Workspace } from '../workspace.js';
+import { type Damage, damagedBytes, damagedJson } from '../mutate.js';
+import { copyModel, REPO, type Workspace } from '../workspace.js';
 
 /** Writes the damaged file into a fresh copy of the model folder and loads it (and, with a tokenizer, encodes and decodes). */
 function modelFileSurface(name: string, ws: Workspace, file: string, arbitrary: fc.Arbitrary<Damage>, withTokenizer: boolean): Surface<Damage> {
@@ -42,7 +42,10 @@ export function configSurface(ws: Workspace): Surface<Damage> {
 
 export function tokenizerSurface(ws: Workspace): Surface<Damage> {
   const base = JSON.parse(fs.readFileSync(path.join(ws.modelDir, 'tokenizer.json'), 'utf8'));
-  return { ...modelFileSurface('tokenizer.json', ws, 'tokenizer.json', damagedJson(base, { pathLimit: 300, serialize: (v) => JSON.stringify(v) }), true), hangSeconds: 10 };
+  return {
+    ...modelFileSurface('tokenizer.json', ws, 'tokenizer.json', damagedJson(base, { pathLimit: 300, serialize: (v) => JSON.stringify(v) }), true),
+    hangSeconds: 10,
+  };
 }
 
 /** The safetensors header (its JSON, its 8-byte length) or the whole file damaged. */
@@ -57,7 +60,10 @@ export function safetensorsSurface(ws: Workspace): Surface<Damage> {
     return Buffer.concat([prefix, json, data]);
   };
   const arbitrary: fc.Arbitrary<Damage> = fc.oneof(
-    { weight: 3, arbitrary: damagedJson(header, { serialize: (v) => JSON.stringify(v) }).map((d) => ({ kind: `header: ${d.kind}`, bytes: withHeader(d.bytes) })) },
+    {
+      weight: 3,
+      arbitrary: damagedJson(header, { serialize: (v) => JSON.stringify(v) }).map((d) => ({ kind: `header: ${d.kind}`, bytes: withHeader(d.bytes) })),
+    },
     {
       weight: 1,
       arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((length: bigint) => {
@@ -82,12 +88,12 @@ const EDIT_LINES = [
 export function editsSurface(ws: Workspace): Surface<Damage> {
   const { model, tokenizer } = loadModel(ws.modelDir);
   const tok = requireTokenizer(tokenizer, ws.modelDir);
-  const text = EDIT_LINES.map((l) => JSON.stringify(l)).join('\n') + '\n';
+  const text = `${EDIT_LINES.map((l) => JSON.stringify(l)).join('\n')}\n`;
   const arbitrary = fc.oneof(
     fc.integer({ min: 0, max: EDIT_LINES.length - 1 }).chain((line) =>
       damagedJson(EDIT_LINES[line], { serialize: (v) => JSON.stringify(v) }).map((d) => ({
         kind: `line ${line + 1}: ${d.kind}`,
-        bytes: Buffer.from(EDIT_LINES.map((l, i) => (i === line ? Buffer.from(d.bytes).toString('utf8') : JSON.stringify(l))).join('\n') + '\n'),
+        bytes: Buffer.from(`${EDIT_LINES.map((l, i) => (i === line ? Buffer.from(d.bytes).toString('utf8') : JSON.stringify(l))).join('\n')}\n`),
       })),
     ),
     damagedBytes(Buffer.from(text)),
@@ -109,11 +115,13 @@ export function datasetSurface(ws: Workspace): Surface<{ format: DatasetFormat; 
   const bases: Record<DatasetFormat, { value: unknown; serialize?: (v: unknown) => string }> = {
     zsre: { value: take('zsre.json') },
     counterfact: { value: take('counterfact.json') },
-    jsonl: { value: EDIT_LINES, serialize: (v) => (v as unknown[]).map((l) => JSON.stringify(l)).join('\n') + '\n' },
+    jsonl: { value: EDIT_LINES, serialize: (v) => `${(v as unknown[]).map((l) => JSON.stringify(l)).join('\n')}\n` },
   };
-  const arbitrary = fc.constantFrom<DatasetFormat>('zsre', 'counterfact', 'jsonl').chain((format) =>
-    fc.record({ format: fc.constant(format), given: fc.boolean(), damage: damagedJson(bases[format].value, { serialize: bases[format].serialize }) }),
-  );
+  const arbitrary = fc
+    .constantFrom<DatasetFormat>('zsre', 'counterfact', 'jsonl')
+    .chain((format) =>
+      fc.record({ format: fc.constant(format), given: fc.boolean(), damage: damagedJson(bases[format].value, { serialize: bases[format].serialize }) }),
+    );
   const dir = ws.scratch('datasets');
   let n = 0;
   return {

@@ -9,8 +9,8 @@
 import net from 'node:net';
 import path from 'node:path';
 import fc from 'fast-check';
+import { type RunningServer, startServer } from '../../src/server/server.js';
 import { EditService } from '../../src/server/service.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
 import type { CaseResult, Surface } from '../harness.js';
 import { damagedJson } from '../mutate.js';
 import type { Workspace } from '../workspace.js';
@@ -29,34 +29,100 @@ interface HttpCase {
 const EDIT = { id: 'e', prompt: 'The capital of Norway is', target: 'Bergen', subject: 'Norway', rephrases: ['Norway — capital:'] };
 const COMPLETION = { prompt: 'The capital of Norway is', max_tokens: 4, temperature: 0.5, top_p: 0.9, seed: 3 };
 
-const escapes = fc.array(fc.oneof(fc.constantFrom('%', '%f', '%ff', '%00', '%2F', '%25', '%E0%A4%A', '%C0%AF', '..', '/', '?', '#', ';', '&', '='), fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0')}`)), { maxLength: 12 }).map((parts) => parts.join(''));
+const escapes = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('%', '%f', '%ff', '%00', '%2F', '%25', '%E0%A4%A', '%C0%AF', '..', '/', '?', '#', ';', '&', '='),
+      fc.string({ maxLength: 6 }),
+      fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0')}`),
+    ),
+    { maxLength: 12 },
+  )
+  .map((parts) => parts.join(''));
 
 const targetArbitrary: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('/healthz', '/metrics', '/openapi.json', '/v1/edits', '/v1/completions', '/v1/evaluation', '/v1/evaluation/reliability-vs-edits.svg', '/', '*', '//x:99999/', 'http://evil/v1/edits', '/v1/edits?status=applied&limit=5&after=0'),
+  fc.constantFrom(
+    '/healthz',
+    '/metrics',
+    '/openapi.json',
+    '/v1/edits',
+    '/v1/completions',
+    '/v1/evaluation',
+    '/v1/evaluation/reliability-vs-edits.svg',
+    '/',
+    '*',
+    '//x:99999/',
+    'http://evil/v1/edits',
+    '/v1/edits?status=applied&limit=5&after=0',
+  ),
   escapes.map((s) => `/v1/edits/${s}`),
   fc.tuple(fc.constantFrom('/v1/edits', '/v1/completions', '/healthz'), escapes).map(([route, s]) => `${route}${s}`),
-  fc.record({ status: fc.string({ maxLength: 10 }), limit: fc.oneof(fc.integer(), fc.string({ maxLength: 6 })), after: fc.oneof(fc.bigInt(), fc.string({ maxLength: 6 })) }).map(
-    (q) => `/v1/edits?status=${encodeURIComponent(q.status)}&limit=${encodeURIComponent(String(q.limit))}&after=${encodeURIComponent(String(q.after))}`,
-  ),
+  fc
+    .record({
+      status: fc.string({ maxLength: 10 }),
+      limit: fc.oneof(fc.integer(), fc.string({ maxLength: 6 })),
+      after: fc.oneof(fc.bigInt(), fc.string({ maxLength: 6 })),
+    })
+    .map((q) => `/v1/edits?status=${encodeURIComponent(q.status)}&limit=${encodeURIComponent(String(q.limit))}&after=${encodeURIComponent(String(q.after))}`),
   fc.integer({ min: 1, max: 12_000 }).map((n) => `/v1/edits/${'a'.repeat(n)}`),
 );
 
-const headerArbitrary: fc.Arbitrary<Array<[string, string]>> = fc.tuple(
-  fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', ';;;'), { nil: undefined }),
-  fc.option(fc.constantFrom(`Bearer ${TOKEN}`, 'Bearer wrong', 'Bearer', 'Basic Zm9vOmJhcg==', `bearer ${TOKEN}`, `Bearer ${TOKEN} extra`, 'x'.repeat(5000)), { nil: undefined }),
-  fc.array(fc.tuple(fc.constantFrom('X-Junk', 'Accept', 'Accept-Encoding', 'Expect', 'Transfer-Encoding', 'Range', 'If-None-Match', 'Origin'), fc.string({ maxLength: 40 }).map((v) => v.replace(/[\r\n]/g, ''))), { maxLength: 3 }),
-).map(([type, auth, extra]) => [...(type === undefined ? [] : [['Content-Type', type] as [string, string]]), ...(auth === undefined ? [] : [['Authorization', auth] as [string, string]]), ...extra]);
+const headerArbitrary: fc.Arbitrary<Array<[string, string]>> = fc
+  .tuple(
+    fc.option(
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'APPLICATION/JSON',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        '',
+        ';;;',
+      ),
+      { nil: undefined },
+    ),
+    fc.option(
+      fc.constantFrom(`Bearer ${TOKEN}`, 'Bearer wrong', 'Bearer', 'Basic Zm9vOmJhcg==', `bearer ${TOKEN}`, `Bearer ${TOKEN} extra`, 'x'.repeat(5000)),
+      { nil: undefined },
+    ),
+    fc.array(
+      fc.tuple(
+        fc.constantFrom('X-Junk', 'Accept', 'Accept-Encoding', 'Expect', 'Transfer-Encoding', 'Range', 'If-None-Match', 'Origin'),
+        fc.string({ maxLength: 40 }).map((v) => v.replace(/[\r\n]/g, '')),
+      ),
+      { maxLength: 3 },
+    ),
+  )
+  .map(([type, auth, extra]) => [
+    ...(type === undefined ? [] : [['Content-Type', type] as [string, string]]),
+    ...(auth === undefined ? [] : [['Authorization', auth] as [string, string]]),
+    ...extra,
+  ]);
 
 const bodyArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.constant(new Uint8Array(0)),
-  fc.record({ id: fc.string({ minLength: 1, maxLength: 12 }), prompt: fc.string({ maxLength: 40 }), target: fc.string({ maxLength: 10 }) }).map((e) => Buffer.from(JSON.stringify({ ...EDIT, ...e }))),
-  fc.array(fc.record({ prompt: fc.constantFrom('The capital of Chile is', 'A beagle is a kind of', 'x'), target: fc.constantFrom('Lima', 'cat', 'y') }), { minLength: 1, maxLength: 5 }).map((edits) => Buffer.from(JSON.stringify(edits))),
+  fc
+    .record({ id: fc.string({ minLength: 1, maxLength: 12 }), prompt: fc.string({ maxLength: 40 }), target: fc.string({ maxLength: 10 }) })
+    .map((e) => Buffer.from(JSON.stringify({ ...EDIT, ...e }))),
+  fc
+    .array(fc.record({ prompt: fc.constantFrom('The capital of Chile is', 'A beagle is a kind of', 'x'), target: fc.constantFrom('Lima', 'cat', 'y') }), {
+      minLength: 1,
+      maxLength: 5,
+    })
+    .map((edits) => Buffer.from(JSON.stringify(edits))),
   damagedJson(EDIT, { serialize: (v) => JSON.stringify(v) }).map((d) => d.bytes),
   damagedJson(COMPLETION, { serialize: (v) => JSON.stringify(v) }).map((d) => d.bytes),
   fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
   fc.integer({ min: 1, max: 100_000 }).map((depth) => Buffer.from('['.repeat(depth) + ']'.repeat(depth))),
   fc.integer({ min: 1, max: 200_000 }).map((n) => Buffer.from(JSON.stringify(Array.from({ length: n }, (_, i) => i % 7)))),
-  fc.constantFrom('{"__proto__":{"admin":true},"prompt":"a b","target":"c"}', '{"constructor":{"prototype":{"x":1}},"prompt":"a b","target":"c"}', '{"prompt":"a b","target":"c","prompt":"dup"}').map((s) => Buffer.from(s)),
+  fc
+    .constantFrom(
+      '{"__proto__":{"admin":true},"prompt":"a b","target":"c"}',
+      '{"constructor":{"prototype":{"x":1}},"prompt":"a b","target":"c"}',
+      '{"prompt":"a b","target":"c","prompt":"dup"}',
+    )
+    .map((s) => Buffer.from(s)),
   fc.uint8Array({ maxLength: 64 }).map((junk) => Buffer.concat([Buffer.from('{"prompt":"'), junk, Buffer.from('","target":"x"}')])),
 );
 
@@ -70,16 +136,38 @@ const anyCase: fc.Arbitrary<HttpCase> = fc.record({
 
 /** A well-formed call of a real route (right method, JSON, the token) with a generated body or id: reaches the handlers. */
 const routedCase: fc.Arbitrary<HttpCase> = fc.oneof(
-  bodyArbitrary.map((body) => ({ method: 'POST', target: '/v1/edits', headers: [['Content-Type', 'application/json'], ['Authorization', `Bearer ${TOKEN}`]] as Array<[string, string]>, body })),
-  bodyArbitrary.map((body) => ({ method: 'POST', target: '/v1/completions', headers: [['Content-Type', 'application/json']] as Array<[string, string]>, body })),
-  fc.oneof(escapes, fc.constantFrom('e', 'x', '0')).map((id) => ({ method: 'DELETE', target: `/v1/edits/${id}`, headers: [['Authorization', `Bearer ${TOKEN}`]] as Array<[string, string]>, body: new Uint8Array(0) })),
+  bodyArbitrary.map((body) => ({
+    method: 'POST',
+    target: '/v1/edits',
+    headers: [
+      ['Content-Type', 'application/json'],
+      ['Authorization', `Bearer ${TOKEN}`],
+    ] as Array<[string, string]>,
+    body,
+  })),
+  bodyArbitrary.map((body) => ({
+    method: 'POST',
+    target: '/v1/completions',
+    headers: [['Content-Type', 'application/json']] as Array<[string, string]>,
+    body,
+  })),
+  fc.oneof(escapes, fc.constantFrom('e', 'x', '0')).map((id) => ({
+    method: 'DELETE',
+    target: `/v1/edits/${id}`,
+    headers: [['Authorization', `Bearer ${TOKEN}`]] as Array<[string, string]>,
+    body: new Uint8Array(0),
+  })),
   fc.oneof(escapes, fc.constantFrom('e', 'x')).map((id) => ({ method: 'GET', target: `/v1/edits/${id}`, headers: [], body: new Uint8Array(0) })),
 );
 
 /** A client that sends part of a request and hangs up. */
 const partialCase: fc.Arbitrary<HttpCase> = fc.tuple(fc.oneof(anyCase, routedCase), fc.nat()).map(([c, cut]) => ({ ...c, cut }));
 
-const caseArbitrary: fc.Arbitrary<HttpCase> = fc.oneof({ weight: 4, arbitrary: anyCase }, { weight: 4, arbitrary: routedCase }, { weight: 1, arbitrary: partialCase });
+const caseArbitrary: fc.Arbitrary<HttpCase> = fc.oneof(
+  { weight: 4, arbitrary: anyCase },
+  { weight: 4, arbitrary: routedCase },
+  { weight: 1, arbitrary: partialCase },
+);
 
 /** Sends one request as raw bytes and returns the status code (0: the connection closed without an answer). */
 function send(url: string, c: HttpCase, timeoutMs: number): Promise<number | 'timeout'> {
@@ -94,7 +182,7 @@ function send(url: string, c: HttpCase, timeoutMs: number): Promise<number | 'ti
       resolve('timeout');
     }, timeoutMs);
     socket.on('connect', () => {
-      const bytes = Buffer.concat([Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), c.body]);
+      const bytes = Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), c.body]);
       if (c.cut === undefined) {
         socket.end(bytes);
         return;
@@ -120,7 +208,12 @@ function send(url: string, c: HttpCase, timeoutMs: number): Promise<number | 'ti
 }
 
 export async function httpSurface(ws: Workspace): Promise<Surface<HttpCase>> {
-  const service = await EditService.open({ modelDir: ws.modelDir, stateDir: path.join(ws.root, 'http-state'), overrides: { iterations: 2, batchSize: 4, replay: 0 }, log: () => {} });
+  const service = await EditService.open({
+    modelDir: ws.modelDir,
+    stateDir: path.join(ws.root, 'http-state'),
+    overrides: { iterations: 2, batchSize: 4, replay: 0 },
+    log: () => {},
+  });
   let server: RunningServer;
   try {
     server = await startServer(service, { port: 0, token: TOKEN, limits: { maxBodyBytes: 256 * 1024, maxTokens: 8 }, log: () => {} });

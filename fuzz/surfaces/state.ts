@@ -9,11 +9,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { loadModel } from '../../src/models/load.js';
-import { requireTokenizer } from '../../src/models/tokenizer.js';
 import { tokenizeEdit } from '../../src/editors/edit.js';
 import { ElderState } from '../../src/editors/elder/state.js';
-import { classifyError, type CaseResult, type Surface } from '../harness.js';
+import { loadModel } from '../../src/models/load.js';
+import { requireTokenizer } from '../../src/models/tokenizer.js';
+import { type CaseResult, classifyError, type Surface } from '../harness.js';
 import type { Workspace } from '../workspace.js';
 
 type StateDamage =
@@ -35,7 +35,10 @@ function viewOf(state: ElderState): string {
  */
 function journalPrefixIds(journal: Buffer, at: number): string[] {
   const text = journal.subarray(0, at).toString('utf8');
-  const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '');
+  const lines = text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((l) => l !== '');
   const tail = text.slice(text.lastIndexOf('\n') + 1);
   if (at < journal.length && journal[at] === 0x0a && tail !== '') lines.push(tail);
   const status = new Map<string, string>();
@@ -54,7 +57,13 @@ export function stateSurface(ws: Workspace): Surface<StateDamage> {
   const options = { modelName: 'fuzz', overrides: { iterations: 2, batchSize: 2, replay: 1 } };
   const state = ElderState.open(original, model, options);
   const edits = ['Norway', 'Chile', 'Kenya', 'Japan'].map((subject, i) =>
-    tokenizeEdit(tok, model.config, { id: subject.toLowerCase(), label: subject, prompt: `The capital of ${subject} is`, target: ['Bergen', 'Lima', 'Oslo', 'Paris'][i], subject }),
+    tokenizeEdit(tok, model.config, {
+      id: subject.toLowerCase(),
+      label: subject,
+      prompt: `The capital of ${subject} is`,
+      target: ['Bergen', 'Lima', 'Oslo', 'Paris'][i],
+      subject,
+    }),
   );
   state.applyBatch(edits.slice(0, 2));
   state.applyBatch(edits.slice(2));
@@ -68,7 +77,12 @@ export function stateSurface(ws: Workspace): Surface<StateDamage> {
   const arbitrary: fc.Arbitrary<StateDamage> = fc.oneof(
     fc.integer({ min: 0, max: journal.length }).map((at) => ({ kind: 'cut journal' as const, at })),
     fc.constantFrom(...files).chain((file) =>
-      fc.record({ kind: fc.constant('flip' as const), file: fc.constant(file), at: fc.integer({ min: 0, max: Math.max(0, sizes.get(file)! - 1) }), bit: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({
+        kind: fc.constant('flip' as const),
+        file: fc.constant(file),
+        at: fc.integer({ min: 0, max: Math.max(0, sizes.get(file)! - 1) }),
+        bit: fc.integer({ min: 0, max: 7 }),
+      }),
     ),
     fc.constantFrom(...files).map((file) => ({ kind: 'remove' as const, file })),
     fc.record({
@@ -119,7 +133,7 @@ export function stateSurface(ws: Workspace): Surface<StateDamage> {
         const view = viewOf(opened);
         opened.close();
         if (view === expected) result = { outcome: damage.kind === 'extra' || (damage.kind === 'lock' && !damage.live) ? 'recovered' : 'accepted' };
-        else if (recovery !== null && recovery(view)) result = { outcome: 'recovered' };
+        else if (recovery?.(view)) result = { outcome: 'recovered' };
         else result = { outcome: 'silent change', detail: `${damage.kind}: opened to a different state` };
         if (damage.kind === 'lock' && damage.live) result = { outcome: 'silent change', detail: 'opened a state locked by a live process' };
       } catch (error) {

@@ -55,12 +55,23 @@ export function commandUsage(spec: CommandSpec): string {
     const extra = [doc.required ? 'required' : '', doc.default !== undefined ? `default: ${doc.default}` : ''].filter((s) => s !== '').join('; ');
     return `  ${flag(entry).padEnd(width)}  ${doc.help}${extra === '' ? '' : ` (${extra})`}`;
   });
-  return [`Usage: elder ${spec.name} ${usage}`, '', spec.summary, '', 'Options:', ...lines, `  ${'--help'.padEnd(width)}  this text`, ...(spec.notes ? ['', spec.notes] : [])].join('\n');
+  return [
+    `Usage: elder ${spec.name} ${usage}`,
+    '',
+    spec.summary,
+    '',
+    'Options:',
+    ...lines,
+    `  ${'--help'.padEnd(width)}  this text`,
+    ...(spec.notes ? ['', spec.notes] : []),
+  ].join('\n');
 }
 
 export function parseOptions(argv: string[], spec: CommandSpec): ParsedOptions {
   if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequested(commandUsage(spec));
-  const options = Object.fromEntries(Object.entries(spec.options).map(([name, doc]) => [name, doc.short === undefined ? { type: doc.type } : { type: doc.type, short: doc.short }]));
+  const options = Object.fromEntries(
+    Object.entries(spec.options).map(([name, doc]) => [name, doc.short === undefined ? { type: doc.type } : { type: doc.type, short: doc.short }]),
+  );
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: values as ParsedOptions['values'], positionals };

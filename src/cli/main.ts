@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 /** The `elder` command line. User errors print one line and exit non-zero; bugs keep their stack trace. */
 import { ElderError, UsageError } from '../util/errors.js';
-import { HelpRequested, type CommandSpec } from './args.js';
-import { INFO_COMMAND, infoCommand } from './commands/info.js';
-import { LOGITS_COMMAND, logitsCommand } from './commands/logits.js';
-import { GENERATE_COMMAND, generateCommand } from './commands/generate.js';
+import { type CommandSpec, HelpRequested } from './args.js';
+import { ASK_COMMAND, askCommand } from './commands/ask.js';
+import { BENCH_EDIT_COMMAND, benchEditCommand } from './commands/bench-edit.js';
 import { DEMO_COMMAND, demoCommand } from './commands/demo.js';
 import { EDIT_COMMAND, editCommand } from './commands/edit.js';
-import { ASK_COMMAND, askCommand } from './commands/ask.js';
-import { RETRACT_COMMAND, retractCommand } from './commands/retract.js';
-import { STATE_COMMAND, stateCommand } from './commands/state.js';
-import { BENCH_EDIT_COMMAND, benchEditCommand } from './commands/bench-edit.js';
-import { SERVE_COMMAND, serveCommand } from './commands/serve.js';
 import { EVAL_BASE_COMMAND, evalBaseCommand } from './commands/eval-base.js';
+import { GENERATE_COMMAND, generateCommand } from './commands/generate.js';
+import { INFO_COMMAND, infoCommand } from './commands/info.js';
+import { LOGITS_COMMAND, logitsCommand } from './commands/logits.js';
+import { RETRACT_COMMAND, retractCommand } from './commands/retract.js';
+import { SERVE_COMMAND, serveCommand } from './commands/serve.js';
+import { STATE_COMMAND, stateCommand } from './commands/state.js';
 
 const commands: Array<{ spec: CommandSpec; run: (argv: string[]) => void | Promise<void> }> = [
   { spec: DEMO_COMMAND, run: demoCommand },

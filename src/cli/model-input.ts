@@ -1,5 +1,5 @@
-import { loadModel } from '../models/load.js';
 import type { DecoderLM } from '../models/decoder.js';
+import { loadModel } from '../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { UsageError } from '../util/errors.js';
 

@@ -2,8 +2,9 @@
  * Edit requests (the JSONL schema shared by the CLI, the service and the
  * benchmark runner) and their tokenization into prompt and target ids.
  */
-import type { TextTokenizer } from '../models/tokenizer.js';
+
 import type { ModelConfig } from '../models/config.js';
+import type { TextTokenizer } from '../models/tokenizer.js';
 import { ElderError, InputError, quote } from '../util/errors.js';
 
 /** One line of an edits file: `{"id"?, "prompt", "target", "rephrases"?, "label"?}`. */
@@ -72,7 +73,9 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
   if (promptIds.length === 0) throw new InputError(`edit ${quote(edit.id)}: the prompt encodes to no tokens`);
   if (targetIds.length === 0) throw new InputError(`edit ${quote(edit.id)}: the target encodes to no tokens`);
   if (promptIds.length + targetIds.length > config.contextLength) {
-    throw new InputError(`edit ${quote(edit.id)}: prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`);
+    throw new InputError(
+      `edit ${quote(edit.id)}: prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`,
+    );
   }
   const subjectEnd = subjectEndOf(tokenizer, edit.prompt, promptIds, edit.subject);
   return subjectEnd === undefined ? { ...edit, promptIds, targetIds } : { ...edit, promptIds, targetIds, subjectEnd };
@@ -82,7 +85,11 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
  * Tokenizes every edit, collecting what is wrong with each (named by id)
  * instead of stopping at the first, so a caller can report them all.
  */
-export function tokenizeEdits(tokenizer: TextTokenizer, config: ModelConfig, edits: ReadonlyArray<EditText>): { tokenized: TokenizedEdit[]; problems: Array<{ id: string; message: string }> } {
+export function tokenizeEdits(
+  tokenizer: TextTokenizer,
+  config: ModelConfig,
+  edits: ReadonlyArray<EditText>,
+): { tokenized: TokenizedEdit[]; problems: Array<{ id: string; message: string }> } {
   const tokenized: TokenizedEdit[] = [];
   const problems: Array<{ id: string; message: string }> = [];
   for (const edit of edits) {
@@ -104,7 +111,9 @@ export function expandRequests(requests: readonly EditRequest[], firstIndex = 0)
     const label = request.label ?? id;
     const subject = request.subject === undefined ? {} : { subject: request.subject };
     edits.push({ id, label, prompt: request.prompt, target: request.target, ...subject });
-    (request.rephrases ?? []).forEach((prompt, n) => edits.push({ id: `${id}#${n + 1}`, label, prompt, target: request.target, ...subject }));
+    (request.rephrases ?? []).forEach((prompt, n) => {
+      edits.push({ id: `${id}#${n + 1}`, label, prompt, target: request.target, ...subject });
+    });
   });
   return edits;
 }

@@ -6,15 +6,16 @@
  * keeps one loaded base model shareable by every method of a benchmark and
  * makes "the untouched model" always available for locality.
  */
-import { Tensor, backward, noGrad } from '../tensor/tensor.js';
-import { selectRows } from '../tensor/ops/select.js';
+
+import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
+import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { AdamW } from '../tensor/adamw.js';
 import { BufferPool, withBufferPool } from '../tensor/buffers.js';
-import type { DecoderLM, LinearHook } from '../models/decoder.js';
-import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
+import { selectRows } from '../tensor/ops/select.js';
+import { backward, noGrad, type Tensor } from '../tensor/tensor.js';
 import { NonFiniteError } from '../util/errors.js';
-import type { TokenizedEdit } from './edit.js';
 import type { PreparedBatch } from './common/batch.js';
+import type { TokenizedEdit } from './edit.js';
 
 /** One optimisation step of a batch, for progress displays. */
 export interface StepReport {

@@ -4,10 +4,10 @@
  * together, each with its line number.
  */
 import fs from 'node:fs';
+import { quote } from '../util/errors.js';
+import { type JsonSchema, nonBlankString, schemaProblems } from '../util/schema.js';
 import type { EditRequest } from './edit.js';
 import { EditFileError } from './elder/errors.js';
-import { quote } from '../util/errors.js';
-import { nonBlankString, schemaProblems, type JsonSchema } from '../util/schema.js';
 
 /** One edit record: the schema shared by edits files, the service (and its OpenAPI document) and elder's benchmark JSONL. */
 export const EDIT_REQUEST_SCHEMA: JsonSchema = {
@@ -19,9 +19,15 @@ export const EDIT_REQUEST_SCHEMA: JsonSchema = {
     id: nonBlankString('Unique id (default: assigned, e.g. edit-7). Rephrases become `id#1`, `id#2`, …'),
     prompt: nonBlankString('The input whose continuation is edited.'),
     target: nonBlankString('The continuation the edited model should produce (a leading space is added when neither side has one).'),
-    rephrases: { type: 'array', items: nonBlankString('Another phrasing of the prompt.'), description: 'Further prompts edited with the same target and label.' },
+    rephrases: {
+      type: 'array',
+      items: nonBlankString('Another phrasing of the prompt.'),
+      description: 'Further prompts edited with the same target and label.',
+    },
     label: nonBlankString('Edits with the same label share one pre-assigned expert allocation (default: the id).'),
-    subject: nonBlankString("What the edit is about, as written in the prompt (e.g. France). ELDER's subject gate applies the edit only to inputs that mention it."),
+    subject: nonBlankString(
+      "What the edit is about, as written in the prompt (e.g. France). ELDER's subject gate applies the edit only to inputs that mention it.",
+    ),
   },
   example: { id: 'capital-of-france', prompt: 'The capital of France is', target: 'Lyon', rephrases: ["France's capital city is"], subject: 'France' },
 };
@@ -31,7 +37,10 @@ export const EDIT_REQUEST_SCHEMA: JsonSchema = {
  * allow `extraKeys` beside the edit's own.
  */
 export function editRecordProblems(record: Record<string, unknown>, extraKeys: readonly string[] = []): string[] {
-  const schema = extraKeys.length === 0 ? EDIT_REQUEST_SCHEMA : { ...EDIT_REQUEST_SCHEMA, properties: { ...EDIT_REQUEST_SCHEMA.properties, ...Object.fromEntries(extraKeys.map((key) => [key, {}])) } };
+  const schema =
+    extraKeys.length === 0
+      ? EDIT_REQUEST_SCHEMA
+      : { ...EDIT_REQUEST_SCHEMA, properties: { ...EDIT_REQUEST_SCHEMA.properties, ...Object.fromEntries(extraKeys.map((key) => [key, {}])) } };
   const problems = schemaProblems(schema, record);
   if (problems.length === 0 && typeof record.subject === 'string' && typeof record.prompt === 'string' && !record.prompt.includes(record.subject)) {
     problems.push(`subject ${quote(record.subject)} does not occur in the prompt`);

@@ -4,13 +4,13 @@
  */
 import type { DecoderLM } from '../models/decoder.js';
 import { UsageError } from '../util/errors.js';
-import type { Editor } from './editor.js';
-import { defaultElderConfig, paperElderConfig, type ElderConfig } from './elder/config.js';
-import { ElderEditor } from './elder/editor.js';
-import { defaultGraceConfig, GraceEditor } from './baselines/grace.js';
-import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
 import { defaultFtlConfig, FtlEditor } from './baselines/ft-l.js';
+import { defaultGraceConfig, GraceEditor } from './baselines/grace.js';
 import { defaultLoraConfig, LoraEditor } from './baselines/lora.js';
+import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
+import type { Editor } from './editor.js';
+import { defaultElderConfig, type ElderConfig, paperElderConfig } from './elder/config.js';
+import { ElderEditor } from './elder/editor.js';
 
 export const METHODS = ['elder', 'elder-paper', 'grace', 'melo', 'ft-l', 'lora', 'elder-noguide', 'elder-balance'] as const;
 export type MethodName = (typeof METHODS)[number];

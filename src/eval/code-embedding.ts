@@ -7,8 +7,8 @@
  */
 import { UMAP } from 'umap-js';
 import type { TokenizedEdit } from '../editors/edit.js';
-import type { ElderEditor } from '../editors/elder/editor.js';
 import { codeToHex } from '../editors/elder/codebook.js';
+import type { ElderEditor } from '../editors/elder/editor.js';
 import { Random } from '../util/random.js';
 import type { StreamRecord } from './protocol.js';
 

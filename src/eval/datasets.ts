@@ -11,8 +11,9 @@
  *   benchmark does), which then replaces `loc` / `neighborhood_prompts`.
  * Files may be a JSON array or JSON lines. Every problem names the record.
  */
-import { EditFileError } from '../editors/elder/errors.js';
+
 import { editRecordProblems, readInputFile } from '../editors/edits-file.js';
+import { EditFileError } from '../editors/elder/errors.js';
 
 export type DatasetFormat = 'zsre' | 'counterfact' | 'jsonl';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['zsre', 'counterfact', 'jsonl'];
@@ -73,12 +74,15 @@ function parseJsonOrLines(text: string, file: string): unknown[] {
 }
 
 function guessFormat(first: unknown, file: string): DatasetFormat {
-  if (first === null || typeof first !== 'object' || Array.isArray(first)) throw new EditFileError(`${file}: record 1 is not a JSON object, so the format cannot be told; pass --format zsre|counterfact|jsonl`);
+  if (first === null || typeof first !== 'object' || Array.isArray(first))
+    throw new EditFileError(`${file}: record 1 is not a JSON object, so the format cannot be told; pass --format zsre|counterfact|jsonl`);
   const record = first as Record<string, unknown>;
   if ('requested_rewrite' in record) return 'counterfact';
   if ('src' in record) return 'zsre';
   if ('prompt' in record && 'target' in record) return 'jsonl';
-  throw new EditFileError(`${file}: cannot tell the format from the first record (keys: ${Object.keys(record).join(', ')}); pass --format zsre|counterfact|jsonl`);
+  throw new EditFileError(
+    `${file}: cannot tell the format from the first record (keys: ${Object.keys(record).join(', ')}); pass --format zsre|counterfact|jsonl`,
+  );
 }
 
 function text(record: Record<string, unknown>, key: string, where: string): string {
@@ -90,7 +94,8 @@ function text(record: Record<string, unknown>, key: string, where: string): stri
 function textList(value: unknown, key: string, where: string): string[] {
   if (value === undefined || value === null) return [];
   const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) throw new EditFileError(`${where}: "${key}" must be a string or a list of strings`);
+  if (!Array.isArray(list) || list.some((item) => typeof item !== 'string'))
+    throw new EditFileError(`${where}: "${key}" must be a string or a list of strings`);
   return (list as string[]).filter((item) => item.trim() !== '');
 }
 
@@ -137,7 +142,9 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
     rephrases: textList(record.paraphrase_prompts, 'paraphrase_prompts', where),
     locality:
       explicitLocality(record, where) ??
-      textList(record.neighborhood_prompts, 'neighborhood_prompts', where).map((prompt) => (typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt })),
+      textList(record.neighborhood_prompts, 'neighborhood_prompts', where).map((prompt) =>
+        typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt },
+      ),
     ...(typeof rewrite.relation_id === 'string' ? { relation: rewrite.relation_id } : {}),
     subject,
   };

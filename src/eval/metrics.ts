@@ -6,13 +6,14 @@
  *   fraction of target tokens that are;
  * - greedy continuations, compared with the base model's for locality.
  */
-import { noGrad } from '../tensor/tensor.js';
-import { selectRows } from '../tensor/ops/select.js';
+
+import { padTokenId, prepareBatch } from '../editors/common/batch.js';
+import type { Editor } from '../editors/editor.js';
+import { argmaxHits } from '../models/batch.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { generate } from '../models/generate.js';
-import { argmaxHits } from '../models/batch.js';
-import type { Editor } from '../editors/editor.js';
-import { padTokenId, prepareBatch } from '../editors/common/batch.js';
+import { selectRows } from '../tensor/ops/select.js';
+import { noGrad } from '../tensor/tensor.js';
 
 export interface TargetItem {
   promptIds: number[];

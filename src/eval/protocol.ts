@@ -6,8 +6,9 @@
  * allocation), the remaining ⌊|P|/2⌋ are held out to measure generalization.
  * With a single rephrasing that is: the prompt is edited, the rephrasing held out.
  */
-import type { BenchRecord, LocalityPrompt } from './datasets.js';
+
 import type { EditText } from '../editors/edit.js';
+import type { BenchRecord, LocalityPrompt } from './datasets.js';
 
 export interface StreamRecord {
   id: string;

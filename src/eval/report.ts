@@ -5,9 +5,9 @@
  * atomically and only for a complete run.
  */
 import path from 'node:path';
+import { lineChart, type Series, scatterChart } from '../plot/svg.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { lineChart, scatterChart, type Series } from '../plot/svg.js';
-import { EARLY_RECORDS, type BenchResults } from './runner.js';
+import { type BenchResults, EARLY_RECORDS } from './runner.js';
 
 export const REPORT_FILES = {
   results: 'results.json',
@@ -22,13 +22,15 @@ export function writeReport(outDir: string, results: BenchResults): void {
   const write = (name: string, text: string) => writeFileAtomic(path.join(outDir, name), [Buffer.from(text)]);
   write(REPORT_FILES.retention, retentionChart(results));
   write(REPORT_FILES.early, earlyChart(results));
-  const distances = results.methods.find((m) => m.codeDistances !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeDistances !== undefined);
+  const distances =
+    results.methods.find((m) => m.codeDistances !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeDistances !== undefined);
   if (distances?.codeDistances !== undefined) write(REPORT_FILES.distances, distanceChart(distances.method, distances.codeDistances));
-  const embedded = results.methods.find((m) => m.codeEmbedding !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeEmbedding !== undefined);
+  const embedded =
+    results.methods.find((m) => m.codeEmbedding !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeEmbedding !== undefined);
   if (embedded?.codeEmbedding !== undefined) write(REPORT_FILES.codes, codeChart(embedded.method, embedded.codeEmbedding));
   write(REPORT_FILES.report, markdownReport(results, embedded !== undefined));
   // results.json last: its presence marks a finished report.
-  write(REPORT_FILES.results, JSON.stringify(results, null, 2) + '\n');
+  write(REPORT_FILES.results, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 function retentionChart(results: BenchResults): string {
@@ -37,8 +39,16 @@ function retentionChart(results: BenchResults): string {
 }
 
 function earlyChart(results: BenchResults): string {
-  const series: Series[] = results.methods.map((m) => ({ name: m.method, points: m.retention.filter((p) => !Number.isNaN(p.early)).map((p) => ({ x: p.edits, y: p.early })) }));
-  return lineChart(series, { title: `Reliability of the first ${EARLY_RECORDS} records' edits as the stream goes on`, xLabel: 'edits applied', yLabel: 'reliability', yRange: [0, 1] });
+  const series: Series[] = results.methods.map((m) => ({
+    name: m.method,
+    points: m.retention.filter((p) => !Number.isNaN(p.early)).map((p) => ({ x: p.edits, y: p.early })),
+  }));
+  return lineChart(series, {
+    title: `Reliability of the first ${EARLY_RECORDS} records' edits as the stream goes on`,
+    xLabel: 'edits applied',
+    yLabel: 'reliability',
+    yRange: [0, 1],
+  });
 }
 
 /** Share of prompts at each nearest-code distance: held-out rephrasings should sit below ε, unrelated prompts at or above it. */
@@ -51,9 +61,20 @@ function distanceChart(method: string, distances: NonNullable<BenchResults['meth
     { name: `held-out (${distances.heldOut.length})`, points: histogram(distances.heldOut) },
     { name: `unrelated (${distances.unrelated.length})`, points: histogram(distances.unrelated) },
     // At or beyond ε the base model answers.
-    { name: `ε = ${distances.epsilon}`, points: [{ x: distances.epsilon, y: 0 }, { x: distances.epsilon, y: 1 }] },
+    {
+      name: `ε = ${distances.epsilon}`,
+      points: [
+        { x: distances.epsilon, y: 0 },
+        { x: distances.epsilon, y: 1 },
+      ],
+    },
   ];
-  return lineChart(series, { title: `${method}: distance to the nearest stored code`, xLabel: 'Hamming distance (bits)', yLabel: 'share of prompts', yRange: [0, 1] });
+  return lineChart(series, {
+    title: `${method}: distance to the nearest stored code`,
+    xLabel: 'Hamming distance (bits)',
+    yLabel: 'share of prompts',
+    yRange: [0, 1],
+  });
 }
 
 function codeChart(method: string, embedding: NonNullable<BenchResults['methods'][number]['codeEmbedding']>): string {
@@ -86,16 +107,22 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   }
   const routed = results.methods.filter((m) => m.diagnostics !== undefined && m.diagnostics.length > 0);
   if (routed.length > 0) {
-    lines.push('', '| Routing after the last batch | Codes still matching | Unrelated prompts deferred | Median unrelated code distance |', '|---|---:|---:|---:|');
+    lines.push(
+      '',
+      '| Routing after the last batch | Codes still matching | Unrelated prompts deferred | Median unrelated code distance |',
+      '|---|---:|---:|---:|',
+    );
     for (const m of routed) {
       const last = m.diagnostics![m.diagnostics!.length - 1];
       const sorted = [...last.unrelatedDistances].sort((a, b) => a - b);
-      lines.push(`| ${m.method} | ${pct(last.codesStable)} | ${pct(last.unrelatedDeferred)} | ${sorted.length === 0 ? '–' : sorted[Math.floor(sorted.length / 2)]} |`);
+      lines.push(
+        `| ${m.method} | ${pct(last.codesStable)} | ${pct(last.unrelatedDeferred)} | ${sorted.length === 0 ? '–' : sorted[Math.floor(sorted.length / 2)]} |`,
+      );
     }
   }
   lines.push(
     '',
-    'Rel. = edited prompts whose every target token is the argmax (teacher forcing); Gen. = the same on held-out rephrasings; Loc. = unrelated prompts whose greedy continuation equals the base model\'s. Percentages.',
+    "Rel. = edited prompts whose every target token is the argmax (teacher forcing); Gen. = the same on held-out rephrasings; Loc. = unrelated prompts whose greedy continuation equals the base model's. Percentages.",
     '',
     `Protocol: ${results.protocol}.`,
     '',
@@ -104,5 +131,5 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
     `![Reliability of the first ${EARLY_RECORDS} records' edits](${REPORT_FILES.early})`,
   );
   if (hasCodePlot) lines.push('', `![Allocation codes](${REPORT_FILES.codes})`, '', `![Distance to the nearest stored code](${REPORT_FILES.distances})`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

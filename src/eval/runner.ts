@@ -7,24 +7,25 @@
  * and a rerun with the same settings skips them. The report files are written
  * only once every method has finished.
  */
+
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
-import { loadModel } from '../models/load.js';
-import { requireTokenizer } from '../models/tokenizer.js';
-import { tokenizeEdit, type TokenizedEdit } from '../editors/edit.js';
-import { createEditor, type MethodName, type MethodSettings } from '../editors/registry.js';
+import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
 import { ElderEditor } from '../editors/elder/editor.js';
+import { createEditor, type MethodName, type MethodSettings } from '../editors/registry.js';
+import { loadModel } from '../models/load.js';
+import { requireTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { InputError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import { readDataset, readLocalityFile, type DatasetFormat, type LocalityPrompt } from './datasets.js';
-import { buildStream, type StreamRecord } from './protocol.js';
+import { type CodeEmbedding, embedCodes } from './code-embedding.js';
+import { type DatasetFormat, type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
 import { greedyContinuations, mean, rate, scoreTargets } from './metrics.js';
-import { embedCodes, type CodeEmbedding } from './code-embedding.js';
+import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
 
 export interface BenchOptions {
@@ -81,7 +82,15 @@ export interface BenchResults {
   complete: true;
   createdAt: string;
   model: { dir: string; architecture: string; layers: number; width: number; parameters: number };
-  data: { file: string; format: DatasetFormat; records: number; editPrompts: number; heldOutPrompts: number; localityPrompts: number; skippedWithoutRephrase: number };
+  data: {
+    file: string;
+    format: DatasetFormat;
+    records: number;
+    editPrompts: number;
+    heldOutPrompts: number;
+    localityPrompts: number;
+    skippedWithoutRephrase: number;
+  };
   protocol: string;
   settings: { batchSize: number; evalEvery: number; seed: number; localityTokens: number; methods: MethodName[] };
   machine: string;
@@ -109,17 +118,23 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const tokenizer = requireTokenizer(loaded.tokenizer, options.modelDir);
   const dataset = readDataset(options.dataFile, options.format);
   const { stream, skipped } = buildStream(dataset.records, options.edits);
-  if (stream.length === 0) throw new InputError(`${options.dataFile}: no record has a rephrasing, so none can be used (the protocol holds rephrasings out for generalization)`);
+  if (stream.length === 0)
+    throw new InputError(`${options.dataFile}: no record has a rephrasing, so none can be used (the protocol holds rephrasings out for generalization)`);
   if (stream.length < options.edits) log(`note: only ${stream.length} of the requested ${options.edits} records have a rephrasing; using ${stream.length}`);
 
   // Tokenize everything before any work, so a bad record fails fast and names itself.
   const edits: TokenizedEdit[] = stream.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
-  const heldOut: TokenizedEdit[] = stream.flatMap((record) => record.heldOut.map((prompt, i) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}~${i + 1}`, label: record.id, prompt, target: record.target })));
+  const heldOut: TokenizedEdit[] = stream.flatMap((record) =>
+    record.heldOut.map((prompt, i) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}~${i + 1}`, label: record.id, prompt, target: record.target })),
+  );
   const localityPrompts = collectLocality(stream, options.localityFile);
   const localityIds = localityPrompts.map((item, i) => {
     const ids = tokenizer.encode(item.prompt);
     if (ids.length === 0) throw new InputError(`locality prompt ${i + 1} encodes to no tokens`);
-    if (ids.length + options.localityTokens > model.config.contextLength) throw new InputError(`locality prompt ${i + 1} ("${item.prompt.slice(0, 40)}…") with ${options.localityTokens} continuation tokens exceeds the context of ${model.config.contextLength}`);
+    if (ids.length + options.localityTokens > model.config.contextLength)
+      throw new InputError(
+        `locality prompt ${i + 1} ("${item.prompt.slice(0, 40)}…") with ${options.localityTokens} continuation tokens exceeds the context of ${model.config.contextLength}`,
+      );
     return ids;
   });
 
@@ -140,14 +155,20 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
     }
     const result = runMethod(method, options, model, stream, edits, heldOut, localityIds, baseContinuations, log);
     progress.finished.push(result);
-    writeFileAtomic(progressPath, [Buffer.from(JSON.stringify(progress) + '\n')]);
+    writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
   }
 
   const backend = backendInfo();
   const results: BenchResults = {
     complete: true,
     createdAt: new Date().toISOString(),
-    model: { dir: options.modelDir, architecture: model.config.architecture, layers: model.config.layers, width: model.config.width, parameters: model.parameterCount() },
+    model: {
+      dir: options.modelDir,
+      architecture: model.config.architecture,
+      layers: model.config.layers,
+      width: model.config.width,
+      parameters: model.parameterCount(),
+    },
     data: {
       file: options.dataFile,
       format: dataset.format,
@@ -158,7 +179,13 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       skippedWithoutRephrase: skipped,
     },
     protocol: PROTOCOL,
-    settings: { batchSize: options.batchSize, evalEvery: options.evalEvery, seed: options.seed, localityTokens: options.localityTokens, methods: options.methods },
+    settings: {
+      batchSize: options.batchSize,
+      evalEvery: options.evalEvery,
+      seed: options.seed,
+      localityTokens: options.localityTokens,
+      methods: options.methods,
+    },
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${backend.backend} backend, ${backend.threads} threads, Node ${process.version}`,
     base: { reliability: baseReliability, generalization: baseGeneralization },
     methods: options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
@@ -205,7 +232,9 @@ function runMethod(
       lastReliability = rate(correct);
       retention.push({ edits: applied, reliability: lastReliability, early: rate(correct.filter((_, i) => earlyIds.has(soFar[i].id))) });
     }
-    display.update(applied, `loss ${loss.toFixed(3)} · reliability so far ${Number.isNaN(lastReliability) ? '–' : lastReliability.toFixed(3)}`, { final: applied === edits.length });
+    display.update(applied, `loss ${loss.toFixed(3)} · reliability so far ${Number.isNaN(lastReliability) ? '–' : lastReliability.toFixed(3)}`, {
+      final: applied === edits.length,
+    });
   }
   const reliabilityScores = scoreTargets(model, editor, edits);
   const generalizationScores = scoreTargets(model, editor, heldOut);
@@ -245,7 +274,11 @@ function withSeed(settings: MethodSettings, method: MethodName, seed: number): M
 function collectLocality(stream: StreamRecord[], localityFile: string | undefined): LocalityPrompt[] {
   const prompts = localityFile !== undefined ? readLocalityFile(localityFile) : stream.flatMap((record) => record.locality);
   const seen = new Set<string>();
-  return prompts.filter((item) => (seen.has(item.prompt) ? false : (seen.add(item.prompt), true)));
+  return prompts.filter((item) => {
+    if (seen.has(item.prompt)) return false;
+    seen.add(item.prompt);
+    return true;
+  });
 }
 
 function validateOptions(options: BenchOptions): void {
@@ -263,7 +296,18 @@ function fingerprintOf(options: BenchOptions): string {
   const hash = createHash('sha256');
   hash.update(fs.readFileSync(options.dataFile));
   if (options.localityFile !== undefined) hash.update(fs.readFileSync(options.localityFile));
-  hash.update(JSON.stringify([path.resolve(options.modelDir), options.format ?? null, options.edits, options.seed, options.batchSize, options.evalEvery, options.settings, options.localityTokens]));
+  hash.update(
+    JSON.stringify([
+      path.resolve(options.modelDir),
+      options.format ?? null,
+      options.edits,
+      options.seed,
+      options.batchSize,
+      options.evalEvery,
+      options.settings,
+      options.localityTokens,
+    ]),
+  );
   return hash.digest('hex');
 }
 
@@ -275,6 +319,7 @@ function readProgress(file: string, fingerprint: string): ProgressFile {
   } catch (error) {
     throw new UsageError(`${file}: unreadable progress (${(error as Error).message}); remove it to start over`);
   }
-  if (stored.fingerprint !== fingerprint) throw new UsageError(`${path.dirname(file)} holds a run with other data or settings; use another --out, or remove ${file} to start over`);
+  if (stored.fingerprint !== fingerprint)
+    throw new UsageError(`${path.dirname(file)} holds a run with other data or settings; use another --out, or remove ${file} to start over`);
   return stored;
 }

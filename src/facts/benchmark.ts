@@ -22,7 +22,7 @@
  */
 import { Random } from '../util/random.js';
 import type { Fact } from './sources.js';
-import { factPrompt, type FactTable, type RelationTable } from './table.js';
+import { type FactTable, factPrompt, type RelationTable } from './table.js';
 import { fillTemplate } from './templates.js';
 
 export interface BenchmarkOptions {
@@ -54,7 +54,12 @@ export interface FactEditRecord {
 }
 
 /** The records of the benchmark: one per known fact not set aside for locality, in a seeded order. */
-export function buildEditRecords(table: FactTable, knownTemplate: KnownTemplate, generalDocuments: readonly string[], options = DEFAULT_BENCHMARK_OPTIONS): FactEditRecord[] {
+export function buildEditRecords(
+  table: FactTable,
+  knownTemplate: KnownTemplate,
+  generalDocuments: readonly string[],
+  options = DEFAULT_BENCHMARK_OPTIONS,
+): FactEditRecord[] {
   const rng = new Random(options.seed);
   const relations = new Map(table.relations.map((r) => [r.id, r]));
   const known = new Map<string, number>();
@@ -82,7 +87,9 @@ export function buildEditRecords(table: FactTable, knownTemplate: KnownTemplate,
   for (const [relation, facts] of knownByRelation) {
     const reserved = rng.shuffle(facts).slice(0, Math.round(facts.length * options.localityShare));
     localityFacts.set(relation, reserved);
-    reserved.forEach((f) => localityIds.add(f.id));
+    reserved.forEach((f) => {
+      localityIds.add(f.id);
+    });
   }
   const order = rng.shuffle(table.facts.filter((fact) => known.has(fact.id) && !localityIds.has(fact.id)));
   return order.map((fact, caseId) => {
@@ -91,12 +98,18 @@ export function buildEditRecords(table: FactTable, knownTemplate: KnownTemplate,
     const objects = objectsByRelation.get(fact.relation)!.filter((o) => o !== fact.object);
     const targetNew = objects[rng.int(objects.length)];
     const start = rng.int(relation.heldout.length);
-    const rephrases = Array.from({ length: Math.min(options.rephrasings, relation.heldout.length) }, (_, k) => factPrompt(relation.heldout[(start + k) % relation.heldout.length], fact));
+    const rephrases = Array.from({ length: Math.min(options.rephrasings, relation.heldout.length) }, (_, k) =>
+      factPrompt(relation.heldout[(start + k) % relation.heldout.length], fact),
+    );
     const others = localityFacts.get(fact.relation)!.filter((f) => f.subject !== fact.subject);
     const sameObject = rng.shuffle(others.filter((f) => f.object === fact.object));
     const rest = rng.shuffle(others.filter((f) => f.object !== fact.object));
     const neighbours = [...sameObject, ...rest].slice(0, options.neighbours);
-    const locality: FactEditRecord['locality'] = neighbours.map((f) => ({ prompt: factPrompt(relation.train[known.get(f.id)!], f), answer: f.object, kind: 'fact' }));
+    const locality: FactEditRecord['locality'] = neighbours.map((f) => ({
+      prompt: factPrompt(relation.train[known.get(f.id)!], f),
+      answer: f.object,
+      kind: 'fact',
+    }));
     if (generalPrompts.length > 0) locality.push({ prompt: generalPrompts[rng.int(generalPrompts.length)], answer: '', kind: 'general' });
     return { caseId, fact, relation, templateIndex, prompt: factPrompt(relation.train[templateIndex], fact), targetNew, rephrases, locality };
   });

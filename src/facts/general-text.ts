@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError } from '../util/errors.js';
 import { packageRoot } from '../tensor/backends/native.js';
+import { CheckpointError } from '../util/errors.js';
 
 /** Every this-many-th general document is held out (the default of `mixedTokenSplit`). */
 export const VALIDATION_EVERY = 50;
@@ -24,7 +24,10 @@ export function heldOutDocuments(documents: readonly string[]): string[] {
 export function readGeneralText(file = defaultGeneralTextPath()): string[] {
   let lines: string[];
   try {
-    lines = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '');
+    lines = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '');
   } catch (error) {
     throw new CheckpointError(file, `cannot read held-out general text (${(error as Error).message}); rebuild it with npm run facts:table`);
   }

@@ -10,16 +10,17 @@
  *   subject of the relation. Routing and deferral read these states, so this
  *   decides whether they can tell one fact's rephrasings from other facts.
  */
-import { noGrad } from '../tensor/tensor.js';
-import type { DecoderLM } from '../models/decoder.js';
-import type { TextTokenizer } from '../models/tokenizer.js';
-import { padBatch } from '../models/batch.js';
+
+import { padTokenId } from '../editors/common/batch.js';
 import { tokenizeEdit } from '../editors/edit.js';
 import { rowCapture } from '../editors/editor.js';
-import { padTokenId } from '../editors/common/batch.js';
 import { scoreTargets, type TargetItem } from '../eval/metrics.js';
-import { factPrompt, type FactTable, type RelationTable } from './table.js';
+import { padBatch } from '../models/batch.js';
+import type { DecoderLM } from '../models/decoder.js';
+import type { TextTokenizer } from '../models/tokenizer.js';
+import { noGrad } from '../tensor/tensor.js';
 import type { Fact } from './sources.js';
+import { type FactTable, factPrompt, type RelationTable } from './table.js';
 
 export interface RelationKnowledge {
   relation: string;
@@ -72,7 +73,9 @@ function probesFor(relation: RelationTable, facts: Fact[], tokenizer: TextTokeni
       const t = (i + Math.floor((k * relation.train.length) / perFact)) % relation.train.length;
       make(fact, relation.train[t], 'train');
     }
-    relation.heldout.forEach((template) => make(fact, template, 'heldout'));
+    relation.heldout.forEach((template) => {
+      make(fact, template, 'heldout');
+    });
   });
   return probes;
 }
@@ -95,7 +98,9 @@ export function queryStates(model: DecoderLM, prompts: readonly number[][], quer
       model.runBlocks(model.embed(batch.ids, batch.batch, batch.steps, 0), 0, block + 1, { hooks });
       const query = captured.input!;
       const width = query.lastDim;
-      chunk.forEach((_, b) => states.push(query.data.slice(b * width, (b + 1) * width)));
+      chunk.forEach((_, b) => {
+        states.push(query.data.slice(b * width, (b + 1) * width));
+      });
     }
   });
   return states;
@@ -116,11 +121,21 @@ function squaredDistance(a: Float32Array, b: Float32Array): number {
  * template's states for every subject of the relation.
  */
 function separation(model: DecoderLM, tokenizer: TextTokenizer, relation: RelationTable, facts: Fact[], querySite: string, batchSize: number): number {
-  const anchors = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(relation.train[0], fact))), querySite, batchSize);
+  const anchors = queryStates(
+    model,
+    facts.map((fact) => tokenizer.encode(factPrompt(relation.train[0], fact))),
+    querySite,
+    batchSize,
+  );
   let hits = 0;
   let total = 0;
   for (const template of relation.heldout) {
-    const queries = queryStates(model, facts.map((fact) => tokenizer.encode(factPrompt(template, fact))), querySite, batchSize);
+    const queries = queryStates(
+      model,
+      facts.map((fact) => tokenizer.encode(factPrompt(template, fact))),
+      querySite,
+      batchSize,
+    );
     queries.forEach((query, i) => {
       const own = squaredDistance(query, anchors[i]);
       let nearest = true;
@@ -143,7 +158,12 @@ export function measureKnowledge(model: DecoderLM, tokenizer: TextTokenizer, tab
   let done = 0;
   for (const { relation, facts, probes } of groups) {
     if (facts.length === 0) continue;
-    const scores = scoreTargets(model, null, probes.map((p) => p.item), options.batchSize);
+    const scores = scoreTargets(
+      model,
+      null,
+      probes.map((p) => p.item),
+      options.batchSize,
+    );
     const share = (split: 'train' | 'heldout') => {
       const picked = probes.map((p, i) => ({ p, ok: scores.correct[i] })).filter(({ p }) => p.split === split);
       return picked.filter(({ ok }) => ok).length / picked.length;
@@ -173,7 +193,12 @@ export function measureKnowledge(model: DecoderLM, tokenizer: TextTokenizer, tab
  */
 export function knownFacts(model: DecoderLM, tokenizer: TextTokenizer, facts: readonly Fact[], templateOf: (fact: Fact) => string, batchSize = 16): boolean[] {
   const items = facts.map((fact) => {
-    const { promptIds, targetIds } = tokenizeEdit(tokenizer, model.config, { id: fact.id, label: fact.id, prompt: factPrompt(templateOf(fact), fact), target: fact.object });
+    const { promptIds, targetIds } = tokenizeEdit(tokenizer, model.config, {
+      id: fact.id,
+      label: fact.id,
+      prompt: factPrompt(templateOf(fact), fact),
+      target: fact.object,
+    });
     return { promptIds, targetIds };
   });
   return scoreTargets(model, null, items, batchSize).correct;

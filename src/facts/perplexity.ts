@@ -3,7 +3,12 @@ import type { DecoderLM } from '../models/decoder.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { validationLoss } from '../train/pretrain.js';
 
-export function generalTextPerplexity(model: DecoderLM, tokenizer: TextTokenizer, documents: readonly string[], batchSize = 8): { perplexity: number; tokens: number } {
+export function generalTextPerplexity(
+  model: DecoderLM,
+  tokenizer: TextTokenizer,
+  documents: readonly string[],
+  batchSize = 8,
+): { perplexity: number; tokens: number } {
   const endOfText = model.config.eosTokenIds[0] ?? 0;
   const ids: number[] = [];
   for (const doc of documents) {

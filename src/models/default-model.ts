@@ -14,6 +14,7 @@ export function defaultModelDir(): string {
 export function resolveModelDir(given: string | undefined): string {
   if (given !== undefined && given !== '') return given;
   const dir = defaultModelDir();
-  if (!fs.existsSync(path.join(dir, 'model.safetensors'))) throw new CheckpointError(dir, 'the default model elder-facts is missing; pass --model DIR or rebuild it with npm run facts:table && npm run train:facts');
+  if (!fs.existsSync(path.join(dir, 'model.safetensors')))
+    throw new CheckpointError(dir, 'the default model elder-facts is missing; pass --model DIR or rebuild it with npm run facts:table && npm run train:facts');
   return dir;
 }

@@ -1,8 +1,9 @@
 /** Text continuation with a KV cache: greedy, or temperature with nucleus (top-p) sampling. */
-import { noGrad } from '../tensor/tensor.js';
+
 import { selectRows } from '../tensor/ops/select.js';
-import { Random } from '../util/random.js';
+import { noGrad } from '../tensor/tensor.js';
 import { UsageError } from '../util/errors.js';
+import { Random } from '../util/random.js';
 import type { DecoderLM, ForwardOptions } from './decoder.js';
 
 export interface GenerateOptions {
@@ -31,7 +32,8 @@ export function generate(model: DecoderLM, promptIds: readonly number[], options
   const topP = options.topP ?? 1;
   if (!(temperature >= 0)) throw new UsageError(`temperature must be ≥ 0, got ${temperature}`);
   if (!(topP > 0 && topP <= 1)) throw new UsageError(`top-p must be in (0, 1], got ${topP}`);
-  if (!Number.isInteger(options.maxTokens) || options.maxTokens < 0) throw new UsageError(`max tokens must be a non-negative integer, got ${options.maxTokens}`);
+  if (!Number.isInteger(options.maxTokens) || options.maxTokens < 0)
+    throw new UsageError(`max tokens must be a non-negative integer, got ${options.maxTokens}`);
   if (promptIds.length === 0) throw new UsageError('the prompt is empty');
   model.checkLength(promptIds.length);
 

@@ -2,13 +2,14 @@
  * GPT-2 (Radford et al., 2019) as Hugging Face stores it: Conv1D weights
  * [in, out], learned positions, pre-norm blocks, GELU-tanh, tied LM head.
  */
-import { Tensor } from '../tensor/tensor.js';
+
 import { add } from '../tensor/ops/arithmetic.js';
 import { fusedAttention } from '../tensor/ops/attention.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { gelu } from '../tensor/ops/gelu.js';
 import { layerNorm } from '../tensor/ops/layernorm.js';
 import { linear } from '../tensor/ops/matmul.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
 import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
 

@@ -3,14 +3,15 @@
  * Hugging Face stores it: nn.Linear weights [out, in], RMSNorm, rotary
  * positions (rotate-half), grouped-query attention, SwiGLU MLP.
  */
-import { Tensor } from '../tensor/tensor.js';
+
 import { add } from '../tensor/ops/arithmetic.js';
 import { attention } from '../tensor/ops/attention.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { linear } from '../tensor/ops/matmul.js';
 import { rmsNorm } from '../tensor/ops/rmsnorm.js';
-import { rope, RopeTable } from '../tensor/ops/rope.js';
+import { RopeTable, rope } from '../tensor/ops/rope.js';
 import { swiglu } from '../tensor/ops/swiglu.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
 import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
 
@@ -29,8 +30,13 @@ interface LlamaBlock {
 export class LlamaModel extends DecoderLM {
   protected readonly layout = 'out_in' as const;
   readonly blockLinears = [
-    'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj',
-    'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
+    'self_attn.q_proj',
+    'self_attn.k_proj',
+    'self_attn.v_proj',
+    'self_attn.o_proj',
+    'mlp.gate_proj',
+    'mlp.up_proj',
+    'mlp.down_proj',
   ] as const;
   readonly tokenEmbedding: Tensor;
   readonly blocks: LlamaBlock[];

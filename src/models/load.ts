@@ -2,14 +2,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
-import { Random } from '../util/random.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { CheckpointError } from '../util/errors.js';
-import { configToJson, readConfig, type ModelConfig } from './config.js';
+import { Random } from '../util/random.js';
+import { configToJson, type ModelConfig, readConfig } from './config.js';
 import type { DecoderLM, WeightSource } from './decoder.js';
 import { Gpt2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
-import { writeSafetensors, type StoredDtype } from './safetensors.js';
+import { type StoredDtype, writeSafetensors } from './safetensors.js';
 import { TextTokenizer, TOKENIZER_FILES } from './tokenizer.js';
 import { WeightStore } from './weights.js';
 
@@ -84,7 +84,8 @@ export function sharedWeights(model: DecoderLM): SharedWeights {
 export function modelFromSharedWeights(weights: SharedWeights): DecoderLM {
   return buildModel(weights.config, (name, shape) => {
     const stored = weights.tensors.get(name);
-    if (stored === undefined || stored.shape.join('x') !== shape.join('x')) throw new CheckpointError(name, 'shared weights do not match the model configuration');
+    if (stored === undefined || stored.shape.join('x') !== shape.join('x'))
+      throw new CheckpointError(name, 'shared weights do not match the model configuration');
     return new Tensor(stored.data, shape);
   });
 }
@@ -115,7 +116,7 @@ export function saveModel(dir: string, model: DecoderLM, options: SaveOptions = 
     dtype: options.dtype ?? 'F32',
     metadata: { format: 'pt', ...options.metadata },
   });
-  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(JSON.stringify(configToJson(model.config), null, 2) + '\n')]);
+  writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(`${JSON.stringify(configToJson(model.config), null, 2)}\n`)]);
   if (options.tokenizerFrom !== undefined) {
     for (const name of TOKENIZER_FILES) {
       const src = path.join(options.tokenizerFrom, name);

@@ -7,8 +7,8 @@
  * never held twice in memory.
  */
 import fs from 'node:fs';
-import { CheckpointError, UnsupportedError, quote } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { CheckpointError, quote, UnsupportedError } from '../util/errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16Bits, f32ToF16Bits } from './dtype.js';
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'F64';
@@ -135,7 +135,9 @@ function readHeader(file: string, fd: number): { entries: Map<string, TensorEntr
     }
     if (!(info.dtype in BYTES)) {
       const known = KNOWN_UNSUPPORTED.has(info.dtype);
-      throw new UnsupportedError(`${file}: tensor ${quote(name)} has ${known ? 'unsupported' : 'unknown'} dtype ${String(info.dtype).slice(0, 32)} (supported: F32, F16, BF16, F64)`);
+      throw new UnsupportedError(
+        `${file}: tensor ${quote(name)} has ${known ? 'unsupported' : 'unknown'} dtype ${String(info.dtype).slice(0, 32)} (supported: F32, F16, BF16, F64)`,
+      );
     }
     const dtype = info.dtype as StoredDtype;
     const shape = info.shape as number[];

@@ -67,7 +67,8 @@ function tokenizerIdLimit(json: Record<string, unknown>, file: string): number {
   if (!Array.isArray(added)) throw new CheckpointError(file, 'added_tokens must be a list');
   for (const token of added as unknown[]) {
     const id = (token as { id?: unknown } | null)?.id;
-    if (token === null || typeof token !== 'object' || typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new CheckpointError(file, 'added_tokens holds an entry without a non-negative integer id');
+    if (token === null || typeof token !== 'object' || typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw new CheckpointError(file, 'added_tokens holds an entry without a non-negative integer id');
     if (id + 1 > limit) limit = id + 1;
   }
   return limit;

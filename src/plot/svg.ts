@@ -84,7 +84,10 @@ function chart(series: readonly Series[], options: ChartOptions, kind: 'line' | 
       parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"><title>${escapeXml(s.name)}</title></path>`);
     }
     if (kind === 'scatter' || points.length <= 40) {
-      for (const p of points) parts.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="${kind === 'scatter' ? 4 : 2.5}" fill="${colour}" fill-opacity="${kind === 'scatter' ? 0.75 : 1}"/>`);
+      for (const p of points)
+        parts.push(
+          `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="${kind === 'scatter' ? 4 : 2.5}" fill="${colour}" fill-opacity="${kind === 'scatter' ? 0.75 : 1}"/>`,
+        );
     }
     const ly = MARGIN.top + 10 + index * 18;
     const lx = MARGIN.left + plotW + 12;
@@ -92,7 +95,7 @@ function chart(series: readonly Series[], options: ChartOptions, kind: 'line' | 
     parts.push(`<text x="${lx + 18}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
 
 function padRange(min: number, max: number, pad: boolean): [number, number] {

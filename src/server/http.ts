@@ -41,7 +41,7 @@ export async function readJsonBody(request: IncomingMessage, limit: number): Pro
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  sendText(response, status, JSON.stringify(body, null, 2) + '\n', 'application/json; charset=utf-8', headers);
+  sendText(response, status, `${JSON.stringify(body, null, 2)}\n`, 'application/json; charset=utf-8', headers);
 }
 
 export function sendText(response: ServerResponse, status: number, text: string, contentType: string, headers: Record<string, string> = {}): void {

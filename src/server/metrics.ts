@@ -26,8 +26,10 @@ export interface MetricFamily {
 
 function labelText(labels: Record<string, string | number> | undefined): string {
   if (labels === undefined || Object.keys(labels).length === 0) return '';
-  const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-  return `{${Object.entries(labels).map(([k, v]) => `${k}="${escape(String(v))}"`).join(',')}}`;
+  const escapeValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+  return `{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${escapeValue(String(v))}"`)
+    .join(',')}}`;
 }
 
 function formatValue(value: number): string {
@@ -55,7 +57,9 @@ export class ServiceMetrics {
       histogram = { counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
       this.latency.set(histogramKey, histogram);
     }
-    LATENCY_BUCKETS.forEach((bound, i) => seconds <= bound && histogram!.counts[i]++);
+    LATENCY_BUCKETS.forEach((bound, i) => {
+      if (seconds <= bound) histogram!.counts[i]++;
+    });
     histogram.sum += seconds;
     histogram.count++;
   }
@@ -75,7 +79,9 @@ export class ServiceMetrics {
     lines.push('# HELP elder_http_request_duration_seconds Time to answer HTTP requests.', '# TYPE elder_http_request_duration_seconds histogram');
     for (const [key, histogram] of this.latency) {
       const [method, route] = key.split(' ');
-      LATENCY_BUCKETS.forEach((bound, i) => lines.push(`elder_http_request_duration_seconds_bucket${labelText({ method, route, le: bound })} ${histogram.counts[i]}`));
+      LATENCY_BUCKETS.forEach((bound, i) => {
+        lines.push(`elder_http_request_duration_seconds_bucket${labelText({ method, route, le: bound })} ${histogram.counts[i]}`);
+      });
       lines.push(`elder_http_request_duration_seconds_bucket${labelText({ method, route, le: '+Inf' })} ${histogram.count}`);
       lines.push(`elder_http_request_duration_seconds_sum${labelText({ method, route })} ${histogram.sum}`);
       lines.push(`elder_http_request_duration_seconds_count${labelText({ method, route })} ${histogram.count}`);
@@ -86,6 +92,6 @@ export class ServiceMetrics {
       lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
       for (const sample of family.samples) lines.push(`${family.name}${labelText(sample.labels)} ${formatValue(sample.value)}`);
     }
-    return lines.join('\n') + '\n';
+    return `${lines.join('\n')}\n`;
   }
 }

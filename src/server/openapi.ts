@@ -3,7 +3,7 @@
  * document (served at /openapi.json), built from the same objects.
  */
 import { EDIT_REQUEST_SCHEMA } from '../editors/edits-file.js';
-import { nonBlankString, type JsonSchema } from '../util/schema.js';
+import { type JsonSchema, nonBlankString } from '../util/schema.js';
 import { EDIT_STATUSES } from './store.js';
 
 /** Request limits; each is checked before any work is done. */
@@ -84,7 +84,11 @@ const EDIT_VIEW_SCHEMA: JsonSchema = {
     loss: { type: 'number' },
     iterations: { type: 'integer' },
     attempts: { type: 'integer' },
-    holds: { type: 'boolean', description: 'For an applied edit: whether the edited model gave its whole target (teacher-forced argmax) at the latest check, run after its batch and re-run on a sample of earlier edits after each later batch; null before the first check.' },
+    holds: {
+      type: 'boolean',
+      description:
+        'For an applied edit: whether the edited model gave its whole target (teacher-forced argmax) at the latest check, run after its batch and re-run on a sample of earlier edits after each later batch; null before the first check.',
+    },
     checked_at: { type: 'string', description: 'When that check ran.' },
     checked_generation: { type: 'integer', description: 'The weights generation that check ran on.' },
   },
@@ -101,7 +105,10 @@ const COMPLETION_SCHEMA: JsonSchema = {
     deferred: { type: 'boolean', description: 'True when the input ran the untouched base model.' },
     distance: { type: 'integer', description: 'Hamming distance from the input’s code to the nearest stored edit code (null with no edits).' },
     nearest_edit: { type: 'string' },
-    matched_edit: { type: 'string', description: 'With the subject gate: the live edit whose router query and subject the input matched (null: none, so it deferred).' },
+    matched_edit: {
+      type: 'string',
+      description: 'With the subject gate: the live edit whose router query and subject the input matched (null: none, so it deferred).',
+    },
     experts: { type: 'array', description: 'Experts chosen per edited layer, largest score first.' },
     layers: { type: 'array', description: 'The edited blocks, in the order of `experts`.' },
     generation: { type: 'integer', description: 'The committed state generation that answered.' },
@@ -110,7 +117,10 @@ const COMPLETION_SCHEMA: JsonSchema = {
   },
 };
 
-const ERROR_SCHEMA: JsonSchema = { type: 'object', properties: { error: { type: 'object', properties: { status: { type: 'integer' }, message: { type: 'string' } } } } };
+const ERROR_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { status: { type: 'integer' }, message: { type: 'string' } } } },
+};
 
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
 const errorResponse = (description: string) => ({ description, ...json(ERROR_SCHEMA) });
@@ -135,7 +145,10 @@ export function openApiDocument(limits: ServerLimits, version: string): Record<s
           security: secured,
           requestBody: { required: true, ...json(editsBodySchema(limits)) },
           responses: {
-            '202': { description: 'Stored and queued.', ...json({ type: 'object', properties: { ids: { type: 'array', items: { type: 'string' } }, edits: { type: 'array', items: EDIT_VIEW_SCHEMA } } }) },
+            '202': {
+              description: 'Stored and queued.',
+              ...json({ type: 'object', properties: { ids: { type: 'array', items: { type: 'string' } }, edits: { type: 'array', items: EDIT_VIEW_SCHEMA } } }),
+            },
             '400': errorResponse('Invalid body; the message names the field.'),
             '401': errorResponse('Missing or wrong bearer token.'),
             '403': errorResponse('The server is read-only.'),
@@ -150,17 +163,32 @@ export function openApiDocument(limits: ServerLimits, version: string): Record<s
             { name: 'after', in: 'query', schema: { type: 'integer' }, description: 'Only edits with seq greater than this.' },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } },
           ],
-          responses: { '200': { description: 'Edits and counts by status.', ...json({ type: 'object', properties: { edits: { type: 'array', items: EDIT_VIEW_SCHEMA }, counts: { type: 'object' } } }) } },
+          responses: {
+            '200': {
+              description: 'Edits and counts by status.',
+              ...json({ type: 'object', properties: { edits: { type: 'array', items: EDIT_VIEW_SCHEMA }, counts: { type: 'object' } } }),
+            },
+          },
         },
       },
       '/v1/edits/{id}': {
-        get: { summary: 'One edit, with its status and timings', parameters: [idParameter], responses: { '200': { description: 'The edit.', ...json(EDIT_VIEW_SCHEMA) }, '404': errorResponse('No such edit.') } },
+        get: {
+          summary: 'One edit, with its status and timings',
+          parameters: [idParameter],
+          responses: { '200': { description: 'The edit.', ...json(EDIT_VIEW_SCHEMA) }, '404': errorResponse('No such edit.') },
+        },
         delete: {
           summary: 'Retract an edit',
-          description: 'An applied edit leaves the codebook (its inputs defer to the base model again); a queued one never trains; one in training is retracted when its batch commits.',
+          description:
+            'An applied edit leaves the codebook (its inputs defer to the base model again); a queued one never trains; one in training is retracted when its batch commits.',
           security: secured,
           parameters: [idParameter],
-          responses: { '200': { description: 'The retracted edit.', ...json(EDIT_VIEW_SCHEMA) }, '401': errorResponse('Missing or wrong bearer token.'), '404': errorResponse('No such edit.'), '409': errorResponse('Already retracted.') },
+          responses: {
+            '200': { description: 'The retracted edit.', ...json(EDIT_VIEW_SCHEMA) },
+            '401': errorResponse('Missing or wrong bearer token.'),
+            '404': errorResponse('No such edit.'),
+            '409': errorResponse('Already retracted.'),
+          },
         },
       },
       '/v1/completions': {
@@ -168,11 +196,25 @@ export function openApiDocument(limits: ServerLimits, version: string): Record<s
           summary: 'Complete a prompt with the edited model',
           description: 'Answers from the last committed state, also while edits train.',
           requestBody: { required: true, ...json(completionRequestSchema(limits)) },
-          responses: { '200': { description: 'The completion and how ELDER routed it.', ...json(COMPLETION_SCHEMA) }, '400': errorResponse('Invalid body; the message names the field.'), '413': errorResponse('Body too large.') },
+          responses: {
+            '200': { description: 'The completion and how ELDER routed it.', ...json(COMPLETION_SCHEMA) },
+            '400': errorResponse('Invalid body; the message names the field.'),
+            '413': errorResponse('Body too large.'),
+          },
         },
       },
-      '/v1/evaluation': { get: { summary: 'The latest elder bench-edit report given with --eval, if any', responses: { '200': { description: 'Summary rows and the plot address.' }, '404': errorResponse('No evaluation.') } } },
-      '/healthz': { get: { summary: 'Liveness, state generation, queue and start-up reconciliation', responses: { '200': { description: 'Healthy.' }, '503': { description: 'Training stopped on an unexpected error.' } } } },
+      '/v1/evaluation': {
+        get: {
+          summary: 'The latest elder bench-edit report given with --eval, if any',
+          responses: { '200': { description: 'Summary rows and the plot address.' }, '404': errorResponse('No evaluation.') },
+        },
+      },
+      '/healthz': {
+        get: {
+          summary: 'Liveness, state generation, queue and start-up reconciliation',
+          responses: { '200': { description: 'Healthy.' }, '503': { description: 'Training stopped on an unexpected error.' } },
+        },
+      },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain; version=0.0.4' } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },

@@ -7,17 +7,17 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from '../tensor/backends/native.js';
 import type { EditRequest } from '../editors/edit.js';
 import { REPORT_FILES } from '../eval/report.js';
 import type { BenchResults } from '../eval/runner.js';
+import { packageRoot } from '../tensor/backends/native.js';
 import { ElderError } from '../util/errors.js';
 import { schemaProblems } from '../util/schema.js';
 import { requireBearer } from './auth.js';
 import { HttpError, readJsonBody, sendJson, sendText } from './http.js';
 import { ServiceMetrics } from './metrics.js';
 import { completionRequestSchema, DEFAULT_LIMITS, editsBodySchema, openApiDocument, type ServerLimits } from './openapi.js';
-import { EditService, NotFoundError, ReadOnlyError, type EditCheck } from './service.js';
+import { type EditCheck, type EditService, NotFoundError, ReadOnlyError } from './service.js';
 import { ConflictError, EDIT_STATUSES, type EditStatus, type StoredEdit } from './store.js';
 
 export interface ServerOptions {
@@ -149,7 +149,7 @@ export function startServer(service: EditService, options: ServerOptions): Promi
   const metrics = new ServiceMetrics();
   const webRoot = path.join(packageRoot(), 'web');
   const version = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  const openApi = JSON.stringify(openApiDocument(limits, version), null, 2) + '\n';
+  const openApi = `${JSON.stringify(openApiDocument(limits, version), null, 2)}\n`;
   const editsSchema = editsBodySchema(limits);
   const completionSchema = completionRequestSchema(limits);
   if (!service.readOnly && options.token === null) throw new ElderError('a token is required for a writable server');
@@ -169,17 +169,24 @@ export function startServer(service: EditService, options: ServerOptions): Promi
   };
 
   const routes: Route[] = [
-    ...Object.entries(WEB_FILES).map(([urlPath, { file, type }]): Route => ({
+    ...Object.entries(WEB_FILES).map(
+      ([urlPath, { file, type }]): Route => ({
+        method: 'GET',
+        template: urlPath,
+        pattern: new RegExp(`^${urlPath.replace(/[.]/g, '\\.')}$`),
+        handle: (_request, response) =>
+          sendText(response, 200, fs.readFileSync(path.join(webRoot, file), 'utf8'), type, {
+            'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'",
+            'x-content-type-options': 'nosniff',
+          }),
+      }),
+    ),
+    {
       method: 'GET',
-      template: urlPath,
-      pattern: new RegExp(`^${urlPath.replace(/[.]/g, '\\.')}$`),
-      handle: (_request, response) =>
-        sendText(response, 200, fs.readFileSync(path.join(webRoot, file), 'utf8'), type, {
-          'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'",
-          'x-content-type-options': 'nosniff',
-        }),
-    })),
-    { method: 'GET', template: '/openapi.json', pattern: /^\/openapi\.json$/, handle: (_q, response) => sendText(response, 200, openApi, 'application/json; charset=utf-8') },
+      template: '/openapi.json',
+      pattern: /^\/openapi\.json$/,
+      handle: (_q, response) => sendText(response, 200, openApi, 'application/json; charset=utf-8'),
+    },
     {
       method: 'GET',
       template: '/healthz',
@@ -193,7 +200,14 @@ export function startServer(service: EditService, options: ServerOptions): Promi
           generation: service.generation,
           codes: service.state.editor.codebook.size,
           edits: service.store?.counts() ?? null,
-          training: training && { batch: training.batch, ids: training.ids, iteration: training.iteration, iterations: training.iterations, loss: training.loss, seconds: (Date.now() - training.startedAt) / 1000 },
+          training: training && {
+            batch: training.batch,
+            ids: training.ids,
+            iteration: training.iteration,
+            iterations: training.iterations,
+            loss: training.loss,
+            seconds: (Date.now() - training.startedAt) / 1000,
+          },
           training_error: service.trainingError,
           reconciliation: service.reconciliation,
           uptime_seconds: (Date.now() - metrics.startedAt) / 1000,
@@ -208,18 +222,43 @@ export function startServer(service: EditService, options: ServerOptions): Promi
         const counts = service.store?.counts();
         const totals = service.store?.trainingTotals();
         const text = metrics.render([
-          { name: 'elder_edits', help: 'Edits in the store, by status.', type: 'gauge', samples: EDIT_STATUSES.map((status) => ({ labels: { status }, value: counts?.[status] ?? 0 })) },
-          { name: 'elder_training_seconds_total', help: 'Seconds spent training batches (applied or failed), over the store’s life.', type: 'counter', samples: [{ value: totals?.seconds ?? 0 }] },
-          { name: 'elder_training_batches_total', help: 'Training batches ended, by result.', type: 'counter', samples: Object.entries(totals?.batches ?? {}).map(([result, value]) => ({ labels: { result }, value })) },
+          {
+            name: 'elder_edits',
+            help: 'Edits in the store, by status.',
+            type: 'gauge',
+            samples: EDIT_STATUSES.map((status) => ({ labels: { status }, value: counts?.[status] ?? 0 })),
+          },
+          {
+            name: 'elder_training_seconds_total',
+            help: 'Seconds spent training batches (applied or failed), over the store’s life.',
+            type: 'counter',
+            samples: [{ value: totals?.seconds ?? 0 }],
+          },
+          {
+            name: 'elder_training_batches_total',
+            help: 'Training batches ended, by result.',
+            type: 'counter',
+            samples: Object.entries(totals?.batches ?? {}).map(([result, value]) => ({ labels: { result }, value })),
+          },
           { name: 'elder_training_in_progress', help: '1 while a batch trains.', type: 'gauge', samples: [{ value: service.training ? 1 : 0 }] },
-          { name: 'elder_state_generation', help: 'Committed generation of the ELDER state serving completions.', type: 'gauge', samples: [{ value: service.generation }] },
+          {
+            name: 'elder_state_generation',
+            help: 'Committed generation of the ELDER state serving completions.',
+            type: 'gauge',
+            samples: [{ value: service.generation }],
+          },
           {
             name: 'elder_applied_edits_holding',
             help: 'Applied edits by their latest check: held (the edited model gives the target), lost (it does not), unchecked.',
             type: 'gauge',
             samples: Object.entries(service.holdCounts()).map(([check, value]) => ({ labels: { check }, value })),
           },
-          { name: 'elder_codebook_codes', help: 'Allocation codes of live (applied, unretracted) edits.', type: 'gauge', samples: [{ value: service.state.editor.codebook.size }] },
+          {
+            name: 'elder_codebook_codes',
+            help: 'Allocation codes of live (applied, unretracted) edits.',
+            type: 'gauge',
+            samples: [{ value: service.state.editor.codebook.size }],
+          },
         ]);
         sendText(response, 200, text, 'text/plain; version=0.0.4; charset=utf-8');
       },
@@ -230,7 +269,8 @@ export function startServer(service: EditService, options: ServerOptions): Promi
       pattern: /^\/v1\/edits$/,
       handle: (_q, response, _p, url) => {
         const status = url.searchParams.get('status');
-        if (status !== null && !(EDIT_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, `query "status" must be one of ${EDIT_STATUSES.join(', ')}`);
+        if (status !== null && !(EDIT_STATUSES as readonly string[]).includes(status))
+          throw new HttpError(400, `query "status" must be one of ${EDIT_STATUSES.join(', ')}`);
         const integer = (name: string, min: number, max: number) => {
           const raw = url.searchParams.get(name);
           if (raw === null) return undefined;
@@ -277,8 +317,17 @@ export function startServer(service: EditService, options: ServerOptions): Promi
       template: '/v1/completions',
       pattern: /^\/v1\/completions$/,
       handle: async (request, response) => {
-        const body = validated<{ prompt: string; max_tokens?: number; temperature?: number; top_p?: number; seed?: number }>(completionSchema, await readJsonBody(request, limits.maxBodyBytes));
-        const completion = service.complete({ prompt: body.prompt, maxTokens: body.max_tokens ?? 16, temperature: body.temperature, topP: body.top_p, seed: body.seed });
+        const body = validated<{ prompt: string; max_tokens?: number; temperature?: number; top_p?: number; seed?: number }>(
+          completionSchema,
+          await readJsonBody(request, limits.maxBodyBytes),
+        );
+        const completion = service.complete({
+          prompt: body.prompt,
+          maxTokens: body.max_tokens ?? 16,
+          temperature: body.temperature,
+          topP: body.top_p,
+          seed: body.seed,
+        });
         const { decision } = completion;
         metrics.observeCompletion(decision.deferred);
         sendJson(response, 200, {
@@ -297,7 +346,11 @@ export function startServer(service: EditService, options: ServerOptions): Promi
           layers: service.state.editor.layers,
           generation: completion.generation,
           choices: [{ index: 0, text: completion.text, finish_reason: completion.finishReason }],
-          usage: { prompt_tokens: completion.promptTokens, completion_tokens: completion.completionTokens, total_tokens: completion.promptTokens + completion.completionTokens },
+          usage: {
+            prompt_tokens: completion.promptTokens,
+            completion_tokens: completion.completionTokens,
+            total_tokens: completion.promptTokens + completion.completionTokens,
+          },
         });
       },
     },
@@ -307,13 +360,26 @@ export function startServer(service: EditService, options: ServerOptions): Promi
       pattern: /^\/v1\/evaluation$/,
       handle: (_q, response) => {
         const found = evaluation();
-        if (found === null) throw new HttpError(404, options.evalDir === undefined ? 'no evaluation: start the server with --eval DIR (an elder bench-edit output folder)' : `no evaluation in ${options.evalDir} yet`);
+        if (found === null)
+          throw new HttpError(
+            404,
+            options.evalDir === undefined
+              ? 'no evaluation: start the server with --eval DIR (an elder bench-edit output folder)'
+              : `no evaluation in ${options.evalDir} yet`,
+          );
         const { results, plot } = found;
         sendJson(response, 200, {
           created_at: results.createdAt,
           data: results.data,
           base: results.base,
-          methods: results.methods.map((m) => ({ method: m.method, edits: m.editsApplied, reliability: m.reliability, generalization: m.generalization, locality: m.locality, seconds_per_edit: m.secondsPerEdit })),
+          methods: results.methods.map((m) => ({
+            method: m.method,
+            edits: m.editsApplied,
+            reliability: m.reliability,
+            generalization: m.generalization,
+            locality: m.locality,
+            seconds_per_edit: m.secondsPerEdit,
+          })),
           plot: plot === null ? null : '/v1/evaluation/reliability-vs-edits.svg',
         });
       },
@@ -338,12 +404,16 @@ export function startServer(service: EditService, options: ServerOptions): Promi
     pending++;
     try {
       // Shed load before reading anything: a saturated server answers at once instead of queueing without bound.
-      if (pending > limits.maxPendingRequests) throw new HttpError(503, `the server is busy (${limits.maxPendingRequests} requests in progress); retry shortly`, { 'retry-after': '1' });
+      if (pending > limits.maxPendingRequests)
+        throw new HttpError(503, `the server is busy (${limits.maxPendingRequests} requests in progress); retry shortly`, { 'retry-after': '1' });
       url = requestUrl(request.url);
       const matching = routes.filter((route) => route.pattern.test(url.pathname));
       if (matching.length === 0) throw new HttpError(404, `no route ${url.pathname}`);
       const route = matching.find((r) => r.method === request.method);
-      if (route === undefined) throw new HttpError(405, `${request.method} is not allowed on ${url.pathname} (allowed: ${matching.map((r) => r.method).join(', ')})`, { allow: matching.map((r) => r.method).join(', ') });
+      if (route === undefined)
+        throw new HttpError(405, `${request.method} is not allowed on ${url.pathname} (allowed: ${matching.map((r) => r.method).join(', ')})`, {
+          allow: matching.map((r) => r.method).join(', '),
+        });
       template = route.template;
       const params = route.pattern.exec(url.pathname)!.slice(1).map(decodePathPart);
       await route.handle(request, response, params, url);
@@ -364,7 +434,11 @@ export function startServer(service: EditService, options: ServerOptions): Promi
 
   // Slow clients must not hold sockets forever: Node checks the two timeouts every connectionsCheckingInterval.
   const server = http.createServer(
-    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(5_000, limits.headersTimeoutMs / 4)) },
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, limits.headersTimeoutMs / 4)),
+    },
     (request, response) => void handle(request, response),
   );
   server.maxConnections = limits.maxConnections;

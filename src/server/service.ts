@@ -15,13 +15,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadModel } from '../models/load.js';
-import type { DecoderLM } from '../models/decoder.js';
-import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
-import { expandRequests, tokenizeEdit, tokenizeEdits, type EditRequest } from '../editors/edit.js';
-import { ElderState } from '../editors/elder/state.js';
+import { type EditRequest, expandRequests, tokenizeEdit, tokenizeEdits } from '../editors/edit.js';
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
+import { ElderState } from '../editors/elder/state.js';
+import type { DecoderLM } from '../models/decoder.js';
+import { loadModel } from '../models/load.js';
+import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { ElderError, InputError } from '../util/errors.js';
 import { ConflictError, EditStore, type StoredEdit } from './store.js';
 import { TrainingWorker } from './trainer.js';
@@ -219,9 +219,14 @@ export class EditService {
     const promptIds = this.tokenizer.encode(request.prompt);
     if (promptIds.length === 0) throw new InputError('"prompt" encodes to no tokens');
     const context = this.model.config.contextLength;
-    if (promptIds.length >= context) throw new InputError(`"prompt" takes ${promptIds.length} tokens; the model's context is ${context} tokens, with room needed for at least one new token`);
+    if (promptIds.length >= context)
+      throw new InputError(`"prompt" takes ${promptIds.length} tokens; the model's context is ${context} tokens, with room needed for at least one new token`);
     const generation = this.generation;
-    const { ids, stoppedBy, decision } = this.state.editor.answer(promptIds, request.maxTokens, { temperature: request.temperature, topP: request.topP, seed: request.seed });
+    const { ids, stoppedBy, decision } = this.state.editor.answer(promptIds, request.maxTokens, {
+      temperature: request.temperature,
+      topP: request.topP,
+      seed: request.seed,
+    });
     // The stop token ends the text; it is not part of it (as in the common completions APIs).
     return {
       text: this.tokenizer.decode(stoppedBy === 'eos' ? ids.slice(0, -1) : ids),
@@ -271,7 +276,10 @@ export class EditService {
     try {
       this.worker ??= await TrainingWorker.start(this.model, this.config);
       const snapshot = this.state.snapshot();
-      const memory = this.config.replay === 0 ? [] : [...this.state.editor.memory.values()].map(({ id, label, promptIds, targetIds }) => ({ id, label, promptIds, targetIds }));
+      const memory =
+        this.config.replay === 0
+          ? []
+          : [...this.state.editor.memory.values()].map(({ id, label, promptIds, targetIds }) => ({ id, label, promptIds, targetIds }));
       const trained = await this.worker.train(tokenized, { ...snapshot, allocations: this.state.editor.allocations.entries(), memory }, (report) => {
         if (this.current) Object.assign(this.current, { iteration: report.iteration, loss: report.loss });
       });
@@ -333,7 +341,10 @@ export class EditService {
           this.state.retract(edit.id);
           report(edit.id, edit.status, stateStatus, 'retracted in the state');
         } else if (edit.status !== 'applied') {
-          store.setStatus(edit.id, 'applied', { generation: inState.generation, reason: `recovered: committed to the state (generation ${inState.generation}) before the store recorded it` });
+          store.setStatus(edit.id, 'applied', {
+            generation: inState.generation,
+            reason: `recovered: committed to the state (generation ${inState.generation}) before the store recorded it`,
+          });
           report(edit.id, edit.status, stateStatus, `marked applied (generation ${inState.generation})`);
         }
       } else if (edit.status !== 'retracted') {
@@ -343,7 +354,17 @@ export class EditService {
     }
     const adopted = [...stateEdits.values()].filter((e) => !known.has(e.id));
     if (adopted.length > 0) {
-      store.adopt(adopted.map((e) => ({ id: e.id, label: e.label, prompt: e.prompt, target: e.target, status: e.status, generation: e.generation, reason: 'adopted: found in the editor state, not submitted through this service' })));
+      store.adopt(
+        adopted.map((e) => ({
+          id: e.id,
+          label: e.label,
+          prompt: e.prompt,
+          target: e.target,
+          status: e.status,
+          generation: e.generation,
+          reason: 'adopted: found in the editor state, not submitted through this service',
+        })),
+      );
       for (const e of adopted) report(e.id, 'absent', e.status, `recorded as ${e.status}`);
     }
     const requeued = store.requeueInterrupted();

@@ -137,18 +137,21 @@ export class EditStore {
    */
   insert(edits: readonly NewEdit[], taken: (id: string) => boolean = () => false): StoredEdit[] {
     const insert = this.db.prepare("INSERT INTO edits (id, label, prompt, target, status, submitted_at) VALUES (?, ?, ?, ?, 'queued', ?)");
-    return this.db.transaction(() => {
-      const at = now();
-      const seen = new Set<string>();
-      const conflicts: string[] = [];
-      for (const { id } of edits) {
-        if (seen.has(id) || this.has(id) || taken(id)) conflicts.push(id);
-        seen.add(id);
-      }
-      if (conflicts.length > 0) throw new ConflictError(`edit id${conflicts.length > 1 ? 's' : ''} already used: ${conflicts.map((id) => `"${id}"`).join(', ')}`);
-      for (const edit of edits) insert.run(edit.id, edit.label, edit.prompt, edit.target, at);
-      return edits.map((edit) => this.get(edit.id)!);
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const at = now();
+        const seen = new Set<string>();
+        const conflicts: string[] = [];
+        for (const { id } of edits) {
+          if (seen.has(id) || this.has(id) || taken(id)) conflicts.push(id);
+          seen.add(id);
+        }
+        if (conflicts.length > 0)
+          throw new ConflictError(`edit id${conflicts.length > 1 ? 's' : ''} already used: ${conflicts.map((id) => `"${id}"`).join(', ')}`);
+        for (const edit of edits) insert.run(edit.id, edit.label, edit.prompt, edit.target, at);
+        return edits.map((edit) => this.get(edit.id)!);
+      })
+      .immediate();
   }
 
   /** The next `count` free ids of the form `edit-N`, N counting up across the store's life. */
@@ -159,7 +162,8 @@ export class EditStore {
       const id = `edit-${next++}`;
       if (!this.has(id) && !taken(id)) ids.push(id);
     }
-    if (!this.db.readonly) this.db.prepare("INSERT INTO meta (key, value) VALUES ('next_auto_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(next));
+    if (!this.db.readonly)
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('next_auto_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(next));
     return ids;
   }
 
@@ -180,7 +184,8 @@ export class EditStore {
 
   counts(): Record<EditStatus, number> {
     const counts = Object.fromEntries(EDIT_STATUSES.map((s) => [s, 0])) as Record<EditStatus, number>;
-    for (const row of this.db.prepare('SELECT status, COUNT(*) AS n FROM edits GROUP BY status').all() as Array<{ status: EditStatus; n: number }>) counts[row.status] = row.n;
+    for (const row of this.db.prepare('SELECT status, COUNT(*) AS n FROM edits GROUP BY status').all() as Array<{ status: EditStatus; n: number }>)
+      counts[row.status] = row.n;
     return counts;
   }
 
@@ -191,43 +196,57 @@ export class EditStore {
 
   /** Starts a training batch: its edits move to `training`. Returns the batch number. */
   startBatch(ids: readonly string[]): number {
-    return this.db.transaction(() => {
-      const at = now();
-      const batch = Number(this.db.prepare("INSERT INTO batches (status, size, started_at) VALUES ('training', ?, ?)").run(ids.length, at).lastInsertRowid);
-      const move = this.db.prepare("UPDATE edits SET status = 'training', started_at = ?, finished_at = NULL, batch = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'");
-      for (const id of ids) if (move.run(at, batch, id).changes !== 1) throw new ConflictError(`edit "${id}" is no longer queued`);
-      return batch;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const at = now();
+        const batch = Number(this.db.prepare("INSERT INTO batches (status, size, started_at) VALUES ('training', ?, ?)").run(ids.length, at).lastInsertRowid);
+        const move = this.db.prepare(
+          "UPDATE edits SET status = 'training', started_at = ?, finished_at = NULL, batch = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'",
+        );
+        for (const id of ids) if (move.run(at, batch, id).changes !== 1) throw new ConflictError(`edit "${id}" is no longer queued`);
+        return batch;
+      })
+      .immediate();
   }
 
   /** Marks a batch applied; its edits still `training` become `applied` (ones retracted meanwhile stay retracted). */
   finishBatch(batch: number, seconds: number, outcome: BatchOutcome): void {
-    this.db.transaction(() => {
-      const at = now();
-      this.db.prepare("UPDATE batches SET status = 'applied', finished_at = ?, seconds = ?, generation = ? WHERE id = ?").run(at, seconds, outcome.generation, batch);
-      this.db
-        .prepare("UPDATE edits SET generation = ?, loss = ?, iterations = ?, finished_at = ?, status = CASE status WHEN 'training' THEN 'applied' ELSE status END WHERE batch = ?")
-        .run(outcome.generation, outcome.loss, outcome.iterations, at, batch);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const at = now();
+        this.db
+          .prepare("UPDATE batches SET status = 'applied', finished_at = ?, seconds = ?, generation = ? WHERE id = ?")
+          .run(at, seconds, outcome.generation, batch);
+        this.db
+          .prepare(
+            "UPDATE edits SET generation = ?, loss = ?, iterations = ?, finished_at = ?, status = CASE status WHEN 'training' THEN 'applied' ELSE status END WHERE batch = ?",
+          )
+          .run(outcome.generation, outcome.loss, outcome.iterations, at, batch);
+      })
+      .immediate();
   }
 
   /** Marks a batch failed; its edits still `training` become `failed` with the reason. */
   failBatch(batch: number, seconds: number, reason: string): void {
-    this.db.transaction(() => {
-      const at = now();
-      this.db.prepare("UPDATE batches SET status = 'failed', finished_at = ?, seconds = ?, reason = ? WHERE id = ?").run(at, seconds, reason, batch);
-      this.db.prepare("UPDATE edits SET status = 'failed', reason = ?, finished_at = ? WHERE batch = ? AND status = 'training'").run(reason, at, batch);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const at = now();
+        this.db.prepare("UPDATE batches SET status = 'failed', finished_at = ?, seconds = ?, reason = ? WHERE id = ?").run(at, seconds, reason, batch);
+        this.db.prepare("UPDATE edits SET status = 'failed', reason = ?, finished_at = ? WHERE batch = ? AND status = 'training'").run(reason, at, batch);
+      })
+      .immediate();
   }
 
   /** After a restart: batches left `training` are interrupted and their edits queued again (in their arrival order). */
   requeueInterrupted(): string[] {
-    return this.db.transaction(() => {
-      const ids = this.db.prepare("SELECT id FROM edits WHERE status = 'training' ORDER BY seq").pluck().all() as string[];
-      this.db.prepare("UPDATE batches SET status = 'interrupted', finished_at = ? WHERE status = 'training'").run(now());
-      this.db.prepare("UPDATE edits SET status = 'queued', started_at = NULL WHERE status = 'training'").run();
-      return ids;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const ids = this.db.prepare("SELECT id FROM edits WHERE status = 'training' ORDER BY seq").pluck().all() as string[];
+        this.db.prepare("UPDATE batches SET status = 'interrupted', finished_at = ? WHERE status = 'training'").run(now());
+        this.db.prepare("UPDATE edits SET status = 'queued', started_at = NULL WHERE status = 'training'").run();
+        return ids;
+      })
+      .immediate();
   }
 
   /** Sets an edit's status outright (retraction, reconciliation with the editor state). */
@@ -246,18 +265,27 @@ export class EditStore {
 
   /** Records edits found applied in the editor state but unknown to the store. */
   adopt(edits: ReadonlyArray<NewEdit & { status: 'applied' | 'retracted'; generation: number; reason: string }>): void {
-    const insert = this.db.prepare('INSERT INTO edits (id, label, prompt, target, status, reason, submitted_at, generation, retracted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
-      const at = now();
-      for (const edit of edits) insert.run(edit.id, edit.label, edit.prompt, edit.target, edit.status, edit.reason, at, edit.generation, edit.status === 'retracted' ? at : null);
-    }).immediate();
+    const insert = this.db.prepare(
+      'INSERT INTO edits (id, label, prompt, target, status, reason, submitted_at, generation, retracted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db
+      .transaction(() => {
+        const at = now();
+        for (const edit of edits)
+          insert.run(edit.id, edit.label, edit.prompt, edit.target, edit.status, edit.reason, at, edit.generation, edit.status === 'retracted' ? at : null);
+      })
+      .immediate();
   }
 
   /** Total seconds spent in finished training batches, and how many batches ended each way. */
   trainingTotals(): { seconds: number; batches: Record<'applied' | 'failed' | 'interrupted', number> } {
     const seconds = Number(this.db.prepare("SELECT COALESCE(SUM(seconds), 0) FROM batches WHERE status IN ('applied', 'failed')").pluck().get());
     const batches = { applied: 0, failed: 0, interrupted: 0 };
-    for (const row of this.db.prepare("SELECT status, COUNT(*) AS n FROM batches WHERE status != 'training' GROUP BY status").all() as Array<{ status: keyof typeof batches; n: number }>) batches[row.status] = row.n;
+    for (const row of this.db.prepare("SELECT status, COUNT(*) AS n FROM batches WHERE status != 'training' GROUP BY status").all() as Array<{
+      status: keyof typeof batches;
+      n: number;
+    }>)
+      batches[row.status] = row.n;
     return { seconds, batches };
   }
 

@@ -5,12 +5,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { TokenizedEdit } from '../editors/edit.js';
+import type { Allocation } from '../editors/elder/allocation.js';
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { IterationReport } from '../editors/elder/editor.js';
 import type { TrainedBatch } from '../editors/elder/state.js';
-import type { Allocation } from '../editors/elder/allocation.js';
-import { sharedWeights } from '../models/load.js';
 import type { DecoderLM } from '../models/decoder.js';
+import { sharedWeights } from '../models/load.js';
 import { ElderError } from '../util/errors.js';
 
 type NamedValues = Array<[string, { data: Float32Array; shape: number[] }]>;
@@ -32,7 +32,15 @@ export type ReplayEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'tar
 export type WorkerMessage =
   | { type: 'ready' }
   | ({ type: 'progress'; job: number } & IterationReport)
-  | { type: 'trained'; job: number; iterations: number; loss: number; codes: TrainedBatch['codes']; weights: NamedValues; allocations: Array<[string, Allocation]> }
+  | {
+      type: 'trained';
+      job: number;
+      iterations: number;
+      loss: number;
+      codes: TrainedBatch['codes'];
+      weights: NamedValues;
+      allocations: Array<[string, Allocation]>;
+    }
   | { type: 'failed'; job: number; name: string; message: string };
 
 /** Training did not produce a batch (the loss diverged, the worker died…); the message says why. */
@@ -96,7 +104,10 @@ export class TrainingWorker {
     const message: TrainJob = { job, fromGeneration: from.generation, weights, allocations: from.allocations, edits, memory: from.memory };
     return new Promise((resolve, reject) => {
       this.pending = { job, fromGeneration: from.generation, resolve, reject, onIteration };
-      this.worker.postMessage(message, weights.map(([, t]) => t.data.buffer as ArrayBuffer));
+      this.worker.postMessage(
+        message,
+        weights.map(([, t]) => t.data.buffer as ArrayBuffer),
+      );
     });
   }
 

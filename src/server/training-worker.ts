@@ -7,10 +7,10 @@
  * thread commits what it returns.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { modelFromSharedWeights, type SharedWeights } from '../models/load.js';
-import { ElderEditor, type EditMemory } from '../editors/elder/editor.js';
-import { MixtureOfLora } from '../editors/elder/mixture.js';
 import type { ElderConfig } from '../editors/elder/config.js';
+import { type EditMemory, ElderEditor } from '../editors/elder/editor.js';
+import { MixtureOfLora } from '../editors/elder/mixture.js';
+import { modelFromSharedWeights, type SharedWeights } from '../models/load.js';
 import type { TrainJob, WorkerMessage } from './trainer.js';
 
 const { weights, config } = workerData as { weights: SharedWeights; config: ElderConfig };
@@ -39,9 +39,14 @@ parentPort!.on('message', (job: TrainJob) => {
       editor.memory.set(m.id, memory);
     }
     const result = editor.trainBatch(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
-    const trained = [...mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }]);
+    const trained = [...mixture.namedParameters()].map(
+      ([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }],
+    );
     const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocations.get(label)!] as [string, number[][]]);
-    post({ type: 'trained', job: job.job, iterations: result.iterations, loss: result.loss, codes: result.codes, weights: trained, allocations }, trained.map(([, t]) => t.data.buffer as ArrayBuffer));
+    post(
+      { type: 'trained', job: job.job, iterations: result.iterations, loss: result.loss, codes: result.codes, weights: trained, allocations },
+      trained.map(([, t]) => t.data.buffer as ArrayBuffer),
+    );
   } catch (error) {
     post({ type: 'failed', job: job.job, name: (error as Error).name, message: (error as Error).message });
   }

@@ -1,7 +1,8 @@
 /** Adam / AdamW over a fixed set of parameter tensors, stepping through the native kernel. */
+
+import { NonFiniteError, ShapeError } from '../util/errors.js';
 import { kernels } from './backends/index.js';
 import type { Tensor } from './tensor.js';
-import { NonFiniteError, ShapeError } from '../util/errors.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -54,7 +55,19 @@ export class AdamW {
     this.params.forEach((param, i) => {
       if (param.grad === null) return;
       const { m, v } = this.moments[i];
-      kernels.adamStep(param.data, param.grad, m, v, param.size, this.lr, this.beta1, this.beta2, this.eps, this.noDecay.has(param) ? 0 : this.weightDecay, this.stepCount);
+      kernels.adamStep(
+        param.data,
+        param.grad,
+        m,
+        v,
+        param.size,
+        this.lr,
+        this.beta1,
+        this.beta2,
+        this.eps,
+        this.noDecay.has(param) ? 0 : this.weightDecay,
+        this.stepCount,
+      );
     });
   }
 
@@ -65,10 +78,12 @@ export class AdamW {
 
   /** Restores a state saved by {@link exportState} for the same parameter list. */
   importState(state: AdamWState): void {
-    if (state.moments.length !== this.moments.length) throw new ShapeError(`optimizer state has ${state.moments.length} parameters, this optimizer ${this.moments.length}`);
+    if (state.moments.length !== this.moments.length)
+      throw new ShapeError(`optimizer state has ${state.moments.length} parameters, this optimizer ${this.moments.length}`);
     state.moments.forEach(({ m, v }, i) => {
       const size = this.params[i].size;
-      if (m.length !== size || v.length !== size) throw new ShapeError(`optimizer state of parameter ${i} has ${m.length}/${v.length} values, the parameter ${size}`);
+      if (m.length !== size || v.length !== size)
+        throw new ShapeError(`optimizer state of parameter ${i} has ${m.length}/${v.length} values, the parameter ${size}`);
       this.moments[i].m.set(m);
       this.moments[i].v.set(v);
     });

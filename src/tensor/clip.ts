@@ -1,7 +1,8 @@
 /** Gradient clipping by global norm (Pascanu et al., 2013), as GPT-2-style training uses it. */
+
+import { NonFiniteError } from '../util/errors.js';
 import { kernels } from './backends/index.js';
 import type { Tensor } from './tensor.js';
-import { NonFiniteError } from '../util/errors.js';
 
 /**
  * Scales every gradient so that their joint L2 norm is at most `maxNorm`.

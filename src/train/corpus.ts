@@ -4,9 +4,11 @@
  * Both are free to redistribute, small enough for CPU training, and written in
  * plain sentences, which is what a tiny model can learn something from.
  */
+
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { debianVersion } from '../util/debian.js';
 import { UsageError } from '../util/errors.js';
 
 /** Where each source lives and which Debian package installs it. */
@@ -60,17 +62,9 @@ export function loadDebianCorpus({ install = true } = {}): Corpus {
       for (const doc of source.parse(text, path.basename(file))) documents.push(doc);
       return { path: file, bytes: Buffer.byteLength(text) };
     });
-    sources.push({ package: source.package, version: packageVersion(source.package), files, documents: documents.length - before });
+    sources.push({ package: source.package, version: debianVersion(source.package), files, documents: documents.length - before });
   }
   return { documents, sources };
-}
-
-function packageVersion(name: string): string {
-  try {
-    return execFileSync('dpkg-query', ['-W', '-f=${Version}', name], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 const ARTICLE_START = /^(a|an|the|any|one|something|someone|a person|a kind)\b/i;

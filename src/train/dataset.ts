@@ -5,8 +5,8 @@
  * corpus rather than its first or last source.
  */
 import type { TextTokenizer } from '../models/tokenizer.js';
-import type { TokenSplit } from './pretrain.js';
 import { Random } from '../util/random.js';
+import type { TokenSplit } from './pretrain.js';
 
 export function tokenizeDocuments(documents: readonly string[], tokenizer: TextTokenizer, endOfText: number, validationEvery = 50): TokenSplit {
   const train: number[] = [];

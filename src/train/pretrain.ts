@@ -6,18 +6,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tensor, backward, noGrad } from '../tensor/tensor.js';
-import { AdamW } from '../tensor/adamw.js';
-import { clipGradNorm } from '../tensor/clip.js';
-import { BufferPool, withBufferPool } from '../tensor/buffers.js';
-import { crossEntropy } from '../tensor/ops/crossentropy.js';
-import { SafetensorsFile, writeSafetensors } from '../models/safetensors.js';
-import { loadModel, saveModel } from '../models/load.js';
 import type { DecoderLM } from '../models/decoder.js';
-import { Random } from '../util/random.js';
-import { writeFileAtomic, fsyncDir } from '../util/atomic-file.js';
+import { loadModel, saveModel } from '../models/load.js';
+import { SafetensorsFile, writeSafetensors } from '../models/safetensors.js';
+import { AdamW } from '../tensor/adamw.js';
+import { BufferPool, withBufferPool } from '../tensor/buffers.js';
+import { clipGradNorm } from '../tensor/clip.js';
+import { crossEntropy } from '../tensor/ops/crossentropy.js';
+import { backward, noGrad, type Tensor } from '../tensor/tensor.js';
+import { fsyncDir, writeFileAtomic } from '../util/atomic-file.js';
 import { CheckpointError, NonFiniteError, ShapeError } from '../util/errors.js';
-import { cosineLearningRate, type CosineSchedule } from './schedule.js';
+import { Random } from '../util/random.js';
+import { type CosineSchedule, cosineLearningRate } from './schedule.js';
 
 export interface PretrainConfig extends CosineSchedule {
   batchSize: number;
@@ -109,7 +109,8 @@ export async function pretrain(freshModel: () => DecoderLM, data: TokenSplit, co
   validateData(data, config);
   const resumed = readCheckpoint(io.checkpointDir);
   const model = resumed?.model ?? freshModel();
-  if (config.windowLength > model.config.contextLength) throw new ShapeError(`training windows of ${config.windowLength} tokens exceed the model's context of ${model.config.contextLength}`);
+  if (config.windowLength > model.config.contextLength)
+    throw new ShapeError(`training windows of ${config.windowLength} tokens exceed the model's context of ${model.config.contextLength}`);
   const state: TrainerState = resumed?.state ?? { step: 0, trainingSeconds: 0, history: [], validation: [], config };
   state.config = config;
 
@@ -216,12 +217,18 @@ function windowLoss(model: DecoderLM, windows: Int32Array, B: number, T: number)
  * `starts`, each window begins at a document start (one that leaves less than
  * a window is moved back to the last full window).
  */
-export function sampleWindows(tokens: Int32Array, config: Pick<PretrainConfig, 'batchSize' | 'windowLength' | 'seed'>, step: number, starts?: Int32Array): Int32Array {
+export function sampleWindows(
+  tokens: Int32Array,
+  config: Pick<PretrainConfig, 'batchSize' | 'windowLength' | 'seed'>,
+  step: number,
+  starts?: Int32Array,
+): Int32Array {
   const span = config.windowLength + 1;
   const rng = new Random((Math.imul(config.seed + 1, 0x9e3779b1) ^ step) >>> 0);
   const out = new Int32Array(config.batchSize * span);
   for (let b = 0; b < config.batchSize; b++) {
-    const start = starts !== undefined && starts.length > 0 ? Math.min(starts[rng.int(starts.length)], tokens.length - span) : rng.int(tokens.length - span + 1);
+    const start =
+      starts !== undefined && starts.length > 0 ? Math.min(starts[rng.int(starts.length)], tokens.length - span) : rng.int(tokens.length - span + 1);
     out.set(tokens.subarray(start, start + span), b * span);
   }
   return out;
@@ -274,7 +281,7 @@ function writeCheckpoint(dir: string, model: DecoderLM, names: string[], optimiz
     optimizerTensors.set(`v.${name}`, { data: moments[i].v, shape: [moments[i].v.length] });
   });
   writeSafetensors(path.join(next, 'optimizer.safetensors'), optimizerTensors);
-  writeFileAtomic(path.join(next, 'trainer.json'), [Buffer.from(JSON.stringify(state) + '\n')]);
+  writeFileAtomic(path.join(next, 'trainer.json'), [Buffer.from(`${JSON.stringify(state)}\n`)]);
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(live)) fs.renameSync(live, old);
   fs.renameSync(next, live);

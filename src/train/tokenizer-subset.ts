@@ -23,7 +23,12 @@ export interface TokenizerJson {
 /** GPT-2's printable stand-ins for the 256 bytes (its `bytes_to_unicode`). */
 export function byteAlphabet(): string[] {
   const printable = new Set<number>();
-  for (const [from, to] of [[33, 126], [161, 172], [174, 255]]) for (let b = from; b <= to; b++) printable.add(b);
+  for (const [from, to] of [
+    [33, 126],
+    [161, 172],
+    [174, 255],
+  ])
+    for (let b = from; b <= to; b++) printable.add(b);
   const chars: string[] = [];
   let extra = 0;
   for (let b = 0; b < 256; b++) chars.push(String.fromCodePoint(printable.has(b) ? b : 256 + extra++));
@@ -95,5 +100,5 @@ export function subsetTokenizer(full: TokenizerJson, counts: ArrayLike<number>, 
 /** The slow-tokenizer files (`vocab.json`, `merges.txt`) of a BPE tokenizer.json, for tools that read those. */
 export function slowTokenizerFiles(tokenizer: TokenizerJson): { vocabJson: string; mergesTxt: string } {
   const merges = tokenizer.model.merges.map(mergePair).map(([a, b]) => `${a} ${b}`);
-  return { vocabJson: JSON.stringify(tokenizer.model.vocab), mergesTxt: ['#version: 0.2', ...merges].join('\n') + '\n' };
+  return { vocabJson: JSON.stringify(tokenizer.model.vocab), mergesTxt: `${['#version: 0.2', ...merges].join('\n')}\n` };
 }

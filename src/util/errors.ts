@@ -15,7 +15,10 @@ export class ShapeError extends ElderError {}
 
 /** A checkpoint folder or file that is missing, malformed or unsupported. */
 export class CheckpointError extends ElderError {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
   }
 }

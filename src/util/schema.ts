@@ -38,7 +38,12 @@ function describe(schema: JsonSchema, plural = false): string {
     case 'integer':
     case 'number': {
       const noun = schema.type === 'integer' ? (plural ? 'integers' : 'an integer') : plural ? 'numbers' : 'a number';
-      const range = schema.minimum !== undefined && schema.maximum !== undefined ? ` in [${schema.minimum}, ${schema.maximum}]` : schema.minimum !== undefined ? ` ≥ ${schema.minimum}` : '';
+      const range =
+        schema.minimum !== undefined && schema.maximum !== undefined
+          ? ` in [${schema.minimum}, ${schema.maximum}]`
+          : schema.minimum !== undefined
+            ? ` ≥ ${schema.minimum}`
+            : '';
       return `${noun}${range}`;
     }
     case 'array':
@@ -74,23 +79,27 @@ export function schemaProblems(schema: JsonSchema, value: unknown, where = 'the 
       const text = value as string;
       if (schema.pattern === NON_BLANK && text.trim() === '') return [`${where} must be a non-empty string`];
       if (schema.minLength !== undefined && text.length < schema.minLength) return [`${where} must be at least ${schema.minLength} characters`];
-      if (schema.maxLength !== undefined && text.length > schema.maxLength) return [`${where} must be at most ${schema.maxLength} characters (got ${text.length})`];
+      if (schema.maxLength !== undefined && text.length > schema.maxLength)
+        return [`${where} must be at most ${schema.maxLength} characters (got ${text.length})`];
       return [];
     }
     case 'integer':
     case 'number': {
       const number = value as number;
-      if ((schema.minimum !== undefined && number < schema.minimum) || (schema.maximum !== undefined && number > schema.maximum)) return [`${where} must be ${describe(schema)}, got ${number}`];
+      if ((schema.minimum !== undefined && number < schema.minimum) || (schema.maximum !== undefined && number > schema.maximum))
+        return [`${where} must be ${describe(schema)}, got ${number}`];
       return [];
     }
     case 'array': {
       const list = value as unknown[];
-      if (schema.minItems !== undefined && list.length < schema.minItems) return [`${where} must hold at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`];
+      if (schema.minItems !== undefined && list.length < schema.minItems)
+        return [`${where} must hold at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`];
       if (schema.maxItems !== undefined && list.length > schema.maxItems) return [`${where} may hold at most ${schema.maxItems} items (got ${list.length})`];
       if (schema.items === undefined) return [];
       const items = schema.items;
       // Lists of scalars are described as a whole; lists of objects per item.
-      if (items.type !== 'object') return list.every((item) => schemaProblems(items, item).length === 0) ? [] : [`${where} must be ${article(describe(schema))}`];
+      if (items.type !== 'object')
+        return list.every((item) => schemaProblems(items, item).length === 0) ? [] : [`${where} must be ${article(describe(schema))}`];
       return list.flatMap((item, i) => schemaProblems(items, item, `${where}[${i}]`));
     }
     case 'object': {

@@ -1,6 +1,6 @@
-import { resolveModelDir } from '../../models/default-model.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { MODEL_OPTION, numberOption, parseOptions, requireString, optionalString, type CommandSpec } from '../args.js';
+import { resolveModelDir } from '../../models/default-model.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
 export const ASK_COMMAND: CommandSpec = {
   name: 'ask',
@@ -13,6 +13,7 @@ export const ASK_COMMAND: CommandSpec = {
     json: { type: 'boolean', help: 'print JSON: the text, the route and the matched edit' },
   },
 };
+
 import { loadForText } from '../model-input.js';
 
 export function askCommand(argv: string[]): void {
@@ -33,7 +34,8 @@ export function askCommand(argv: string[]): void {
     return;
   }
   console.log(`${prompt}${answer}`);
-  const gate = decision.matched === undefined ? '' : decision.matched === null ? ', no edit matched by query and subject' : `, matched edit ${decision.matched}`;
+  const gate =
+    decision.matched === undefined ? '' : decision.matched === null ? ', no edit matched by query and subject' : `, matched edit ${decision.matched}`;
   const where = (decision.deferred ? 'deferred to the base model' : `edited model (nearest code: edit ${decision.nearestId})`) + gate;
   console.error(`[${where}; code distance ${decision.distance}, ε ${state.config.epsilon}; experts ${JSON.stringify(decision.experts)}]`);
 }

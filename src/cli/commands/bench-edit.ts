@@ -1,12 +1,12 @@
-import { resolveModelDir } from '../../models/default-model.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { METHODS, isMethod, type MethodName, type MethodSettings } from '../../editors/registry.js';
+import { isMethod, METHODS, type MethodName, type MethodSettings } from '../../editors/registry.js';
 import { DATASET_FORMATS, type DatasetFormat } from '../../eval/datasets.js';
-import { runBenchmark } from '../../eval/runner.js';
 import { REPORT_FILES } from '../../eval/report.js';
+import { runBenchmark } from '../../eval/runner.js';
+import { resolveModelDir } from '../../models/default-model.js';
 import { UsageError } from '../../util/errors.js';
-import { MODEL_OPTION, numberOption, optionalString, parseOptions, requireString, type CommandSpec } from '../args.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
 export const BENCH_EDIT_COMMAND: CommandSpec = {
   name: 'bench-edit',
@@ -30,8 +30,12 @@ export const BENCH_EDIT_COMMAND: CommandSpec = {
 export function benchEditCommand(argv: string[]): void {
   const options = parseOptions(argv, BENCH_EDIT_COMMAND);
   const format = optionalString(options, 'format');
-  if (format !== undefined && !(DATASET_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${format}"`);
-  const methodList = (optionalString(options, 'methods') ?? METHODS.join(',')).split(',').map((m) => m.trim()).filter((m) => m !== '');
+  if (format !== undefined && !(DATASET_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got "${format}"`);
+  const methodList = (optionalString(options, 'methods') ?? METHODS.join(','))
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
   const unknown = methodList.filter((m) => !isMethod(m));
   if (unknown.length > 0) throw new UsageError(`unknown method ${unknown.join(', ')} (known: ${METHODS.join(', ')})`);
   const settingsFile = optionalString(options, 'settings');
@@ -51,7 +55,13 @@ export function benchEditCommand(argv: string[]): void {
     localityTokens: numberOption(options, 'locality-tokens', 10, { min: 1, integer: true }),
   });
   const out = requireString(options, 'out', 'bench-edit');
-  console.log(fs.readFileSync(path.join(out, REPORT_FILES.report), 'utf8').split('\n').filter((line) => line.startsWith('|')).join('\n'));
+  console.log(
+    fs
+      .readFileSync(path.join(out, REPORT_FILES.report), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .join('\n'),
+  );
   console.log(`\n${results.methods.length} methods; report in ${path.join(out, REPORT_FILES.report)}, data in ${path.join(out, REPORT_FILES.results)}`);
 }
 
@@ -63,7 +73,8 @@ function readSettings(file: string): MethodSettings {
   } catch (error) {
     throw new UsageError(`--settings ${file}: ${(error as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--settings ${file}: expected an object of per-method settings`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsageError(`--settings ${file}: expected an object of per-method settings`);
   for (const [method, value] of Object.entries(parsed)) {
     if (method.startsWith('$')) continue;
     if (!isMethod(method)) throw new UsageError(`--settings ${file}: unknown method "${method}" (known: ${METHODS.join(', ')})`);

@@ -7,21 +7,21 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { packageRoot } from '../../tensor/backends/native.js';
-import { readDataset, type BenchRecord } from '../../eval/datasets.js';
-import { buildStream, type StreamRecord } from '../../eval/protocol.js';
-import { loadModel } from '../../models/load.js';
-import { requireTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
-import { resolveModelDir } from '../../models/default-model.js';
-import { generate } from '../../models/generate.js';
-import type { DecoderLM } from '../../models/decoder.js';
-import { backendInfo } from '../../tensor/backends/index.js';
 import { tokenizeEdit } from '../../editors/edit.js';
 import { defaultElderConfig } from '../../editors/elder/config.js';
 import { ElderEditor, type RoutingDecision } from '../../editors/elder/editor.js';
+import { type BenchRecord, readDataset } from '../../eval/datasets.js';
 import { rate, scoreTargets } from '../../eval/metrics.js';
+import { buildStream, type StreamRecord } from '../../eval/protocol.js';
+import type { DecoderLM } from '../../models/decoder.js';
+import { resolveModelDir } from '../../models/default-model.js';
+import { generate } from '../../models/generate.js';
+import { loadModel } from '../../models/load.js';
+import { requireTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
+import { backendInfo } from '../../tensor/backends/index.js';
+import { packageRoot } from '../../tensor/backends/native.js';
 import { Progress } from '../../util/progress.js';
-import { MODEL_OPTION, optionalString, parseOptions, type CommandSpec } from '../args.js';
+import { type CommandSpec, MODEL_OPTION, optionalString, parseOptions } from '../args.js';
 
 export const DEMO_COMMAND: CommandSpec = {
   name: 'demo',
@@ -78,12 +78,18 @@ export function demoCommand(argv: string[]): void {
   const tokenizer = requireTokenizer(loaded.tokenizer, dir);
   const records = demoRecords(optionalString(options, 'data'));
   console.log(`elder demo — ${dir}`);
-  console.log(`${model.config.architecture}, ${model.config.layers} layers × ${model.config.width}, ${(model.parameterCount() / 1e6).toFixed(1)}M parameters; ${backend.backend} backend, ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}\n`);
+  console.log(
+    `${model.config.architecture}, ${model.config.layers} layers × ${model.config.width}, ${(model.parameterCount() / 1e6).toFixed(1)}M parameters; ${backend.backend} backend, ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}\n`,
+  );
 
   const config = defaultElderConfig(model.config, DEMO_ELDER);
   const editor = new ElderEditor(model, config);
   const edits = records.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
-  const heldOut = records.flatMap((record) => record.heldOut.map((prompt, h) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}/held-out-${h + 1}`, label: record.id, prompt, target: record.target })));
+  const heldOut = records.flatMap((record) =>
+    record.heldOut.map((prompt, h) =>
+      tokenizeEdit(tokenizer, model.config, { id: `${record.id}/held-out-${h + 1}`, label: record.id, prompt, target: record.target }),
+    ),
+  );
   const rows = [
     ...records.map((record) => ({ kind: 'edited', prompt: record.edits[0].prompt, target: record.target })),
     ...records.flatMap((record) => record.heldOut.map((prompt) => ({ kind: 'held-out', prompt, target: record.target }))),
@@ -91,16 +97,26 @@ export function demoCommand(argv: string[]): void {
   ];
   console.log(`1. The base model answers (greedy, up to ${ANSWER_TOKENS} tokens), facts from ${records.length} relations:`);
   const before = rows.map((row) => answer(model, tokenizer, row.prompt));
-  rows.forEach((row, i) => row.kind !== 'held-out' && console.log(`   ${row.prompt} →${before[i]}`));
+  rows.forEach((row, i) => {
+    if (row.kind !== 'held-out') console.log(`   ${row.prompt} →${before[i]}`);
+  });
 
-  console.log(`\n2. ELDER applies ${edits.length} counterfactual edits (${records.length} facts × ${records[0].edits.length} phrasings) in batches of ${config.batchSize}:`);
-  records.forEach((record) => console.log(`   ${record.edits[0].prompt} → ${record.target}`));
-  console.log(`   mixture of ${config.experts} LoRA experts (rank ${config.rank}) on ${config.site} in blocks ${config.firstLayer}-${config.lastLayer}, top-${config.topK}, λ ${config.lambda}, ε ${config.epsilon}; Adam lr ${config.lr}, ${config.iterations} iterations per batch`);
+  console.log(
+    `\n2. ELDER applies ${edits.length} counterfactual edits (${records.length} facts × ${records[0].edits.length} phrasings) in batches of ${config.batchSize}:`,
+  );
+  records.forEach((record) => {
+    console.log(`   ${record.edits[0].prompt} → ${record.target}`);
+  });
+  console.log(
+    `   mixture of ${config.experts} LoRA experts (rank ${config.rank}) on ${config.site} in blocks ${config.firstLayer}-${config.lastLayer}, top-${config.topK}, λ ${config.lambda}, ε ${config.epsilon}; Adam lr ${config.lr}, ${config.iterations} iterations per batch`,
+  );
   const baseScores = { reliability: rate(scoreTargets(model, null, edits).correct), generalization: rate(scoreTargets(model, null, heldOut).correct) };
   const progress = new Progress(edits.length, 'edits');
   for (let start = 0; start < edits.length; start += config.batchSize) {
     const batch = edits.slice(start, start + config.batchSize);
-    const result = editor.applyBatch(batch, ({ iteration, loss }) => progress.update(start, `iteration ${iteration}/${config.iterations} · loss ${loss.toFixed(3)}`, { transient: true }));
+    const result = editor.applyBatch(batch, ({ iteration, loss }) =>
+      progress.update(start, `iteration ${iteration}/${config.iterations} · loss ${loss.toFixed(3)}`, { transient: true }),
+    );
     progress.update(start + batch.length, `loss ${result.loss.toFixed(3)}`, { final: start + batch.length === edits.length });
   }
 
@@ -111,7 +127,14 @@ export function demoCommand(argv: string[]): void {
   const promptWidth = Math.max(...rows.map((row) => row.prompt.length));
   console.log(`   ${'kind'.padEnd(9)}  ${'prompt'.padEnd(promptWidth)}  ${'before'.padEnd(24)}  ${'route'.padEnd(13)}  after`);
   rows.forEach((row, i) => {
-    const mark = row.kind === 'unrelated' ? (after[i] === before[i] ? '  (unchanged)' : '  (changed)') : after[i].trim().startsWith(row.target) ? '  ✓' : `  ✗ (target: ${row.target})`;
+    const mark =
+      row.kind === 'unrelated'
+        ? after[i] === before[i]
+          ? '  (unchanged)'
+          : '  (changed)'
+        : after[i].trim().startsWith(row.target)
+          ? '  ✓'
+          : `  ✗ (target: ${row.target})`;
     const route = deferred[i].deferred ? `base (d=${deferred[i].distance})` : `edited (d=${deferred[i].distance})`;
     console.log(`   ${row.kind.padEnd(9)}  ${row.prompt.padEnd(promptWidth)}  ${clip(before[i], 24).padEnd(24)}  ${route.padEnd(13)}  ${after[i]}${mark}`);
   });
@@ -128,12 +151,17 @@ export function demoCommand(argv: string[]): void {
   console.log(`   ${'before'.padEnd(14)} ${pct(baseScores.reliability).padEnd(12)} ${pct(baseScores.generalization).padEnd(15)} ${pct(1)}`);
   console.log(`   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality)}`);
   const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
-  const subjectGate = config.gate === 'subject'
-    ? ` It uses the experts only when it is also near one edit twice: its router query, and some token's state at the edit's subject (the subject gate).`
-    : '';
-  console.log(`\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).${subjectGate}`);
+  const subjectGate =
+    config.gate === 'subject'
+      ? ` It uses the experts only when it is also near one edit twice: its router query, and some token's state at the edit's subject (the subject gate).`
+      : '';
+  console.log(
+    `\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).${subjectGate}`,
+  );
   console.log(`   ${deferredCount} of ${unrelatedRows.length} unrelated prompts deferred to the base model.`);
-  console.log('\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods; `elder eval-base` shows what the model knows.');
+  console.log(
+    '\nNext: `elder edit --state DIR --edits FILE.jsonl` keeps edits on disk; `elder ask --state DIR --prompt TEXT` queries them; `elder bench-edit` compares methods; `elder eval-base` shows what the model knows.',
+  );
 }
 
 /** Greedy answer text (EOS dropped): of the base model, or of the edited one with its routing decision. */

@@ -1,15 +1,23 @@
-import { resolveModelDir } from '../../models/default-model.js';
 import path from 'node:path';
-import { loadModel } from '../../models/load.js';
 import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.js';
 import { readEditsFile } from '../../editors/edits-file.js';
+import {
+  ELDER_GATES,
+  ELDER_PRESETS,
+  type ElderConfig,
+  type ElderGate,
+  type ElderPreset,
+  TRAIN_ROUTINGS,
+  type TrainRouting,
+} from '../../editors/elder/config.js';
 import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
-import { ELDER_GATES, ELDER_PRESETS, TRAIN_ROUTINGS, type ElderConfig, type ElderGate, type ElderPreset, type TrainRouting } from '../../editors/elder/config.js';
+import { resolveModelDir } from '../../models/default-model.js';
+import { loadModel } from '../../models/load.js';
 import { UsageError } from '../../util/errors.js';
-import { MODEL_OPTION, numberOption, optionalString, parseOptions, requireString, type CommandSpec, type OptionSpec, type ParsedOptions } from '../args.js';
-import { requireTokenizer } from '../model-input.js';
 import { Progress } from '../../util/progress.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, type OptionSpec, optionalString, type ParsedOptions, parseOptions, requireString } from '../args.js';
+import { requireTokenizer } from '../model-input.js';
 
 /** ELDER's settings on the command line (edit, serve); defaults are the chosen preset's. */
 export const ELDER_OPTIONS: OptionSpec = {
@@ -26,11 +34,16 @@ export const ELDER_OPTIONS: OptionSpec = {
   seed: { type: 'string', value: 'S', help: 'seed of the allocations and initialisation', default: '0' },
   'early-stop': { type: 'boolean', help: 'stop a batch once every target is the greedy answer' },
   replay: { type: 'string', value: 'N', help: 'earlier edits rehearsed per iteration', default: 'elder 8, paper 0' },
-  'train-routing': { type: 'string', value: 'router|preset', help: 'experts used while training: the router top-k or the preset allocation', default: 'router' },
+  'train-routing': {
+    type: 'string',
+    value: 'router|preset',
+    help: 'experts used while training: the router top-k or the preset allocation',
+    default: 'router',
+  },
   'fresh-codes': { type: 'boolean', help: 're-route stored codes after every batch (the elder preset does)' },
   gate: { type: 'string', value: 'code|subject', help: 'what decides between experts and the base model', default: 'elder subject, paper code' },
   'subject-radius': { type: 'string', value: 'X', help: "subject gate: radius around a subject's key, relative to the median key norm", default: '0.25' },
-  'query-radius': { type: 'string', value: 'X', help: 'subject gate: radius around an edit\'s router query, relative to the median query norm', default: '0.4' },
+  'query-radius': { type: 'string', value: 'X', help: "subject gate: radius around an edit's router query, relative to the median query norm", default: '0.4' },
 };
 
 /** ELDER configuration given on the command line (only what was given). */
@@ -68,7 +81,8 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   }
   const trainRouting = optionalString(options, 'train-routing');
   if (trainRouting !== undefined) {
-    if (!(TRAIN_ROUTINGS as readonly string[]).includes(trainRouting)) throw new UsageError(`--train-routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got "${trainRouting}"`);
+    if (!(TRAIN_ROUTINGS as readonly string[]).includes(trainRouting))
+      throw new UsageError(`--train-routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got "${trainRouting}"`);
     overrides.trainRouting = trainRouting as TrainRouting;
   }
   const layers = optionalString(options, 'layers');
@@ -83,7 +97,8 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
 
 export const EDIT_COMMAND: CommandSpec = {
   name: 'edit',
-  summary: 'Applies the edits of a JSONL file to a state (created on first use), journaled so that an interrupted run resumes without losing an acknowledged edit.',
+  summary:
+    'Applies the edits of a JSONL file to a state (created on first use), journaled so that an interrupted run resumes without losing an acknowledged edit.',
   options: {
     ...MODEL_OPTION,
     state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
@@ -107,7 +122,10 @@ export function editCommand(argv: string[]): void {
   try {
     const expanded = expandRequests(requests, state.files.edits.size);
     const { tokenized: edits, problems: tokenProblems } = tokenizeEdits(tok, model.config, expanded);
-    const problems = [...expanded.filter((edit) => state.files.edits.has(edit.id)).map((edit) => `edit id "${edit.id}" already exists in the state`), ...tokenProblems.map((p) => p.message)];
+    const problems = [
+      ...expanded.filter((edit) => state.files.edits.has(edit.id)).map((edit) => `edit id "${edit.id}" already exists in the state`),
+      ...tokenProblems.map((p) => p.message),
+    ];
     if (problems.length > 0) throw new EditFileError(`${editsFile}: nothing applied:\n  ${problems.join('\n  ')}`);
 
     const { batchSize, iterations } = state.config;
@@ -116,17 +134,23 @@ export function editCommand(argv: string[]): void {
     let held = 0;
     for (let start = 0; start < edits.length; start += batchSize) {
       const batch = edits.slice(start, start + batchSize);
-      const record = state.applyBatch(batch, ({ iteration, loss }) => progress.update(done, `batch of ${batch.length}, iteration ${iteration}/${iterations}, loss ${loss.toFixed(4)}`, { transient: true }));
+      const record = state.applyBatch(batch, ({ iteration, loss }) =>
+        progress.update(done, `batch of ${batch.length}, iteration ${iteration}/${iterations}, loss ${loss.toFixed(4)}`, { transient: true }),
+      );
       done += batch.length;
       progress.update(done, `loss ${record.loss.toFixed(4)} after ${record.iterations} iterations`, { final: done === edits.length });
       const checks = state.verifyBatch(batch, (stored) => tokenizeEdit(tok, model.config, stored));
       record.edits.forEach((edit, b) => {
-        process.stdout.write(`applied ${edit.id} experts ${JSON.stringify(edit.experts)} ${checks.batch[b].holds ? 'holds' : 'does not hold (the edited model does not give its target)'}\n`);
+        process.stdout.write(
+          `applied ${edit.id} experts ${JSON.stringify(edit.experts)} ${checks.batch[b].holds ? 'holds' : 'does not hold (the edited model does not give its target)'}\n`,
+        );
       });
       held += checks.batch.filter((c) => c.holds).length;
       if (checks.earlier.length > 0) {
         const lost = checks.earlier.filter((c) => !c.holds).map((c) => c.id);
-        process.stdout.write(`rechecked ${checks.earlier.length} earlier edits: ${checks.earlier.length - lost.length} hold${lost.length > 0 ? `; no longer hold: ${lost.join(', ')}` : ''}\n`);
+        process.stdout.write(
+          `rechecked ${checks.earlier.length} earlier edits: ${checks.earlier.length - lost.length} hold${lost.length > 0 ? `; no longer hold: ${lost.join(', ')}` : ''}\n`,
+        );
       }
     }
     process.stdout.write(`${edits.length} edits applied, ${held} of them hold; ${state.editor.codebook.size} codes in ${stateDir}\n`);

@@ -1,18 +1,19 @@
+import { defaultElderConfig, querySiteOf } from '../../editors/elder/config.js';
+import { defaultGeneralTextPath, readGeneralText } from '../../facts/general-text.js';
+import { type KnowledgeReport, measureKnowledge } from '../../facts/knowledge.js';
+import { knowledgeTable } from '../../facts/knowledge-table.js';
+import { generalTextPerplexity } from '../../facts/perplexity.js';
+import { defaultFactTablePath, readFactTable } from '../../facts/table.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';
 import { requireTokenizer } from '../../models/tokenizer.js';
-import { defaultElderConfig, querySiteOf } from '../../editors/elder/config.js';
-import { readFactTable, defaultFactTablePath } from '../../facts/table.js';
-import { readGeneralText, defaultGeneralTextPath } from '../../facts/general-text.js';
-import { measureKnowledge, type KnowledgeReport } from '../../facts/knowledge.js';
-import { knowledgeTable } from '../../facts/knowledge-table.js';
-import { generalTextPerplexity } from '../../facts/perplexity.js';
 import { Progress } from '../../util/progress.js';
-import { MODEL_OPTION, numberOption, optionalString, parseOptions, type CommandSpec } from '../args.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions } from '../args.js';
 
 export const EVAL_BASE_COMMAND: CommandSpec = {
   name: 'eval-base',
-  summary: "What the base model knows of the fact table, per relation: training and held-out phrasings, separation at ELDER's query, and perplexity on held-out general text.",
+  summary:
+    "What the base model knows of the fact table, per relation: training and held-out phrasings, separation at ELDER's query, and perplexity on held-out general text.",
   options: {
     ...MODEL_OPTION,
     facts: { type: 'string', value: 'FILE', help: 'the fact table', default: 'bench/data/facts/facts.json' },
@@ -46,7 +47,8 @@ export function evalBaseCommand(argv: string[]): void {
   const tokenizer = requireTokenizer(maybeTokenizer, dir);
   const table = readFactTable(optionalString(options, 'facts') ?? defaultFactTablePath());
   const general = readGeneralText(optionalString(options, 'general') ?? defaultGeneralTextPath());
-  const factsPerRelation = options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
+  const factsPerRelation =
+    options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
   const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
   const querySite = querySiteOf(model, defaultElderConfig(model.config));
 
@@ -62,7 +64,8 @@ export function evalBaseCommand(argv: string[]): void {
   const { perplexity, tokens } = generalTextPerplexity(model, tokenizer, general);
   const misses: BaseEvaluation['misses'] = [];
   for (const r of report.relations) {
-    for (const measure of ['train', 'heldout', 'separation'] as const) if (r[measure] < KNOWLEDGE_TARGETS[measure]) misses.push({ relation: r.relation, measure, value: r[measure] });
+    for (const measure of ['train', 'heldout', 'separation'] as const)
+      if (r[measure] < KNOWLEDGE_TARGETS[measure]) misses.push({ relation: r.relation, measure, value: r[measure] });
   }
   const result: BaseEvaluation = { model: dir, ...report, perplexity, generalTokens: tokens, targets: KNOWLEDGE_TARGETS, misses };
   if (options.values.json === true) {
@@ -74,7 +77,9 @@ export function evalBaseCommand(argv: string[]): void {
   console.log(`\nPerplexity on held-out general text: ${perplexity.toFixed(1)} (${tokens.toLocaleString('en-US')} tokens).`);
   console.log(
     `Targets: training phrasings ≥ ${100 * KNOWLEDGE_TARGETS.train}%, held-out ≥ ${100 * KNOWLEDGE_TARGETS.heldout}%, separation ≥ ${100 * KNOWLEDGE_TARGETS.separation}% per relation: ${
-      misses.length === 0 ? 'all met.' : `${misses.length} missed (${misses.map((m) => `${m.relation} ${m.measure} ${(100 * m.value).toFixed(1)}%`).join(', ')}).`
+      misses.length === 0
+        ? 'all met.'
+        : `${misses.length} missed (${misses.map((m) => `${m.relation} ${m.measure} ${(100 * m.value).toFixed(1)}%`).join(', ')}).`
     }`,
   );
 }

@@ -1,6 +1,6 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { generate } from '../../models/generate.js';
-import { MODEL_OPTION, numberOption, parseOptions, requireString, optionalString, type CommandSpec } from '../args.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
 export const GENERATE_COMMAND: CommandSpec = {
   name: 'generate',
@@ -14,6 +14,7 @@ export const GENERATE_COMMAND: CommandSpec = {
     seed: { type: 'string', value: 'S', help: 'sampling seed', default: '0' },
   },
 };
+
 import { loadForText } from '../model-input.js';
 
 export function generateCommand(argv: string[]): void {
@@ -32,7 +33,10 @@ export function generateCommand(argv: string[]): void {
   let printed = '';
   process.stdout.write(prompt);
   const result = generate(model, promptIds, {
-    maxTokens, temperature, topP, seed,
+    maxTokens,
+    temperature,
+    topP,
+    seed,
     onToken: (id) => {
       ids.push(id);
       const text = tok.decode(ids);
@@ -43,6 +47,6 @@ export function generateCommand(argv: string[]): void {
     },
   });
   const text = tok.decode(result.ids);
-  process.stdout.write(text.slice(printed.length) + '\n');
+  process.stdout.write(`${text.slice(printed.length)}\n`);
   if (result.stoppedBy === 'context') process.stderr.write(`elder: stopped at the model's context of ${model.config.contextLength} tokens\n`);
 }

@@ -1,7 +1,7 @@
 import { resolveModelDir } from '../../models/default-model.js';
-import { backendInfo } from '../../tensor/backends/index.js';
 import { loadModel } from '../../models/load.js';
-import { MODEL_OPTION, parseOptions, optionalString, type CommandSpec } from '../args.js';
+import { backendInfo } from '../../tensor/backends/index.js';
+import { type CommandSpec, MODEL_OPTION, optionalString, parseOptions } from '../args.js';
 
 export const INFO_COMMAND: CommandSpec = {
   name: 'info',

@@ -1,6 +1,6 @@
 import { resolveModelDir } from '../../models/default-model.js';
 import { noGrad } from '../../tensor/tensor.js';
-import { MODEL_OPTION, numberOption, parseOptions, requireString, optionalString, type CommandSpec } from '../args.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
 export const LOGITS_COMMAND: CommandSpec = {
   name: 'logits',
@@ -12,6 +12,7 @@ export const LOGITS_COMMAND: CommandSpec = {
     json: { type: 'boolean', help: 'print JSON' },
   },
 };
+
 import { loadForText } from '../model-input.js';
 
 export function logitsCommand(argv: string[]): void {
@@ -37,11 +38,15 @@ export function logitsCommand(argv: string[]): void {
   for (const v of last) if (v > max) max = v;
   let sum = 0;
   for (const v of last) sum += Math.exp(v - max);
-  const ranked = Array.from(last.keys()).sort((a, b) => last[b] - last[a]).slice(0, top);
+  const ranked = Array.from(last.keys())
+    .sort((a, b) => last[b] - last[a])
+    .slice(0, top);
   console.log(`${ids.length} tokens; next-token candidates after ${JSON.stringify(text)}:`);
   console.log(`${'rank'.padStart(4)}  ${'id'.padStart(6)}  ${'logit'.padStart(9)}  ${'prob'.padStart(7)}  token`);
   ranked.forEach((id, rank) => {
     const prob = Math.exp(last[id] - max) / sum;
-    console.log(`${String(rank + 1).padStart(4)}  ${String(id).padStart(6)}  ${last[id].toFixed(4).padStart(9)}  ${prob.toFixed(4).padStart(7)}  ${JSON.stringify(tok.decode([id]))}`);
+    console.log(
+      `${String(rank + 1).padStart(4)}  ${String(id).padStart(6)}  ${last[id].toFixed(4).padStart(9)}  ${prob.toFixed(4).padStart(7)}  ${JSON.stringify(tok.decode([id]))}`,
+    );
   });
 }

@@ -1,5 +1,5 @@
 import { retractEdit } from '../../editors/elder/state.js';
-import { parseOptions, requireString, type CommandSpec } from '../args.js';
+import { type CommandSpec, parseOptions, requireString } from '../args.js';
 
 export const RETRACT_COMMAND: CommandSpec = {
   name: 'retract',

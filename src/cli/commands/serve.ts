@@ -4,7 +4,7 @@ import { DEFAULT_LIMITS } from '../../server/openapi.js';
 import { startServer } from '../../server/server.js';
 import { EditService } from '../../server/service.js';
 import { UsageError } from '../../util/errors.js';
-import { MODEL_OPTION, numberOption, optionalString, parseOptions, requireString, type CommandSpec } from '../args.js';
+import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 import { ELDER_OPTIONS, elderOverrides } from './edit.js';
 
 export const SERVE_COMMAND: CommandSpec = {
@@ -21,10 +21,30 @@ export const SERVE_COMMAND: CommandSpec = {
     'max-body-bytes': { type: 'string', value: 'N', help: 'largest request body', default: String(DEFAULT_LIMITS.maxBodyBytes) },
     'max-prompt-chars': { type: 'string', value: 'N', help: 'longest prompt', default: String(DEFAULT_LIMITS.maxPromptChars) },
     'max-tokens': { type: 'string', value: 'N', help: 'most tokens one completion may ask for', default: String(DEFAULT_LIMITS.maxTokens) },
-    'headers-timeout-ms': { type: 'string', value: 'MS', help: 'time to send request headers; slower clients get 408', default: String(DEFAULT_LIMITS.headersTimeoutMs) },
-    'request-timeout-ms': { type: 'string', value: 'MS', help: 'time to send a whole request, body included', default: String(DEFAULT_LIMITS.requestTimeoutMs) },
-    'max-connections': { type: 'string', value: 'N', help: 'open connections at most; more are closed on arrival', default: String(DEFAULT_LIMITS.maxConnections) },
-    'max-pending': { type: 'string', value: 'N', help: 'requests in progress at most; more get 503 with Retry-After', default: String(DEFAULT_LIMITS.maxPendingRequests) },
+    'headers-timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      help: 'time to send request headers; slower clients get 408',
+      default: String(DEFAULT_LIMITS.headersTimeoutMs),
+    },
+    'request-timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      help: 'time to send a whole request, body included',
+      default: String(DEFAULT_LIMITS.requestTimeoutMs),
+    },
+    'max-connections': {
+      type: 'string',
+      value: 'N',
+      help: 'open connections at most; more are closed on arrival',
+      default: String(DEFAULT_LIMITS.maxConnections),
+    },
+    'max-pending': {
+      type: 'string',
+      value: 'N',
+      help: 'requests in progress at most; more get 503 with Retry-After',
+      default: String(DEFAULT_LIMITS.maxPendingRequests),
+    },
     ...ELDER_OPTIONS,
   },
   notes: 'Writes (POST and DELETE) need the token, from ELDER_TOKEN or --token-file, unless the server is --read-only.',
@@ -48,14 +68,15 @@ export async function serveCommand(argv: string[]): Promise<void> {
     maxPendingRequests: numberOption(options, 'max-pending', DEFAULT_LIMITS.maxPendingRequests, { min: 1, integer: true }),
   };
   // Node refuses a headers timeout longer than the request timeout; say so in our words.
-  if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new UsageError(`serve: --headers-timeout-ms (${limits.headersTimeoutMs}) must not exceed --request-timeout-ms (${limits.requestTimeoutMs})`);
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs)
+    throw new UsageError(`serve: --headers-timeout-ms (${limits.headersTimeoutMs}) must not exceed --request-timeout-ms (${limits.requestTimeoutMs})`);
   // Checked before the model loads: a misconfigured server fails at once.
   const token = loadToken(optionalString(options, 'token-file'));
   if (token === null && !readOnly) throw new UsageError('serve: writes need a token: set ELDER_TOKEN or pass --token-file FILE (or start with --read-only)');
 
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const service = await EditService.open({ modelDir, stateDir, readOnly, overrides: elderOverrides(options), log });
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(service, { host, port, token, limits, evalDir: optionalString(options, 'eval'), log });
   } catch (error) {
@@ -65,14 +86,19 @@ export async function serveCommand(argv: string[]): Promise<void> {
     throw error;
   }
   const counts = service.store?.counts();
-  log(`listening on ${server.url} (model ${service.modelName}, state ${stateDir}, generation ${service.generation}${counts ? `, ${counts.applied} applied, ${counts.queued} queued` : ''}${readOnly ? ', read-only' : ''})`);
+  log(
+    `listening on ${server.url} (model ${service.modelName}, state ${stateDir}, generation ${service.generation}${counts ? `, ${counts.applied} applied, ${counts.queued} queued` : ''}${readOnly ? ', read-only' : ''})`,
+  );
   if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') log(`note: bound to ${host}, reachable from other machines; completions need no token`);
 
   const running = server;
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log(`${signal}: stopping (a batch in training is queued again at the next start)`);
-      void running.close().then(() => service.close()).then(resolve);
+      void running
+        .close()
+        .then(() => service.close())
+        .then(resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

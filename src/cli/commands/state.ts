@@ -1,5 +1,5 @@
 import { StateFiles } from '../../editors/elder/state.js';
-import { parseOptions, requireString, type CommandSpec } from '../args.js';
+import { type CommandSpec, parseOptions, requireString } from '../args.js';
 
 export const STATE_COMMAND: CommandSpec = {
   name: 'state',
@@ -24,18 +24,31 @@ export function stateCommand(argv: string[]): void {
   }
   const c = files.config.elder;
   console.log(`state      ${stateDir}`);
-  console.log(`base       ${files.config.base.name} (${files.config.base.architecture}, ${files.config.base.layers} layers, fingerprint ${files.config.base.weightsSha256.slice(0, 12)})`);
-  console.log(`elder      ${c.preset} preset: ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`);
-  const gate = c.gate === 'subject' ? `code distance and subject gate (subject keys at block ${c.subjectLayer}, radii ${c.subjectRadius} / ${c.queryRadius})` : 'code distance';
+  console.log(
+    `base       ${files.config.base.name} (${files.config.base.architecture}, ${files.config.base.layers} layers, fingerprint ${files.config.base.weightsSha256.slice(0, 12)})`,
+  );
+  console.log(
+    `elder      ${c.preset} preset: ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`,
+  );
+  const gate =
+    c.gate === 'subject'
+      ? `code distance and subject gate (subject keys at block ${c.subjectLayer}, radii ${c.subjectRadius} / ${c.queryRadius})`
+      : 'code distance';
   console.log(`routing    ${gate}; ${c.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
-  console.log(`training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, replay ${c.replay}, ${c.trainRouting} routing, seed ${c.seed}`);
-  console.log(`edits      ${edits.length} (${applied} applied, ${edits.length - applied} retracted); codebook ${applied} codes; weights generation ${files.weights.generation}`);
+  console.log(
+    `training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, replay ${c.replay}, ${c.trainRouting} routing, seed ${c.seed}`,
+  );
+  console.log(
+    `edits      ${edits.length} (${applied} applied, ${edits.length - applied} retracted); codebook ${applied} codes; weights generation ${files.weights.generation}`,
+  );
   console.log(`holds      ${holding} applied edits held at their latest check, ${notHolding} did not, ${applied - holding - notHolding} never checked`);
   if (edits.length === 0) return;
   const idWidth = Math.max(2, ...edits.map((e) => e.id.length));
   console.log(`\n${'id'.padEnd(idWidth)}  status     holds                 experts per layer             prompt → target`);
   for (const e of edits) {
     const holds = e.holds === undefined ? 'unchecked' : `${e.holds ? 'yes' : 'NO'} (gen ${e.checkedGeneration})`;
-    console.log(`${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${holds.padEnd(20)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}`);
+    console.log(
+      `${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${holds.padEnd(20)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}`,
+    );
   }
 }

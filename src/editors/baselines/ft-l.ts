@@ -6,13 +6,14 @@
  * Defaults: the last of ELDER's blocks, Adam lr 5e-4, 25 iterations
  * (EasyEdit's FT-L settings).
  */
-import { Tensor } from '../../tensor/tensor.js';
+
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { add } from '../../tensor/ops/arithmetic.js';
 import { linear } from '../../tensor/ops/matmul.js';
-import type { DecoderLM, LinearHook } from '../../models/decoder.js';
-import type { TokenizedEdit } from '../edit.js';
-import { frozenBlocks, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import type { TokenizedEdit } from '../edit.js';
+import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
 import { defaultSite, siteShape } from './sites.js';
 
 export interface FtlConfig {

@@ -15,12 +15,13 @@
  * ELDER's last edited block. ε is in the units of the layer's activations, so
  * it needs tuning per model, as GRACE's authors note.
  */
-import { Tensor, noGrad } from '../../tensor/tensor.js';
-import { replaceRows, selectRows } from '../../tensor/ops/select.js';
+
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
-import type { TokenizedEdit } from '../edit.js';
-import { frozenBlocks, rowCapture, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
+import { replaceRows, selectRows } from '../../tensor/ops/select.js';
+import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import type { TokenizedEdit } from '../edit.js';
+import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
 import { defaultSite, siteShape } from './sites.js';
 
@@ -137,7 +138,9 @@ export class GraceEditor implements Editor {
       });
       if (rows.length === 0) return output;
       const table = Tensor.zeros([this.entries.length, this.outDim]);
-      this.entries.forEach((entry, i) => table.data.set(entry.value.data, i * this.outDim));
+      this.entries.forEach((entry, i) => {
+        table.data.set(entry.value.data, i * this.outDim);
+      });
       return noGrad(() => replaceRows(output, Int32Array.from(rows), table, Int32Array.from(values)));
     };
     return new Map([[this.name, hook]]);

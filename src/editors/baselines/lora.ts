@@ -5,15 +5,16 @@
  * ones and unrelated inputs change too; that is the point of comparison.
  * Defaults: r = 8, α = 8, Adam lr 1e-4, 50 iterations (ELDER's own budget).
  */
-import { Tensor } from '../../tensor/tensor.js';
-import { add } from '../../tensor/ops/arithmetic.js';
-import { routedLora, type LoraExpert } from '../../tensor/ops/lora.js';
+
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { add } from '../../tensor/ops/arithmetic.js';
+import { type LoraExpert, routedLora } from '../../tensor/ops/lora.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
-import type { TokenizedEdit } from '../edit.js';
-import { frozenBlocks, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
-import { defaultSite, layerRange, siteShape, type EditSite } from './sites.js';
+import type { TokenizedEdit } from '../edit.js';
+import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
+import { defaultSite, type EditSite, layerRange, siteShape } from './sites.js';
 
 export interface LoraConfig extends EditSite {
   rank: number;

@@ -10,18 +10,19 @@
  * Defaults: r_b = 4, α = 4, radius 1.0 (Euclidean, in activation units:
  * tune per model as MELO does), Adam lr 1e-4, 50 iterations.
  */
-import { Tensor, noGrad } from '../../tensor/tensor.js';
-import { add } from '../../tensor/ops/arithmetic.js';
-import { routedLora, type LoraExpert } from '../../tensor/ops/lora.js';
-import { selectRows } from '../../tensor/ops/select.js';
+
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { add } from '../../tensor/ops/arithmetic.js';
+import { type LoraExpert, routedLora } from '../../tensor/ops/lora.js';
+import { selectRows } from '../../tensor/ops/select.js';
+import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
-import type { TokenizedEdit } from '../edit.js';
-import { frozenBlocks, rowCapture, trainThroughHooks, type Editor, type StepReport } from '../editor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import type { TokenizedEdit } from '../edit.js';
+import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
 import { newAdapter } from './lora.js';
-import { defaultSite, layerRange, siteShape, type EditSite } from './sites.js';
+import { defaultSite, type EditSite, layerRange, siteShape } from './sites.js';
 
 export interface MeloConfig extends EditSite {
   blockRank: number;
@@ -91,7 +92,9 @@ export class MeloEditor implements Editor {
         const picks = chosen();
         if (picks.every((p) => p < 0)) return output;
         const gates = Tensor.zeros([picks.length, adapters.length]);
-        picks.forEach((p, b) => p >= 0 && (gates.data[b * adapters.length + p] = 1));
+        picks.forEach((p, b) => {
+          if (p >= 0) gates.data[b * adapters.length + p] = 1;
+        });
         const selection = Int32Array.from(picks, (p) => Math.max(p, 0));
         return add(output, routedLora(input, adapters, gates, selection, 1, scale));
       });

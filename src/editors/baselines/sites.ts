@@ -1,7 +1,7 @@
 /** Where the baselines edit: the same linear and blocks as ELDER, so every method changes the same part of the model. */
 import type { DecoderLM } from '../../models/decoder.js';
-import { defaultElderConfig } from '../elder/config.js';
 import { ShapeError } from '../../util/errors.js';
+import { defaultElderConfig } from '../elder/config.js';
 
 export interface EditSite {
   /** Local name of the linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */

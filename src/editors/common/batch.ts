@@ -4,8 +4,9 @@
  * each sequence's last prompt token (where routers and key–value methods
  * read their query).
  */
+
+import { padBatch, type TargetRows, type TokenBatch, targetRows } from '../../models/batch.js';
 import type { ModelConfig } from '../../models/config.js';
-import { padBatch, targetRows, type TargetRows, type TokenBatch } from '../../models/batch.js';
 import type { TokenizedEdit } from '../edit.js';
 
 /** The id that pads batches: the model's end-of-text token (padding sits after every real token, so causal attention never reads it). */
@@ -23,7 +24,10 @@ export interface PreparedBatch {
 }
 
 export function prepareBatch(edits: readonly Pick<TokenizedEdit, 'promptIds' | 'targetIds'>[], padId: number): PreparedBatch {
-  const tokens = padBatch(edits.map((e) => [...e.promptIds, ...e.targetIds]), padId);
+  const tokens = padBatch(
+    edits.map((e) => [...e.promptIds, ...e.targetIds]),
+    padId,
+  );
   const mask = new Float32Array(tokens.batch * tokens.steps);
   const queryRows = new Int32Array(edits.length);
   edits.forEach((edit, b) => {
@@ -33,4 +37,3 @@ export function prepareBatch(edits: readonly Pick<TokenizedEdit, 'promptIds' | '
   });
   return { tokens, mask, targets: targetRows(tokens, mask), queryRows };
 }
-

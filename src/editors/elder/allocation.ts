@@ -4,7 +4,7 @@
  * while unused combinations remain (C(N,k)^L of them: 46,656 for the defaults).
  */
 import { Random } from '../../util/random.js';
-import { encodeCode, codeToHex } from './codebook.js';
+import { codeToHex, encodeCode } from './codebook.js';
 
 export type Allocation = number[][]; // per edited layer, k expert indices (ascending)
 
@@ -55,7 +55,12 @@ export class AllocationTable {
   }
 
   private draw(rng: Random): Allocation {
-    return Array.from({ length: this.layers }, () => rng.shuffle(Array.from({ length: this.experts }, (_, i) => i)).slice(0, this.k).sort((a, b) => a - b));
+    return Array.from({ length: this.layers }, () =>
+      rng
+        .shuffle(Array.from({ length: this.experts }, (_, i) => i))
+        .slice(0, this.k)
+        .sort((a, b) => a - b),
+    );
   }
 }
 

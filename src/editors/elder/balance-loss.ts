@@ -6,7 +6,7 @@
  * constant), P_i the mean router probability of expert i. Minimal (= k when
  * normalised per slot) when load is uniform.
  */
-import { Tensor, recordGrad } from '../../tensor/tensor.js';
+import { recordGrad, Tensor } from '../../tensor/tensor.js';
 import { ShapeError } from '../../util/errors.js';
 
 /** @param scores router probabilities [B, N]; @param selection top-k experts [B·k] */

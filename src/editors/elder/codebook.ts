@@ -57,7 +57,10 @@ export class Codebook {
   private ids: string[] = [];
   private readonly slot = new Map<string, number>();
 
-  constructor(readonly words: number, initialCapacity = 64) {
+  constructor(
+    readonly words: number,
+    initialCapacity = 64,
+  ) {
     this.codes = new Uint32Array(words * initialCapacity);
   }
 

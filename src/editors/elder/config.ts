@@ -224,16 +224,26 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
 export function validateElderConfig(config: ElderConfig, model: ModelConfig): void {
   const positiveInt = (name: keyof ElderConfig) => {
     const value = config[name];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new UsageError(`ELDER ${name} must be a positive integer, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+      throw new UsageError(`ELDER ${name} must be a positive integer, got ${String(value)}`);
   };
   (['experts', 'rank', 'topK', 'iterations', 'batchSize'] as const).forEach(positiveInt);
   if (!Number.isInteger(config.replay) || config.replay < 0) throw new UsageError(`ELDER replay must be an integer ≥ 0, got ${String(config.replay)}`);
   if (!ELDER_PRESETS.includes(config.preset)) throw new UsageError(`ELDER preset must be one of ${ELDER_PRESETS.join(', ')}, got "${String(config.preset)}"`);
   if (typeof config.freshCodes !== 'boolean') throw new UsageError(`ELDER freshCodes must be true or false, got ${String(config.freshCodes)}`);
-  if (!TRAIN_ROUTINGS.includes(config.trainRouting)) throw new UsageError(`ELDER train routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got ${String(config.trainRouting)}`);
+  if (!TRAIN_ROUTINGS.includes(config.trainRouting))
+    throw new UsageError(`ELDER train routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got ${String(config.trainRouting)}`);
   if (config.topK > config.experts) throw new UsageError(`ELDER top-k ${config.topK} exceeds the ${config.experts} experts`);
-  if (!Number.isInteger(config.firstLayer) || !Number.isInteger(config.lastLayer) || config.firstLayer < 1 || config.lastLayer < config.firstLayer || config.lastLayer >= model.layers) {
-    throw new UsageError(`ELDER layers ${config.firstLayer}-${config.lastLayer} must satisfy 1 ≤ first ≤ last < ${model.layers} (block first−1 provides the query)`);
+  if (
+    !Number.isInteger(config.firstLayer) ||
+    !Number.isInteger(config.lastLayer) ||
+    config.firstLayer < 1 ||
+    config.lastLayer < config.firstLayer ||
+    config.lastLayer >= model.layers
+  ) {
+    throw new UsageError(
+      `ELDER layers ${config.firstLayer}-${config.lastLayer} must satisfy 1 ≤ first ≤ last < ${model.layers} (block first−1 provides the query)`,
+    );
   }
   for (const name of ['alpha', 'lambda', 'lr', 'epsilon'] as const) {
     if (!Number.isFinite(config[name]) || config[name] < 0) throw new UsageError(`ELDER ${name} must be a finite number ≥ 0, got ${config[name]}`);
@@ -243,7 +253,9 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   const bits = (config.lastLayer - config.firstLayer + 1) * config.experts;
   const maxDistance = Math.min(bits, 2 * config.topK * (config.lastLayer - config.firstLayer + 1));
   if (config.epsilon > maxDistance) {
-    throw new UsageError(`ELDER epsilon ${config.epsilon} exceeds the largest possible distance between two codes (${maxDistance} bits for top-${config.topK} of ${config.experts} experts in ${bits / config.experts} layers): nothing would ever be deferred`);
+    throw new UsageError(
+      `ELDER epsilon ${config.epsilon} exceeds the largest possible distance between two codes (${maxDistance} bits for top-${config.topK} of ${config.experts} experts in ${bits / config.experts} layers): nothing would ever be deferred`,
+    );
   }
   if (!ELDER_GATES.includes(config.gate)) throw new UsageError(`ELDER gate must be one of ${ELDER_GATES.join(', ')}, got "${String(config.gate)}"`);
   if (!Number.isInteger(config.subjectLayer) || config.subjectLayer < 0 || config.subjectLayer >= config.firstLayer) {
@@ -252,7 +264,8 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   for (const name of ['subjectRadius', 'queryRadius'] as const) {
     if (!Number.isFinite(config[name]) || config[name] <= 0) throw new UsageError(`ELDER ${name} must be a finite number > 0, got ${config[name]}`);
   }
-  if (!ROUTING_LOSSES.includes(config.routingLoss)) throw new UsageError(`ELDER routing loss must be one of ${ROUTING_LOSSES.join(', ')}, got ${String(config.routingLoss)}`);
+  if (!ROUTING_LOSSES.includes(config.routingLoss))
+    throw new UsageError(`ELDER routing loss must be one of ${ROUTING_LOSSES.join(', ')}, got ${String(config.routingLoss)}`);
 }
 
 /** The linear whose input is the router query: the edited kind of linear, one block below the first edited block. */

@@ -14,25 +14,26 @@
  * input whose code is at Hamming distance ≥ ε from every stored code runs the
  * untouched base model.
  */
-import { Tensor, backward, noGrad } from '../../tensor/tensor.js';
-import { add, scale } from '../../tensor/ops/arithmetic.js';
-import { selectRows } from '../../tensor/ops/select.js';
+
+import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { type Generation, generate } from '../../models/generate.js';
 import { AdamW } from '../../tensor/adamw.js';
 import { BufferPool, withBufferPool } from '../../tensor/buffers.js';
-import type { DecoderLM, LinearHook } from '../../models/decoder.js';
-import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
-import { padTokenId, prepareBatch, type PreparedBatch } from '../common/batch.js';
-import { generate, type Generation } from '../../models/generate.js';
+import { add, scale } from '../../tensor/ops/arithmetic.js';
+import { selectRows } from '../../tensor/ops/select.js';
+import { backward, noGrad, Tensor } from '../../tensor/tensor.js';
 import { NonFiniteError } from '../../util/errors.js';
-import type { TokenizedEdit } from '../edit.js';
-import { frozenBlocks, rowCapture, type Editor, type EditorDiagnostics, type StepReport } from '../editor.js';
-import { AllocationTable } from './allocation.js';
-import { Codebook, codeWords, encodeCode } from './codebook.js';
-import { editedLayers, querySiteOf, type ElderConfig } from './config.js';
-import { guidedLoss } from './guided-loss.js';
-import { loadBalanceLoss } from './balance-loss.js';
-import { MixtureOfLora, type Routing } from './mixture.js';
 import { Random } from '../../util/random.js';
+import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js';
+import type { TokenizedEdit } from '../edit.js';
+import { type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, type StepReport } from '../editor.js';
+import { AllocationTable } from './allocation.js';
+import { loadBalanceLoss } from './balance-loss.js';
+import { Codebook, codeWords, encodeCode } from './codebook.js';
+import { type ElderConfig, editedLayers, querySiteOf } from './config.js';
+import { guidedLoss } from './guided-loss.js';
+import { MixtureOfLora, type Routing } from './mixture.js';
 
 /** The frozen part of a batch: hidden state entering the first edited block, and the router query. */
 export interface FrozenPrefix {
@@ -140,7 +141,9 @@ export class ElderEditor implements Editor {
    */
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const result = this.trainBatch(edits, onStep === undefined ? undefined : ({ iteration, loss }) => onStep({ iteration, loss }));
-    edits.forEach((edit, b) => this.codebook.add(edit.id, result.codes[b].code));
+    edits.forEach((edit, b) => {
+      this.codebook.add(edit.id, result.codes[b].code);
+    });
     this.remember(edits);
     if (this.config.freshCodes) this.refreshCodes();
     return { iterations: result.iterations, loss: result.loss };
@@ -175,9 +178,13 @@ export class ElderEditor implements Editor {
       const chunk = memories.slice(start, start + 256);
       const inDim = chunk[0].query.length;
       const queries = Tensor.zeros([chunk.length, inDim]);
-      chunk.forEach((m, b) => queries.data.set(m.query, b * inDim));
+      chunk.forEach((m, b) => {
+        queries.data.set(m.query, b * inDim);
+      });
       const routing = noGrad(() => this.mixture.route(queries));
-      chunk.forEach((_, b) => codes.push(this.codeOf(routing, b).code));
+      chunk.forEach((_, b) => {
+        codes.push(this.codeOf(routing, b).code);
+      });
     }
     return codes;
   }
@@ -230,7 +237,10 @@ export class ElderEditor implements Editor {
 
   /** Router queries [n, in] of prompts (the frozen pass only). */
   queriesOf(prompts: readonly (readonly number[])[]): Tensor {
-    const prepared = prepareBatch(prompts.map((ids) => ({ promptIds: [...ids], targetIds: [] })), this.padId);
+    const prepared = prepareBatch(
+      prompts.map((ids) => ({ promptIds: [...ids], targetIds: [] })),
+      this.padId,
+    );
     return this.frozenPrefix(prepared.tokens, prepared.queryRows).query;
   }
 
@@ -239,7 +249,10 @@ export class ElderEditor implements Editor {
     const decisions: RoutingDecision[] = [];
     for (let start = 0; start < prompts.length; start += 32) {
       const chunk = prompts.slice(start, start + 32);
-      const prepared = prepareBatch(chunk.map((ids) => ({ promptIds: [...ids], targetIds: [] })), this.padId);
+      const prepared = prepareBatch(
+        chunk.map((ids) => ({ promptIds: [...ids], targetIds: [] })),
+        this.padId,
+      );
       const { hooks, captured } = rowCapture(this.querySite, prepared.queryRows);
       let tokenStates: Float32Array[] | undefined;
       if (this.config.gate === 'subject') this.captureAtSubjectSite(hooks, (input) => (tokenStates = promptTokenStates(input, prepared.queryRows)));
@@ -309,7 +322,9 @@ export class ElderEditor implements Editor {
     const allocations = labels.map((label) => this.allocations.assign(label));
     return this.layers.map((_, i) => {
       const preset = new Int32Array(labels.length * k);
-      allocations.forEach((allocation, b) => preset.set(allocation[i], b * k));
+      allocations.forEach((allocation, b) => {
+        preset.set(allocation[i], b * k);
+      });
       return preset;
     });
   }
@@ -325,7 +340,9 @@ export class ElderEditor implements Editor {
     const targets = prepared.targets.targets;
     if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, logits, targets };
     const layerLoss = (i: number) =>
-      config.routingLoss === 'guided' ? guidedLoss(routing.logits[i], presets[i], config.topK) : loadBalanceLoss(routing.scores[i], routing.selection[i], config.topK);
+      config.routingLoss === 'guided'
+        ? guidedLoss(routing.logits[i], presets[i], config.topK)
+        : loadBalanceLoss(routing.scores[i], routing.selection[i], config.topK);
     let routingLoss = layerLoss(0);
     for (let i = 1; i < routing.logits.length; i++) routingLoss = add(routingLoss, layerLoss(i));
     return { total: add(loss, scale(routingLoss, config.lambda)), modelLoss: loss, routingLoss, routing, logits, targets };
@@ -431,7 +448,9 @@ export class ElderEditor implements Editor {
     const live = this.liveMemories();
     const inDim = live[0]?.query.length ?? 0;
     const queries = new Float32Array(live.length * inDim);
-    live.forEach((m, i) => queries.set(m.query, i * inDim));
+    live.forEach((m, i) => {
+      queries.set(m.query, i * inDim);
+    });
     const norm = (v: Float32Array) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
     const median = (values: number[]) => (values.length === 0 ? 0 : [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]);
     const queryScale = median(live.map((m) => norm(m.query)));
@@ -504,7 +523,9 @@ export class ElderEditor implements Editor {
       const { experts } = this.config;
       const scores = decided.routing.scores.map((layerScores) => {
         const gates = layerScores.clone();
-        decisions.forEach((d, b) => d.deferred && gates.data.fill(0, b * experts, (b + 1) * experts));
+        decisions.forEach((d, b) => {
+          if (d.deferred) gates.data.fill(0, b * experts, (b + 1) * experts);
+        });
         return gates;
       });
       edited = this.mixture.hooks(this.model, { ...decided.routing, scores });
@@ -520,7 +541,11 @@ export class ElderEditor implements Editor {
   }
 
   /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */
-  answer(promptIds: readonly number[], maxTokens: number, options: { temperature?: number; topP?: number; seed?: number } = {}): Generation & { decision: RoutingDecision } {
+  answer(
+    promptIds: readonly number[],
+    maxTokens: number,
+    options: { temperature?: number; topP?: number; seed?: number } = {},
+  ): Generation & { decision: RoutingDecision } {
     const { hooks, decisions } = this.inferenceHooks(Int32Array.from([promptIds.length - 1]));
     const generation = generate(this.model, promptIds, { maxTokens, hooks, ...options });
     return { ...generation, decision: decisions()[0] };

@@ -3,7 +3,7 @@
  * computed from router logits z [B, N] with a stable log-softmax.
  * d/dz_b = −(1/B)·(Σ_j onehot(preset_bj) − k·softmax(z_b)).
  */
-import { Tensor, recordGrad } from '../../tensor/tensor.js';
+import { recordGrad, Tensor } from '../../tensor/tensor.js';
 import { ShapeError } from '../../util/errors.js';
 
 export function guidedLoss(routerLogits: Tensor, preset: Int32Array, k: number): Tensor {

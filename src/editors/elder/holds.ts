@@ -6,11 +6,12 @@
  * can undo earlier edits, so each batch is checked and a sample of earlier
  * edits is checked again.
  */
-import type { TokenizedEdit } from '../edit.js';
+
 import { scoreTargets } from '../../eval/metrics.js';
 import { Random } from '../../util/random.js';
-import type { HoldsCheck } from './journal.js';
+import type { TokenizedEdit } from '../edit.js';
 import type { ElderEditor } from './editor.js';
+import type { HoldsCheck } from './journal.js';
 
 /** Earlier edits re-checked after each batch. */
 export const RECHECK_SAMPLE = 16;

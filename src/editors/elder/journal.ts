@@ -34,7 +34,17 @@ export interface HoldsCheck {
 }
 
 export type JournalRecord =
-  | { type: 'batch'; seq: number; at: string; generation: number; weights: string; weightsSha256: string; iterations: number; loss: number; edits: JournalEditEntry[] }
+  | {
+      type: 'batch';
+      seq: number;
+      at: string;
+      generation: number;
+      weights: string;
+      weightsSha256: string;
+      iterations: number;
+      loss: number;
+      edits: JournalEditEntry[];
+    }
   | { type: 'retract'; seq: number; at: string; id: string }
   /** Checks run on generation `generation`: a batch's own edits and a sample of earlier ones. */
   | { type: 'check'; seq: number; at: string; generation: number; results: HoldsCheck[] };
@@ -104,7 +114,7 @@ function parseLine(line: string): JournalRecord | null {
 export function appendJournal(file: string, seq: number, record: Unsealed<JournalRecord>): JournalRecord {
   const sealed = { seq, at: new Date().toISOString(), ...record } as JournalRecord;
   const body = JSON.stringify(sealed);
-  const line = JSON.stringify({ ...sealed, sha256: digest(body) }) + '\n';
+  const line = `${JSON.stringify({ ...sealed, sha256: digest(body) })}\n`;
   const fd = fs.openSync(file, 'a');
   try {
     fs.writeSync(fd, line);

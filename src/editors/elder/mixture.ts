@@ -4,15 +4,16 @@
  * [N, in], `layer{i}.router.bias` [N], `layer{i}.expert{j}.A` [in, r] and
  * `layer{i}.expert{j}.B` [r, out], i the block index.
  */
-import { Tensor } from '../../tensor/tensor.js';
+
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { add } from '../../tensor/ops/arithmetic.js';
+import { type LoraExpert, routedLora } from '../../tensor/ops/lora.js';
 import { linear } from '../../tensor/ops/matmul.js';
 import { softmax } from '../../tensor/ops/softmax.js';
-import { add } from '../../tensor/ops/arithmetic.js';
-import { routedLora, type LoraExpert } from '../../tensor/ops/lora.js';
-import type { DecoderLM, LinearHook } from '../../models/decoder.js';
-import { Random } from '../../util/random.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { ShapeError } from '../../util/errors.js';
-import { editedLayers, type ElderConfig } from './config.js';
+import { Random } from '../../util/random.js';
+import { type ElderConfig, editedLayers } from './config.js';
 
 export interface MixtureLayer {
   layer: number;
@@ -33,10 +34,15 @@ export class MixtureOfLora {
   readonly inDim: number;
   readonly outDim: number;
 
-  constructor(readonly config: ElderConfig, model: DecoderLM, initSeed = config.seed) {
+  constructor(
+    readonly config: ElderConfig,
+    model: DecoderLM,
+    initSeed = config.seed,
+  ) {
     const block = model.parameters;
     const weight = block.get(`${model.linearName(config.firstLayer, config.site)}.weight`);
-    if (weight === undefined) throw new ShapeError(`ELDER site "${config.site}" is not a linear layer of this ${model.config.architecture} model (${model.blockLinears.join(', ')})`);
+    if (weight === undefined)
+      throw new ShapeError(`ELDER site "${config.site}" is not a linear layer of this ${model.config.architecture} model (${model.blockLinears.join(', ')})`);
     // Conv1D (GPT-2) stores [in, out]; nn.Linear [out, in].
     [this.inDim, this.outDim] = model.config.architecture === 'gpt2' ? weight.shape : [weight.shape[1], weight.shape[0]];
     const rng = new Random(initSeed);

@@ -16,16 +16,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DecoderLM } from '../../models/decoder.js';
-import { SafetensorsFile, encodeSafetensors } from '../../models/safetensors.js';
+import { encodeSafetensors, SafetensorsFile } from '../../models/safetensors.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { TokenizedEdit } from '../edit.js';
-import { codeFromHex, codeToHex } from './codebook.js';
-import { presetElderConfig, subjectGateDefaults, validateElderConfig, type ElderConfig } from './config.js';
-import { ElderEditor, type BatchResult, type IterationReport } from './editor.js';
 import type { Allocation } from './allocation.js';
+import { codeFromHex, codeToHex } from './codebook.js';
+import { type ElderConfig, presetElderConfig, subjectGateDefaults, validateElderConfig } from './config.js';
+import { type BatchResult, ElderEditor, type IterationReport } from './editor.js';
 import { StateError } from './errors.js';
-import { appendJournal, digest, readJournal, type HoldsCheck, type JournalEditEntry, type JournalRecord } from './journal.js';
-import { checkEdits, recheckSample, type CheckableEdit } from './holds.js';
+import { type CheckableEdit, checkEdits, recheckSample } from './holds.js';
+import { appendJournal, digest, type HoldsCheck, type JournalEditEntry, type JournalRecord, readJournal } from './journal.js';
 import { MixtureOfLora } from './mixture.js';
 
 const CONFIG_FILE = 'config.json';
@@ -137,16 +137,18 @@ export class StateFiles {
       throw new StateError(`${configPath}: not an elder state (format ${String(config?.format)} version ${String(config?.version)})`);
     }
     // Version 2 seals its settings: a changed rank or top-k would reinterpret the stored weights without a word.
-    if (config.version === 2 && sha256 !== digest(JSON.stringify(config))) throw new StateError(`${configPath}: checksum mismatch (the file was modified or damaged)`);
+    if (config.version === 2 && sha256 !== digest(JSON.stringify(config)))
+      throw new StateError(`${configPath}: checksum mismatch (the file was modified or damaged)`);
     const journalPath = path.join(dir, JOURNAL_FILE);
-    if (config.version === 2 && !fs.existsSync(journalPath)) throw new StateError(`${journalPath} is missing: the state's history of edits is gone (restore it from a backup)`);
+    if (config.version === 2 && !fs.existsSync(journalPath))
+      throw new StateError(`${journalPath} is missing: the state's history of edits is gone (restore it from a backup)`);
     const files = new StateFiles(dir, config, readJournal(journalPath, repair));
     if (repair) files.removeUncommittedWeights();
     return files;
   }
 
   static create(dir: string, config: StateConfigFile): void {
-    writeFileAtomic(path.join(dir, CONFIG_FILE), [Buffer.from(JSON.stringify({ ...config, sha256: digest(JSON.stringify(config)) }, null, 2) + '\n')]);
+    writeFileAtomic(path.join(dir, CONFIG_FILE), [Buffer.from(`${JSON.stringify({ ...config, sha256: digest(JSON.stringify(config)) }, null, 2)}\n`)]);
   }
 
   private replay(record: JournalRecord): void {
@@ -272,7 +274,8 @@ export class ElderState {
     try {
       if (!StateFiles.exists(dir)) {
         // Without config.json a folder is a state being created, unless it already holds a journal: then config.json was lost.
-        if (fs.existsSync(path.join(dir, JOURNAL_FILE))) throw new StateError(`${path.join(dir, CONFIG_FILE)} is missing, but the folder holds a state's journal: refusing to start a new state over it`);
+        if (fs.existsSync(path.join(dir, JOURNAL_FILE)))
+          throw new StateError(`${path.join(dir, CONFIG_FILE)} is missing, but the folder holds a state's journal: refusing to start a new state over it`);
         ElderState.initialise(dir, model, options);
       }
       const files = StateFiles.read(dir, !readOnly);
@@ -296,13 +299,28 @@ export class ElderState {
       const expected = files.config.base;
       const actual = baseFingerprint(model, config, expected.name);
       for (const key of ['architecture', 'layers', 'width', 'vocabSize'] as const) {
-        if (expected[key] !== actual[key]) throw new StateError(`${dir} was made for another base model (${key}: ${expected[key]} in the state, ${actual[key]} in this model)`);
+        if (expected[key] !== actual[key])
+          throw new StateError(`${dir} was made for another base model (${key}: ${expected[key]} in the state, ${actual[key]} in this model)`);
       }
-      if (expected.siteShape.join('x') !== actual.siteShape.join('x')) throw new StateError(`${dir} was made for another base model (edited layer shape [${expected.siteShape}] vs [${actual.siteShape}])`);
-      if (expected.weightsSha256 !== actual.weightsSha256) throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
+      if (expected.siteShape.join('x') !== actual.siteShape.join('x'))
+        throw new StateError(`${dir} was made for another base model (edited layer shape [${expected.siteShape}] vs [${actual.siteShape}])`);
+      if (expected.weightsSha256 !== actual.weightsSha256)
+        throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
 
       // Training flags may change per run; they are not part of the state's identity.
-      for (const field of ['lr', 'iterations', 'batchSize', 'lambda', 'earlyStop', 'replay', 'trainRouting', 'freshCodes', 'gate', 'subjectRadius', 'queryRadius'] as const) {
+      for (const field of [
+        'lr',
+        'iterations',
+        'batchSize',
+        'lambda',
+        'earlyStop',
+        'replay',
+        'trainRouting',
+        'freshCodes',
+        'gate',
+        'subjectRadius',
+        'queryRadius',
+      ] as const) {
         const value = options.overrides?.[field];
         if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;
       }
@@ -419,7 +437,9 @@ export class ElderState {
           ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
         })),
       }) as BatchRecord;
-      edits.forEach((edit, b) => this.editor.codebook.add(edit.id, result.codes[b].code));
+      edits.forEach((edit, b) => {
+        this.editor.codebook.add(edit.id, result.codes[b].code);
+      });
       this.editor.remember(edits);
       // Fresh codes are a function of the durable weights and the journaled prompts, so they are recomputed, not journaled.
       if (this.editor.config.freshCodes) this.editor.refreshCodes();
@@ -471,7 +491,6 @@ export class ElderState {
     this.releaseLock();
   }
 }
-
 
 /** Retracts an edit without loading the model (`elder retract`): a journal record under the state lock. */
 export function retractEdit(dir: string, id: string): void {

@@ -4,12 +4,12 @@
  * addon cannot load, in which case elder still works on the TypeScript kernels.
  */
 import os from 'node:os';
-import type { Kernels } from './kernels.js';
 import { jsKernels } from './js.js';
+import type { Kernels } from './kernels.js';
 import { loadNativeAddon, nativeKernels } from './native.js';
 
-export type { Kernels } from './kernels.js';
 export { jsKernels } from './js.js';
+export type { Kernels } from './kernels.js';
 
 function chooseKernels(): { kernels: Kernels; fallbackReason: string | null } {
   const requested = process.env.ELDER_BACKEND;

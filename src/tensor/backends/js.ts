@@ -236,8 +236,10 @@ export const jsKernels: Kernels = {
             const p = probs[row + j];
             if (dv) for (let c = 0; c < headDim; c++) dv.data[dv.offset + kvRow * dv.ld + kvColumn + c] += p * dOut.data[dOi + c];
             const ds = scale * p * (dScores[j] - weighted);
-            if (dq) for (let c = 0; c < headDim; c++) dq.data[dq.offset + qRow * dq.ld + h * headDim + c] += ds * k.data[k.offset + kvRow * k.ld + kvColumn + c];
-            if (dk) for (let c = 0; c < headDim; c++) dk.data[dk.offset + kvRow * dk.ld + kvColumn + c] += ds * q.data[q.offset + qRow * q.ld + h * headDim + c];
+            if (dq)
+              for (let c = 0; c < headDim; c++) dq.data[dq.offset + qRow * dq.ld + h * headDim + c] += ds * k.data[k.offset + kvRow * k.ld + kvColumn + c];
+            if (dk)
+              for (let c = 0; c < headDim; c++) dk.data[dk.offset + kvRow * dk.ld + kvColumn + c] += ds * q.data[q.offset + qRow * q.ld + h * headDim + c];
           }
         }
       }

@@ -1,8 +1,9 @@
 /** Loads the N-API addon built by node-gyp (`build/Release/elder_native.node`). */
-import { createRequire } from 'node:module';
+
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Kernels } from './kernels.js';
 
 type Positional = (...args: Array<Float32Array | number | null>) => void;
@@ -46,15 +47,59 @@ export function nativeKernels(addon: NativeAddon, portableSgemm = false): Kernel
     // The addon takes views flat (array, offset, ld) so that N-API reads numbers, not objects.
     attentionForward(dims, q, k, v, out, probs, past, keyStride) {
       addon.attentionForward(
-        q.data, q.offset, q.ld, k.data, k.offset, k.ld, v.data, v.offset, v.ld, out.data, out.offset, out.ld, probs,
-        dims.batch, dims.heads, dims.kvHeads, dims.steps, dims.headDim, dims.scale, past, keyStride,
+        q.data,
+        q.offset,
+        q.ld,
+        k.data,
+        k.offset,
+        k.ld,
+        v.data,
+        v.offset,
+        v.ld,
+        out.data,
+        out.offset,
+        out.ld,
+        probs,
+        dims.batch,
+        dims.heads,
+        dims.kvHeads,
+        dims.steps,
+        dims.headDim,
+        dims.scale,
+        past,
+        keyStride,
       );
     },
     attentionBackward(dims, q, k, v, probs, dOut, dq, dk, dv) {
       addon.attentionBackward(
-        q.data, q.offset, q.ld, k.data, k.offset, k.ld, v.data, v.offset, v.ld, probs, dOut.data, dOut.offset, dOut.ld,
-        dq?.data ?? null, dq?.offset ?? 0, dq?.ld ?? 1, dk?.data ?? null, dk?.offset ?? 0, dk?.ld ?? 1, dv?.data ?? null, dv?.offset ?? 0, dv?.ld ?? 1,
-        dims.batch, dims.heads, dims.kvHeads, dims.steps, dims.headDim, dims.scale,
+        q.data,
+        q.offset,
+        q.ld,
+        k.data,
+        k.offset,
+        k.ld,
+        v.data,
+        v.offset,
+        v.ld,
+        probs,
+        dOut.data,
+        dOut.offset,
+        dOut.ld,
+        dq?.data ?? null,
+        dq?.offset ?? 0,
+        dq?.ld ?? 1,
+        dk?.data ?? null,
+        dk?.offset ?? 0,
+        dk?.ld ?? 1,
+        dv?.data ?? null,
+        dv?.offset ?? 0,
+        dv?.ld ?? 1,
+        dims.batch,
+        dims.heads,
+        dims.kvHeads,
+        dims.steps,
+        dims.headDim,
+        dims.scale,
       );
     },
   };

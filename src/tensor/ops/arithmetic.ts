@@ -1,6 +1,7 @@
 /** Elementwise sums and scalings (residual connections, loss weighting). */
-import { Tensor, accumulateGrad, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { accumulateGrad, recordGrad, Tensor } from '../tensor.js';
 
 /** a + b, same number of elements; the result takes a's shape. */
 export function add(a: Tensor, b: Tensor): Tensor {

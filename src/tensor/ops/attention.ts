@@ -3,10 +3,11 @@
  * cache. Heads are addressed in place inside [B, T, heads·headDim] buffers
  * through sgemm's leading dimensions, so no head is ever copied out.
  */
-import { allocate } from '../buffers.js';
-import { kernels } from '../backends/index.js';
-import { Tensor, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { allocate } from '../buffers.js';
+import { recordGrad, Tensor } from '../tensor.js';
 
 /** Keys and values of earlier positions, per layer, for incremental decoding. */
 export class KVCache {

@@ -1,8 +1,9 @@
 /** Mean cross-entropy of rows of logits against target ids. */
-import { allocate } from '../buffers.js';
-import { kernels } from '../backends/index.js';
-import { Tensor, recordGrad, writeGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { allocate } from '../buffers.js';
+import { recordGrad, Tensor, writeGrad } from '../tensor.js';
 
 /** Per-row losses (detached) and their mean as a scalar tensor with gradient. */
 export function crossEntropy(logits: Tensor, targets: Int32Array): { loss: Tensor; rowLosses: Float32Array } {

@@ -1,6 +1,7 @@
 /** Row gather from an embedding table (token and position embeddings); backward scatter-adds. */
-import { Tensor, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { recordGrad, Tensor } from '../tensor.js';
 
 /** Rows `ids` of `table` [V, E], shaped [...idsShape, E]. */
 export function embedding(table: Tensor, ids: Int32Array, idsShape: readonly number[]): Tensor {

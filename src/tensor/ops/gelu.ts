@@ -1,6 +1,6 @@
 /** GELU with the tanh approximation (`gelu_new` in Hugging Face's GPT-2). */
 import { kernels } from '../backends/index.js';
-import { Tensor, recordGrad, writeGrad } from '../tensor.js';
+import { recordGrad, Tensor, writeGrad } from '../tensor.js';
 
 export function gelu(x: Tensor): Tensor {
   const out = Tensor.zeros(x.shape);

@@ -1,8 +1,9 @@
 /** LayerNorm over the last dimension (GPT-2), biased variance as in PyTorch. */
-import { allocate } from '../buffers.js';
-import { kernels } from '../backends/index.js';
-import { Tensor, recordGrad, writeGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { allocate } from '../buffers.js';
+import { recordGrad, Tensor, writeGrad } from '../tensor.js';
 
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const cols = x.lastDim;

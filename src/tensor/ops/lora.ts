@@ -6,9 +6,10 @@
  * and the selected gate entries (unselected scores get none: top-k is not
  * differentiable). A plain LoRA is one expert with a constant gate of 1.
  */
-import { kernels } from '../backends/index.js';
-import { Tensor, gradSlot, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { gradSlot, recordGrad, Tensor } from '../tensor.js';
 
 export interface LoraExpert {
   /** Down projection [in, rank]. */
@@ -28,7 +29,9 @@ export function routedLora(v: Tensor, experts: readonly LoraExpert[], gates: Ten
   const outDim = experts[0].B.shape[1];
   for (const { A, B } of experts) {
     if (A.shape[0] !== inDim || A.shape[1] !== rank || B.shape[0] !== rank || B.shape[1] !== outDim) {
-      throw new ShapeError(`routedLora: expert shapes A [${A.shape.join(', ')}], B [${B.shape.join(', ')}] do not fit input ${inDim}, rank ${rank}, output ${outDim}`);
+      throw new ShapeError(
+        `routedLora: expert shapes A [${A.shape.join(', ')}], B [${B.shape.join(', ')}] do not fit input ${inDim}, rank ${rank}, output ${outDim}`,
+      );
     }
   }
   if (gates.shape[0] !== batch || gates.shape[1] !== experts.length) throw new ShapeError(`routedLora: gates must be [${batch}, ${experts.length}]`);

@@ -1,7 +1,8 @@
 /** Dense layers: y = x·W + b, forward and backward through sgemm. */
-import { kernels } from '../backends/index.js';
-import { Tensor, gradSlot, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { gradSlot, recordGrad, Tensor } from '../tensor.js';
 
 /**
  * How a weight matrix is stored. GPT-2's Conv1D keeps `[in, out]`;

@@ -1,7 +1,8 @@
 /** RMSNorm over the last dimension (LLaMA): y = w · x / sqrt(mean(x²) + eps). */
-import { kernels } from '../backends/index.js';
-import { Tensor, recordGrad, writeGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { recordGrad, Tensor, writeGrad } from '../tensor.js';
 
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const cols = x.lastDim;

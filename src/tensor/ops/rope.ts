@@ -3,8 +3,9 @@
  * head, element i pairs with element i + d/2 and both turn by position·θ_i,
  * θ_i = base^(-2i/d). The backward turns the gradient back by the same angle.
  */
-import { Tensor, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { recordGrad, Tensor } from '../tensor.js';
 
 /** cos/sin per (position, frequency), computed once per (headDim, base, length). */
 export class RopeTable {

@@ -1,6 +1,7 @@
 /** Picking and splitting: rows by index (positions), columns by width (fused q/k/v). */
-import { Tensor, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { recordGrad, Tensor } from '../tensor.js';
 
 /** Rows `indices` of x viewed as [rows, lastDim]; returns [indices.length, lastDim]. */
 export function selectRows(x: Tensor, indices: Int32Array | readonly number[]): Tensor {

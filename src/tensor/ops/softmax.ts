@@ -1,6 +1,6 @@
 /** Softmax over the last dimension (router scores). */
 import { kernels } from '../backends/index.js';
-import { Tensor, recordGrad, writeGrad } from '../tensor.js';
+import { recordGrad, type Tensor, writeGrad } from '../tensor.js';
 
 export function softmax(x: Tensor): Tensor {
   const out = x.clone();

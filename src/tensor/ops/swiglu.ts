@@ -1,7 +1,8 @@
 /** SwiGLU's gating: silu(gate) ⊙ up (LLaMA's MLP). */
-import { kernels } from '../backends/index.js';
-import { Tensor, accumulateGrad, recordGrad } from '../tensor.js';
+
 import { ShapeError } from '../../util/errors.js';
+import { kernels } from '../backends/index.js';
+import { accumulateGrad, recordGrad, Tensor } from '../tensor.js';
 
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   if (gate.size !== up.size) throw new ShapeError(`swiglu: gate ${gate.size} and up ${up.size} differ`);
