@@ -84,9 +84,9 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   // Inference: a 20-token prompt that routes to a stored code (not deferred) vs the base model.
   const editor = fastEditor;
   const prompt = edits[0].promptIds.concat(edits[0].targetIds);
-  const { decisions, hooks } = editor.inferenceHooks(Int32Array.from([prompt.length - 1]));
-  noGrad(() => model.forward(Int32Array.from(prompt), 1, prompt.length, { hooks }));
-  const decision = decisions()[0];
+  const probeSession = editor.session(Int32Array.from([prompt.length - 1]));
+  noGrad(() => model.forward(Int32Array.from(prompt), 1, prompt.length, { hooks: probeSession.hooks('prompt') }));
+  const decision = probeSession.decisions[0];
   editor.codebook.add('probe', encodeCode(decision.experts, config.experts));
   if (editor.answer(prompt, 1).decision.deferred) throw new Error('benchmark prompt was deferred: the overhead row would measure the base model');
   // elder's subject gate on the same weights: the prompt's own edit plus 999 others, as remembered states far from it.
@@ -104,13 +104,13 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const ids = Int32Array.from(prompt);
   const queryRows = Int32Array.from([prompt.length - 1]);
   const forwardWith = (routed: ElderEditor | null) => () =>
-    noGrad(() => model.forward(ids, 1, ids.length, routed === null ? {} : { hooks: routed.inferenceHooks(queryRows).hooks }));
+    noGrad(() => model.forward(ids, 1, ids.length, routed === null ? {} : { hooks: routed.session(queryRows).hooks('prompt') }));
   const [base, edited, editedGated] = interleavedMedians([forwardWith(null), forwardWith(editor), forwardWith(gated)], quick ? 9 : 31);
   const tokens = 16;
   const [baseGen, editedGen] = interleavedMedians(
     [
       () => generate(model, prompt, { maxTokens: tokens, stopIds: [] }),
-      () => generate(model, prompt, { maxTokens: tokens, stopIds: [], hooks: editor.inferenceHooks(queryRows).hooks }),
+      () => generate(model, prompt, { maxTokens: tokens, stopIds: [], session: editor.session(queryRows) }),
     ],
     quick ? 5 : 9,
   );

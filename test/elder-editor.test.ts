@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { padTokenId } from '../src/editors/common/batch.js';
+import { SessionStateError } from '../src/editors/common/session.js';
 import { type EditRequest, expandRequests, tokenizeEdit } from '../src/editors/edit.js';
 import { parseEditsJsonl } from '../src/editors/edits-file.js';
 import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
@@ -12,6 +14,8 @@ import { ElderEditor } from '../src/editors/elder/editor.js';
 import { EditFileError, StateError } from '../src/editors/elder/errors.js';
 import { ElderState, retractEdit, StateFiles } from '../src/editors/elder/state.js';
 import { createEditor } from '../src/editors/registry.js';
+import { padBatch } from '../src/models/batch.js';
+import { generate } from '../src/models/generate.js';
 import { loadModel } from '../src/models/load.js';
 import { noGrad } from '../src/tensor/tensor.js';
 import { cli, tinyGpt2Dir } from './helpers.js';
@@ -63,9 +67,9 @@ function baseLogits(text: string): Float32Array {
 
 function editedLogits(state: ElderState, text: string) {
   const ids = tok.encode(text);
-  const { hooks, decisions } = state.editor.inferenceHooks(Int32Array.from([ids.length - 1]));
-  const logits = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length, { hooks })).data;
-  return { logits, decision: decisions()[0] };
+  const session = state.editor.session(Int32Array.from([ids.length - 1]));
+  const logits = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length, { hooks: session.hooks('prompt') })).data;
+  return { logits, decision: session.decisions[0] };
 }
 
 const bytesEqual = (a: Float32Array, b: Float32Array) =>
@@ -136,6 +140,49 @@ test('deferral: unrelated prompts that defer (code ≥ ε away, or no edit match
   const edited = editedLogits(state, 'Who wrote Hamlet?');
   assert.equal(edited.decision.deferred, false);
   assert.ok(!bytesEqual(edited.logits, baseLogits('Who wrote Hamlet?')));
+});
+
+test('inference sessions: one prompt pass that decides, then decoding steps; a mixed batch gives the deferred sequence the base model exactly', () => {
+  const deferredText = unrelated.find((text) => editedLogits(state, text).decision.deferred)!;
+  assert.ok(deferredText !== undefined, 'no unrelated prompt defers: the mixed batch would check nothing');
+  const editedText = 'Who wrote Hamlet?';
+  const prompts = [tok.encode(editedText), tok.encode(deferredText)];
+  const batch = padBatch(prompts, padTokenId(model.config));
+  const queryRows = Int32Array.from(prompts, (ids, b) => b * batch.steps + ids.length - 1);
+  const session = state.editor.session(queryRows);
+  assert.equal(session.phase, 'open');
+  assert.throws(() => session.hooks('step'), SessionStateError);
+  assert.throws(() => session.decisions, SessionStateError);
+  const mixed = noGrad(() => model.forward(batch.ids, batch.batch, batch.steps, { hooks: session.hooks('prompt') })).data;
+  assert.equal(session.phase, 'decided');
+  assert.deepEqual(
+    session.decisions.map((d) => d.deferred),
+    [false, true],
+  );
+  // A session serves one batch of inputs: a second prompt pass is refused, not silently routed like the first.
+  assert.throws(() => session.hooks('prompt'), /already ran its prompt pass/);
+
+  const base = noGrad(() => model.forward(batch.ids, batch.batch, batch.steps)).data;
+  const vocab = model.config.vocabSize;
+  const rowsOf = (logits: Float32Array, b: number, length: number) => logits.subarray(b * batch.steps * vocab, (b * batch.steps + length) * vocab);
+  const deferredRows = rowsOf(mixed, 1, prompts[1].length);
+  assert.ok(
+    deferredRows.every((v, i) => v === rowsOf(base, 1, prompts[1].length)[i]),
+    'the deferred sequence of a mixed batch is not the base model',
+  );
+  const alone = editedLogits(state, editedText).logits;
+  const editedRows = rowsOf(mixed, 0, prompts[0].length);
+  assert.ok(
+    editedRows.every((v, i) => Math.abs(v - alone[i]) < 1e-4),
+    'the edited sequence of a mixed batch differs from the same prompt alone',
+  );
+  assert.ok(!bytesEqual(editedRows, rowsOf(base, 0, prompts[0].length)));
+
+  // Generation: the session's prompt hooks on the prompt, its step hooks after; a used session cannot start another generation.
+  const generation = state.editor.session(Int32Array.of(prompts[0].length - 1));
+  const first = generate(model, prompts[0], { maxTokens: 3, session: generation });
+  assert.deepEqual(first.ids, state.editor.answer(prompts[0], 3).ids);
+  assert.throws(() => generate(model, prompts[0], { maxTokens: 3, session: generation }), SessionStateError);
 });
 
 test('an empty codebook defers everything: the edited model is the base model', () => {

@@ -162,7 +162,7 @@ test('every method edits the fixture, never writes the base weights, and keeps i
 
     if (method === 'grace' || method === 'melo') {
       // Key–value methods: an input outside every radius runs the untouched model, bit for bit.
-      const hooks = editor.hooksFor(Int32Array.of(unrelated.promptIds.length - 1));
+      const hooks = editor.session(Int32Array.of(unrelated.promptIds.length - 1)).hooks('prompt');
       const logits = noGrad(() => model.forward(Int32Array.from(unrelated.promptIds), 1, unrelated.promptIds.length, { hooks }).data);
       assert.deepEqual(logits, baseUnrelated, `${method} changed an input outside its radius`);
     }

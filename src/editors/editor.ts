@@ -15,6 +15,7 @@ import { selectRows } from '../tensor/ops/select.js';
 import { backward, noGrad, type Tensor } from '../tensor/tensor.js';
 import { NonFiniteError } from '../util/errors.js';
 import type { PreparedBatch } from './common/batch.js';
+import type { InferenceSession } from './common/session.js';
 import type { TokenizedEdit } from './edit.js';
 
 /** One optimisation step of a batch, for progress displays. */
@@ -29,12 +30,12 @@ export interface Editor {
   /** Applies the next batch of the edit stream; earlier batches are not revisited. */
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number };
   /**
-   * Hooks that run the edited model on a batch of sequences whose last prompt
-   * token sits at `queryRows` (flattened b·T + t). A fresh set per batch of
-   * inputs: methods that decide per input (deferral, codebooks) decide on the
-   * first call and keep that decision while decoding.
+   * A new inference session for a batch of sequences whose last prompt token
+   * sits at `queryRows` (flattened b·T + t): its prompt pass decides whatever
+   * the method decides per input (routing, deferral, a key's entry), and its
+   * decoding steps reuse that decision. One session per batch of inputs.
    */
-  hooksFor(queryRows: Int32Array): Map<string, LinearHook>;
+  session(queryRows: Int32Array): InferenceSession;
   /** Number of values the method adds to the model (adapters, codebooks, deltas). */
   addedParameters(): number;
   /**

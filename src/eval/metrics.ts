@@ -34,7 +34,7 @@ export function scoreTargets(model: DecoderLM, editor: Editor | null, items: rea
   for (let start = 0; start < items.length; start += batchSize) {
     const chunk = items.slice(start, start + batchSize);
     const prepared = prepareBatch(chunk, padId);
-    const hooks = editor?.hooksFor(prepared.queryRows);
+    const hooks = editor?.session(prepared.queryRows).hooks('prompt');
     const logits = noGrad(() => {
       const hidden = model.hiddenStates(prepared.tokens.ids, prepared.tokens.batch, prepared.tokens.steps, { hooks });
       return model.lmHead(selectRows(hidden, prepared.targets.rows));
@@ -54,8 +54,8 @@ export function scoreTargets(model: DecoderLM, editor: Editor | null, items: rea
 /** Greedy continuation of each prompt (`maxTokens` new tokens, stopping at EOS) under `editor` (null: base). */
 export function greedyContinuations(model: DecoderLM, editor: Editor | null, prompts: readonly number[][], maxTokens: number): number[][] {
   return prompts.map((ids) => {
-    const hooks = editor?.hooksFor(Int32Array.of(ids.length - 1));
-    return generate(model, ids, { maxTokens, hooks }).ids;
+    const session = editor?.session(Int32Array.of(ids.length - 1));
+    return generate(model, ids, { maxTokens, session }).ids;
   });
 }
 

@@ -6,6 +6,11 @@ import { UsageError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import type { DecoderLM, ForwardOptions } from './decoder.js';
 
+/** Where a generation's hooks come from: an editor's inference session (`InferenceSession` in `editors/common/session.ts`). */
+export interface GenerationHooks {
+  hooks(pass: 'prompt' | 'step'): ForwardOptions['hooks'];
+}
+
 export interface GenerateOptions {
   maxTokens: number;
   /** 0 (default) is greedy decoding. */
@@ -15,8 +20,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Token ids that end generation (default: the model's EOS ids). */
   stopIds?: readonly number[];
-  /** Hooks applied at every step (an editor's modules). */
-  hooks?: ForwardOptions['hooks'];
+  /** An editor's inference session: its prompt hooks on the prompt, its step hooks on every new token. */
+  session?: GenerationHooks;
   /** Called with each new token id as it is chosen. */
   onToken?: (id: number) => void;
 }
@@ -49,7 +54,8 @@ export function generate(model: DecoderLM, promptIds: readonly number[], options
     for (;;) {
       if (generated.length >= options.maxTokens) return { ids: generated, stoppedBy: 'max-tokens' };
       if (position + input.length > capacity) return { ids: generated, stoppedBy: 'context' };
-      const hidden = model.hiddenStates(input, 1, input.length, { caches, startPos: position, hooks: options.hooks });
+      const hooks = options.session?.hooks(position === 0 ? 'prompt' : 'step');
+      const hidden = model.hiddenStates(input, 1, input.length, { caches, startPos: position, hooks });
       const logits = model.lmHead(selectRows(hidden, [input.length - 1])).data;
       position += input.length;
       const next = temperature === 0 ? argmax(logits) : sample(logits, temperature, topP, rng);

@@ -12,6 +12,7 @@ import { add } from '../../tensor/ops/arithmetic.js';
 import { linear } from '../../tensor/ops/matmul.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import { FixedSession } from '../common/session.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
 import { defaultSite, siteShape } from './sites.js';
@@ -46,10 +47,14 @@ export class FtlEditor implements Editor {
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
-    return trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.hooksFor(), this.config, onStep);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.deltaHooks(), this.config, onStep);
   }
 
-  hooksFor(): Map<string, LinearHook> {
+  session(queryRows: Int32Array): FixedSession {
+    return new FixedSession(queryRows, () => this.deltaHooks());
+  }
+
+  private deltaHooks(): Map<string, LinearHook> {
     return new Map([[this.name, (input: Tensor, output: Tensor) => add(output, linear(input, this.delta, null, 'in_out'))]]);
   }
 

@@ -20,6 +20,7 @@ import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { replaceRows, selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import { InferenceSession } from '../common/session.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
@@ -115,38 +116,75 @@ export class GraceEditor implements Editor {
     return nearest.index >= 0 && nearest.distance <= this.entries[nearest.index].radius ? nearest.index : -1;
   }
 
-  hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
-    let chosen: number[] | null = null;
-    const hook: LinearHook = (input, output) => {
-      const steps = output.shape[1];
-      const firstCall = chosen === null;
-      if (chosen === null) {
-        const width = this.keys.width;
-        const keys = selectRows(input, queryRows).data;
-        chosen = Array.from(queryRows, (_, b) => this.lookup(keys.subarray(b * width, (b + 1) * width)));
+  session(queryRows: Int32Array): GraceSession {
+    return new GraceSession(this, queryRows);
+  }
+
+  /**
+   * `output` with sequence b's rows from `from[b]` on replaced by the value of
+   * entry `chosen[b]` (−1: left alone).
+   */
+  replaceFrom(output: Tensor, chosen: readonly number[], from: (b: number) => number): Tensor {
+    const steps = output.shape[1];
+    const rows: number[] = [];
+    const values: number[] = [];
+    chosen.forEach((entry, b) => {
+      if (entry < 0) return;
+      for (let t = from(b); t < steps; t++) {
+        rows.push(b * steps + t);
+        values.push(entry);
       }
-      const rows: number[] = [];
-      const values: number[] = [];
-      chosen.forEach((entry, b) => {
-        if (entry < 0) return;
-        // The prompt pass replaces from the last prompt token on; decoding steps replace every new token.
-        const from = firstCall ? queryRows[b] - b * steps : 0;
-        for (let t = from; t < steps; t++) {
-          rows.push(b * steps + t);
-          values.push(entry);
-        }
-      });
-      if (rows.length === 0) return output;
-      const table = Tensor.zeros([this.entries.length, this.outDim]);
-      this.entries.forEach((entry, i) => {
-        table.data.set(entry.value.data, i * this.outDim);
-      });
-      return noGrad(() => replaceRows(output, Int32Array.from(rows), table, Int32Array.from(values)));
-    };
-    return new Map([[this.name, hook]]);
+    });
+    if (rows.length === 0) return output;
+    const table = Tensor.zeros([this.entries.length, this.outDim]);
+    this.entries.forEach((entry, i) => {
+      table.data.set(entry.value.data, i * this.outDim);
+    });
+    return noGrad(() => replaceRows(output, Int32Array.from(rows), table, Int32Array.from(values)));
+  }
+
+  /** The linear whose output GRACE replaces. */
+  get site(): string {
+    return this.name;
   }
 
   addedParameters(): number {
     return this.entries.length * (this.keys.width + this.outDim + 1);
+  }
+}
+
+/**
+ * GRACE on one batch of inputs: the prompt pass looks each sequence's key
+ * up in the codebook (its entry, or −1 outside every radius) and replaces
+ * the layer's output from the last prompt token on; each decoding step
+ * replaces the new token's output with the same entry's value.
+ */
+export class GraceSession extends InferenceSession<number[]> {
+  constructor(
+    private readonly editor: GraceEditor,
+    queryRows: Int32Array,
+  ) {
+    super(queryRows);
+  }
+
+  protected promptHooks(decide: (chosen: number[]) => void): Map<string, LinearHook> {
+    const { editor, queryRows } = this;
+    return new Map([
+      [
+        editor.site,
+        (input: Tensor, output: Tensor) => {
+          const width = editor.keys.width;
+          const keys = selectRows(input, queryRows).data;
+          const chosen = Array.from(queryRows, (_, b) => editor.lookup(keys.subarray(b * width, (b + 1) * width)));
+          decide(chosen);
+          const steps = output.shape[1];
+          return editor.replaceFrom(output, chosen, (b) => queryRows[b] - b * steps);
+        },
+      ],
+    ]);
+  }
+
+  protected stepHooks(chosen: number[]): Map<string, LinearHook> {
+    return new Map([[this.editor.site, (_input: Tensor, output: Tensor) => this.editor.replaceFrom(output, chosen, () => 0)]]);
   }
 }

@@ -12,6 +12,7 @@ import { type LoraExpert, routedLora } from '../../tensor/ops/lora.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import { FixedSession } from '../common/session.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
 import { defaultSite, type EditSite, layerRange, siteShape } from './sites.js';
@@ -65,10 +66,14 @@ export class LoraEditor implements Editor {
     const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const params = [...this.adapters.values()].flatMap(({ A, B }) => [A, B]);
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstLayer);
-    return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.hooksFor(), this.config, onStep);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.adapterHooks(), this.config, onStep);
   }
 
-  hooksFor(): Map<string, LinearHook> {
+  session(queryRows: Int32Array): FixedSession {
+    return new FixedSession(queryRows, () => this.adapterHooks());
+  }
+
+  private adapterHooks(): Map<string, LinearHook> {
     const scale = this.config.alpha / this.config.rank;
     const hooks = new Map<string, LinearHook>();
     for (const [name, adapter] of this.adapters) hooks.set(name, (input, output) => applyAdapter(input, output, adapter, scale));

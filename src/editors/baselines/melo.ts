@@ -18,6 +18,7 @@ import { selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import { InferenceSession } from '../common/session.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
@@ -44,7 +45,8 @@ export class MeloEditor implements Editor {
   readonly keyBlocks: number[] = [];
   /** Per edited linear, one adapter per block. */
   readonly blocks: Array<{ layer: number; name: string; adapters: LoraExpert[] }>;
-  private readonly querySite: string;
+  /** The linear whose input at the last prompt token is the key (one block below the first edited one). */
+  readonly querySite: string;
   private readonly rng: Random;
 
   constructor(
@@ -84,7 +86,7 @@ export class MeloEditor implements Editor {
   }
 
   /** Hooks applying block chosen()[b] (−1: none) to sequence b at every edited linear. */
-  private blockHooks(chosen: () => number[]): Map<string, LinearHook> {
+  blockHooks(chosen: () => number[]): Map<string, LinearHook> {
     const scale = this.config.alpha / this.config.blockRank;
     const hooks = new Map<string, LinearHook>();
     for (const { name, adapters } of this.blocks) {
@@ -102,21 +104,24 @@ export class MeloEditor implements Editor {
     return hooks;
   }
 
-  hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
-    let chosen: number[] | null = null;
-    const hooks = new Map<string, LinearHook>();
-    hooks.set(this.querySite, (input, output) => {
-      if (chosen === null) {
-        const width = this.keys.width;
-        const keys = selectRows(input, queryRows).data;
-        chosen = Array.from(queryRows, (_, b) => {
-          const nearest = this.keys.nearest(keys.subarray(b * width, (b + 1) * width));
-          return nearest.index >= 0 && nearest.distance <= this.config.radius ? this.keyBlocks[nearest.index] : -1;
-        });
-      }
-      return output;
+  session(queryRows: Int32Array): MeloSession {
+    return new MeloSession(this, queryRows);
+  }
+
+  /** The block of the stored key nearest each query row, or −1 outside the radius. */
+  lookupBlocks(input: Tensor, queryRows: Int32Array): number[] {
+    const width = this.keys.width;
+    const keys = selectRows(input, queryRows).data;
+    return Array.from(queryRows, (_, b) => {
+      const nearest = this.keys.nearest(keys.subarray(b * width, (b + 1) * width));
+      return nearest.index >= 0 && nearest.distance <= this.config.radius ? this.keyBlocks[nearest.index] : -1;
     });
-    for (const [name, hook] of this.blockHooks(() => chosen ?? [])) hooks.set(name, (input, output) => noGrad(() => hook(input, output)));
+  }
+
+  /** Inference hooks applying block chosen[b] (−1: none) to sequence b, without gradients. */
+  appliedHooks(chosen: () => number[]): Map<string, LinearHook> {
+    const hooks = new Map<string, LinearHook>();
+    for (const [name, hook] of this.blockHooks(chosen)) hooks.set(name, (input, output) => noGrad(() => hook(input, output)));
     return hooks;
   }
 
@@ -124,5 +129,34 @@ export class MeloEditor implements Editor {
     let count = this.keys.size * this.keys.width;
     for (const { adapters } of this.blocks) for (const { A, B } of adapters) count += A.size + B.size;
     return count;
+  }
+}
+
+/**
+ * MELO on one batch of inputs: the prompt pass looks each sequence's query
+ * up among the stored keys (at the query site, below the edited blocks) and
+ * picks that key's adapter block; every pass then applies the picked block.
+ */
+export class MeloSession extends InferenceSession<number[]> {
+  constructor(
+    private readonly editor: MeloEditor,
+    queryRows: Int32Array,
+  ) {
+    super(queryRows);
+  }
+
+  protected promptHooks(decide: (chosen: number[]) => void): Map<string, LinearHook> {
+    let chosen: number[] = [];
+    const hooks = this.editor.appliedHooks(() => chosen);
+    hooks.set(this.editor.querySite, (input, output) => {
+      chosen = this.editor.lookupBlocks(input, this.queryRows);
+      decide(chosen);
+      return output;
+    });
+    return hooks;
+  }
+
+  protected stepHooks(chosen: number[]): Map<string, LinearHook> {
+    return this.editor.appliedHooks(() => chosen);
   }
 }

@@ -34,6 +34,7 @@ import { Codebook, codeWords, encodeCode } from './codebook.js';
 import { type ElderConfig, editedLayers, querySiteOf } from './config.js';
 import { guidedLoss } from './guided-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
+import { ElderSession, promptTokenStates } from './session.js';
 
 /** The frozen part of a batch: hidden state entering the first edited block, and the router query. */
 export interface FrozenPrefix {
@@ -220,8 +221,8 @@ export class ElderEditor implements Editor {
     this.gateIndex = null;
   }
 
-  hooksFor(queryRows: Int32Array): Map<string, LinearHook> {
-    return this.inferenceHooks(queryRows).hooks;
+  session(queryRows: Int32Array): ElderSession {
+    return new ElderSession(this, queryRows);
   }
 
   /** Routers and experts (the bit-packed codes add L·N bits per edit besides). */
@@ -298,7 +299,7 @@ export class ElderEditor implements Editor {
    * Adds `capture` of the subject site's input to `hooks`, before whatever
    * hook the site already has (it may be the query site itself).
    */
-  private captureAtSubjectSite(hooks: Map<string, LinearHook>, capture: (input: Tensor) => void): void {
+  captureAtSubjectSite(hooks: Map<string, LinearHook>, capture: (input: Tensor) => void): void {
     const inner = hooks.get(this.subjectSite);
     hooks.set(this.subjectSite, (input, output) => {
       capture(input);
@@ -502,76 +503,28 @@ export class ElderEditor implements Editor {
     return best;
   }
 
-  /**
-   * Hooks for inference on a batch: the first call of the query site routes
-   * every sequence from its query row and decides deferral; later calls (KV-cache
-   * decoding) reuse that decision. Deferred sequences get exactly the base
-   * model's outputs; with every sequence deferred the edited linears are untouched.
-   */
-  inferenceHooks(queryRows: Int32Array): { hooks: Map<string, LinearHook>; decisions: () => RoutingDecision[] } {
-    let decisions: RoutingDecision[] = [];
-    // The mixture's own hooks, built once per decision; null while undecided or when every sequence defers.
-    let edited: Map<string, LinearHook> | null = null;
-    const hooks = new Map<string, LinearHook>();
-    let tokenStates: Float32Array[] | undefined;
-    hooks.set(this.querySite, (input, output) => {
-      if (decisions.length > 0) return output;
-      const decided = this.decide(selectRows(input, queryRows), tokenStates);
-      decisions = decided.decisions;
-      if (decisions.every((d) => d.deferred)) return output;
-      // Deferred sequences in a mixed batch get zero gates: their outputs gain exactly +0.
-      const { experts } = this.config;
-      const scores = decided.routing.scores.map((layerScores) => {
-        const gates = layerScores.clone();
-        decisions.forEach((d, b) => {
-          if (d.deferred) gates.data.fill(0, b * experts, (b + 1) * experts);
-        });
-        return gates;
-      });
-      edited = this.mixture.hooks(this.model, { ...decided.routing, scores });
-      return output;
-    });
-    // The subject gate reads every prompt token's state at the subject site (at or below the query site), on the prompt pass only.
-    if (this.config.gate === 'subject') this.captureAtSubjectSite(hooks, (input) => (tokenStates ??= promptTokenStates(input, queryRows)));
-    for (const layer of this.mixture.layers) {
-      const name = this.model.linearName(layer.layer, this.config.site);
-      hooks.set(name, (input, output) => (edited === null ? output : noGrad(() => edited!.get(name)!(input, output))));
-    }
-    return { hooks, decisions: () => decisions };
-  }
-
   /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */
   answer(
     promptIds: readonly number[],
     maxTokens: number,
     options: { temperature?: number; topP?: number; seed?: number } = {},
   ): Generation & { decision: RoutingDecision } {
-    const { hooks, decisions } = this.inferenceHooks(Int32Array.from([promptIds.length - 1]));
-    const generation = generate(this.model, promptIds, { maxTokens, hooks, ...options });
-    return { ...generation, decision: decisions()[0] };
+    const session = this.session(Int32Array.from([promptIds.length - 1]));
+    const generation = generate(this.model, promptIds, { maxTokens, session, ...options });
+    return { ...generation, decision: session.decisions[0] };
   }
 
   /** Teacher-forced check: is every target token the argmax after the prompt (the paper's reliability)? */
   predictsTarget(promptIds: readonly number[], targetIds: readonly number[]): { correct: boolean; tokenAccuracy: number; decision: RoutingDecision } {
     const prepared = prepareBatch([{ promptIds: [...promptIds], targetIds: [...targetIds] }], this.padId);
-    const { hooks, decisions } = this.inferenceHooks(prepared.queryRows);
+    const session = this.session(prepared.queryRows);
     const logits = noGrad(() => {
-      const hidden = this.model.hiddenStates(prepared.tokens.ids, 1, prepared.tokens.steps, { hooks });
+      const hidden = this.model.hiddenStates(prepared.tokens.ids, 1, prepared.tokens.steps, { hooks: session.hooks('prompt') });
       return this.model.lmHead(selectRows(hidden, prepared.targets.rows));
     });
     const hits = countArgmaxHits(logits, prepared.targets.targets);
-    return { correct: hits === targetIds.length, tokenAccuracy: hits / targetIds.length, decision: decisions()[0] };
+    return { correct: hits === targetIds.length, tokenAccuracy: hits / targetIds.length, decision: session.decisions[0] };
   }
-}
-
-/**
- * Each sequence's states at every prompt token, from a linear's input rows
- * [B·T, in]: sequence b's tokens are rows b·T … queryRows[b].
- */
-function promptTokenStates(input: Tensor, queryRows: Int32Array): Float32Array[] {
-  const inDim = input.lastDim;
-  const steps = input.rows / queryRows.length;
-  return Array.from(queryRows, (last, b) => input.data.slice(b * steps * inDim, (last + 1) * inDim));
 }
 
 function sameCode(a: Uint32Array, b: Uint32Array): boolean {

@@ -1,0 +1,91 @@
+/**
+ * ELDER on one batch of inputs. The prompt pass reads each sequence's router
+ * query (the input of the query site at its last prompt token) and, with the
+ * subject gate, the states of its prompt tokens at the subject site; it
+ * routes and decides deferral there, below the edited blocks, and the edited
+ * linears then apply that routing. Decoding steps apply the same routing to
+ * each new token. Deferred sequences get exactly the base model's outputs;
+ * with every sequence deferred the edited linears are left untouched.
+ */
+import type { LinearHook } from '../../models/decoder.js';
+import { selectRows } from '../../tensor/ops/select.js';
+import { noGrad, type Tensor } from '../../tensor/tensor.js';
+import { InferenceSession } from '../common/session.js';
+import type { ElderEditor, RoutingDecision } from './editor.js';
+
+export interface ElderSessionDecision {
+  /** Per sequence. */
+  decisions: RoutingDecision[];
+  /** The mixture's hooks with deferred sequences' gates zeroed; null when every sequence defers. */
+  edited: Map<string, LinearHook> | null;
+}
+
+export class ElderSession extends InferenceSession<ElderSessionDecision> {
+  constructor(
+    private readonly editor: ElderEditor,
+    queryRows: Int32Array,
+  ) {
+    super(queryRows);
+  }
+
+  /** Per sequence, how it was routed (after the prompt pass). */
+  get decisions(): RoutingDecision[] {
+    return this.decision.decisions;
+  }
+
+  protected promptHooks(decide: (decision: ElderSessionDecision) => void): Map<string, LinearHook> {
+    const { editor, queryRows } = this;
+    let edited: Map<string, LinearHook> | null = null;
+    let tokenStates: Float32Array[] | undefined;
+    const hooks = this.appliedHooks(() => edited);
+    hooks.set(editor.querySite, (input, output) => {
+      const decided = editor.decide(selectRows(input, queryRows), tokenStates);
+      edited = decided.decisions.every((d) => d.deferred)
+        ? null
+        : editor.mixture.hooks(editor.model, { ...decided.routing, scores: zeroDeferred(decided.routing.scores, decided.decisions, editor.config.experts) });
+      decide({ decisions: decided.decisions, edited });
+      return output;
+    });
+    // The subject site is at or below the query site, so its states are read before the query site decides.
+    if (editor.config.gate === 'subject') editor.captureAtSubjectSite(hooks, (input) => (tokenStates = promptTokenStates(input, queryRows)));
+    return hooks;
+  }
+
+  protected stepHooks(decision: ElderSessionDecision): Map<string, LinearHook> {
+    return this.appliedHooks(() => decision.edited);
+  }
+
+  /** A hook on every edited linear that applies `edited()` (nothing while it is null). */
+  private appliedHooks(edited: () => Map<string, LinearHook> | null): Map<string, LinearHook> {
+    const hooks = new Map<string, LinearHook>();
+    for (const layer of this.editor.mixture.layers) {
+      const name = this.editor.model.linearName(layer.layer, this.editor.config.site);
+      hooks.set(name, (input, output) => {
+        const mixture = edited();
+        return mixture === null ? output : noGrad(() => mixture.get(name)!(input, output));
+      });
+    }
+    return hooks;
+  }
+}
+
+/** Router scores with the gates of deferred sequences set to zero: in a mixed batch their outputs gain exactly +0. */
+function zeroDeferred(scores: readonly Tensor[], decisions: readonly RoutingDecision[], experts: number): Tensor[] {
+  return scores.map((layerScores) => {
+    const gates = layerScores.clone();
+    decisions.forEach((d, b) => {
+      if (d.deferred) gates.data.fill(0, b * experts, (b + 1) * experts);
+    });
+    return gates;
+  });
+}
+
+/**
+ * Each sequence's states at every prompt token, from a linear's input rows
+ * [B·T, in]: sequence b's tokens are rows b·T … queryRows[b].
+ */
+export function promptTokenStates(input: Tensor, queryRows: Int32Array): Float32Array[] {
+  const inDim = input.lastDim;
+  const steps = input.rows / queryRows.length;
+  return Array.from(queryRows, (last, b) => input.data.slice(b * steps * inDim, (last + 1) * inDim));
+}
