@@ -44,6 +44,20 @@ export interface Editor {
    * unrelated prompts and keeps the series.
    */
   diagnose?(unrelatedPrompts: readonly (readonly number[])[]): EditorDiagnostics;
+  /** Methods that route inputs by allocation codes (ELDER and its ablations): the benchmark plots their code space. */
+  readonly codeRouting?: CodeRouting;
+}
+
+/** What a method that routes by allocation codes lets the benchmark see. */
+export interface CodeRouting {
+  /** The allocation code the routers give each prompt now. */
+  codesOf(prompts: readonly (readonly number[])[]): Uint32Array[];
+  /** Hamming distance from each prompt's code to the nearest stored code (Infinity with none stored). */
+  codeDistancesOf(prompts: readonly (readonly number[])[]): number[];
+  /** The deferral threshold ε on that distance. */
+  readonly epsilon: number;
+  /** A code as stored and reported (hex digits). */
+  codeText(code: Uint32Array): string;
 }
 
 export interface EditorDiagnostics {

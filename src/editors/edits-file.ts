@@ -4,10 +4,12 @@
  * together, each with its line number.
  */
 import fs from 'node:fs';
-import { quote } from '../util/errors.js';
+import { ElderError, quote } from '../util/errors.js';
 import { type JsonSchema, nonBlankString, schemaProblems } from '../util/schema.js';
 import type { EditRequest } from './edit.js';
-import { EditFileError } from './elder/errors.js';
+
+/** An edits file (or benchmark file) that fails validation; nothing from it is applied. */
+export class EditFileError extends ElderError {}
 
 /** One edit record: the schema shared by edits files, the service (and its OpenAPI document) and elder's benchmark JSONL. */
 export const EDIT_REQUEST_SCHEMA: JsonSchema = {

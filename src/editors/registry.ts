@@ -1,7 +1,10 @@
 /**
- * Every editing method by name, with its default configuration and the
- * settings a user may override (e.g. from `elder bench-edit --settings`).
+ * Every editing method by name: how to build it, its default configuration,
+ * and the settings a user may override (e.g. from `elder bench-edit
+ * --settings`). The runner and the CLI ask this table what a method takes
+ * instead of switching on its name.
  */
+
 import type { DecoderLM } from '../models/decoder.js';
 import { UsageError } from '../util/errors.js';
 import { defaultFtlConfig, FtlEditor } from './baselines/ft-l.js';
@@ -18,49 +21,65 @@ export type MethodName = (typeof METHODS)[number];
 /** Per method, configuration fields to override (`{"elder": {"lr": 0.01}}`). */
 export type MethodSettings = Partial<Record<MethodName, Record<string, unknown>>>;
 
+interface MethodSpec<Config extends object> {
+  /** The default configuration on `model`; its fields are the settings a user may override. */
+  defaults(model: DecoderLM): Config;
+  /** The configuration actually run: the defaults with the (checked) overrides, completed by the method. */
+  configure(model: DecoderLM, merged: Config): Config;
+  build(model: DecoderLM, config: Config): Editor;
+}
+
+const asIs = <Config extends object>(_model: DecoderLM, merged: Config): Config => merged;
+
+/** ELDER with one routing loss: the default method and its two ablations of the guided loss. */
+function elderSpec(routingLoss: ElderConfig['routingLoss']): MethodSpec<ElderConfig> {
+  return {
+    defaults: (model) => defaultElderConfig(model.config),
+    configure: (model, merged) => defaultElderConfig(model.config, { ...merged, routingLoss }),
+    build: (model, config) => new ElderEditor(model, config),
+  };
+}
+
+const SPECS: { [M in MethodName]: MethodSpec<object> } = {
+  elder: elderSpec('guided') as MethodSpec<object>,
+  'elder-noguide': elderSpec('none') as MethodSpec<object>,
+  'elder-balance': elderSpec('balance') as MethodSpec<object>,
+  'elder-paper': {
+    defaults: (model) => paperElderConfig(model.config),
+    configure: (model, merged) => paperElderConfig(model.config, merged as ElderConfig),
+    build: (model, config) => new ElderEditor(model, config as ElderConfig),
+  },
+  grace: { defaults: (model) => defaultGraceConfig(model), configure: asIs, build: (model, config) => new GraceEditor(model, config as never) },
+  melo: { defaults: (model) => defaultMeloConfig(model), configure: asIs, build: (model, config) => new MeloEditor(model, config as never) },
+  'ft-l': { defaults: (model) => defaultFtlConfig(model), configure: asIs, build: (model, config) => new FtlEditor(model, config as never) },
+  lora: { defaults: (model) => defaultLoraConfig(model), configure: asIs, build: (model, config) => new LoraEditor(model, config as never) },
+};
+
 export function isMethod(name: string): name is MethodName {
   return (METHODS as readonly string[]).includes(name);
 }
 
+/** The default configuration of `method` on `model`. */
+export function methodDefaults(method: MethodName, model: DecoderLM): object {
+  return SPECS[method].defaults(model);
+}
+
+/** Whether `method` draws random numbers from a `seed` setting (the runner then passes the run's seed). */
+export function methodIsSeeded(method: MethodName, model: DecoderLM): boolean {
+  return 'seed' in methodDefaults(method, model);
+}
+
 /** A fresh editor of `method` over the (frozen, shared) model, and the configuration it runs with. */
 export function createEditor(method: MethodName, model: DecoderLM, settings: MethodSettings = {}): { editor: Editor; config: object } {
+  const spec = SPECS[method];
+  const defaults = spec.defaults(model) as Record<string, unknown>;
   const overrides = settings[method] ?? {};
-  const checked = <T extends object>(defaults: T): T => {
-    for (const key of Object.keys(overrides)) {
-      if (!(key in defaults)) throw new UsageError(`unknown setting "${key}" for ${method} (known: ${Object.keys(defaults).join(', ')})`);
-      const expected = typeof (defaults as Record<string, unknown>)[key];
-      if (typeof overrides[key] !== expected) throw new UsageError(`setting ${method}.${key} must be a ${expected}, got ${JSON.stringify(overrides[key])}`);
-    }
-    return { ...defaults, ...overrides };
-  };
-  model.setRequiresGrad(false);
-  switch (method) {
-    case 'elder':
-    case 'elder-noguide':
-    case 'elder-balance': {
-      const routingLoss: ElderConfig['routingLoss'] = method === 'elder' ? 'guided' : method === 'elder-noguide' ? 'none' : 'balance';
-      const config = defaultElderConfig(model.config, { ...checked(defaultElderConfig(model.config)), routingLoss });
-      return { editor: new ElderEditor(model, config), config };
-    }
-    case 'elder-paper': {
-      const config = paperElderConfig(model.config, checked(paperElderConfig(model.config)));
-      return { editor: new ElderEditor(model, config), config };
-    }
-    case 'grace': {
-      const config = checked(defaultGraceConfig(model));
-      return { editor: new GraceEditor(model, config), config };
-    }
-    case 'melo': {
-      const config = checked(defaultMeloConfig(model));
-      return { editor: new MeloEditor(model, config), config };
-    }
-    case 'ft-l': {
-      const config = checked(defaultFtlConfig(model));
-      return { editor: new FtlEditor(model, config), config };
-    }
-    case 'lora': {
-      const config = checked(defaultLoraConfig(model));
-      return { editor: new LoraEditor(model, config), config };
-    }
+  for (const key of Object.keys(overrides)) {
+    if (!(key in defaults)) throw new UsageError(`unknown setting "${key}" for ${method} (known: ${Object.keys(defaults).join(', ')})`);
+    const expected = typeof defaults[key];
+    if (typeof overrides[key] !== expected) throw new UsageError(`setting ${method}.${key} must be a ${expected}, got ${JSON.stringify(overrides[key])}`);
   }
+  model.setRequiresGrad(false);
+  const config = spec.configure(model, { ...defaults, ...overrides });
+  return { editor: spec.build(model, config), config };
 }

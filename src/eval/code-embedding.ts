@@ -7,8 +7,7 @@
  */
 import { UMAP } from 'umap-js';
 import type { TokenizedEdit } from '../editors/edit.js';
-import { codeToHex } from '../editors/elder/codebook.js';
-import type { ElderEditor } from '../editors/elder/editor.js';
+import type { CodeRouting } from '../editors/editor.js';
 import { Random } from '../util/random.js';
 import type { StreamRecord } from './protocol.js';
 
@@ -28,7 +27,7 @@ export interface CodeEmbedding {
 }
 
 export function embedCodes(
-  editor: ElderEditor,
+  routing: CodeRouting,
   stream: readonly StreamRecord[],
   edits: readonly TokenizedEdit[],
   heldOut: readonly TokenizedEdit[],
@@ -42,11 +41,11 @@ export function embedCodes(
     for (const item of heldOut) if (item.label === record.id) items.push({ group: record.id, kind: 'held-out', ids: item.promptIds });
   }
   for (const ids of localityIds.slice(0, unrelated)) items.push({ group: 'unrelated', kind: 'unrelated', ids });
-  const codes = editor.codesOf(items.map((item) => item.ids));
+  const codes = routing.codesOf(items.map((item) => item.ids));
   const coordinates = umap2d(codes, seed);
   return {
     method: 'umap',
-    points: items.map((item, i) => ({ group: item.group, kind: item.kind, code: codeToHex(codes[i]), x: coordinates[i][0], y: coordinates[i][1] })),
+    points: items.map((item, i) => ({ group: item.group, kind: item.kind, code: routing.codeText(codes[i]), x: coordinates[i][0], y: coordinates[i][1] })),
   };
 }
 

@@ -12,8 +12,7 @@
  * Files may be a JSON array or JSON lines. Every problem names the record.
  */
 
-import { editRecordProblems, readInputFile } from '../editors/edits-file.js';
-import { EditFileError } from '../editors/elder/errors.js';
+import { EditFileError, editRecordProblems, readInputFile } from '../editors/edits-file.js';
 
 export type DatasetFormat = 'zsre' | 'counterfact' | 'jsonl';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['zsre', 'counterfact', 'jsonl'];

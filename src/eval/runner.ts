@@ -14,8 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
-import { ElderEditor } from '../editors/elder/editor.js';
-import { createEditor, type MethodName, type MethodSettings } from '../editors/registry.js';
+import { createEditor, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
@@ -205,7 +204,7 @@ function runMethod(
   baseContinuations: number[][],
   log: (line: string) => void,
 ): MethodResult {
-  const settings = withSeed(options.settings, method, options.seed);
+  const settings = methodIsSeeded(method, model) ? withSeed(options.settings, method, options.seed) : options.settings;
   const { editor, config } = createEditor(method, model, settings);
   const display = new Progress(edits.length, method);
   const retention: RetentionPoint[] = [];
@@ -254,10 +253,14 @@ function runMethod(
     addedParameters: editor.addedParameters(),
   };
   if (diagnostics.length > 0) result.diagnostics = diagnostics;
-  if (editor instanceof ElderEditor) {
-    result.codeEmbedding = embedCodes(editor, stream, edits, heldOut, localityIds, options.seed);
-    const distance = (prompts: number[][]) => editor.decisionsOf(prompts).map((d) => d.distance);
-    result.codeDistances = { heldOut: distance(heldOut.map((e) => e.promptIds)), unrelated: distance(localityIds), epsilon: editor.config.epsilon };
+  const routing = editor.codeRouting;
+  if (routing !== undefined) {
+    result.codeEmbedding = embedCodes(routing, stream, edits, heldOut, localityIds, options.seed);
+    result.codeDistances = {
+      heldOut: routing.codeDistancesOf(heldOut.map((e) => e.promptIds)),
+      unrelated: routing.codeDistancesOf(localityIds),
+      epsilon: routing.epsilon,
+    };
   }
   log(
     `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
@@ -265,9 +268,8 @@ function runMethod(
   return result;
 }
 
-/** Methods with a seed get the run's seed unless the settings name one. */
+/** The run's seed for a seeded method, unless the settings name one. */
 function withSeed(settings: MethodSettings, method: MethodName, seed: number): MethodSettings {
-  if (method === 'grace' || method === 'ft-l') return settings;
   return { ...settings, [method]: { seed, ...(settings[method] ?? {}) } };
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.js';
-import { readEditsFile } from '../../editors/edits-file.js';
+import { EditFileError, readEditsFile } from '../../editors/edits-file.js';
 import {
   ELDER_GATES,
   ELDER_PRESETS,
@@ -10,7 +10,6 @@ import {
   TRAIN_ROUTINGS,
   type TrainRouting,
 } from '../../editors/elder/config.js';
-import { EditFileError } from '../../editors/elder/errors.js';
 import { ElderState } from '../../editors/elder/state.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';

@@ -13,9 +13,9 @@ import { linear } from '../../tensor/ops/matmul.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { FixedSession } from '../common/session.js';
+import { defaultSite, siteShape } from '../common/sites.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
-import { defaultSite, siteShape } from './sites.js';
 
 export interface FtlConfig {
   site: string;

@@ -21,10 +21,10 @@ import { replaceRows, selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { InferenceSession } from '../common/session.js';
+import { defaultSite, siteShape } from '../common/sites.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
-import { defaultSite, siteShape } from './sites.js';
 
 export interface GraceConfig {
   site: string;

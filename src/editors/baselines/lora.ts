@@ -13,9 +13,9 @@ import { Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { FixedSession } from '../common/session.js';
+import { defaultSite, type EditSite, layerRange, siteShape } from '../common/sites.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
-import { defaultSite, type EditSite, layerRange, siteShape } from './sites.js';
 
 export interface LoraConfig extends EditSite {
   rank: number;

@@ -19,11 +19,11 @@ import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { InferenceSession } from '../common/session.js';
+import { defaultSite, type EditSite, layerRange, siteShape } from '../common/sites.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
 import { newAdapter } from './lora.js';
-import { defaultSite, type EditSite, layerRange, siteShape } from './sites.js';
 
 export interface MeloConfig extends EditSite {
   blockRank: number;

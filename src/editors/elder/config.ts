@@ -18,6 +18,7 @@
  */
 import type { ModelConfig } from '../../models/config.js';
 import { UsageError } from '../../util/errors.js';
+import { defaultLayerRange, defaultSiteKind, paperLayerRange } from '../common/sites.js';
 
 export type RoutingLoss = 'guided' | 'none' | 'balance';
 export const ROUTING_LOSSES: readonly RoutingLoss[] = ['guided', 'none', 'balance'];
@@ -122,29 +123,6 @@ export type TrainRouting = 'router' | 'preset';
 export const TRAIN_ROUTINGS: readonly TrainRouting[] = ['router', 'preset'];
 
 /**
- * Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40
- * of 48; LLaMA2-7B: 21–26 of 32), and never so many that the router query
- * (taken one block below the first edited one) comes from the lower half of
- * the model. There the last token has not yet gathered the subject: on
- * elder-facts (6 blocks), a held-out rephrasing's query is nearest to its own
- * fact's query (among every subject of the relation) 65% of the time at
- * block 2 and 85% at block 3 (`elder eval-base`'s separation, 40 facts per
- * relation). So shallow models get fewer edited blocks: elder-facts 4–5,
- * GPT-2 small 7–10, a 4-block model 3 only; deep ones keep the paper's six.
- */
-export function defaultLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
-  const { lastLayer, firstLayer } = paperLayerRange(layers, count);
-  return { firstLayer: Math.min(lastLayer, Math.max(firstLayer, Math.floor(layers / 2) + 1)), lastLayer };
-}
-
-/** The paper's rule alone: `count` blocks ending at ~84% of the depth, the query from the block below. */
-export function paperLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
-  if (layers < 2) throw new UsageError(`ELDER needs at least 2 blocks (one below the edited ones for the query); the model has ${layers}`);
-  const lastLayer = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
-  return { firstLayer: Math.max(1, lastLayer - count + 1), lastLayer };
-}
-
-/**
  * Default ε: half of the code's L·N bits. The paper's ε = 12 is exactly that for
  * its L = 6, N = 4 codes (24 bits); other shapes keep the same fraction.
  */
@@ -195,7 +173,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
   const lastLayer = overrides.lastLayer ?? range.lastLayer;
   const config: ElderConfig = {
     preset: 'elder',
-    site: model.architecture === 'gpt2' ? 'mlp.c_fc' : 'mlp.down_proj',
+    site: defaultSiteKind(model),
     firstLayer,
     lastLayer,
     experts,

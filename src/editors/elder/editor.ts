@@ -27,10 +27,10 @@ import { NonFiniteError } from '../../util/errors.js';
 import { Random } from '../../util/random.js';
 import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js';
 import type { TokenizedEdit } from '../edit.js';
-import { type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, type StepReport } from '../editor.js';
+import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, type StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
-import { Codebook, codeWords, encodeCode } from './codebook.js';
+import { Codebook, codeToHex, codeWords, encodeCode } from './codebook.js';
 import { type ElderConfig, editedLayers, querySiteOf } from './config.js';
 import { guidedLoss } from './guided-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
@@ -228,6 +228,16 @@ export class ElderEditor implements Editor {
   /** Routers and experts (the bit-packed codes add L·N bits per edit besides). */
   addedParameters(): number {
     return this.mixture.parameterCount();
+  }
+
+  /** The code space, for the benchmark's plots. */
+  get codeRouting(): CodeRouting {
+    return {
+      codesOf: (prompts) => this.codesOf(prompts),
+      codeDistancesOf: (prompts) => this.decisionsOf(prompts).map((d) => d.distance),
+      epsilon: this.config.epsilon,
+      codeText: codeToHex,
+    };
   }
 
   /** The allocation codes of prompts as the routers see them now (for plots of the code space). */

@@ -2,6 +2,3 @@ import { ElderError } from '../../util/errors.js';
 
 /** An editing state folder that is missing, damaged, or made for another base model. */
 export class StateError extends ElderError {}
-
-/** An edits file that fails validation; nothing from it is applied. */
-export class EditFileError extends ElderError {}

@@ -1,0 +1,59 @@
+/**
+ * Where editors edit: which linear of each block (the site) and which blocks.
+ * Every method defaults to ELDER's choice, so that all of them change the
+ * same part of the model.
+ */
+import type { ModelConfig } from '../../models/config.js';
+import type { DecoderLM } from '../../models/decoder.js';
+import { ShapeError, UsageError } from '../../util/errors.js';
+
+export interface EditSite {
+  /** Local name of the linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
+  site: string;
+  firstLayer: number;
+  lastLayer: number;
+}
+
+/** The paper's edited linear: GPT-2's `mlp.c_fc`, LLaMA's `mlp.down_proj`. */
+export function defaultSiteKind(config: ModelConfig): string {
+  return config.architecture === 'gpt2' ? 'mlp.c_fc' : 'mlp.down_proj';
+}
+
+export function defaultSite(model: DecoderLM): EditSite {
+  return { site: defaultSiteKind(model.config), ...defaultLayerRange(model.config.layers) };
+}
+
+/**
+ * Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40
+ * of 48; LLaMA2-7B: 21–26 of 32), and never so many that the router query
+ * (taken one block below the first edited one) comes from the lower half of
+ * the model. There the last token has not yet gathered the subject: on
+ * elder-facts (6 blocks), a held-out rephrasing's query is nearest to its own
+ * fact's query (among every subject of the relation) 65% of the time at
+ * block 2 and 85% at block 3 (`elder eval-base`'s separation, 40 facts per
+ * relation). So shallow models get fewer edited blocks: elder-facts 4–5,
+ * GPT-2 small 7–10, a 4-block model 3 only; deep ones keep the paper's six.
+ */
+export function defaultLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
+  const { lastLayer, firstLayer } = paperLayerRange(layers, count);
+  return { firstLayer: Math.min(lastLayer, Math.max(firstLayer, Math.floor(layers / 2) + 1)), lastLayer };
+}
+
+/** The paper's rule alone: `count` blocks ending at ~84% of the depth, the query from the block below. */
+export function paperLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
+  if (layers < 2) throw new UsageError(`ELDER needs at least 2 blocks (one below the edited ones for the query); the model has ${layers}`);
+  const lastLayer = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
+  return { firstLayer: Math.max(1, lastLayer - count + 1), lastLayer };
+}
+
+/** Input and output widths of the site linear in `layer`. */
+export function siteShape(model: DecoderLM, site: string, layer: number): { inDim: number; outDim: number } {
+  const weight = model.parameters.get(`${model.linearName(layer, site)}.weight`);
+  if (weight === undefined) throw new ShapeError(`"${site}" is not a linear layer of block ${layer} (${model.blockLinears.join(', ')})`);
+  const [a, b] = weight.shape;
+  return model.config.architecture === 'gpt2' ? { inDim: a, outDim: b } : { inDim: b, outDim: a };
+}
+
+export function layerRange(site: EditSite): number[] {
+  return Array.from({ length: site.lastLayer - site.firstLayer + 1 }, (_, i) => site.firstLayer + i);
+}
