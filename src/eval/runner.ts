@@ -15,6 +15,7 @@ import path from 'node:path';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
 import { createEditor, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
+import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
@@ -152,7 +153,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       log(`${method}: finished in an earlier run, kept`);
       continue;
     }
-    const result = runMethod(method, options, model, stream, edits, heldOut, localityIds, baseContinuations, log);
+    const result = runMethod(method, { options, model, stream, edits, heldOut, localityIds, baseContinuations, log });
     progress.finished.push(result);
     writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
   }
@@ -193,17 +194,23 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   return results;
 }
 
-function runMethod(
-  method: MethodName,
-  options: BenchOptions,
-  model: ReturnType<typeof loadModel>['model'],
-  stream: StreamRecord[],
-  edits: TokenizedEdit[],
-  heldOut: TokenizedEdit[],
-  localityIds: number[][],
-  baseContinuations: number[][],
-  log: (line: string) => void,
-): MethodResult {
+/** What every method of a run is measured on: the same model, stream and prompts. */
+interface RunInputs {
+  options: BenchOptions;
+  model: DecoderLM;
+  stream: StreamRecord[];
+  /** Edited prompts, in stream order. */
+  edits: TokenizedEdit[];
+  /** Held-out rephrasings (generalization). */
+  heldOut: TokenizedEdit[];
+  /** Locality prompts, tokenized. */
+  localityIds: number[][];
+  /** The base model's greedy continuation of each locality prompt. */
+  baseContinuations: number[][];
+  log: (line: string) => void;
+}
+
+function runMethod(method: MethodName, { options, model, stream, edits, heldOut, localityIds, baseContinuations, log }: RunInputs): MethodResult {
   const settings = methodIsSeeded(method, model) ? withSeed(options.settings, method, options.seed) : options.settings;
   const { editor, config } = createEditor(method, model, settings);
   const display = new Progress(edits.length, method);
@@ -262,6 +269,8 @@ function runMethod(
       epsilon: routing.epsilon,
     };
   }
+  // The next method edits the same loaded model: put back whatever this one wrote into it.
+  editor.baseWeightEdits?.restore();
   log(
     `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
   );

@@ -1,8 +1,10 @@
 /**
  * FT-L (the fine-tuning baseline of ROME, Meng et al., NeurIPS 2022, used
  * unconstrained as in ELDER's comparison): fine-tunes one FFN weight on each
- * batch in turn. The change is kept as a dense ΔW added through a hook, which
- * is exactly fine-tuning W (W + ΔW) without writing the shared base weights.
+ * batch in turn. Each batch trains a dense ΔW through a hook (only ΔW needs
+ * gradients), then writes it into the base weight through
+ * {@link BaseWeightEdits}, which keeps the original so the benchmark can
+ * restore the shared model exactly.
  * Defaults: the last of ELDER's blocks, Adam lr 5e-4, 25 iterations
  * (EasyEdit's FT-L settings).
  */
@@ -14,6 +16,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { FixedSession } from '../common/session.js';
 import { defaultSite, siteShape } from '../common/sites.js';
+import { BaseWeightEdits } from '../common/weight-edits.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
 
@@ -31,8 +34,9 @@ export function defaultFtlConfig(model: DecoderLM, overrides: Partial<FtlConfig>
 
 export class FtlEditor implements Editor {
   readonly method = 'ft-l';
-  /** ΔW [in, out]. */
+  /** The batch being trained: ΔW [in, out], zero between batches (each batch's ΔW is written into the base weight). */
   readonly delta: Tensor;
+  readonly baseWeightEdits: BaseWeightEdits;
   private readonly name: string;
 
   constructor(
@@ -42,22 +46,28 @@ export class FtlEditor implements Editor {
     const { inDim, outDim } = siteShape(model, config.site, config.layer);
     this.delta = Tensor.zeros([inDim, outDim], true);
     this.name = model.linearName(config.layer, config.site);
+    this.baseWeightEdits = new BaseWeightEdits(model);
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
-    return trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.deltaHooks(), this.config, onStep);
+    const result = trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.deltaHooks(), this.config, onStep);
+    this.baseWeightEdits.addToLinear(this.name, this.delta);
+    this.delta.data.fill(0);
+    return result;
   }
 
+  /** The edits live in the base weights: inference runs the model as it now is. */
   session(queryRows: Int32Array): FixedSession {
-    return new FixedSession(queryRows, () => this.deltaHooks());
+    return new FixedSession(queryRows, () => new Map());
   }
 
   private deltaHooks(): Map<string, LinearHook> {
     return new Map([[this.name, (input: Tensor, output: Tensor) => add(output, linear(input, this.delta, null, 'in_out'))]]);
   }
 
+  /** The base-weight values it changes (one dense weight), though it adds none beside them. */
   addedParameters(): number {
     return this.delta.size;
   }

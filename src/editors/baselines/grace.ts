@@ -3,10 +3,11 @@
  * one layer. Keys are that layer's input at an edit's last prompt token;
  * values replace the layer's output for inputs whose key lies within an
  * entry's deferral radius ε. Edits are applied one at a time:
- *   - no entry within (its ε + ε_init) → a new entry (key, value, ε_init, label);
- *   - the nearest entry has the same label (target) → its radius expands to
- *     cover the new key and its value is trained on the new input too;
- *   - a different label → both radii shrink to half the distance (split), and
+ *   - no entry within (its ε + ε_init) → a new entry (key, value, ε_init,
+ *     target; the paper's "label" is the target text);
+ *   - the nearest entry has the same target → its radius expands to cover the
+ *     new key and its value is trained on the new input too;
+ *   - a different target → both radii shrink to half the distance (split), and
  *     the new edit gets its own entry.
  * Values start from the layer's own output ("warm" init) and are trained with
  * Adam on the LM loss of the target. Outputs are replaced from the last prompt
@@ -42,7 +43,8 @@ export function defaultGraceConfig(model: DecoderLM, overrides: Partial<GraceCon
 interface Entry {
   value: Tensor;
   radius: number;
-  label: string;
+  /** The target text the entry answers with (GRACE's paper calls it the entry's label; elder keeps "label" for an edit's group). */
+  target: string;
 }
 
 export class GraceEditor implements Editor {
@@ -81,18 +83,18 @@ export class GraceEditor implements Editor {
     noGrad(() => this.model.runBlocks(prefix, this.config.layer, this.config.layer + 1, { hooks: capture }));
     const key = captured.input!.data;
     const output = captured.output!.data;
-    const label = edit.target;
+    const target = edit.target;
     const nearest = this.keys.nearest(key);
     let entryIndex: number;
     const near = nearest.index >= 0 ? this.entries[nearest.index] : null;
     if (near === null || nearest.distance > near.radius + this.config.epsInit) {
-      entryIndex = this.addEntry(key, output, this.config.epsInit, label);
-    } else if (near.label === label) {
+      entryIndex = this.addEntry(key, output, this.config.epsInit, target);
+    } else if (near.target === target) {
       near.radius = Math.max(near.radius, nearest.distance);
       entryIndex = nearest.index;
     } else {
       near.radius = nearest.distance / 2;
-      entryIndex = this.addEntry(key, output, nearest.distance / 2, label);
+      entryIndex = this.addEntry(key, output, nearest.distance / 2, target);
     }
     const entry = this.entries[entryIndex];
     entry.value.requiresGrad = true;
@@ -104,9 +106,9 @@ export class GraceEditor implements Editor {
     return result;
   }
 
-  private addEntry(key: Float32Array, output: Float32Array, radius: number, label: string): number {
+  private addEntry(key: Float32Array, output: Float32Array, radius: number, target: string): number {
     this.keys.add(key);
-    this.entries.push({ value: Tensor.from(output, [1, this.outDim]), radius, label });
+    this.entries.push({ value: Tensor.from(output, [1, this.outDim]), radius, target });
     return this.entries.length - 1;
   }
 

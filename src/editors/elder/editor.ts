@@ -18,14 +18,12 @@
 import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { type Generation, generate } from '../../models/generate.js';
-import { AdamW } from '../../tensor/adamw.js';
-import { BufferPool, withBufferPool } from '../../tensor/buffers.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { selectRows } from '../../tensor/ops/select.js';
-import { backward, noGrad, Tensor } from '../../tensor/tensor.js';
-import { NonFiniteError } from '../../util/errors.js';
+import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js';
+import { trainLoop } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, type StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
@@ -368,34 +366,29 @@ export class ElderEditor implements Editor {
     const prepared = prepareBatch(edits, this.padId);
     const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
     const presets = this.presets(edits.map((e) => e.label));
-    const optimizer = new AdamW(this.mixture.parameters(), { lr: this.config.lr });
     const earlier = [...this.memory.values()].filter((m) => !edits.some((e) => e.id === m.id));
     const replayCount = Math.min(this.config.replay, earlier.length);
     // Seeded by the state's size, so a batch replays the same earlier edits whenever it is trained.
     const rng = new Random((Math.imul(this.config.seed + 1, 0x9e3779b1) ^ this.memory.size) >>> 0);
-    let iterations = 0;
-    let lastLoss = NaN;
-    // Every iteration allocates the same activations: one pool serves them all (nothing escapes an iteration).
-    const pool = new BufferPool();
-    for (let iteration = 1; iteration <= this.config.iterations; iteration++) {
-      optimizer.zeroGrad();
-      const replayed = replayCount === 0 ? [] : rng.sample(earlier, replayCount);
-      const stop = withBufferPool(pool, () => {
+    const { iterations, loss } = trainLoop(
+      this.mixture.parameters(),
+      this.config,
+      () => {
+        const replayed = replayCount === 0 ? [] : rng.sample(earlier, replayCount);
         const losses = replayed.length === 0 ? this.batchLosses(prepared, prefix, presets) : this.replayLosses(edits, prefix, replayed);
-        lastLoss = losses.total.item();
-        if (!Number.isFinite(lastLoss)) throw new NonFiniteError(`ELDER loss became ${lastLoss} at iteration ${iteration}; nothing from this batch is kept`);
-        onIteration?.({ iteration, loss: lastLoss, modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() });
-        if (this.config.earlyStop && countArgmaxHits(losses.logits, losses.targets) === losses.targets.length) return true;
-        backward(losses.total);
-        optimizer.assertFiniteGradients();
-        optimizer.step();
-        return false;
-      });
-      if (stop) break;
-      iterations = iteration;
-    }
+        return {
+          loss: losses.total,
+          solved: () => countArgmaxHits(losses.logits, losses.targets) === losses.targets.length,
+          parts: { modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() },
+        };
+      },
+      onIteration === undefined
+        ? undefined
+        : ({ iteration, loss, parts }) => onIteration({ iteration, loss, modelLoss: parts!.modelLoss, routingLoss: parts!.routingLoss }),
+      'ELDER',
+    );
     const routing = noGrad(() => this.mixture.route(prefix.query));
-    return { iterations, loss: lastLoss, codes: edits.map((_, b) => this.codeOf(routing, b)) };
+    return { iterations, loss, codes: edits.map((_, b) => this.codeOf(routing, b)) };
   }
 
   /**

@@ -1,0 +1,72 @@
+/**
+ * The one training loop every gradient-based editor runs (ELDER, its
+ * ablations, FT-L, LoRA, MELO, GRACE's value fitting): a fresh Adam over the
+ * method's parameters, a fixed number of iterations, optional early stopping
+ * once every target token is the argmax, and a typed error as soon as a loss
+ * or a gradient stops being finite. What a method trains, and on what loss,
+ * is its `iterate` function.
+ */
+import { AdamW } from '../../tensor/adamw.js';
+import { BufferPool, withBufferPool } from '../../tensor/buffers.js';
+import { backward, type Tensor } from '../../tensor/tensor.js';
+import { NonFiniteError } from '../../util/errors.js';
+
+export interface TrainLoopOptions {
+  lr: number;
+  iterations: number;
+  /** Stop once every target token of the batch is the argmax. */
+  earlyStop?: boolean;
+}
+
+/** One iteration's forward pass, as the method computes it. */
+export interface LoopIteration {
+  /** The loss minimised. */
+  loss: Tensor;
+  /** Whether every target token is already the argmax (read only with early stopping). */
+  solved(): boolean;
+  /** The loss's parts, for progress reports (ELDER: model and routing loss). */
+  parts?: Record<string, number>;
+}
+
+/** One optimisation step of a batch, for progress displays. */
+export interface StepReport {
+  iteration: number;
+  loss: number;
+  parts?: Record<string, number>;
+}
+
+/**
+ * Minimises `iterate`'s loss over `params`. Each iteration runs inside one
+ * buffer pool (its activations are the same shapes every time, and none
+ * escapes an iteration). Returns the iterations that stepped and the last loss.
+ * `what` names the method in the error a non-finite loss raises.
+ */
+export function trainLoop(
+  params: readonly Tensor[],
+  options: TrainLoopOptions,
+  iterate: (iteration: number) => LoopIteration,
+  onStep?: (report: StepReport) => void,
+  what = 'the',
+): { iterations: number; loss: number } {
+  const optimizer = new AdamW(params, { lr: options.lr });
+  let loss = NaN;
+  let iterations = 0;
+  const pool = new BufferPool();
+  for (let iteration = 1; iteration <= options.iterations; iteration++) {
+    optimizer.zeroGrad();
+    const stop = withBufferPool(pool, () => {
+      const step = iterate(iteration);
+      loss = step.loss.item();
+      if (!Number.isFinite(loss)) throw new NonFiniteError(`${what} loss became ${loss} at iteration ${iteration}; nothing from this batch is kept`);
+      onStep?.({ iteration, loss, parts: step.parts });
+      if (options.earlyStop === true && step.solved()) return true;
+      backward(step.loss);
+      optimizer.assertFiniteGradients();
+      optimizer.step();
+      return false;
+    });
+    if (stop) break;
+    iterations = iteration;
+  }
+  return { iterations, loss };
+}
