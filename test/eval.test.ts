@@ -140,17 +140,26 @@ test('the load-balancing loss has the gradient finite differences give', () => {
   assert.ok(Math.abs(loadBalanceLoss(uniform, Int32Array.from([0, 1, 2, 3]), 2).item() - 1) < 1e-6);
 });
 
-test('every method edits the fixture, never writes the base weights, and keeps its own invariant', { skip: !hasShared }, () => {
+test('every method edits the fixture, writes base weights only through its ledger, and keeps its own invariant', { skip: !hasShared }, () => {
   const { model, tokenizer } = loadModel(tinyGpt2Dir);
   const baseWeights = new Map([...model.parameters].map(([name, t]) => [name, t.data.slice()]));
   const edit = (id: string, prompt: string, target: string): TokenizedEdit => tokenizeEdit(tokenizer!, model.config, { id, label: id, prompt, target });
   const edits = [edit('a', 'The Eiffel Tower is in', 'Rome'), edit('b', 'Lionel Messi plays', 'cricket')];
   const unrelated = edit('u', 'A completely different question about rivers:', 'water');
   const fast = { lr: 1e-2, iterations: 40 };
-  const settings = { elder: fast, 'elder-noguide': fast, 'elder-balance': fast, lora: fast, melo: fast, 'ft-l': fast, grace: { lr: 0.1, iterations: 60 } };
+  const settings = {
+    elder: fast,
+    'elder-noguide': fast,
+    'elder-balance': fast,
+    lora: fast,
+    melo: fast,
+    'ft-l': fast,
+    't-patcher': { lr: 0.1, iterations: 60 },
+    grace: { lr: 0.1, iterations: 60 },
+  };
   const baseUnrelated = noGrad(() => model.forward(Int32Array.from(unrelated.promptIds), 1, unrelated.promptIds.length).data.slice());
 
-  for (const method of ['elder', 'grace', 'melo', 'ft-l', 'lora', 'elder-noguide', 'elder-balance'] as MethodName[]) {
+  for (const method of ['elder', 'grace', 'melo', 'ft-l', 'lora', 't-patcher', 'elder-noguide', 'elder-balance'] as MethodName[]) {
     const { editor } = createEditor(method, model, settings);
     const before = scoreTargets(model, editor, edits);
     editor.applyBatch(edits);
@@ -165,8 +174,8 @@ test('every method edits the fixture, never writes the base weights, and keeps i
     editor.baseWeightEdits?.restore();
     for (const [name, data] of baseWeights) assert.deepEqual(model.parameters.get(name)!.data, data, `${method} changed base weight ${name} for good`);
 
-    if (method === 'grace' || method === 'melo') {
-      // Key–value methods: an input outside every radius runs the untouched model, bit for bit.
+    if (method === 'grace' || method === 'melo' || method === 't-patcher') {
+      // Key–value methods (and T-Patcher's neurons, when none fires): an input outside every radius runs the untouched model, bit for bit.
       const hooks = editor.session(Int32Array.of(unrelated.promptIds.length - 1)).hooks('prompt');
       const logits = noGrad(() => model.forward(Int32Array.from(unrelated.promptIds), 1, unrelated.promptIds.length, { hooks }).data);
       assert.deepEqual(logits, baseUnrelated, `${method} changed an input outside its radius`);

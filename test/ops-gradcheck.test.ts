@@ -9,7 +9,9 @@ import {
   KVCache,
   layerNorm,
   linear,
+  meanOf,
   RopeTable,
+  relu,
   rmsNorm,
   rope,
   routedLora,
@@ -44,6 +46,27 @@ test('embedding scatter-adds repeated ids', () => {
   backward(out, new Float32Array(16).fill(1));
   assert.deepEqual(Array.from(table.grad!.subarray(4, 8)), [2, 2, 2, 2]); // id 1 used twice
   assert.deepEqual(Array.from(table.grad!.subarray(0, 4)), [0, 0, 0, 0]);
+});
+
+test('relu and meanOf (the auxiliary losses) match finite differences', () => {
+  const x = input([3, 5], 2);
+  // Keep points away from relu's kink, where finite differences straddle it.
+  for (let i = 0; i < x.size; i++) if (Math.abs(x.data[i]) < 0.05) x.data[i] = 0.5;
+  assert.ok(gradCheck(([a]) => relu(a), [x]) <= 1);
+  assert.ok(
+    gradCheck(
+      ([a]) =>
+        meanOf(
+          a,
+          (z) => Math.exp(-z),
+          (z) => -Math.exp(-z),
+        ),
+      [x],
+    ) <= 1,
+  );
+  const silent = noGrad(() => relu(Tensor.from([-1, -0.5, 0, 2], [4])));
+  assert.deepEqual(Array.from(silent.data), [0, 0, 0, 2]);
+  assert.equal(noGrad(() => meanOf(Tensor.zeros([0]), Math.exp, Math.exp)).data[0], 0);
 });
 
 test('add and scale', () => {

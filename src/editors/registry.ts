@@ -11,11 +11,12 @@ import { defaultFtlConfig, FtlEditor } from './baselines/ft-l.js';
 import { defaultGraceConfig, GraceEditor } from './baselines/grace.js';
 import { defaultLoraConfig, LoraEditor } from './baselines/lora.js';
 import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
+import { defaultTPatcherConfig, TPatcherEditor } from './baselines/t-patcher.js';
 import type { Editor } from './editor.js';
 import { defaultElderConfig, type ElderConfig, paperElderConfig } from './elder/config.js';
 import { ElderEditor } from './elder/editor.js';
 
-export const METHODS = ['elder', 'elder-paper', 'grace', 'melo', 'ft-l', 'lora', 'elder-noguide', 'elder-balance'] as const;
+export const METHODS = ['elder', 'elder-paper', 'grace', 'melo', 'ft-l', 'lora', 't-patcher', 'elder-noguide', 'elder-balance'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 /** Per method, configuration fields to override (`{"elder": {"lr": 0.01}}`). */
@@ -53,6 +54,7 @@ const SPECS: { [M in MethodName]: MethodSpec<object> } = {
   melo: { defaults: (model) => defaultMeloConfig(model), configure: asIs, build: (model, config) => new MeloEditor(model, config as never) },
   'ft-l': { defaults: (model) => defaultFtlConfig(model), configure: asIs, build: (model, config) => new FtlEditor(model, config as never) },
   lora: { defaults: (model) => defaultLoraConfig(model), configure: asIs, build: (model, config) => new LoraEditor(model, config as never) },
+  't-patcher': { defaults: (model) => defaultTPatcherConfig(model), configure: asIs, build: (model, config) => new TPatcherEditor(model, config as never) },
 };
 
 export function isMethod(name: string): name is MethodName {

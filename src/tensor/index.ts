@@ -15,6 +15,8 @@ export type { LoraExpert } from './ops/lora.js';
 export { routedLora } from './ops/lora.js';
 export type { WeightLayout } from './ops/matmul.js';
 export { linear, matmul, outFeatures } from './ops/matmul.js';
+export { meanOf } from './ops/reduce.js';
+export { relu } from './ops/relu.js';
 export { rmsNorm } from './ops/rmsnorm.js';
 export { RopeTable, rope } from './ops/rope.js';
 export { replaceRows, selectRows, splitColumns } from './ops/select.js';
