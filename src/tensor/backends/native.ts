@@ -30,6 +30,10 @@ export function packageRoot(): string {
 export function loadNativeAddon(): NativeAddon | Error {
   const file = path.join(packageRoot(), 'build', 'Release', 'elder_native.node');
   if (!existsSync(file)) return new Error(`native addon not built (${file} missing; run npm run build:native)`);
+  // OpenBLAS reads this as the addon loads it. By default its idle workers spin (sched_yield) for
+  // 2^28 cycles after every call, holding a core that elder's own threaded kernels need between
+  // sgemm calls; at 2^4 they sleep at once. A value the user set is kept.
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
   try {
     return createRequire(import.meta.url)(file) as NativeAddon;
   } catch (error) {
