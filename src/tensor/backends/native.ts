@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kernels } from './kernels.js';
+import type { AttentionDims, Kernels, StridedView } from './kernels.js';
 
 type Positional = (...args: Array<Float32Array | number | null>) => void;
 
@@ -50,61 +50,20 @@ export function nativeKernels(addon: NativeAddon, portableSgemm = false): Kernel
     sgemm: portableSgemm ? addon.sgemmPortable : addon.sgemm,
     // The addon takes views flat (array, offset, ld) so that N-API reads numbers, not objects.
     attentionForward(dims, q, k, v, out, probs, past, keyStride) {
-      addon.attentionForward(
-        q.data,
-        q.offset,
-        q.ld,
-        k.data,
-        k.offset,
-        k.ld,
-        v.data,
-        v.offset,
-        v.ld,
-        out.data,
-        out.offset,
-        out.ld,
-        probs,
-        dims.batch,
-        dims.heads,
-        dims.kvHeads,
-        dims.steps,
-        dims.headDim,
-        dims.scale,
-        past,
-        keyStride,
-      );
+      addon.attentionForward(...flat(q), ...flat(k), ...flat(v), ...flat(out), probs, ...sizes(dims), past, keyStride);
     },
     attentionBackward(dims, q, k, v, probs, dOut, dq, dk, dv) {
-      addon.attentionBackward(
-        q.data,
-        q.offset,
-        q.ld,
-        k.data,
-        k.offset,
-        k.ld,
-        v.data,
-        v.offset,
-        v.ld,
-        probs,
-        dOut.data,
-        dOut.offset,
-        dOut.ld,
-        dq?.data ?? null,
-        dq?.offset ?? 0,
-        dq?.ld ?? 1,
-        dk?.data ?? null,
-        dk?.offset ?? 0,
-        dk?.ld ?? 1,
-        dv?.data ?? null,
-        dv?.offset ?? 0,
-        dv?.ld ?? 1,
-        dims.batch,
-        dims.heads,
-        dims.kvHeads,
-        dims.steps,
-        dims.headDim,
-        dims.scale,
-      );
+      addon.attentionBackward(...flat(q), ...flat(k), ...flat(v), probs, ...flat(dOut), ...flat(dq), ...flat(dk), ...flat(dv), ...sizes(dims));
     },
   };
+}
+
+/** A view as the addon's three arguments; a missing one (a gradient not wanted) as (null, 0, 1). */
+function flat(view: StridedView | null | undefined): [Float32Array | null, number, number] {
+  return view == null ? [null, 0, 1] : [view.data, view.offset, view.ld];
+}
+
+/** An attention call's sizes as the addon's six arguments. */
+function sizes(dims: AttentionDims): [number, number, number, number, number, number] {
+  return [dims.batch, dims.heads, dims.kvHeads, dims.steps, dims.headDim, dims.scale];
 }
