@@ -23,6 +23,7 @@ import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { InferenceSession } from '../common/session.js';
 import { defaultSite, siteShape } from '../common/sites.js';
+import { eachEditAlone } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
@@ -65,14 +66,7 @@ export class GraceEditor implements Editor {
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
-    let iterations = 0;
-    let loss = NaN;
-    for (const edit of edits) {
-      const result = this.applyOne(edit, onStep);
-      iterations += result.iterations;
-      loss = result.loss;
-    }
-    return { iterations, loss };
+    return eachEditAlone(edits, (edit) => this.applyOne(edit, onStep));
   }
 
   private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {

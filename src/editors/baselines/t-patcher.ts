@@ -45,7 +45,7 @@ import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { FixedSession } from '../common/session.js';
-import { trainLoop } from '../common/train-loop.js';
+import { eachEditAlone, trainLoop } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport } from '../editor.js';
 
@@ -123,14 +123,7 @@ export class TPatcherEditor implements Editor {
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
-    let iterations = 0;
-    let loss = NaN;
-    for (const edit of edits) {
-      const result = this.patchOne(edit, onStep);
-      iterations += result.iterations;
-      loss = result.loss;
-    }
-    return { iterations, loss };
+    return eachEditAlone(edits, (edit) => this.patchOne(edit, onStep));
   }
 
   session(queryRows: Int32Array): FixedSession {
@@ -148,13 +141,9 @@ export class TPatcherEditor implements Editor {
     const prepared = prepareBatch([edit], padTokenId(model.config));
     const prefix = frozenBlocks(model, prepared.tokens, config.layer);
     // The FFN's inputs do not depend on the patch (it acts after them): read them once.
-    const allRows = Int32Array.from({ length: prepared.tokens.steps }, (_, t) => t);
-    const capture = rowCapture(this.sites.input, allRows);
-    noGrad(() => model.runBlocks(prefix, config.layer, config.layer + 1, { hooks: capture.hooks }));
-    const rows = capture.captured.input!;
+    const rows = this.ffnInputsFrom(prefix);
     const editRows = selectRows(rows, prepared.targets.rows);
-    const promptRows = Array.from({ length: prepared.queryRows[0] }, (_, t) => t);
-    const memory = this.memoryTensor([...promptRows.map((t) => rows.data.slice(t * this.inDim, (t + 1) * this.inDim)), ...this.subjectSwaps(edit)]);
+    const memory = this.memoryTensor([...this.rowsOf(rows, 0, prepared.queryRows[0]), ...this.subjectSwaps(edit)]);
 
     const neuron = this.newNeuron(editRows);
     const { activationWeight, memoryWeight, margin } = config;
@@ -186,7 +175,7 @@ export class TPatcherEditor implements Editor {
       'T-Patcher',
     );
     this.freeze(neuron);
-    for (let t = 0; t < prepared.tokens.steps; t++) this.remember(rows.data.slice(t * this.inDim, (t + 1) * this.inDim));
+    for (const row of this.rowsOf(rows, 0, rows.rows)) this.remember(row);
     return result;
   }
 
@@ -285,15 +274,23 @@ export class TPatcherEditor implements Editor {
   /** The FFN's input at every position of a sequence, as rows. */
   private ffnInputs(ids: readonly number[]): Float32Array[] {
     const batch = prepareBatch([{ promptIds: [...ids], targetIds: [] }], padTokenId(this.model.config));
+    const rows = this.ffnInputsFrom(frozenBlocks(this.model, batch.tokens, this.config.layer));
+    return this.rowsOf(rows, 0, rows.rows);
+  }
+
+  /** The FFN's input at every position of one sequence [T, in], from the hidden state entering its block. */
+  private ffnInputsFrom(prefix: Tensor): Tensor {
     const capture = rowCapture(
       this.sites.input,
-      Int32Array.from(ids, (_, t) => t),
+      Int32Array.from({ length: prefix.shape[1] }, (_, t) => t),
     );
-    noGrad(() =>
-      this.model.runBlocks(frozenBlocks(this.model, batch.tokens, this.config.layer), this.config.layer, this.config.layer + 1, { hooks: capture.hooks }),
-    );
-    const rows = capture.captured.input!;
-    return ids.map((_, t) => rows.data.slice(t * this.inDim, (t + 1) * this.inDim));
+    noGrad(() => this.model.runBlocks(prefix, this.config.layer, this.config.layer + 1, { hooks: capture.hooks }));
+    return capture.captured.input!;
+  }
+
+  /** Rows [from, to) of a [T, in] tensor, each its own array. */
+  private rowsOf(rows: Tensor, from: number, to: number): Float32Array[] {
+    return Array.from({ length: to - from }, (_, r) => rows.data.slice((from + r) * this.inDim, (from + r + 1) * this.inDim));
   }
 
   /** Keeps a row in the memory (a seeded reservoir of at most `memoryRows`). */

@@ -70,3 +70,15 @@ export function trainLoop(
   }
   return { iterations, loss };
 }
+
+/** A batch applied one edit at a time (GRACE, T-Patcher): the iterations summed, and the last edit's loss. */
+export function eachEditAlone<E>(edits: readonly E[], applyOne: (edit: E) => { iterations: number; loss: number }): { iterations: number; loss: number } {
+  let iterations = 0;
+  let loss = NaN;
+  for (const edit of edits) {
+    const result = applyOne(edit);
+    iterations += result.iterations;
+    loss = result.loss;
+  }
+  return { iterations, loss };
+}
