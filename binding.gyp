@@ -12,7 +12,8 @@
         "native/addon.cc",
         "native/sgemm.cc",
         "native/elementwise.cc",
-        "native/attention.cc"
+        "native/attention.cc",
+        "native/linalg.cc"
       ],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math"],
       "cflags": ["-O3"],

@@ -61,6 +61,9 @@ struct Args {
     if (kind == napi_null || kind == napi_undefined) return nullptr;
     return f32(index, minLength, name);
   }
+  double* f64(size_t index, size_t minLength, const char* name) {
+    return array<double>(index, napi_float64_array, minLength, name);
+  }
   int32_t* i32(size_t index, size_t minLength, const char* name) {
     return array<int32_t>(index, napi_int32_array, minLength, name);
   }
@@ -436,6 +439,19 @@ napi_value AddColumnSums(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// (a, n) -> LAPACK info: 0, or k > 0 for the failing pivot / zero diagonal.
+template <int (*Routine)(double*, int)>
+napi_value Lapack(napi_env env, napi_callback_info info) {
+  Args args(env, info, 2);
+  const int64_t n = args.integer(1);
+  if (!args.failed && (n < 0 || n > 46340)) args.fail("linear algebra: matrix order out of range");
+  double* a = args.f64(0, (size_t)(n * n), "a");
+  if (args.failed) return nullptr;
+  napi_value result;
+  napi_create_int32(env, Routine(a, (int)n), &result);
+  return result;
+}
+
 void define(napi_env env, napi_value exports, const char* name, napi_callback callback) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
@@ -465,6 +481,10 @@ napi_value Init(napi_env env, napi_value exports) {
   define(env, exports, "addColumnSums", AddColumnSums);
   define(env, exports, "attentionForward", AttentionForward);
   define(env, exports, "attentionBackward", AttentionBackward);
+  if (elder::hasLapack()) {
+    define(env, exports, "choleskyLower", Lapack<elder::choleskyLower>);
+    define(env, exports, "invertLower", Lapack<elder::invertLower>);
+  }
   napi_value backend;
   napi_create_string_utf8(env, elder::sgemmBackendName(), NAPI_AUTO_LENGTH, &backend);
   napi_set_named_property(env, exports, "sgemmBackend", backend);

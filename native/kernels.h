@@ -108,4 +108,13 @@ void addColumnSums(const float* x, int rows, int cols, float* sums);
 void adamStep(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1,
               float beta2, float eps, float weightDecay, int step);
 
+// LAPACK (OpenBLAS) on row-major float64 n×n matrices, in place; false from
+// hasLapack() when built without OpenBLAS. choleskyLower overwrites a symmetric
+// positive-definite matrix with L (L·Lᵀ = a, zeros above) and invertLower a
+// lower-triangular matrix with its inverse; both return 0, or LAPACK's info
+// (k > 0: the k-th pivot was not positive, or the k-th diagonal entry is zero).
+bool hasLapack();
+int choleskyLower(double* a, int n);
+int invertLower(double* l, int n);
+
 }  // namespace elder

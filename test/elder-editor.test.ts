@@ -9,7 +9,7 @@ import { SessionStateError } from '../src/editors/common/session.js';
 import { defaultLayerRange, paperLayerRange } from '../src/editors/common/sites.js';
 import { type EditRequest, expandRequests, tokenizeEdit } from '../src/editors/edit.js';
 import { EditFileError, parseEditsJsonl } from '../src/editors/edits-file.js';
-import { Codebook, encodeCode, hamming } from '../src/editors/elder/codebook.js';
+import { Codebook, decodeCode, encodeCode, hamming } from '../src/editors/elder/codebook.js';
 import { defaultElderConfig, paperElderConfig, presetElderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { StateError } from '../src/editors/elder/errors.js';
@@ -292,6 +292,25 @@ test('a damaged state folder is refused, never silently replaced or reinterprete
   assert.deepEqual([...StateFiles.read(older).edits.keys()], applied);
 });
 
+test('a state written before the subject gate had a metric keeps the Euclidean distance at the router query it was made with', () => {
+  const dir = path.join(tmp, 'gate-before-metric');
+  ElderState.open(dir, model, { modelName: 'x' }).close();
+  const file = path.join(dir, 'config.json');
+  const { sha256: _seal, ...unsealed } = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(unsealed.elder.queryMetric, 'whitened', 'a new state measures whitened distance');
+  assert.equal(unsealed.elder.gateLayer, unsealed.elder.firstLayer, 'a new state reads the gate query at the first edited block');
+  const { queryMetric: _metric, gateLayer: _gateLayer, queryRadius: _radius, ...before } = unsealed.elder;
+  fs.writeFileSync(file, JSON.stringify({ ...unsealed, elder: before, version: 1 }, null, 2));
+  const reopened = ElderState.open(dir, model, { modelName: 'x' });
+  try {
+    assert.equal(reopened.editor.config.queryMetric, 'euclidean');
+    assert.equal(reopened.editor.config.gateLayer, reopened.editor.config.firstLayer - 1);
+    assert.equal(reopened.editor.config.queryRadius, 0.4);
+  } finally {
+    reopened.close();
+  }
+});
+
 test('codebook: Hamming distance, nearest code and removal', () => {
   const a = encodeCode(
     [
@@ -308,6 +327,10 @@ test('codebook: Hamming distance, nearest code and removal', () => {
     4,
   );
   assert.equal(hamming(a, b), 2);
+  assert.deepEqual(decodeCode(a, 2, 4), [
+    [0, 3],
+    [1, 2],
+  ]);
   const wide = new Codebook(2);
   const code = (bits: number[]) => {
     const words = new Uint32Array(2);
@@ -474,6 +497,13 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     assert.equal(result.decision.matched, edit.id);
     assert.equal(result.decision.deferred, false);
     assert.ok(result.correct, edit.id);
+    // A matched input runs through its matched edit's experts (matchedExperts, on by default).
+    const stored = decodeCode(opened.editor.codebook.get(edit.id)!, opened.editor.layers.length, opened.config.experts);
+    assert.deepEqual(
+      result.decision.experts.map((experts) => [...experts].sort()),
+      stored,
+      edit.id,
+    );
   }
   // Same template, another subject: no token is near France's key, so the base model answers, bit for bit.
   for (const text of ['The capital of Spain is', 'Which country is Mount Fuji in?', 'Hello world']) {
@@ -483,6 +513,7 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     assert.ok(bytesEqual(logits, baseLogits(text)), text);
   }
   const keys = stream.map((e) => opened.editor.memory.get(e.id)!.subjectKey);
+  const gateQueries = stream.map((e) => opened.editor.memory.get(e.id)!.gateQuery);
   opened.close();
   // The subject position is journaled; the keys are recomputed on opening, identical.
   const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
@@ -490,6 +521,7 @@ test('subject gate: an input uses the experts only when it is near an edit twice
   stream.forEach((e, i) => {
     const key = reopened.editor.memory.get(e.id)!.subjectKey;
     assert.ok(key === null ? keys[i] === null : keys[i] !== null && bytesEqual(key, keys[i]!), e.id);
+    assert.ok(bytesEqual(reopened.editor.memory.get(e.id)!.gateQuery, gateQueries[i]), `${e.id}: gate query recomputed identically`);
   });
   assert.equal(editedLogits(reopened, 'The capital of France is').decision.matched, 'france');
   reopened.close();

@@ -80,6 +80,18 @@ export function frozenBlocks(model: DecoderLM, tokens: TokenBatch, toLayer: numb
   return noGrad(() => model.runBlocks(model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, toLayer, { hooks }));
 }
 
+/**
+ * Adds `before` to linear `name`'s hook in `hooks`, to run on its input before
+ * whatever hook the linear already has (the last added runs first).
+ */
+export function runBefore(hooks: Map<string, LinearHook>, name: string, before: (input: Tensor) => void): void {
+  const inner = hooks.get(name);
+  hooks.set(name, (input, output) => {
+    before(input);
+    return inner === undefined ? output : inner(input, output);
+  });
+}
+
 /** A hook on linear `name` that keeps rows `rows` of its input and output (router queries, keys, warm-start values). */
 export function rowCapture(name: string, rows: Int32Array): { hooks: Map<string, LinearHook>; captured: { input: Tensor | null; output: Tensor | null } } {
   const captured: { input: Tensor | null; output: Tensor | null } = { input: null, output: null };

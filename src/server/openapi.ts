@@ -107,7 +107,7 @@ const COMPLETION_SCHEMA: JsonSchema = {
     nearest_edit: { type: 'string' },
     matched_edit: {
       type: 'string',
-      description: 'With the subject gate: the live edit whose router query and subject the input matched (null: none, so it deferred).',
+      description: 'With the subject gate: the live edit whose gate query and subject the input matched (null: none, so it deferred).',
     },
     experts: { type: 'array', description: 'Experts chosen per edited layer, largest score first.' },
     layers: { type: 'array', description: 'The edited blocks, in the order of `experts`.' },

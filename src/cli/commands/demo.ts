@@ -153,7 +153,7 @@ export function demoCommand(argv: string[]): void {
   const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
   const subjectGate =
     config.gate === 'subject'
-      ? ` It uses the experts only when it is also near one edit twice: its router query, and some token's state at the edit's subject (the subject gate).`
+      ? ` It uses the experts only when it is also near one edit twice: its state entering the first edited linear, and some token's state at the edit's subject (the subject gate).`
       : '';
   console.log(
     `\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).${subjectGate}`,

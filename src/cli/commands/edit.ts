@@ -10,6 +10,7 @@ import {
   TRAIN_ROUTINGS,
   type TrainRouting,
 } from '../../editors/elder/config.js';
+import { QUERY_METRICS, type QueryMetric } from '../../editors/elder/gate.js';
 import { ElderState } from '../../editors/elder/state.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';
@@ -40,9 +41,20 @@ export const ELDER_OPTIONS: OptionSpec = {
     default: 'router',
   },
   'fresh-codes': { type: 'boolean', help: 're-route stored codes after every batch (the elder preset does)' },
+  'router-experts': {
+    type: 'boolean',
+    help: "subject gate: a matched input takes the router's top-k experts, not its matched edit's (the elder preset takes the edit's)",
+  },
   gate: { type: 'string', value: 'code|subject', help: 'what decides between experts and the base model', default: 'elder subject, paper code' },
   'subject-radius': { type: 'string', value: 'X', help: "subject gate: radius around a subject's key, relative to the median key norm", default: '0.25' },
-  'query-radius': { type: 'string', value: 'X', help: "subject gate: radius around an edit's router query, relative to the median query norm", default: '0.4' },
+  'query-radius': {
+    type: 'string',
+    value: 'X',
+    help: "subject gate: radius around an edit's gate query, relative to the median distance between edits (whitened) or the median query norm (euclidean)",
+    default: '0.5 whitened, 0.4 euclidean',
+  },
+  'query-metric': { type: 'string', value: 'whitened|euclidean', help: 'subject gate: how query distance is measured', default: 'whitened up to 2,048 wide' },
+  'gate-layer': { type: 'string', value: 'N', help: "subject gate: block whose edited linear's input is the gate query", default: 'the first edited block' },
 };
 
 /** ELDER configuration given on the command line (only what was given). */
@@ -66,8 +78,16 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   if (options.values['early-stop']) overrides.earlyStop = true;
   if (options.values.replay !== undefined) overrides.replay = numberOption(options, 'replay', 0, { min: 0, integer: true });
   if (options.values['fresh-codes']) overrides.freshCodes = true;
+  if (options.values['router-experts']) overrides.matchedExperts = false;
   real('subject-radius', 'subjectRadius', Number.MIN_VALUE);
   real('query-radius', 'queryRadius', Number.MIN_VALUE);
+  if (options.values['gate-layer'] !== undefined) overrides.gateLayer = numberOption(options, 'gate-layer', 0, { min: 0, integer: true });
+  const metric = optionalString(options, 'query-metric');
+  if (metric !== undefined) {
+    if (!(QUERY_METRICS as readonly string[]).includes(metric))
+      throw new UsageError(`--query-metric must be one of ${QUERY_METRICS.join(', ')}, got "${metric}"`);
+    overrides.queryMetric = metric as QueryMetric;
+  }
   const gate = optionalString(options, 'gate');
   if (gate !== undefined) {
     if (!(ELDER_GATES as readonly string[]).includes(gate)) throw new UsageError(`--gate must be one of ${ELDER_GATES.join(', ')}, got "${gate}"`);

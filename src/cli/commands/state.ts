@@ -32,7 +32,7 @@ export function stateCommand(argv: string[]): void {
   );
   const gate =
     c.gate === 'subject'
-      ? `code distance and subject gate (subject keys at block ${c.subjectLayer}, radii ${c.subjectRadius} / ${c.queryRadius})`
+      ? `code distance and subject gate (subject keys at block ${c.subjectLayer}, ${c.queryMetric ?? 'euclidean'} query at block ${c.gateLayer ?? c.firstLayer - 1}, radii ${c.subjectRadius} / ${c.queryRadius})`
       : 'code distance';
   console.log(`routing    ${gate}; ${c.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
   console.log(

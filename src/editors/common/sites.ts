@@ -47,6 +47,11 @@ export function paperLayerRange(layers: number, count = 6): { firstLayer: number
   return { firstLayer: Math.max(1, lastLayer - count + 1), lastLayer };
 }
 
+/** Input width of a block's linear from the configuration alone: the FFN's down projection reads the FFN width, every other linear the model width. */
+export function siteInputWidth(config: ModelConfig, site: string): number {
+  return site === 'mlp.c_proj' || site === 'mlp.down_proj' ? config.ffnWidth : config.width;
+}
+
 /** Input and output widths of the site linear in `layer`. */
 export function siteShape(model: DecoderLM, site: string, layer: number): { inDim: number; outDim: number } {
   const weight = model.parameters.get(`${model.linearName(layer, site)}.weight`);

@@ -18,6 +18,16 @@ export function encodeCode(selection: readonly (readonly number[])[], experts: n
   return words;
 }
 
+/** Packed code words → experts chosen per edited layer (ascending). */
+export function decodeCode(code: Uint32Array, layers: number, experts: number): number[][] {
+  return Array.from({ length: layers }, (_, layer) =>
+    Array.from({ length: experts }, (_, expert) => expert).filter((expert) => {
+      const bit = layer * experts + expert;
+      return (code[bit >>> 5] & (1 << (bit & 31))) !== 0;
+    }),
+  );
+}
+
 export function codeWords(layers: number, experts: number): number {
   return Math.ceil((layers * experts) / 32);
 }

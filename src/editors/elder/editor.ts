@@ -25,11 +25,12 @@ import { Random } from '../../util/random.js';
 import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js';
 import { trainLoop } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
-import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, type StepReport } from '../editor.js';
+import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, runBefore, type StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
-import { Codebook, codeToHex, codeWords, encodeCode } from './codebook.js';
+import { Codebook, codeToHex, codeWords, decodeCode, encodeCode } from './codebook.js';
 import { type ElderConfig, editedLayers, querySiteOf } from './config.js';
+import { SubjectGate } from './gate.js';
 import { guidedLoss } from './guided-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
 import { ElderSession, promptTokenStates } from './session.js';
@@ -84,6 +85,8 @@ export interface EditMemory {
   query: Float32Array;
   /** The subject key (input of the subject site at the subject's last token), when the edit named its subject. */
   subjectKey: Float32Array | null;
+  /** The subject gate's query (input of the gate site at the last prompt token); the router query when the gate reads the same site. */
+  gateQuery: Float32Array;
 }
 
 /** How one sequence was routed at inference. */
@@ -199,24 +202,25 @@ export class ElderEditor implements Editor {
       const prepared = prepareBatch([edit], this.padId);
       // Without a subject the capture points at the last prompt token; its key is dropped below.
       const subjectRows = Int32Array.of(edit.subjectEnd ?? edit.promptIds.length - 1);
-      const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows, subjectRows);
+      const pass = this.frozenPass(prepared.tokens, prepared.queryRows, { subjectRows });
       this.memory.set(edit.id, {
         id: edit.id,
         label: edit.label,
         promptIds: [...edit.promptIds],
         targetIds: [...edit.targetIds],
-        hidden: prefix.hidden.data.slice(),
-        query: prefix.query.data.slice(),
-        subjectKey: edit.subjectEnd === undefined ? null : prefix.subjectKeys!.data.slice(),
+        hidden: pass.hidden.data.slice(),
+        query: pass.query.data.slice(),
+        subjectKey: edit.subjectEnd === undefined ? null : pass.subjectKeys!.data.slice(),
+        gateQuery: pass.gateQuery.data.slice(),
       });
     }
-    this.gateIndex = null;
+    this.builtGate = null;
   }
 
   /** Forgets a retracted edit: it is no longer replayed. */
   forget(id: string): void {
     this.memory.delete(id);
-    this.gateIndex = null;
+    this.builtGate = null;
   }
 
   session(queryRows: Int32Array): ElderSession {
@@ -262,11 +266,8 @@ export class ElderEditor implements Editor {
         chunk.map((ids) => ({ promptIds: [...ids], targetIds: [] })),
         this.padId,
       );
-      const { hooks, captured } = rowCapture(this.querySite, prepared.queryRows);
-      let tokenStates: Float32Array[] | undefined;
-      if (this.config.gate === 'subject') this.captureAtSubjectSite(hooks, (input) => (tokenStates = promptTokenStates(input, prepared.queryRows)));
-      noGrad(() => frozenBlocks(this.model, prepared.tokens, this.config.firstLayer, hooks));
-      decisions.push(...this.decide(captured.input!, tokenStates).decisions);
+      const pass = this.frozenPass(prepared.tokens, prepared.queryRows, { tokenStates: true });
+      decisions.push(...this.decide(pass.query, pass.tokenStates, pass.gateQuery).decisions);
     }
     return decisions;
   }
@@ -303,26 +304,57 @@ export class ElderEditor implements Editor {
     return this.model.linearName(this.config.subjectLayer, this.config.site);
   }
 
-  /**
-   * Adds `capture` of the subject site's input to `hooks`, before whatever
-   * hook the site already has (it may be the query site itself).
-   */
-  captureAtSubjectSite(hooks: Map<string, LinearHook>, capture: (input: Tensor) => void): void {
-    const inner = hooks.get(this.subjectSite);
-    hooks.set(this.subjectSite, (input, output) => {
-      capture(input);
-      return inner === undefined ? output : inner(input, output);
-    });
+  /** Module name of the linear whose input is the subject gate's query. */
+  get gateSite(): string {
+    return this.model.linearName(this.config.gateLayer, this.config.site);
   }
 
-  /** Runs the frozen blocks once and captures the query at `queryRows` (and subject keys at `subjectRows`). */
-  frozenPrefix(tokens: TokenBatch, queryRows: Int32Array, subjectRows?: Int32Array): FrozenPrefix & { subjectKeys?: Tensor } {
-    const query = rowCapture(this.querySite, queryRows);
-    const hooks = new Map(query.hooks);
+  /**
+   * Module name of the linear where an inference pass decides its routing:
+   * the later of the query and gate sites (with the subject gate, the gate
+   * site may be the first edited linear itself, deciding before it applies).
+   */
+  get decisionSite(): string {
+    return this.config.gate === 'subject' && this.config.gateLayer > this.config.firstLayer - 1 ? this.gateSite : this.querySite;
+  }
+
+  /**
+   * The frozen pass of a batch with what deferral reads: the router query,
+   * the gate query (running the first edited block, without experts, when the
+   * gate reads it), subject keys at `subjectRows`, and with `tokenStates`
+   * each sequence's prompt-token states at the subject site.
+   */
+  frozenPass(
+    tokens: TokenBatch,
+    queryRows: Int32Array,
+    want: { subjectRows?: Int32Array; tokenStates?: boolean },
+  ): FrozenPrefix & { gateQuery: Tensor; subjectKeys?: Tensor; tokenStates?: Float32Array[] } {
+    const { firstLayer, gateLayer } = this.config;
+    const hooks = new Map<string, LinearHook>();
+    let query: Tensor | undefined;
+    let gateQuery: Tensor | undefined;
     let subjectKeys: Tensor | undefined;
-    if (subjectRows !== undefined) this.captureAtSubjectSite(hooks, (input) => (subjectKeys = selectRows(input, subjectRows)));
-    const hidden = frozenBlocks(this.model, tokens, this.config.firstLayer, hooks);
-    return { hidden, query: query.captured.input!, subjectKeys };
+    let tokenStates: Float32Array[] | undefined;
+    runBefore(hooks, this.querySite, (input) => (query = selectRows(input, queryRows)));
+    if (gateLayer < firstLayer) runBefore(hooks, this.gateSite, (input) => (gateQuery = selectRows(input, queryRows)));
+    runBefore(hooks, this.subjectSite, (input) => {
+      if (want.subjectRows !== undefined) subjectKeys = selectRows(input, want.subjectRows);
+      if (want.tokenStates === true) tokenStates = promptTokenStates(input, queryRows);
+    });
+    const hidden = frozenBlocks(this.model, tokens, firstLayer, hooks);
+    if (gateQuery === undefined) {
+      const gateHooks = new Map<string, LinearHook>();
+      runBefore(gateHooks, this.gateSite, (input) => (gateQuery = selectRows(input, queryRows)));
+      noGrad(() => this.model.runBlocks(hidden, firstLayer, firstLayer + 1, { hooks: gateHooks }));
+    }
+    return { hidden, query: query!, gateQuery: gateQuery!, subjectKeys, tokenStates };
+  }
+
+  /** Runs the frozen blocks once and captures the router query at `queryRows` (what training needs). */
+  frozenPrefix(tokens: TokenBatch, queryRows: Int32Array): FrozenPrefix {
+    const query = rowCapture(this.querySite, queryRows);
+    const hidden = frozenBlocks(this.model, tokens, this.config.firstLayer, query.hooks);
+    return { hidden, query: query.captured.input! };
   }
 
   /** Pre-assigned experts of a batch, per edited layer as Int32Array [B·k]. */
@@ -425,85 +457,47 @@ export class ElderEditor implements Editor {
   }
 
   /**
-   * Routes queries [B, in] (no gradient) and decides deferral per sequence
-   * against the codebook and, with the subject gate, against the live edits'
-   * queries and subject keys (`tokenStates[b]`: the subject site's input at
-   * every prompt token of sequence b, [tokens · in]).
+   * Routes router queries [B, in] (no gradient) and decides deferral per
+   * sequence against the codebook and, with the subject gate, against the
+   * live edits (`gateQueries` [B, in] at the gate site; `tokenStates[b]`: the
+   * subject site's input at every prompt token of sequence b, [tokens · in]).
    */
-  decide(query: Tensor, tokenStates?: readonly Float32Array[]): { routing: Routing; decisions: RoutingDecision[] } {
+  decide(query: Tensor, tokenStates?: readonly Float32Array[], gateQueries?: Tensor): { routing: Routing; decisions: RoutingDecision[] } {
     const routing = noGrad(() => this.mixture.route(query));
-    const inDim = query.lastDim;
     const decisions = Array.from({ length: query.shape[0] }, (_, b): RoutingDecision => {
       const { experts, code } = this.codeOf(routing, b);
       const nearest = this.codebook.nearest(code);
       const codeDeferred = nearest.distance >= this.config.epsilon || this.retracted.nearest(code).distance < nearest.distance;
       if (this.config.gate !== 'subject') return { deferred: codeDeferred, distance: nearest.distance, nearestId: nearest.id, experts };
-      if (tokenStates === undefined) throw new Error('the subject gate needs the subject site states of every prompt token');
-      const matched = this.matchEdit(query.data.subarray(b * inDim, (b + 1) * inDim), tokenStates[b]);
-      return { deferred: codeDeferred || matched === null, matched, distance: nearest.distance, nearestId: nearest.id, experts };
+      if (tokenStates === undefined || gateQueries === undefined)
+        throw new Error('the subject gate needs the gate queries and the subject site states of every prompt token');
+      const width = gateQueries.lastDim;
+      const matched = this.subjectGate().match(gateQueries.data.subarray(b * width, (b + 1) * width), tokenStates[b]);
+      const deferred = codeDeferred || matched === null;
+      if (deferred || !this.config.matchedExperts) return { deferred, matched, distance: nearest.distance, nearestId: nearest.id, experts };
+      return { deferred, matched, distance: nearest.distance, nearestId: nearest.id, experts: this.routeAsEdit(routing, b, matched!) };
     });
     return { routing, decisions };
   }
 
-  /** Live remembered edits as flat arrays, and the radii in the units of the stored vectors (rebuilt when memory or codebook change). */
-  private gateIndex: { ids: string[]; queries: Float32Array; keys: Array<Float32Array | null>; queryRadius2: number; subjectRadius2: number } | null = null;
-
-  private buildGateIndex(): NonNullable<ElderEditor['gateIndex']> {
-    const live = this.liveMemories();
-    const inDim = live[0]?.query.length ?? 0;
-    const queries = new Float32Array(live.length * inDim);
-    live.forEach((m, i) => {
-      queries.set(m.query, i * inDim);
+  /** Sets sequence b's selection to the experts of live edit `id` in every edited layer (largest score first); returns them. */
+  private routeAsEdit(routing: Routing, b: number, id: string): number[][] {
+    const k = this.config.topK;
+    const chosen = decodeCode(this.codebook.get(id)!, this.layers.length, this.config.experts);
+    return chosen.map((experts, i) => {
+      const scores = routing.scores[i].data.subarray(b * this.config.experts, (b + 1) * this.config.experts);
+      const ordered = [...experts].sort((x, y) => scores[y] - scores[x]);
+      routing.selection[i].set(ordered, b * k);
+      return ordered;
     });
-    const norm = (v: Float32Array) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
-    const median = (values: number[]) => (values.length === 0 ? 0 : [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]);
-    const queryScale = median(live.map((m) => norm(m.query)));
-    const keyScale = median(live.flatMap((m) => (m.subjectKey === null ? [] : [norm(m.subjectKey)])));
-    return {
-      ids: live.map((m) => m.id),
-      queries,
-      keys: live.map((m) => m.subjectKey),
-      queryRadius2: (this.config.queryRadius * queryScale) ** 2,
-      subjectRadius2: (this.config.subjectRadius * keyScale) ** 2,
-    };
   }
 
-  /**
-   * The live edit an input matches, or null: the nearest edit whose query lies
-   * within the query radius of the input's and, if it named a subject, whose
-   * subject key lies within the subject radius of some token's state.
-   */
-  private matchEdit(query: Float32Array, tokenStates: Float32Array): string | null {
-    if (this.gateIndex === null || this.gateIndex.ids.length !== this.codebook.size) this.gateIndex = this.buildGateIndex();
-    const { ids, queries, keys, queryRadius2, subjectRadius2 } = this.gateIndex;
-    const inDim = query.length;
-    const tokens = tokenStates.length / inDim;
-    let best: string | null = null;
-    let bestDistance = Infinity;
-    for (let i = 0; i < ids.length; i++) {
-      let d = 0;
-      for (let j = 0; j < inDim && d < queryRadius2; j++) {
-        const diff = query[j] - queries[i * inDim + j];
-        d += diff * diff;
-      }
-      if (d >= queryRadius2 || d >= bestDistance) continue;
-      const key = keys[i];
-      if (key !== null) {
-        let near = false;
-        for (let t = 0; t < tokens && !near; t++) {
-          let k = 0;
-          for (let j = 0; j < inDim && k < subjectRadius2; j++) {
-            const diff = tokenStates[t * inDim + j] - key[j];
-            k += diff * diff;
-          }
-          near = k < subjectRadius2;
-        }
-        if (!near) continue;
-      }
-      best = ids[i];
-      bestDistance = d;
-    }
-    return best;
+  /** The subject gate over the live remembered edits (rebuilt when memory or codebook change). */
+  private builtGate: SubjectGate | null = null;
+
+  private subjectGate(): SubjectGate {
+    if (this.builtGate === null || this.builtGate.size !== this.codebook.size) this.builtGate = SubjectGate.build(this.liveMemories(), this.config);
+    return this.builtGate;
   }
 
   /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */

@@ -1,9 +1,10 @@
 /**
  * ELDER on one batch of inputs. The prompt pass reads each sequence's router
  * query (the input of the query site at its last prompt token) and, with the
- * subject gate, the states of its prompt tokens at the subject site; it
- * routes and decides deferral there, below the edited blocks, and the edited
- * linears then apply that routing. Decoding steps apply the same routing to
+ * subject gate, its gate query and the states of its prompt tokens at the
+ * subject site; it routes and decides deferral at the later of the query and
+ * gate sites, before any expert acts, and the edited linears then apply that
+ * routing. Decoding steps apply the same routing to
  * each new token. Deferred sequences get exactly the base model's outputs;
  * with every sequence deferred the edited linears are left untouched.
  */
@@ -11,6 +12,7 @@ import type { LinearHook } from '../../models/decoder.js';
 import { selectRows } from '../../tensor/ops/select.js';
 import { noGrad, type Tensor } from '../../tensor/tensor.js';
 import { InferenceSession } from '../common/session.js';
+import { runBefore } from '../editor.js';
 import type { ElderEditor, RoutingDecision } from './editor.js';
 
 export interface ElderSessionDecision {
@@ -36,18 +38,23 @@ export class ElderSession extends InferenceSession<ElderSessionDecision> {
   protected promptHooks(decide: (decision: ElderSessionDecision) => void): Map<string, LinearHook> {
     const { editor, queryRows } = this;
     let edited: Map<string, LinearHook> | null = null;
+    let query: Tensor | undefined;
+    let gateQueries: Tensor | undefined;
     let tokenStates: Float32Array[] | undefined;
     const hooks = this.appliedHooks(() => edited);
-    hooks.set(editor.querySite, (input, output) => {
-      const decided = editor.decide(selectRows(input, queryRows), tokenStates);
+    // Hooks added later run first: captures, then the decision, then (at an edited linear) its experts.
+    runBefore(hooks, editor.decisionSite, () => {
+      const decided = editor.decide(query!, tokenStates, gateQueries);
       edited = decided.decisions.every((d) => d.deferred)
         ? null
         : editor.mixture.hooks(editor.model, { ...decided.routing, scores: zeroDeferred(decided.routing.scores, decided.decisions, editor.config.experts) });
       decide({ decisions: decided.decisions, edited });
-      return output;
     });
-    // The subject site is at or below the query site, so its states are read before the query site decides.
-    if (editor.config.gate === 'subject') editor.captureAtSubjectSite(hooks, (input) => (tokenStates = promptTokenStates(input, queryRows)));
+    if (editor.config.gate === 'subject') {
+      runBefore(hooks, editor.gateSite, (input) => (gateQueries = selectRows(input, queryRows)));
+      runBefore(hooks, editor.subjectSite, (input) => (tokenStates = promptTokenStates(input, queryRows)));
+    }
+    runBefore(hooks, editor.querySite, (input) => (query = selectRows(input, queryRows)));
     return hooks;
   }
 

@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { TokenizedEdit } from '../edit.js';
 import type { Allocation } from './allocation.js';
 import { codeFromHex, codeToHex } from './codebook.js';
-import { type ElderConfig, presetElderConfig, subjectGateDefaults, validateElderConfig } from './config.js';
+import { type ElderConfig, legacySubjectGate, presetElderConfig, validateElderConfig } from './config.js';
 import { type BatchResult, ElderEditor, type IterationReport } from './editor.js';
 import { StateError } from './errors.js';
 import { type CheckableEdit, checkEdits, recheckSample } from './holds.js';
@@ -285,10 +285,12 @@ export class ElderState {
       config.trainRouting ??= 'router';
       config.replay ??= 0;
       config.freshCodes ??= false;
+      config.matchedExperts ??= false;
       // States written before presets existed started from elder's defaults of the day.
       config.preset ??= 'elder';
       config.gate ??= 'code';
-      Object.assign(config, { ...subjectGateDefaults(config.firstLayer), ...config });
+      // States written before the gate's metric existed measured Euclidean distance at the router's query.
+      Object.assign(config, { ...legacySubjectGate(config.firstLayer), ...config });
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -320,6 +322,9 @@ export class ElderState {
         'gate',
         'subjectRadius',
         'queryRadius',
+        'queryMetric',
+        'gateLayer',
+        'matchedExperts',
       ] as const) {
         const value = options.overrides?.[field];
         if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;

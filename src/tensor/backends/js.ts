@@ -260,6 +260,40 @@ export const jsKernels: Kernels = {
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sums[c] += x[r * cols + c];
   },
 
+  // Column by column (Cholesky–Banachiewicz by rows would read the same values); what LAPACK's unblocked dpotf2 does.
+  choleskyLower(a, n) {
+    for (let j = 0; j < n; j++) {
+      let pivot = a[j * n + j];
+      for (let k = 0; k < j; k++) pivot -= a[j * n + k] * a[j * n + k];
+      if (!(pivot > 0)) return j + 1;
+      const diagonal = Math.sqrt(pivot);
+      a[j * n + j] = diagonal;
+      for (let i = j + 1; i < n; i++) {
+        let sum = a[i * n + j];
+        for (let k = 0; k < j; k++) sum -= a[i * n + k] * a[j * n + k];
+        a[i * n + j] = sum / diagonal;
+      }
+      for (let i = 0; i < j; i++) a[i * n + j] = 0;
+    }
+    return 0;
+  },
+
+  invertLower(l, n) {
+    for (let j = 0; j < n; j++) if (l[j * n + j] === 0) return j + 1;
+    // Row by row: row i of L⁻¹ needs rows < i of L⁻¹ only, so it can overwrite row i of L once read.
+    const row = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < i; j++) {
+        let sum = 0;
+        for (let k = j; k < i; k++) sum += l[i * n + k] * l[k * n + j];
+        row[j] = -sum / l[i * n + i];
+      }
+      row[i] = 1 / l[i * n + i];
+      for (let j = 0; j <= i; j++) l[i * n + j] = row[j];
+    }
+    return 0;
+  },
+
   adamStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
     const correction1 = 1 - beta1 ** step;
     const correction2 = 1 - beta2 ** step;

@@ -148,4 +148,12 @@ export interface Kernels {
     weightDecay: number,
     step: number,
   ): void;
+  /**
+   * LAPACK's dpotrf: overwrites a symmetric positive-definite n×n matrix
+   * (row-major float64) with its lower Cholesky factor L (L·Lᵀ = a, zeros
+   * above). Returns 0, or k > 0 when the k-th pivot is not positive.
+   */
+  choleskyLower(a: Float64Array, n: number): number;
+  /** LAPACK's dtrtri: overwrites a lower-triangular n×n matrix with its inverse. Returns 0, or k > 0 when the k-th diagonal entry is zero. */
+  invertLower(l: Float64Array, n: number): number;
 }

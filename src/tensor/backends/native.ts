@@ -4,12 +4,16 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jsKernels } from './js.js';
 import type { AttentionDims, Kernels, StridedView } from './kernels.js';
 
 type Positional = (...args: Array<Float32Array | number | null>) => void;
 
-interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'attentionBackward'> {
+interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'attentionBackward' | 'choleskyLower' | 'invertLower'> {
   readonly sgemmBackend: 'openblas' | 'portable';
+  /** Present when the addon was built with OpenBLAS (its LAPACK). */
+  choleskyLower?: Kernels['choleskyLower'];
+  invertLower?: Kernels['invertLower'];
   sgemmPortable: Kernels['sgemm'];
   attentionForward: Positional;
   attentionBackward: Positional;
@@ -41,13 +45,19 @@ export function loadNativeAddon(): NativeAddon | Error {
   }
 }
 
-/** Wraps the addon as a Kernels backend; `portableSgemm` swaps in the C fallback sgemm. */
+/**
+ * Wraps the addon as a Kernels backend; `portableSgemm` swaps in the C
+ * fallback sgemm, and with it the TypeScript linear algebra (as without OpenBLAS).
+ */
 export function nativeKernels(addon: NativeAddon, portableSgemm = false): Kernels {
   const name = portableSgemm ? 'portable' : addon.sgemmBackend;
+  const lapack = !portableSgemm && addon.choleskyLower !== undefined && addon.invertLower !== undefined;
   return {
     ...addon,
     name,
     sgemm: portableSgemm ? addon.sgemmPortable : addon.sgemm,
+    choleskyLower: lapack ? addon.choleskyLower! : jsKernels.choleskyLower,
+    invertLower: lapack ? addon.invertLower! : jsKernels.invertLower,
     // The addon takes views flat (array, offset, ld) so that N-API reads numbers, not objects.
     attentionForward(dims, q, k, v, out, probs, past, keyStride) {
       addon.attentionForward(...flat(q), ...flat(k), ...flat(v), ...flat(out), probs, ...sizes(dims), past, keyStride);

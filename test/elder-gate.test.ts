@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type GateEntry, SubjectGate } from '../src/editors/elder/gate.js';
+import { Random } from '../src/util/random.js';
+
+/**
+ * Gate queries of a toy "model": axes 0..3 carry the fact, axes 4..7 the
+ * phrasing with a larger spread, as in a decoder whose last-token state is
+ * dominated by the template.
+ */
+const tables = new Random(2);
+const factVectors = Array.from({ length: 40 }, () => Array.from({ length: 4 }, () => 3 * tables.normal()));
+const templateVectors = Array.from({ length: 6 }, () => Array.from({ length: 4 }, () => 10 * tables.normal()));
+function toyQuery(fact: number, template: number, rng: Random): Float32Array {
+  return Float32Array.from([...factVectors[fact], ...templateVectors[template]], (x) => x + 0.05 * rng.normal());
+}
+
+test('the whitened metric admits a fact in an unseen phrasing and keeps other facts out, where a Euclidean radius cannot', () => {
+  const rng = new Random(11);
+  const entries: GateEntry[] = [];
+  // 40 facts, each edited in two of 6 phrasings and held out in a third.
+  const phrasings = Array.from({ length: 40 }, () => rng.shuffle([0, 1, 2, 3, 4, 5]).slice(0, 3));
+  for (let fact = 0; fact < 40; fact++) {
+    for (const template of phrasings[fact].slice(0, 2))
+      entries.push({ id: `${fact}/${template}`, label: `fact ${fact}`, gateQuery: toyQuery(fact, template, rng), subjectKey: null });
+  }
+  const noTokens = new Float32Array(0);
+  const heldOut = Array.from({ length: 40 }, (_, fact) => ({ fact, query: toyQuery(fact, phrasings[fact][2], rng) }));
+  const admitted = (gate: SubjectGate) => heldOut.filter(({ fact, query }) => gate.match(query, noTokens)?.startsWith(`${fact}/`)).length;
+  const wrongly = (gate: SubjectGate) =>
+    heldOut.filter(({ fact, query }) => gate.match(query, noTokens) !== null && !gate.match(query, noTokens)!.startsWith(`${fact}/`)).length;
+
+  const whitened = SubjectGate.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
+  assert.ok(admitted(whitened) >= 30, `whitened: ${admitted(whitened)} of 40 rephrasings matched their own fact`);
+  assert.ok(wrongly(whitened) <= 8, `whitened: ${wrongly(whitened)} rephrasings matched another fact`);
+  const tight = SubjectGate.build(entries, { queryMetric: 'whitened', queryRadius: 0.1, subjectRadius: 0.25 });
+  assert.equal(admitted(tight) + wrongly(tight), 0, 'a small radius admits nothing');
+
+  // Euclidean: the template dominates, so the nearest stored query is another fact's in the same phrasing.
+  for (const radius of [0.2, 0.5, 1, 1.5]) {
+    const euclidean = SubjectGate.build(entries, { queryMetric: 'euclidean', queryRadius: radius, subjectRadius: 0.25 });
+    assert.ok(admitted(euclidean) < 5, `euclidean ${radius}: ${admitted(euclidean)} right, ${wrongly(euclidean)} wrong`);
+  }
+});
+
+test('the subject test still applies under the whitened metric, and one label alone gives a usable scale', () => {
+  const rng = new Random(5);
+  const key = Float32Array.from({ length: 8 }, () => rng.normal());
+  const entries: GateEntry[] = [
+    { id: 'a', label: 'only', gateQuery: toyQuery(1, 0, rng), subjectKey: key },
+    { id: 'a#1', label: 'only', gateQuery: toyQuery(1, 1, rng), subjectKey: key },
+  ];
+  const gate = SubjectGate.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
+  const query = toyQuery(1, 0, rng);
+  const far = Float32Array.from(key, (x) => x + 5);
+  assert.equal(gate.match(query, Float32Array.of(...far, ...key)), 'a', 'a token at the subject key matches');
+  assert.equal(gate.match(query, far), null, 'no token near the subject key: no match');
+});
