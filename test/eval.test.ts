@@ -243,6 +243,11 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   assert.equal(elder.codeDistances.heldOut.length, 3);
   assert.equal(elder.codeDistances.epsilon, elder.config.epsilon);
   assert.equal(saved.methods[0].diagnostics, undefined, 'LoRA does not route');
+  // Retention on held-out general text: every method has a perplexity; FT-L, which rewrites a base weight, moves it.
+  assert.ok(Number.isFinite(saved.base.perplexity) && saved.base.perplexity > 1, `base perplexity ${saved.base.perplexity}`);
+  assert.equal(saved.retentionData.generalTextTokens, 64 * 64, '64 windows of the fixture context (64 tokens)');
+  for (const m of saved.methods) assert.ok(Number.isFinite(m.perplexity) && m.perplexity > 1, `${m.method} perplexity ${m.perplexity}`);
+  assert.notEqual(saved.methods[1].perplexity, saved.base.perplexity);
   // Early retention follows the first records' edits (here all of them).
   for (const point of saved.methods[0].retention) assert.ok(point.early >= 0 && point.early <= 1);
   assert.match(fs.readFileSync(path.join(out, 'early-edits-retention.svg'), 'utf8'), /<path d="M/);
@@ -250,6 +255,7 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /\| elder \| [\d.]+ \| [\d.]+ \| \d+ \|/);
   const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
   assert.match(report, /\| ft-l \| \d+\.\d \|/);
+  assert.match(report, /\| ft-l \| [\d.–]+ \| [-+\d.%–]+ \| \d+\.\d\d \| [-+]\d+\.\d% \|/);
   assert.match(fs.readFileSync(path.join(out, 'reliability-vs-edits.svg'), 'utf8'), /<path d="M/);
   assert.match(fs.readFileSync(path.join(out, 'code-embedding.svg'), 'utf8'), /<circle/);
 

@@ -4,7 +4,8 @@
  *   correct when every target token is the argmax after the prompt and the
  *   target tokens before it (the paper's definition); token accuracy is the
  *   fraction of target tokens that are;
- * - greedy continuations, compared with the base model's for locality.
+ * - greedy continuations, compared with the base model's for locality;
+ * - next-token loss on general text (retention as perplexity).
  */
 
 import { padTokenId, prepareBatch } from '../editors/common/batch.js';
@@ -12,6 +13,7 @@ import type { Editor } from '../editors/editor.js';
 import { argmaxHits } from '../models/batch.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { generate } from '../models/generate.js';
+import { crossEntropy } from '../tensor/ops/crossentropy.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { noGrad } from '../tensor/tensor.js';
 
@@ -65,4 +67,28 @@ export function mean(values: readonly number[]): number {
 
 export function rate(flags: readonly boolean[]): number {
   return mean(flags.map((flag) => (flag ? 1 : 0)));
+}
+
+/**
+ * Mean next-token loss (nats) over equal-length windows of token ids under
+ * `editor` (null: base). Each window is one input, routed as a whole from its
+ * last token as any prompt is, then scored at every position.
+ */
+export function textLoss(model: DecoderLM, editor: Editor | null, windows: readonly (readonly number[])[], batchSize = 8): number {
+  let total = 0;
+  let count = 0;
+  for (let start = 0; start < windows.length; start += batchSize) {
+    const chunk = windows.slice(start, start + batchSize);
+    const steps = chunk[0].length;
+    if (chunk.some((w) => w.length !== steps) || steps < 2) throw new RangeError('textLoss: windows must share one length of at least 2 tokens');
+    const ids = Int32Array.from(chunk.flat());
+    const lastRows = Int32Array.from(chunk, (_, b) => b * steps + steps - 1);
+    const rows = Int32Array.from({ length: chunk.length * (steps - 1) }, (_, i) => Math.floor(i / (steps - 1)) * steps + (i % (steps - 1)));
+    const targets = Int32Array.from(rows, (row) => ids[row + 1]);
+    const hooks = editor?.session(lastRows).hooks('prompt');
+    const { rowLosses } = noGrad(() => crossEntropy(model.lmHead(selectRows(model.hiddenStates(ids, chunk.length, steps, { hooks }), rows)), targets));
+    for (const loss of rowLosses) total += loss;
+    count += rowLosses.length;
+  }
+  return total / count;
 }

@@ -83,7 +83,9 @@ function codeChart(method: string, embedding: NonNullable<BenchResults['methods'
   return scatterChart(series, { title: `${method}: allocation codes (UMAP, Hamming)`, xLabel: 'UMAP 1', yLabel: 'UMAP 2' });
 }
 
-const pct = (value: number) => (Number.isNaN(value) ? '–' : (100 * value).toFixed(1));
+/** A rate as a percentage; '–' for NaN, and for null (NaN once a result has been through JSON) or a figure a saved run lacks. */
+const pct = (value: number | null | undefined) => (value === null || value === undefined || Number.isNaN(value) ? '–' : (100 * value).toFixed(1));
+const measured = (value: number | null | undefined): value is number => value !== null && value !== undefined && !Number.isNaN(value);
 
 export function markdownReport(results: BenchResults, hasCodePlot: boolean): string {
   const { data, settings } = results;
@@ -105,6 +107,22 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
       `| ${m.method} | ${pct(m.reliability)} | ${pct(m.generalization)} | ${pct(m.locality)} | ${pct(avg.reduce((a, b) => a + b, 0) / avg.length)} | ${pct(m.reliabilityTokens)} | ${pct(m.generalizationTokens)} | ${m.secondsPerEdit.toFixed(2)} | ${m.addedParameters.toLocaleString('en-US')} |`,
     );
   }
+  const { base, retentionData } = results;
+  if (retentionData !== undefined) {
+    const change = (value: number | null | undefined, from: number) =>
+      measured(value) && measured(from) ? `${value >= from ? '+' : ''}${((100 * (value - from)) / from).toFixed(1)}%` : '–';
+    lines.push(
+      '',
+      `| Retention | Unedited facts | Change | General-text perplexity | Change |`,
+      '|---|---:|---:|---:|---:|',
+      `| base model (no edit) | ${pct(base.uneditedFacts)} | – | ${base.perplexity.toFixed(2)} | – |`,
+    );
+    for (const m of results.methods) {
+      lines.push(
+        `| ${m.method} | ${pct(m.uneditedFacts)} | ${change(m.uneditedFacts, base.uneditedFacts)} | ${measured(m.perplexity) ? m.perplexity.toFixed(2) : '–'} | ${change(m.perplexity, base.perplexity)} |`,
+      );
+    }
+  }
   const routed = results.methods.filter((m) => m.diagnostics !== undefined && m.diagnostics.length > 0);
   if (routed.length > 0) {
     lines.push(
@@ -123,6 +141,12 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   lines.push(
     '',
     "Rel. = edited prompts whose every target token is the argmax (teacher forcing); Gen. = the same on held-out rephrasings; Loc. = unrelated prompts whose greedy continuation equals the base model's. Percentages.",
+    ...(retentionData === undefined
+      ? []
+      : [
+          '',
+          `Unedited facts = the ${retentionData.factPrompts} locality prompts that state a fact whose whole answer is the teacher-forced argmax; perplexity over ${retentionData.generalTextTokens.toLocaleString('en-US')} tokens of held-out general text, each window of text routed as one input. Change is relative to the base model; – where a run was saved before these were measured.`,
+        ]),
     '',
     `Protocol: ${results.protocol}.`,
     '',

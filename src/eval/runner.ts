@@ -15,6 +15,7 @@ import path from 'node:path';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
 import { createEditor, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
+import { readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer } from '../models/tokenizer.js';
@@ -24,7 +25,7 @@ import { InputError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { type CodeEmbedding, embedCodes } from './code-embedding.js';
 import { type DatasetFormat, type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
-import { greedyContinuations, mean, rate, scoreTargets } from './metrics.js';
+import { greedyContinuations, mean, rate, scoreTargets, type TargetItem, textLoss } from './metrics.js';
 import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
 
@@ -67,6 +68,13 @@ export interface MethodResult {
   generalization: number;
   generalizationTokens: number;
   locality: number;
+  /**
+   * Share of the locality prompts that state a fact (they carry an answer) whose
+   * whole answer is still the teacher-forced argmax. Absent in runs saved before it existed.
+   */
+  uneditedFacts?: number;
+  /** Perplexity on held-out general text, each window routed as one input. Absent in runs saved before it existed. */
+  perplexity?: number;
   retention: RetentionPoint[];
   secondsPerEdit: number;
   addedParameters: number;
@@ -95,7 +103,9 @@ export interface BenchResults {
   settings: { batchSize: number; evalEvery: number; seed: number; localityTokens: number; methods: MethodName[] };
   machine: string;
   /** The unedited model on the same prompts. */
-  base: { reliability: number; generalization: number };
+  base: { reliability: number; generalization: number; uneditedFacts: number; perplexity: number };
+  /** What retention (unedited facts, perplexity) was measured on. */
+  retentionData?: { factPrompts: number; generalTextTokens: number };
   methods: MethodResult[];
 }
 
@@ -106,6 +116,9 @@ interface ProgressFile {
 
 /** Unrelated prompts whose routing the per-batch diagnostics follow. */
 const DIAGNOSTIC_PROMPTS = 64;
+
+/** Windows of held-out general text (128 tokens each, or the context) whose perplexity each method keeps. */
+const GENERAL_TEXT_WINDOWS = 64;
 
 const PROTOCOL =
   'first N records with ≥ 1 rephrasing; prompts [prompt, ...rephrases] split into the first ⌈n/2⌉ (edited, one label per record) and the rest (held out); edits applied in file order in batches; locality = identical greedy continuation to the base model';
@@ -143,17 +156,32 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const progressPath = path.join(options.outDir, 'progress.json');
   const progress = readProgress(progressPath, fingerprint);
 
+  // Retention: the locality prompts that state a fact, scored on their answer; and held-out general text.
+  const factItems: TargetItem[] = localityPrompts.flatMap((item, i) =>
+    item.answer === undefined
+      ? []
+      : [tokenizeEdit(tokenizer, model.config, { id: `locality ${i + 1}`, label: `locality ${i + 1}`, prompt: item.prompt, target: item.answer })],
+  );
+  const generalWindows = textWindows(
+    readGeneralText(),
+    (text) => tokenizer.encode(text),
+    model.config.eosTokenIds[0] ?? 0,
+    Math.min(128, model.config.contextLength),
+  );
+
   log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
   const baseReliability = rate(scoreTargets(model, null, edits).correct);
   const baseGeneralization = heldOut.length > 0 ? rate(scoreTargets(model, null, heldOut).correct) : NaN;
   const baseContinuations = greedyContinuations(model, null, localityIds, options.localityTokens);
+  const baseUneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
+  const basePerplexity = Math.exp(textLoss(model, null, generalWindows));
 
   for (const method of options.methods) {
     if (progress.finished.some((r) => r.method === method)) {
       log(`${method}: finished in an earlier run, kept`);
       continue;
     }
-    const result = runMethod(method, { options, model, stream, edits, heldOut, localityIds, baseContinuations, log });
+    const result = runMethod(method, { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, log });
     progress.finished.push(result);
     writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
   }
@@ -187,7 +215,8 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       methods: options.methods,
     },
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${backend.backend} backend, ${backend.threads} threads, Node ${process.version}`,
-    base: { reliability: baseReliability, generalization: baseGeneralization },
+    base: { reliability: baseReliability, generalization: baseGeneralization, uneditedFacts: baseUneditedFacts, perplexity: basePerplexity },
+    retentionData: { factPrompts: factItems.length, generalTextTokens: generalWindows.length * (generalWindows[0]?.length ?? 0) },
     methods: options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
   };
   writeReport(options.outDir, results);
@@ -207,10 +236,17 @@ interface RunInputs {
   localityIds: number[][];
   /** The base model's greedy continuation of each locality prompt. */
   baseContinuations: number[][];
+  /** Locality prompts that state a fact, with their answer as target. */
+  factItems: TargetItem[];
+  /** Held-out general text in equal windows. */
+  generalWindows: number[][];
   log: (line: string) => void;
 }
 
-function runMethod(method: MethodName, { options, model, stream, edits, heldOut, localityIds, baseContinuations, log }: RunInputs): MethodResult {
+function runMethod(
+  method: MethodName,
+  { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, log }: RunInputs,
+): MethodResult {
   const settings = methodIsSeeded(method, model) ? withSeed(options.settings, method, options.seed) : options.settings;
   const { editor, config } = createEditor(method, model, settings);
   const display = new Progress(edits.length, method);
@@ -255,6 +291,8 @@ function runMethod(method: MethodName, { options, model, stream, edits, heldOut,
     generalization: heldOut.length > 0 ? rate(generalizationScores.correct) : NaN,
     generalizationTokens: heldOut.length > 0 ? mean(generalizationScores.tokenAccuracy) : NaN,
     locality: localityIds.length > 0 ? rate(unchanged) : NaN,
+    uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
+    perplexity: Math.exp(textLoss(model, editor, generalWindows)),
     retention,
     secondsPerEdit: editSeconds / edits.length,
     addedParameters: editor.addedParameters(),
@@ -275,6 +313,23 @@ function runMethod(method: MethodName, { options, model, stream, edits, heldOut,
     `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
   );
   return result;
+}
+
+/** Up to {@link GENERAL_TEXT_WINDOWS} consecutive windows of `length` tokens over the documents joined by end-of-text. */
+function textWindows(documents: readonly string[], encode: (text: string) => number[], endOfText: number, length: number): number[][] {
+  const windows: number[][] = [];
+  let current: number[] = [];
+  for (const doc of documents) {
+    for (const id of [...encode(doc), endOfText]) {
+      current.push(id);
+      if (current.length === length) {
+        windows.push(current);
+        current = [];
+        if (windows.length === GENERAL_TEXT_WINDOWS) return windows;
+      }
+    }
+  }
+  return windows;
 }
 
 /** The run's seed for a seeded method, unless the settings name one. */
