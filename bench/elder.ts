@@ -40,8 +40,8 @@ function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): 
       guided = routing.logits.map((logits, i) => guidedLoss(logits, presets[i], config.topK)).reduce((a, b) => add(a, b));
       return output;
     });
-    for (const layer of editor.layers) {
-      hooks.set(model.linearName(layer, config.site), (input, output) => routingHooks!.get(model.linearName(layer, config.site))!(input, output));
+    for (const block of editor.blocks) {
+      hooks.set(model.linearName(block, config.site), (input, output) => routingHooks!.get(model.linearName(block, config.site))!(input, output));
     }
     const logits = model.forward(ids, batch, steps, { hooks });
     const targetLogits = selectRows(logits, prepared.targets.rows);
@@ -66,14 +66,14 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const rng = new Random(5);
   const iterations = quick ? 10 : 50;
   // The paper's six edited blocks, as the PyTorch anchor (../shared/bench/torch_elder_bench.py) trains them.
-  const config = paperElderConfig(model.config, { iterations, firstLayer: 5, lastLayer: 10 });
+  const config = paperElderConfig(model.config, { iterations, firstBlock: 5, lastBlock: 10 });
   const edits = randomEdits(model, rng, 4, 15, 5);
 
   const fastEditor = new ElderEditor(model, config);
   const naiveEditor = new ElderEditor(model, config);
   const [fast, naive] = interleavedMedians([() => fastEditor.trainBatch(edits), () => naiveTrainBatch(naiveEditor, edits)], quick ? 1 : 3);
   printTable(
-    `ELDER training, GPT-2 small shape, blocks ${config.firstLayer}–${config.lastLayer}, ${config.experts} experts of rank ${config.rank}, batch 4 × 20 tokens (5 target), ${iterations} iterations`,
+    `ELDER training, GPT-2 small shape, blocks ${config.firstBlock}–${config.lastBlock}, ${config.experts} experts of rank ${config.rank}, batch 4 × 20 tokens (5 target), ${iterations} iterations`,
     ['training loop', 's per batch', 's per edit', 'speed-up'],
     [
       ['naive: full forward + LM head on all positions each iteration', naive.toFixed(2), (naive / 4).toFixed(2), '1.0×'],
@@ -90,7 +90,7 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   editor.codebook.add('probe', encodeCode(decision.experts, config.experts));
   if (editor.answer(prompt, 1).decision.deferred) throw new Error('benchmark prompt was deferred: the overhead row would measure the base model');
   // elder's subject gate on the same weights: the prompt's own edit plus 999 others, as remembered states far from it.
-  const gated = new ElderEditor(model, { ...config, gate: 'subject', subjectLayer: 1 }, editor.mixture);
+  const gated = new ElderEditor(model, { ...config, gate: 'subject', subjectBlock: 1 }, editor.mixture);
   gated.codebook.add('probe', encodeCode(decision.experts, config.experts));
   gated.remember([{ id: 'probe', label: 'probe', promptIds: prompt, targetIds: edits[0].targetIds, subjectEnd: 3 }]);
   const probe = gated.memory.get('probe')!;
@@ -127,7 +127,7 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
 
   const rows = [1_000, 10_000, 100_000].map((count) => {
     const codebook = new Codebook(1, count);
-    const layers = config.lastLayer - config.firstLayer + 1;
+    const layers = config.lastBlock - config.firstBlock + 1;
     const randomCode = () =>
       encodeCode(
         Array.from({ length: layers }, () => rng.shuffle([0, 1, 2, 3]).slice(0, 2)),

@@ -3,6 +3,7 @@
 // TypeScript raises a RangeError instead of touching memory it does not own.
 #include <node_api.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -452,6 +453,33 @@ napi_value Lapack(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// (l, n, rhs, m) -> LAPACK info.
+napi_value CholeskySolveRows(napi_env env, napi_callback_info info) {
+  Args args(env, info, 4);
+  const int64_t n = args.integer(1), m = args.integer(3);
+  if (!args.failed && (n < 0 || n > 46340 || m < 0 || m > INT32_MAX / (n > 0 ? n : 1)))
+    args.fail("choleskySolveRows: size out of range");
+  double* l = args.f64(0, (size_t)(n * n), "l");
+  double* rhs = args.f64(2, (size_t)(n * m), "rhs");
+  if (args.failed) return nullptr;
+  napi_value result;
+  napi_create_int32(env, elder::choleskySolveRows(l, (int)n, rhs, (int)m), &result);
+  return result;
+}
+
+// (a, n, values) -> LAPACK info.
+napi_value SymmetricEigen(napi_env env, napi_callback_info info) {
+  Args args(env, info, 3);
+  const int64_t n = args.integer(1);
+  if (!args.failed && (n < 0 || n > 46340)) args.fail("symmetricEigen: matrix order out of range");
+  double* a = args.f64(0, (size_t)(n * n), "a");
+  double* values = args.f64(2, (size_t)n, "values");
+  if (args.failed) return nullptr;
+  napi_value result;
+  napi_create_int32(env, elder::symmetricEigen(a, (int)n, values), &result);
+  return result;
+}
+
 void define(napi_env env, napi_value exports, const char* name, napi_callback callback) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
@@ -484,6 +512,8 @@ napi_value Init(napi_env env, napi_value exports) {
   if (elder::hasLapack()) {
     define(env, exports, "choleskyLower", Lapack<elder::choleskyLower>);
     define(env, exports, "invertLower", Lapack<elder::invertLower>);
+    define(env, exports, "choleskySolveRows", CholeskySolveRows);
+    define(env, exports, "symmetricEigen", SymmetricEigen);
   }
   napi_value backend;
   napi_create_string_utf8(env, elder::sgemmBackendName(), NAPI_AUTO_LENGTH, &backend);

@@ -116,5 +116,9 @@ void adamStep(float* param, const float* grad, float* m, float* v, size_t n, flo
 bool hasLapack();
 int choleskyLower(double* a, int n);
 int invertLower(double* l, int n);
+// Solves L·Lᵀ·x = r for each of m right-hand sides r, stored as the rows of rhs [m, n].
+int choleskySolveRows(const double* l, int n, double* rhs, int m);
+// Eigenvalues ascending into values[n]; a is overwritten with the eigenvectors as its rows.
+int symmetricEigen(double* a, int n, double* values);
 
 }  // namespace elder

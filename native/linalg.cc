@@ -12,7 +12,14 @@ extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t);
 void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
              size_t, size_t);
+void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
+             double* b, const int* ldb, int* info, size_t);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+             double* work, const int* lwork, int* iwork, const int* liwork, int* info, size_t,
+             size_t);
 }
+
+#include <vector>
 
 namespace elder {
 
@@ -46,6 +53,33 @@ int invertLower(double* l, int n) {
   return 0;
 }
 
+int choleskySolveRows(const double* l, int n, double* rhs, int m) {
+  if (n == 0 || m == 0) return 0;
+  // Row-major lower L is column-major upper U with UᵀU = A; m right-hand sides stored as rows
+  // of length n are the columns of a column-major n×m matrix.
+  const char upper = 'U';
+  int info = 0;
+  dpotrs_(&upper, &n, &m, l, &n, rhs, &n, &info, 1);
+  return info;
+}
+
+int symmetricEigen(double* a, int n, double* values) {
+  if (n == 0) return 0;
+  const char vectors = 'V', upper = 'U';
+  int info = 0, lwork = -1, liwork = -1, iworkSize = 0;
+  double workSize = 0;
+  dsyevd_(&vectors, &upper, &n, a, &n, values, &workSize, &lwork, &iworkSize, &liwork, &info, 1, 1);
+  if (info != 0) return info;
+  lwork = (int)workSize;
+  liwork = iworkSize;
+  std::vector<double> work((size_t)lwork);
+  std::vector<int> iwork((size_t)liwork);
+  dsyevd_(&vectors, &upper, &n, a, &n, values, work.data(), &lwork, iwork.data(), &liwork, &info,
+          1, 1);
+  // Column j of the column-major result is eigenvector j: row j of the row-major array.
+  return info;
+}
+
 }  // namespace elder
 
 #else
@@ -55,6 +89,8 @@ namespace elder {
 bool hasLapack() { return false; }
 int choleskyLower(double*, int) { return -1; }
 int invertLower(double*, int) { return -1; }
+int choleskySolveRows(const double*, int, double*, int) { return -1; }
+int symmetricEigen(double*, int, double*) { return -1; }
 }  // namespace elder
 
 #endif

@@ -40,7 +40,7 @@ const MIN_TOKEN_COUNT = 64;
 /**
  * Eight blocks of width 256 (8 heads of 32), context 128, tied embeddings.
  * ELDER's default edits blocks 5–6 of it and reads its query in block 4
- * (`defaultLayerRange`). Eight rather than six: on the six-block model the
+ * (`defaultBlockRange`). Eight rather than six: on the six-block model the
  * separation at the query grew with the block it was read in (62, 77, 79, 80%
  * at blocks 2–5), and a deeper model puts the query further from the
  * embeddings at the same relative depth.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { padTokenId } from '../src/editors/common/batch.js';
 import { SessionStateError } from '../src/editors/common/session.js';
-import { defaultLayerRange, paperLayerRange } from '../src/editors/common/sites.js';
+import { defaultBlockRange, paperBlockRange } from '../src/editors/common/sites.js';
 import { type EditRequest, expandRequests, tokenizeEdit } from '../src/editors/edit.js';
 import { EditFileError, parseEditsJsonl } from '../src/editors/edits-file.js';
 import { Codebook, decodeCode, encodeCode, hamming } from '../src/editors/elder/codebook.js';
@@ -37,7 +37,7 @@ const tok = tokenizer!;
  * for 4 blocks (2–3, 8-bit codes) leaves so little room that no unrelated
  * prompt lands ≥ ε away, and the deferral test would check nothing.
  */
-const FIXTURE_TRAINING = { lr: 1e-2, iterations: 50, batchSize: 8, firstLayer: 1, lastLayer: 3 };
+const FIXTURE_TRAINING = { lr: 1e-2, iterations: 50, batchSize: 8, firstBlock: 1, lastBlock: 3 };
 
 const requests: EditRequest[] = [
   { id: 'humphrey', prompt: 'What university did Watts Humphrey attend?', target: 'University of Michigan', rephrases: ['Where did Watts Humphrey study?'] },
@@ -87,14 +87,14 @@ const state = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2', overrid
 const edits = applyAll(state, requests);
 
 test('default layers: six blocks ending at ~84% of the depth, the query never from the lower half, never block 0', () => {
-  assert.deepEqual(defaultLayerRange(48), { firstLayer: 35, lastLayer: 40 });
-  assert.deepEqual(defaultLayerRange(32), { firstLayer: 21, lastLayer: 26 });
-  assert.deepEqual(defaultLayerRange(24), { firstLayer: 15, lastLayer: 20 });
+  assert.deepEqual(defaultBlockRange(48), { firstBlock: 35, lastBlock: 40 });
+  assert.deepEqual(defaultBlockRange(32), { firstBlock: 21, lastBlock: 26 });
+  assert.deepEqual(defaultBlockRange(24), { firstBlock: 15, lastBlock: 20 });
   // Shallow models: fewer blocks, so the query (one block below the first) comes from the upper half.
-  assert.deepEqual(defaultLayerRange(12), { firstLayer: 7, lastLayer: 10 });
-  assert.deepEqual(defaultLayerRange(6), { firstLayer: 4, lastLayer: 5 });
-  assert.deepEqual(defaultLayerRange(4), { firstLayer: 3, lastLayer: 3 });
-  assert.deepEqual(defaultLayerRange(2), { firstLayer: 1, lastLayer: 1 });
+  assert.deepEqual(defaultBlockRange(12), { firstBlock: 7, lastBlock: 10 });
+  assert.deepEqual(defaultBlockRange(6), { firstBlock: 4, lastBlock: 5 });
+  assert.deepEqual(defaultBlockRange(4), { firstBlock: 3, lastBlock: 3 });
+  assert.deepEqual(defaultBlockRange(2), { firstBlock: 1, lastBlock: 1 });
   const config = defaultElderConfig({ ...model.config, layers: 48 });
   assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
   assert.equal(config.iterations, 50);
@@ -113,7 +113,7 @@ test('settings that cannot work are refused before any training, naming the sett
   assert.throws(() => defaultElderConfig(big, { epsilon: 25 }), /epsilon 25 exceeds the largest possible distance between two codes \(24 bits/);
   // Top-1 of 8 experts: at most 2 bits per layer differ.
   assert.throws(() => defaultElderConfig(big, { experts: 8, topK: 1, epsilon: 13 }), /epsilon 13 exceeds .*\(12 bits/);
-  assert.throws(() => defaultElderConfig(big, { firstLayer: 0, lastLayer: 5 }), /layers 0-5 must satisfy 1 ≤ first/);
+  assert.throws(() => defaultElderConfig(big, { firstBlock: 0, lastBlock: 5 }), /layers 0-5 must satisfy 1 ≤ first/);
 });
 
 test('reliability: every edited prompt (and applied rephrase) answers its target', () => {
@@ -292,19 +292,25 @@ test('a damaged state folder is refused, never silently replaced or reinterprete
   assert.deepEqual([...StateFiles.read(older).edits.keys()], applied);
 });
 
-test('a state written before the subject gate had a metric keeps the Euclidean distance at the router query it was made with', () => {
+test('an older state reads: block indices under their former names, and the Euclidean gate at the router query it was made with', () => {
   const dir = path.join(tmp, 'gate-before-metric');
   ElderState.open(dir, model, { modelName: 'x' }).close();
   const file = path.join(dir, 'config.json');
   const { sha256: _seal, ...unsealed } = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.equal(unsealed.elder.queryMetric, 'whitened', 'a new state measures whitened distance');
-  assert.equal(unsealed.elder.gateLayer, unsealed.elder.firstLayer, 'a new state reads the gate query at the first edited block');
-  const { queryMetric: _metric, gateLayer: _gateLayer, queryRadius: _radius, ...before } = unsealed.elder;
+  assert.equal(unsealed.elder.gateBlock, unsealed.elder.firstBlock, 'a new state reads the gate query at the first edited block');
+  const { queryMetric: _metric, gateBlock: _gateBlock, queryRadius: _radius, firstBlock, lastBlock, subjectBlock, ...rest } = unsealed.elder;
+  const before = { ...rest, firstLayer: firstBlock, lastLayer: lastBlock, subjectLayer: subjectBlock };
   fs.writeFileSync(file, JSON.stringify({ ...unsealed, elder: before, version: 1 }, null, 2));
   const reopened = ElderState.open(dir, model, { modelName: 'x' });
   try {
+    assert.deepEqual(
+      [reopened.editor.config.firstBlock, reopened.editor.config.lastBlock, reopened.editor.config.subjectBlock],
+      [firstBlock, lastBlock, subjectBlock],
+    );
+    assert.equal('firstLayer' in reopened.editor.config, false);
     assert.equal(reopened.editor.config.queryMetric, 'euclidean');
-    assert.equal(reopened.editor.config.gateLayer, reopened.editor.config.firstLayer - 1);
+    assert.equal(reopened.editor.config.gateBlock, reopened.editor.config.firstBlock - 1);
     assert.equal(reopened.editor.config.queryRadius, 0.4);
   } finally {
     reopened.close();
@@ -354,7 +360,7 @@ test('elder edit says whether each edit holds, re-checks earlier edits, and the 
     fs.writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
     const result = spawnSync(
       process.execPath,
-      [cli, 'edit', '--model', tinyGpt2Dir, '--state', dir, '--edits', file, '--layers', '1-3', '--batch', '2', ...extra],
+      [cli, 'edit', '--model', tinyGpt2Dir, '--state', dir, '--edits', file, '--blocks', '1-3', '--batch', '2', ...extra],
       { encoding: 'utf8' },
     );
     assert.equal(result.status, 0, result.stderr);
@@ -430,8 +436,8 @@ test('the paper preset is the paper algorithm: six blocks ending at 84% depth, r
   assert.deepEqual(
     [
       paper.preset,
-      paper.firstLayer,
-      paper.lastLayer,
+      paper.firstBlock,
+      paper.lastBlock,
       paper.experts,
       paper.rank,
       paper.topK,
@@ -447,9 +453,9 @@ test('the paper preset is the paper algorithm: six blocks ending at 84% depth, r
     ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false],
   );
   // A 6-block model: the paper's rule edits blocks 1–5 (query from block 0); elder's default keeps the query in the upper half.
-  assert.deepEqual(paperLayerRange(6), { firstLayer: 1, lastLayer: 5 });
+  assert.deepEqual(paperBlockRange(6), { firstBlock: 1, lastBlock: 5 });
   const small = { ...model.config, layers: 6 };
-  assert.deepEqual([paperElderConfig(small).firstLayer, paperElderConfig(small).epsilon], [1, 10]);
+  assert.deepEqual([paperElderConfig(small).firstBlock, paperElderConfig(small).epsilon], [1, 10]);
   assert.equal(presetElderConfig('paper', small, { lr: 0.01 }).lr, 0.01);
   assert.throws(() => presetElderConfig('fast' as 'paper', small), /preset must be one of elder, paper/);
   const { editor, config } = createEditor('elder-paper', model);
@@ -498,7 +504,7 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     assert.equal(result.decision.deferred, false);
     assert.ok(result.correct, edit.id);
     // A matched input runs through its matched edit's experts (matchedExperts, on by default).
-    const stored = decodeCode(opened.editor.codebook.get(edit.id)!, opened.editor.layers.length, opened.config.experts);
+    const stored = decodeCode(opened.editor.codebook.get(edit.id)!, opened.editor.blocks.length, opened.config.experts);
     assert.deepEqual(
       result.decision.experts.map((experts) => [...experts].sort()),
       stored,

@@ -31,10 +31,10 @@ interface ElderReference {
 test('ELDER forward, guided loss and every gradient match the PyTorch reference', () => {
   const reference = (JSON.parse(fs.readFileSync(path.join(tinyGpt2Dir, 'reference.json'), 'utf8')) as { elder: ElderReference }).elder;
   const { model } = loadModel(tinyGpt2Dir);
-  const [firstLayer, lastLayer] = [reference.edit_layers_c_fc[0], reference.edit_layers_c_fc.at(-1)!];
+  const [firstBlock, lastBlock] = [reference.edit_layers_c_fc[0], reference.edit_layers_c_fc.at(-1)!];
   const config = paperElderConfig(model.config, {
-    firstLayer,
-    lastLayer,
+    firstBlock,
+    lastBlock,
     experts: reference.num_experts,
     rank: reference.rank,
     alpha: reference.lora_alpha,

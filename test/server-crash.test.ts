@@ -10,7 +10,7 @@ import { call, spawnServer, TOKEN, waitForStatus, waitForTraining } from './serv
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-serve-crash-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const SERVE_ARGS = ['--model', tinyGpt2Dir, '--lr', '1e-2', '--iters', '150', '--batch', '2', '--layers', '2-3'];
+const SERVE_ARGS = ['--model', tinyGpt2Dir, '--lr', '1e-2', '--iters', '150', '--batch', '2', '--blocks', '2-3'];
 
 test('SIGKILL of elder serve during training, several times: every acknowledged edit survives and, retrained, is answered', { timeout: 240_000 }, async (t) => {
   const stateDir = path.join(tmp, 'state');

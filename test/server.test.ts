@@ -21,7 +21,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-server-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Fast training on the random fixture; edits share one target (see SHARED_TARGET in helpers.ts for why). */
-const FAST = { lr: 1e-2, iterations: 30, batchSize: 2, firstLayer: 2, lastLayer: 3 };
+const FAST = { lr: 1e-2, iterations: 30, batchSize: 2, firstBlock: 2, lastBlock: 3 };
 
 async function serve(
   stateDir: string,
@@ -92,7 +92,7 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
       assert.equal(completion.body.choices[0].text, completion.body.text);
       assert.equal(completion.body.deferred, false);
       assert.equal(typeof completion.body.distance, 'number');
-      assert.equal(completion.body.experts.length, completion.body.layers.length);
+      assert.equal(completion.body.experts.length, completion.body.blocks.length);
       assert.equal(completion.body.generation, 2);
     }
     assert.ok(

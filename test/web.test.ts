@@ -43,7 +43,7 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
   const service = await EditService.open({
     modelDir: tinyGpt2Dir,
     stateDir: path.join(tmp, 'state'),
-    overrides: { lr: 1e-2, iterations: 60, batchSize: 2, firstLayer: 2, lastLayer: 3 },
+    overrides: { lr: 1e-2, iterations: 60, batchSize: 2, firstBlock: 2, lastBlock: 3 },
   });
   const server = await startServer(service, { port: 0, token: TOKEN, evalDir });
   let browser: Browser | null = null;

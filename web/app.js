@@ -150,7 +150,7 @@ async function ask(event) {
     experts.replaceChildren();
     result.experts.forEach((chosen, i) => {
       const row = experts.insertRow();
-      cell(row, String(result.layers[i]));
+      cell(row, String(result.blocks[i]));
       cell(row, chosen.join(', '));
     });
     $('#answer').hidden = false;

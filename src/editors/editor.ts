@@ -72,12 +72,12 @@ export interface EditorDiagnostics {
 }
 
 /**
- * Blocks [0, toLayer) on a batch, once and without gradients: below the first
+ * Blocks [0, toBlock) on a batch, once and without gradients: below the first
  * edited block nothing changes between iterations. `hooks` may observe on the
  * way (see {@link rowCapture}).
  */
-export function frozenBlocks(model: DecoderLM, tokens: TokenBatch, toLayer: number, hooks?: ReadonlyMap<string, LinearHook>): Tensor {
-  return noGrad(() => model.runBlocks(model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, toLayer, { hooks }));
+export function frozenBlocks(model: DecoderLM, tokens: TokenBatch, toBlock: number, hooks?: ReadonlyMap<string, LinearHook>): Tensor {
+  return noGrad(() => model.runBlocks(model.embed(tokens.ids, tokens.batch, tokens.steps, 0), 0, toBlock, { hooks }));
 }
 
 /**
@@ -105,7 +105,7 @@ export function rowCapture(name: string, rows: Int32Array): { hooks: Map<string,
 
 /**
  * The loop the hook-trained baselines share: from the frozen hidden state
- * entering block `firstLayer` ({@link frozenBlocks}), each iteration runs the
+ * entering block `firstBlock` ({@link frozenBlocks}), each iteration runs the
  * rest with `hooks()` and minimises the LM loss on the target tokens, through
  * the one {@link trainLoop}.
  */
@@ -113,7 +113,7 @@ export function trainThroughHooks(
   model: DecoderLM,
   prepared: PreparedBatch,
   prefix: Tensor,
-  firstLayer: number,
+  firstBlock: number,
   params: readonly Tensor[],
   hooks: () => Map<string, LinearHook>,
   options: TrainLoopOptions,
@@ -123,7 +123,7 @@ export function trainThroughHooks(
     params,
     options,
     () => {
-      const hidden = model.finalNorm(model.runBlocks(prefix, firstLayer, model.config.layers, { hooks: hooks() }));
+      const hidden = model.finalNorm(model.runBlocks(prefix, firstBlock, model.config.layers, { hooks: hooks() }));
       const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
       return { loss, solved: () => countArgmaxHits(logits, prepared.targets.targets) === prepared.targets.targets.length };
     },

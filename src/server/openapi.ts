@@ -110,7 +110,7 @@ const COMPLETION_SCHEMA: JsonSchema = {
       description: 'With the subject gate: the live edit whose gate query and subject the input matched (null: none, so it deferred).',
     },
     experts: { type: 'array', description: 'Experts chosen per edited layer, largest score first.' },
-    layers: { type: 'array', description: 'The edited blocks, in the order of `experts`.' },
+    blocks: { type: 'array', description: 'The edited blocks, in the order of `experts`.' },
     generation: { type: 'integer', description: 'The committed state generation that answered.' },
     choices: { type: 'array' },
     usage: { type: 'object' },

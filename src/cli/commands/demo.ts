@@ -108,7 +108,7 @@ export function demoCommand(argv: string[]): void {
     console.log(`   ${record.edits[0].prompt} → ${record.target}`);
   });
   console.log(
-    `   mixture of ${config.experts} LoRA experts (rank ${config.rank}) on ${config.site} in blocks ${config.firstLayer}-${config.lastLayer}, top-${config.topK}, λ ${config.lambda}, ε ${config.epsilon}; Adam lr ${config.lr}, ${config.iterations} iterations per batch`,
+    `   mixture of ${config.experts} LoRA experts (rank ${config.rank}) on ${config.site} in blocks ${config.firstBlock}-${config.lastBlock}, top-${config.topK}, λ ${config.lambda}, ε ${config.epsilon}; Adam lr ${config.lr}, ${config.iterations} iterations per batch`,
   );
   const baseScores = { reliability: rate(scoreTargets(model, null, edits).correct), generalization: rate(scoreTargets(model, null, heldOut).correct) };
   const progress = new Progress(edits.length, 'edits');

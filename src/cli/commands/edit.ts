@@ -25,7 +25,8 @@ export const ELDER_OPTIONS: OptionSpec = {
   batch: { type: 'string', value: 'N', help: 'edits trained together', default: '4' },
   iters: { type: 'string', value: 'N', help: 'optimisation steps per batch', default: '50' },
   lr: { type: 'string', value: 'X', help: 'Adam learning rate', default: 'elder 2e-3, paper 1e-4' },
-  layers: { type: 'string', value: 'a-b', help: 'first and last edited block', default: "the preset's rule for the model's depth" },
+  blocks: { type: 'string', value: 'a-b', help: 'first and last edited block', default: "the preset's rule for the model's depth" },
+  layers: { type: 'string', value: 'a-b', help: 'older name of --blocks' },
   experts: { type: 'string', value: 'N', help: 'LoRA experts per edited layer', default: '4' },
   rank: { type: 'string', value: 'R', help: 'rank of each expert', default: 'elder 16, paper 8' },
   'top-k': { type: 'string', value: 'K', help: 'experts used per layer', default: '2' },
@@ -54,7 +55,7 @@ export const ELDER_OPTIONS: OptionSpec = {
     default: '0.5 whitened, 0.4 euclidean',
   },
   'query-metric': { type: 'string', value: 'whitened|euclidean', help: 'subject gate: how query distance is measured', default: 'whitened up to 2,048 wide' },
-  'gate-layer': { type: 'string', value: 'N', help: "subject gate: block whose edited linear's input is the gate query", default: 'the first edited block' },
+  'gate-block': { type: 'string', value: 'N', help: "subject gate: block whose edited linear's input is the gate query", default: 'the first edited block' },
 };
 
 /** ELDER configuration given on the command line (only what was given). */
@@ -81,7 +82,7 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
   if (options.values['router-experts']) overrides.matchedExperts = false;
   real('subject-radius', 'subjectRadius', Number.MIN_VALUE);
   real('query-radius', 'queryRadius', Number.MIN_VALUE);
-  if (options.values['gate-layer'] !== undefined) overrides.gateLayer = numberOption(options, 'gate-layer', 0, { min: 0, integer: true });
+  if (options.values['gate-block'] !== undefined) overrides.gateBlock = numberOption(options, 'gate-block', 0, { min: 0, integer: true });
   const metric = optionalString(options, 'query-metric');
   if (metric !== undefined) {
     if (!(QUERY_METRICS as readonly string[]).includes(metric))
@@ -104,12 +105,13 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
       throw new UsageError(`--train-routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got "${trainRouting}"`);
     overrides.trainRouting = trainRouting as TrainRouting;
   }
-  const layers = optionalString(options, 'layers');
-  if (layers !== undefined) {
-    const match = /^(\d+)-(\d+)$/.exec(layers);
-    if (!match) throw new UsageError(`--layers must look like a-b (first and last edited block), got "${layers}"`);
-    overrides.firstLayer = Number(match[1]);
-    overrides.lastLayer = Number(match[2]);
+  const flag = options.values.blocks !== undefined ? 'blocks' : 'layers';
+  const blocks = optionalString(options, flag);
+  if (blocks !== undefined) {
+    const match = /^(\d+)-(\d+)$/.exec(blocks);
+    if (!match) throw new UsageError(`--${flag} must look like a-b (first and last edited block), got "${blocks}"`);
+    overrides.firstBlock = Number(match[1]);
+    overrides.lastBlock = Number(match[2]);
   }
   return overrides;
 }

@@ -28,11 +28,11 @@ export function stateCommand(argv: string[]): void {
     `base       ${files.config.base.name} (${files.config.base.architecture}, ${files.config.base.layers} layers, fingerprint ${files.config.base.weightsSha256.slice(0, 12)})`,
   );
   console.log(
-    `elder      ${c.preset} preset: ${c.site} in blocks ${c.firstLayer}-${c.lastLayer}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`,
+    `elder      ${c.preset} preset: ${c.site} in blocks ${c.firstBlock}-${c.lastBlock}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`,
   );
   const gate =
     c.gate === 'subject'
-      ? `code distance and subject gate (subject keys at block ${c.subjectLayer}, ${c.queryMetric ?? 'euclidean'} query at block ${c.gateLayer ?? c.firstLayer - 1}, radii ${c.subjectRadius} / ${c.queryRadius})`
+      ? `code distance and subject gate (subject keys at block ${c.subjectBlock}, ${c.queryMetric ?? 'euclidean'} query at block ${c.gateBlock ?? c.firstBlock - 1}, radii ${c.subjectRadius} / ${c.queryRadius})`
       : 'code distance';
   console.log(`routing    ${gate}; ${c.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
   console.log(

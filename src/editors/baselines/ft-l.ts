@@ -22,14 +22,14 @@ import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '.
 
 export interface FtlConfig {
   site: string;
-  layer: number;
+  block: number;
   lr: number;
   iterations: number;
 }
 
 export function defaultFtlConfig(model: DecoderLM, overrides: Partial<FtlConfig> = {}): FtlConfig {
-  const { site, lastLayer } = defaultSite(model);
-  return { site, layer: lastLayer, lr: 5e-4, iterations: 25, ...overrides };
+  const { site, lastBlock } = defaultSite(model);
+  return { site, block: lastBlock, lr: 5e-4, iterations: 25, ...overrides };
 }
 
 export class FtlEditor implements Editor {
@@ -43,16 +43,16 @@ export class FtlEditor implements Editor {
     readonly model: DecoderLM,
     readonly config: FtlConfig,
   ) {
-    const { inDim, outDim } = siteShape(model, config.site, config.layer);
+    const { inDim, outDim } = siteShape(model, config.site, config.block);
     this.delta = Tensor.zeros([inDim, outDim], true);
-    this.name = model.linearName(config.layer, config.site);
+    this.name = model.linearName(config.block, config.site);
     this.baseWeightEdits = new BaseWeightEdits(model);
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch(edits, padTokenId(this.model.config));
-    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
-    const result = trainThroughHooks(this.model, prepared, prefix, this.config.layer, [this.delta], () => this.deltaHooks(), this.config, onStep);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.block);
+    const result = trainThroughHooks(this.model, prepared, prefix, this.config.block, [this.delta], () => this.deltaHooks(), this.config, onStep);
     this.baseWeightEdits.addToLinear(this.name, this.delta);
     this.delta.data.fill(0);
     return result;

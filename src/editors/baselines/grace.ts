@@ -30,15 +30,15 @@ import { KeyStore } from './keys.js';
 
 export interface GraceConfig {
   site: string;
-  layer: number;
+  block: number;
   epsInit: number;
   lr: number;
   iterations: number;
 }
 
 export function defaultGraceConfig(model: DecoderLM, overrides: Partial<GraceConfig> = {}): GraceConfig {
-  const { site, lastLayer } = defaultSite(model);
-  return { site, layer: lastLayer, epsInit: 1.0, lr: 1.0, iterations: 100, ...overrides };
+  const { site, lastBlock } = defaultSite(model);
+  return { site, block: lastBlock, epsInit: 1.0, lr: 1.0, iterations: 100, ...overrides };
 }
 
 interface Entry {
@@ -59,10 +59,10 @@ export class GraceEditor implements Editor {
     readonly model: DecoderLM,
     readonly config: GraceConfig,
   ) {
-    const { inDim, outDim } = siteShape(model, config.site, config.layer);
+    const { inDim, outDim } = siteShape(model, config.site, config.block);
     this.keys = new KeyStore(inDim);
     this.outDim = outDim;
-    this.name = model.linearName(config.layer, config.site);
+    this.name = model.linearName(config.block, config.site);
   }
 
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
@@ -72,9 +72,9 @@ export class GraceEditor implements Editor {
   private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch([edit], padTokenId(this.model.config));
     // Blocks below the layer run once, for the key and for every training iteration.
-    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.layer);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.block);
     const { hooks: capture, captured } = rowCapture(this.name, prepared.queryRows);
-    noGrad(() => this.model.runBlocks(prefix, this.config.layer, this.config.layer + 1, { hooks: capture }));
+    noGrad(() => this.model.runBlocks(prefix, this.config.block, this.config.block + 1, { hooks: capture }));
     const key = captured.input!.data;
     const output = captured.output!.data;
     const target = edit.target;
@@ -95,7 +95,7 @@ export class GraceEditor implements Editor {
     const fromRow = prepared.queryRows[0];
     const rows = Int32Array.from({ length: prepared.tokens.steps - fromRow }, (_, i) => fromRow + i);
     const hooks = () => new Map<string, LinearHook>([[this.name, (_input, out) => replaceRows(out, rows, entry.value, new Int32Array(rows.length))]]);
-    const result = trainThroughHooks(this.model, prepared, prefix, this.config.layer, [entry.value], hooks, this.config, onStep);
+    const result = trainThroughHooks(this.model, prepared, prefix, this.config.block, [entry.value], hooks, this.config, onStep);
     entry.value.requiresGrad = false;
     return result;
   }

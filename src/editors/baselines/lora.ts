@@ -13,7 +13,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { FixedSession } from '../common/session.js';
-import { defaultSite, type EditSite, layerRange, siteShape } from '../common/sites.js';
+import { blockRange, defaultSite, type EditSite, siteShape } from '../common/sites.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, type StepReport, trainThroughHooks } from '../editor.js';
 
@@ -55,9 +55,9 @@ export class LoraEditor implements Editor {
   ) {
     const rng = new Random(config.seed);
     this.adapters = new Map(
-      layerRange(config).map((layer) => {
-        const { inDim, outDim } = siteShape(model, config.site, layer);
-        return [model.linearName(layer, config.site), newAdapter(inDim, outDim, config.rank, rng)];
+      blockRange(config).map((block) => {
+        const { inDim, outDim } = siteShape(model, config.site, block);
+        return [model.linearName(block, config.site), newAdapter(inDim, outDim, config.rank, rng)];
       }),
     );
   }
@@ -65,8 +65,8 @@ export class LoraEditor implements Editor {
   applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const params = [...this.adapters.values()].flatMap(({ A, B }) => [A, B]);
-    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstLayer);
-    return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.adapterHooks(), this.config, onStep);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstBlock);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.firstBlock, params, () => this.adapterHooks(), this.config, onStep);
   }
 
   session(queryRows: Int32Array): FixedSession {

@@ -19,7 +19,7 @@ import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { Random } from '../../util/random.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
 import { InferenceSession } from '../common/session.js';
-import { defaultSite, type EditSite, layerRange, siteShape } from '../common/sites.js';
+import { blockRange, defaultSite, type EditSite, siteShape } from '../common/sites.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type Editor, frozenBlocks, rowCapture, type StepReport, trainThroughHooks } from '../editor.js';
 import { KeyStore } from './keys.js';
@@ -44,7 +44,7 @@ export class MeloEditor implements Editor {
   /** Block index of each stored key. */
   readonly keyBlocks: number[] = [];
   /** Per edited linear, one adapter per block. */
-  readonly blocks: Array<{ layer: number; name: string; adapters: LoraExpert[] }>;
+  readonly blocks: Array<{ block: number; name: string; adapters: LoraExpert[] }>;
   /** The linear whose input at the last prompt token is the key (one block below the first edited one). */
   readonly querySite: string;
   private readonly rng: Random;
@@ -53,9 +53,9 @@ export class MeloEditor implements Editor {
     readonly model: DecoderLM,
     readonly config: MeloConfig,
   ) {
-    this.querySite = model.linearName(config.firstLayer - 1, config.site);
-    this.keys = new KeyStore(siteShape(model, config.site, config.firstLayer - 1).inDim);
-    this.blocks = layerRange(config).map((layer) => ({ layer, name: model.linearName(layer, config.site), adapters: [] }));
+    this.querySite = model.linearName(config.firstBlock - 1, config.site);
+    this.keys = new KeyStore(siteShape(model, config.site, config.firstBlock - 1).inDim);
+    this.blocks = blockRange(config).map((block) => ({ block, name: model.linearName(block, config.site), adapters: [] }));
     this.rng = new Random(config.seed);
   }
 
@@ -67,22 +67,22 @@ export class MeloEditor implements Editor {
     const prepared = prepareBatch(edits, padTokenId(this.model.config));
     const block = this.blockCount;
     const params: Tensor[] = [];
-    for (const { layer, adapters } of this.blocks) {
-      const { inDim, outDim } = siteShape(this.model, this.config.site, layer);
+    for (const { block, adapters } of this.blocks) {
+      const { inDim, outDim } = siteShape(this.model, this.config.site, block);
       const adapter = newAdapter(inDim, outDim, this.config.blockRank, this.rng);
       adapters.push(adapter);
       params.push(adapter.A, adapter.B);
     }
     // Keys: the query site's input at each edit's last prompt token, read on the frozen pass the training reuses.
     const { hooks: capture, captured } = rowCapture(this.querySite, prepared.queryRows);
-    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstLayer, capture);
+    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.firstBlock, capture);
     const keys = captured.input!.data;
     for (let b = 0; b < edits.length; b++) {
       this.keys.add(keys.subarray(b * this.keys.width, (b + 1) * this.keys.width));
       this.keyBlocks.push(block);
     }
     const chosen = new Array<number>(edits.length).fill(block);
-    return trainThroughHooks(this.model, prepared, prefix, this.config.firstLayer, params, () => this.blockHooks(() => chosen), this.config, onStep);
+    return trainThroughHooks(this.model, prepared, prefix, this.config.firstBlock, params, () => this.blockHooks(() => chosen), this.config, onStep);
   }
 
   /** Hooks applying block chosen()[b] (−1: none) to sequence b at every edited linear. */

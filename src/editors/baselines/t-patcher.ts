@@ -51,7 +51,7 @@ import { type Editor, frozenBlocks, rowCapture, type StepReport } from '../edito
 
 export interface TPatcherConfig {
   /** The block whose FFN gets the neurons (default: the last). */
-  layer: number;
+  block: number;
   lr: number;
   iterations: number;
   activationWeight: number;
@@ -70,7 +70,7 @@ export interface TPatcherConfig {
 
 export function defaultTPatcherConfig(model: DecoderLM, overrides: Partial<TPatcherConfig> = {}): TPatcherConfig {
   return {
-    layer: model.config.layers - 1,
+    block: model.config.layers - 1,
     lr: 1e-2,
     iterations: 50,
     activationWeight: 1,
@@ -86,10 +86,10 @@ export function defaultTPatcherConfig(model: DecoderLM, overrides: Partial<TPatc
 }
 
 /** The FFN's input linear (its input is the FFN's input) and output linear, per architecture. */
-function ffnLinears(model: DecoderLM, layer: number): { input: string; output: string } {
+function ffnLinears(model: DecoderLM, block: number): { input: string; output: string } {
   return model.config.architecture === 'gpt2'
-    ? { input: model.linearName(layer, 'mlp.c_fc'), output: model.linearName(layer, 'mlp.c_proj') }
-    : { input: model.linearName(layer, 'mlp.up_proj'), output: model.linearName(layer, 'mlp.down_proj') };
+    ? { input: model.linearName(block, 'mlp.c_fc'), output: model.linearName(block, 'mlp.c_proj') }
+    : { input: model.linearName(block, 'mlp.up_proj'), output: model.linearName(block, 'mlp.down_proj') };
 }
 
 export class TPatcherEditor implements Editor {
@@ -111,7 +111,7 @@ export class TPatcherEditor implements Editor {
     readonly model: DecoderLM,
     readonly config: TPatcherConfig,
   ) {
-    this.sites = ffnLinears(model, config.layer);
+    this.sites = ffnLinears(model, config.block);
     this.inDim = model.config.width;
     this.outDim = model.config.width;
     this.rng = new Random(config.seed);
@@ -139,7 +139,7 @@ export class TPatcherEditor implements Editor {
     const { model, config } = this;
     if (!this.memorySampled) this.sampleMemory();
     const prepared = prepareBatch([edit], padTokenId(model.config));
-    const prefix = frozenBlocks(model, prepared.tokens, config.layer);
+    const prefix = frozenBlocks(model, prepared.tokens, config.block);
     // The FFN's inputs do not depend on the patch (it acts after them): read them once.
     const rows = this.ffnInputsFrom(prefix);
     const editRows = selectRows(rows, prepared.targets.rows);
@@ -151,7 +151,7 @@ export class TPatcherEditor implements Editor {
       [neuron.key, neuron.bias, neuron.value],
       { lr: config.lr, iterations: config.iterations },
       () => {
-        const hidden = model.finalNorm(model.runBlocks(prefix, config.layer, model.config.layers, { hooks: this.patchHooks(neuron) }));
+        const hidden = model.finalNorm(model.runBlocks(prefix, config.block, model.config.layers, { hooks: this.patchHooks(neuron) }));
         const { loss } = lossOnHidden(model, hidden, prepared.targets);
         const activation = meanOf(
           linear(editRows, neuron.key, neuron.bias, 'in_out'),
@@ -274,7 +274,7 @@ export class TPatcherEditor implements Editor {
   /** The FFN's input at every position of a sequence, as rows. */
   private ffnInputs(ids: readonly number[]): Float32Array[] {
     const batch = prepareBatch([{ promptIds: [...ids], targetIds: [] }], padTokenId(this.model.config));
-    const rows = this.ffnInputsFrom(frozenBlocks(this.model, batch.tokens, this.config.layer));
+    const rows = this.ffnInputsFrom(frozenBlocks(this.model, batch.tokens, this.config.block));
     return this.rowsOf(rows, 0, rows.rows);
   }
 
@@ -284,7 +284,7 @@ export class TPatcherEditor implements Editor {
       this.sites.input,
       Int32Array.from({ length: prefix.shape[1] }, (_, t) => t),
     );
-    noGrad(() => this.model.runBlocks(prefix, this.config.layer, this.config.layer + 1, { hooks: capture.hooks }));
+    noGrad(() => this.model.runBlocks(prefix, this.config.block, this.config.block + 1, { hooks: capture.hooks }));
     return capture.captured.input!;
   }
 

@@ -10,8 +10,8 @@ import { ShapeError, UsageError } from '../../util/errors.js';
 export interface EditSite {
   /** Local name of the linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
   site: string;
-  firstLayer: number;
-  lastLayer: number;
+  firstBlock: number;
+  lastBlock: number;
 }
 
 /** The paper's edited linear: GPT-2's `mlp.c_fc`, LLaMA's `mlp.down_proj`. */
@@ -20,7 +20,7 @@ export function defaultSiteKind(config: ModelConfig): string {
 }
 
 export function defaultSite(model: DecoderLM): EditSite {
-  return { site: defaultSiteKind(model.config), ...defaultLayerRange(model.config.layers) };
+  return { site: defaultSiteKind(model.config), ...defaultBlockRange(model.config.layers) };
 }
 
 /**
@@ -35,16 +35,16 @@ export function defaultSite(model: DecoderLM): EditSite {
  * blocks) 5–6, GPT-2 small 7–10, a 4-block model 3 only; deep ones keep the
  * paper's six.
  */
-export function defaultLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
-  const { lastLayer, firstLayer } = paperLayerRange(layers, count);
-  return { firstLayer: Math.min(lastLayer, Math.max(firstLayer, Math.floor(layers / 2) + 1)), lastLayer };
+export function defaultBlockRange(layers: number, count = 6): { firstBlock: number; lastBlock: number } {
+  const { lastBlock, firstBlock } = paperBlockRange(layers, count);
+  return { firstBlock: Math.min(lastBlock, Math.max(firstBlock, Math.floor(layers / 2) + 1)), lastBlock };
 }
 
 /** The paper's rule alone: `count` blocks ending at ~84% of the depth, the query from the block below. */
-export function paperLayerRange(layers: number, count = 6): { firstLayer: number; lastLayer: number } {
+export function paperBlockRange(layers: number, count = 6): { firstBlock: number; lastBlock: number } {
   if (layers < 2) throw new UsageError(`ELDER needs at least 2 blocks (one below the edited ones for the query); the model has ${layers}`);
-  const lastLayer = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
-  return { firstLayer: Math.max(1, lastLayer - count + 1), lastLayer };
+  const lastBlock = Math.max(1, Math.min(layers - 1, Math.floor(0.84 * layers)));
+  return { firstBlock: Math.max(1, lastBlock - count + 1), lastBlock };
 }
 
 /** Input width of a block's linear from the configuration alone: the FFN's down projection reads the FFN width, every other linear the model width. */
@@ -52,14 +52,14 @@ export function siteInputWidth(config: ModelConfig, site: string): number {
   return site === 'mlp.c_proj' || site === 'mlp.down_proj' ? config.ffnWidth : config.width;
 }
 
-/** Input and output widths of the site linear in `layer`. */
-export function siteShape(model: DecoderLM, site: string, layer: number): { inDim: number; outDim: number } {
-  const weight = model.parameters.get(`${model.linearName(layer, site)}.weight`);
-  if (weight === undefined) throw new ShapeError(`"${site}" is not a linear layer of block ${layer} (${model.blockLinears.join(', ')})`);
+/** Input and output widths of the site linear in block `block`. */
+export function siteShape(model: DecoderLM, site: string, block: number): { inDim: number; outDim: number } {
+  const weight = model.parameters.get(`${model.linearName(block, site)}.weight`);
+  if (weight === undefined) throw new ShapeError(`"${site}" is not a linear layer of block ${block} (${model.blockLinears.join(', ')})`);
   const [a, b] = weight.shape;
   return model.config.architecture === 'gpt2' ? { inDim: a, outDim: b } : { inDim: b, outDim: a };
 }
 
-export function layerRange(site: EditSite): number[] {
-  return Array.from({ length: site.lastLayer - site.firstLayer + 1 }, (_, i) => site.firstLayer + i);
+export function blockRange(site: EditSite): number[] {
+  return Array.from({ length: site.lastBlock - site.firstBlock + 1 }, (_, i) => site.firstBlock + i);
 }

@@ -12,15 +12,15 @@
  * - fresh codes (`freshCodes`);
  * - the subject gate next to the code gate (`gate`), measuring query
  *   distance in the metric of within-label scatter (`queryMetric`) at the
- *   first edited linear's input (`gateLayer`);
+ *   first edited linear's input (`gateBlock`);
  * - rank 16 (α 16, the same scale α/r = 1): on 1,000 sequential edits
  *   97.8 / 32.2 / 98.2 against rank 8's 88.8 / 24.1 / 98.3 (8 experts of rank
  *   8 instead: 89.5 / 26.1 / 98.2);
- * - fewer edited blocks on shallow models ({@link defaultLayerRange}).
+ * - fewer edited blocks on shallow models ({@link defaultBlockRange}).
  */
 import type { ModelConfig } from '../../models/config.js';
 import { UsageError } from '../../util/errors.js';
-import { defaultLayerRange, defaultSiteKind, paperLayerRange, siteInputWidth } from '../common/sites.js';
+import { defaultBlockRange, defaultSiteKind, paperBlockRange, siteInputWidth } from '../common/sites.js';
 import { MAX_WHITENED_WIDTH, QUERY_METRICS, type QueryMetric } from './gate.js';
 
 export type RoutingLoss = 'guided' | 'none' | 'balance';
@@ -39,9 +39,9 @@ export interface ElderConfig {
   preset: ElderPreset;
   /** Local name of the edited linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
   site: string;
-  /** First and last edited block, inclusive. The query is taken from block `firstLayer − 1`. */
-  firstLayer: number;
-  lastLayer: number;
+  /** First and last edited block, inclusive. The query is taken from block `firstBlock − 1`. */
+  firstBlock: number;
+  lastBlock: number;
   experts: number;
   rank: number;
   alpha: number;
@@ -101,12 +101,12 @@ export interface ElderConfig {
    * model. `subject` adds a second test: the input must also lie near one
    * live edit twice, its router query within `queryRadius` of the edit's
    * query and, where the edit named its subject, some token's state at block
-   * `subjectLayer` within `subjectRadius` of the state at the subject's last
+   * `subjectBlock` within `subjectRadius` of the state at the subject's last
    * token. Radii are relative to the median norm of the stored vectors.
    */
   gate: ElderGate;
   /** Block whose edited-kind linear input holds the subject keys (below the first edited block). */
-  subjectLayer: number;
+  subjectBlock: number;
   /**
    * Block whose edited-kind linear input, at the last prompt token, is the
    * subject gate's query. Default: the first edited block. Its linear's input
@@ -117,7 +117,7 @@ export interface ElderConfig {
    * facts, against 62% at 2.3% at the router's block. States made before
    * this setting existed keep the router's block (first edited block − 1).
    */
-  gateLayer: number;
+  gateBlock: number;
   /**
    * How the subject gate measures query distance (see `gate.ts`). Default
    * `whitened` (Mahalanobis under the within-label scatter) for queries up
@@ -174,13 +174,13 @@ export function defaultEpsilon(layerCount: number, experts: number): number {
  */
 export function subjectGateDefaults(
   model: ModelConfig,
-  firstLayer: number,
+  firstBlock: number,
   site: string = defaultSiteKind(model),
-): Pick<ElderConfig, 'subjectLayer' | 'gateLayer' | 'queryMetric' | 'subjectRadius' | 'queryRadius'> {
+): Pick<ElderConfig, 'subjectBlock' | 'gateBlock' | 'queryMetric' | 'subjectRadius' | 'queryRadius'> {
   const queryMetric: QueryMetric = siteInputWidth(model, site) <= MAX_WHITENED_WIDTH ? 'whitened' : 'euclidean';
   return {
-    subjectLayer: Math.min(1, firstLayer - 1),
-    gateLayer: firstLayer,
+    subjectBlock: Math.min(1, firstBlock - 1),
+    gateBlock: firstBlock,
     queryMetric,
     subjectRadius: 0.25,
     queryRadius: queryMetric === 'whitened' ? 0.5 : 0.4,
@@ -188,11 +188,11 @@ export function subjectGateDefaults(
 }
 
 /**
- * The subject gate as states made before `gateLayer` and `queryMetric` existed
+ * The subject gate as states made before `gateBlock` and `queryMetric` existed
  * ran it: the router's query, Euclidean, radius 0.4.
  */
-export function legacySubjectGate(firstLayer: number): Pick<ElderConfig, 'subjectLayer' | 'gateLayer' | 'queryMetric' | 'subjectRadius' | 'queryRadius'> {
-  return { subjectLayer: Math.min(1, firstLayer - 1), gateLayer: firstLayer - 1, queryMetric: 'euclidean', subjectRadius: 0.25, queryRadius: 0.4 };
+export function legacySubjectGate(firstBlock: number): Pick<ElderConfig, 'subjectBlock' | 'gateBlock' | 'queryMetric' | 'subjectRadius' | 'queryRadius'> {
+  return { subjectBlock: Math.min(1, firstBlock - 1), gateBlock: firstBlock - 1, queryMetric: 'euclidean', subjectRadius: 0.25, queryRadius: 0.4 };
 }
 
 /** The configuration of a preset, with overrides. */
@@ -207,7 +207,7 @@ export function presetElderConfig(preset: ElderPreset, model: ModelConfig, overr
  * batch left them, Adam lr 1e-4 for 50 iterations on batches of 4.
  */
 export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
-  const range = paperLayerRange(model.layers);
+  const range = paperBlockRange(model.layers);
   return defaultElderConfig(model, {
     rank: 8,
     alpha: 8,
@@ -225,22 +225,22 @@ export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderCon
 
 /** elder's default configuration (see {@link ElderConfig} for each deviation from the paper and why). */
 export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderConfig> = {}): ElderConfig {
-  const range = defaultLayerRange(model.layers);
+  const range = defaultBlockRange(model.layers);
   const experts = overrides.experts ?? 4;
-  const firstLayer = overrides.firstLayer ?? range.firstLayer;
-  const lastLayer = overrides.lastLayer ?? range.lastLayer;
+  const firstBlock = overrides.firstBlock ?? range.firstBlock;
+  const lastBlock = overrides.lastBlock ?? range.lastBlock;
   const config: ElderConfig = {
     preset: 'elder',
     site: defaultSiteKind(model),
-    firstLayer,
-    lastLayer,
+    firstBlock,
+    lastBlock,
     experts,
     rank: 16,
     alpha: 16,
     topK: 2,
     routingLoss: 'guided',
     lambda: 1e-2,
-    epsilon: defaultEpsilon(lastLayer - firstLayer + 1, experts),
+    epsilon: defaultEpsilon(lastBlock - firstBlock + 1, experts),
     lr: 2e-3,
     iterations: 50,
     batchSize: 4,
@@ -251,7 +251,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     freshCodes: true,
     gate: 'subject',
     matchedExperts: true,
-    ...subjectGateDefaults(model, firstLayer, overrides.site),
+    ...subjectGateDefaults(model, firstBlock, overrides.site),
     ...overrides,
   };
   validateElderConfig(config, model);
@@ -273,14 +273,14 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
     throw new UsageError(`ELDER train routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got ${String(config.trainRouting)}`);
   if (config.topK > config.experts) throw new UsageError(`ELDER top-k ${config.topK} exceeds the ${config.experts} experts`);
   if (
-    !Number.isInteger(config.firstLayer) ||
-    !Number.isInteger(config.lastLayer) ||
-    config.firstLayer < 1 ||
-    config.lastLayer < config.firstLayer ||
-    config.lastLayer >= model.layers
+    !Number.isInteger(config.firstBlock) ||
+    !Number.isInteger(config.lastBlock) ||
+    config.firstBlock < 1 ||
+    config.lastBlock < config.firstBlock ||
+    config.lastBlock >= model.layers
   ) {
     throw new UsageError(
-      `ELDER layers ${config.firstLayer}-${config.lastLayer} must satisfy 1 ≤ first ≤ last < ${model.layers} (block first−1 provides the query)`,
+      `ELDER blocks ${config.firstBlock}-${config.lastBlock} must satisfy 1 ≤ first ≤ last < ${model.layers} (block first−1 provides the query)`,
     );
   }
   for (const name of ['alpha', 'lambda', 'lr', 'epsilon'] as const) {
@@ -288,20 +288,20 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   }
   if (!(config.lr > 0)) throw new UsageError('ELDER lr must be > 0');
   // Codes of k experts in each of L layers differ in at most 2·k·L bits (and never in more than L·N).
-  const bits = (config.lastLayer - config.firstLayer + 1) * config.experts;
-  const maxDistance = Math.min(bits, 2 * config.topK * (config.lastLayer - config.firstLayer + 1));
+  const bits = (config.lastBlock - config.firstBlock + 1) * config.experts;
+  const maxDistance = Math.min(bits, 2 * config.topK * (config.lastBlock - config.firstBlock + 1));
   if (config.epsilon > maxDistance) {
     throw new UsageError(
       `ELDER epsilon ${config.epsilon} exceeds the largest possible distance between two codes (${maxDistance} bits for top-${config.topK} of ${config.experts} experts in ${bits / config.experts} layers): nothing would ever be deferred`,
     );
   }
   if (!ELDER_GATES.includes(config.gate)) throw new UsageError(`ELDER gate must be one of ${ELDER_GATES.join(', ')}, got "${String(config.gate)}"`);
-  if (!Number.isInteger(config.subjectLayer) || config.subjectLayer < 0 || config.subjectLayer >= config.firstLayer) {
-    throw new UsageError(`ELDER subject layer ${String(config.subjectLayer)} must be a block below the first edited block ${config.firstLayer}`);
+  if (!Number.isInteger(config.subjectBlock) || config.subjectBlock < 0 || config.subjectBlock >= config.firstBlock) {
+    throw new UsageError(`ELDER subject block ${String(config.subjectBlock)} must be a block below the first edited block ${config.firstBlock}`);
   }
-  if (!Number.isInteger(config.gateLayer) || config.gateLayer < 0 || config.gateLayer > config.firstLayer) {
+  if (!Number.isInteger(config.gateBlock) || config.gateBlock < 0 || config.gateBlock > config.firstBlock) {
     throw new UsageError(
-      `ELDER gate layer ${String(config.gateLayer)} must be a block from 0 to the first edited block ${config.firstLayer} (the experts change what lies above)`,
+      `ELDER gate block ${String(config.gateBlock)} must be a block from 0 to the first edited block ${config.firstBlock} (the experts change what lies above)`,
     );
   }
   if (!QUERY_METRICS.includes(config.queryMetric))
@@ -321,10 +321,10 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
 }
 
 /** The linear whose input is the router query: the edited kind of linear, one block below the first edited block. */
-export function querySiteOf(model: { linearName(layer: number, local: string): string }, config: Pick<ElderConfig, 'firstLayer' | 'site'>): string {
-  return model.linearName(config.firstLayer - 1, config.site);
+export function querySiteOf(model: { linearName(layer: number, local: string): string }, config: Pick<ElderConfig, 'firstBlock' | 'site'>): string {
+  return model.linearName(config.firstBlock - 1, config.site);
 }
 
-export function editedLayers(config: ElderConfig): number[] {
-  return Array.from({ length: config.lastLayer - config.firstLayer + 1 }, (_, i) => config.firstLayer + i);
+export function editedBlocks(config: ElderConfig): number[] {
+  return Array.from({ length: config.lastBlock - config.firstBlock + 1 }, (_, i) => config.firstBlock + i);
 }

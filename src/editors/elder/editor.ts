@@ -29,7 +29,7 @@ import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, ro
 import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { Codebook, codeToHex, codeWords, decodeCode, encodeCode } from './codebook.js';
-import { type ElderConfig, editedLayers, querySiteOf } from './config.js';
+import { type ElderConfig, editedBlocks, querySiteOf } from './config.js';
 import { SubjectGate } from './gate.js';
 import { guidedLoss } from './guided-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
@@ -115,7 +115,8 @@ export class ElderEditor implements Editor {
    */
   readonly retracted: Codebook;
   readonly allocations: AllocationTable;
-  readonly layers: number[];
+  /** The edited blocks, in the order of each code's layers. */
+  readonly blocks: number[];
   /** Live edits in the order they were applied (replayed when `config.replay` > 0). */
   readonly memory = new Map<string, EditMemory>();
 
@@ -124,10 +125,10 @@ export class ElderEditor implements Editor {
     readonly config: ElderConfig,
     readonly mixture: MixtureOfLora = new MixtureOfLora(config, model),
   ) {
-    this.layers = editedLayers(config);
-    this.codebook = new Codebook(codeWords(this.layers.length, config.experts));
+    this.blocks = editedBlocks(config);
+    this.codebook = new Codebook(codeWords(this.blocks.length, config.experts));
     this.retracted = new Codebook(this.codebook.words);
-    this.allocations = new AllocationTable(this.layers.length, config.experts, config.topK, config.seed);
+    this.allocations = new AllocationTable(this.blocks.length, config.experts, config.topK, config.seed);
   }
 
   /** `elder` or `elder-paper`, or the ablation's name when the routing loss is not the guided one. */
@@ -301,12 +302,12 @@ export class ElderEditor implements Editor {
 
   /** Module name of the linear whose input holds the subject keys. */
   get subjectSite(): string {
-    return this.model.linearName(this.config.subjectLayer, this.config.site);
+    return this.model.linearName(this.config.subjectBlock, this.config.site);
   }
 
   /** Module name of the linear whose input is the subject gate's query. */
   get gateSite(): string {
-    return this.model.linearName(this.config.gateLayer, this.config.site);
+    return this.model.linearName(this.config.gateBlock, this.config.site);
   }
 
   /**
@@ -315,7 +316,7 @@ export class ElderEditor implements Editor {
    * site may be the first edited linear itself, deciding before it applies).
    */
   get decisionSite(): string {
-    return this.config.gate === 'subject' && this.config.gateLayer > this.config.firstLayer - 1 ? this.gateSite : this.querySite;
+    return this.config.gate === 'subject' && this.config.gateBlock > this.config.firstBlock - 1 ? this.gateSite : this.querySite;
   }
 
   /**
@@ -329,23 +330,23 @@ export class ElderEditor implements Editor {
     queryRows: Int32Array,
     want: { subjectRows?: Int32Array; tokenStates?: boolean },
   ): FrozenPrefix & { gateQuery: Tensor; subjectKeys?: Tensor; tokenStates?: Float32Array[] } {
-    const { firstLayer, gateLayer } = this.config;
+    const { firstBlock, gateBlock } = this.config;
     const hooks = new Map<string, LinearHook>();
     let query: Tensor | undefined;
     let gateQuery: Tensor | undefined;
     let subjectKeys: Tensor | undefined;
     let tokenStates: Float32Array[] | undefined;
     runBefore(hooks, this.querySite, (input) => (query = selectRows(input, queryRows)));
-    if (gateLayer < firstLayer) runBefore(hooks, this.gateSite, (input) => (gateQuery = selectRows(input, queryRows)));
+    if (gateBlock < firstBlock) runBefore(hooks, this.gateSite, (input) => (gateQuery = selectRows(input, queryRows)));
     runBefore(hooks, this.subjectSite, (input) => {
       if (want.subjectRows !== undefined) subjectKeys = selectRows(input, want.subjectRows);
       if (want.tokenStates === true) tokenStates = promptTokenStates(input, queryRows);
     });
-    const hidden = frozenBlocks(this.model, tokens, firstLayer, hooks);
+    const hidden = frozenBlocks(this.model, tokens, firstBlock, hooks);
     if (gateQuery === undefined) {
       const gateHooks = new Map<string, LinearHook>();
       runBefore(gateHooks, this.gateSite, (input) => (gateQuery = selectRows(input, queryRows)));
-      noGrad(() => this.model.runBlocks(hidden, firstLayer, firstLayer + 1, { hooks: gateHooks }));
+      noGrad(() => this.model.runBlocks(hidden, firstBlock, firstBlock + 1, { hooks: gateHooks }));
     }
     return { hidden, query: query!, gateQuery: gateQuery!, subjectKeys, tokenStates };
   }
@@ -353,7 +354,7 @@ export class ElderEditor implements Editor {
   /** Runs the frozen blocks once and captures the router query at `queryRows` (what training needs). */
   frozenPrefix(tokens: TokenBatch, queryRows: Int32Array): FrozenPrefix {
     const query = rowCapture(this.querySite, queryRows);
-    const hidden = frozenBlocks(this.model, tokens, this.config.firstLayer, query.hooks);
+    const hidden = frozenBlocks(this.model, tokens, this.config.firstBlock, query.hooks);
     return { hidden, query: query.captured.input! };
   }
 
@@ -361,7 +362,7 @@ export class ElderEditor implements Editor {
   presets(labels: readonly string[]): Int32Array[] {
     const k = this.config.topK;
     const allocations = labels.map((label) => this.allocations.assign(label));
-    return this.layers.map((_, i) => {
+    return this.blocks.map((_, i) => {
       const preset = new Int32Array(labels.length * k);
       allocations.forEach((allocation, b) => {
         preset.set(allocation[i], b * k);
@@ -376,7 +377,7 @@ export class ElderEditor implements Editor {
     const routed = this.mixture.route(prefix.query);
     // Trained through the pre-assigned experts, gated by the router's scores for them.
     const routing = config.trainRouting === 'preset' ? { ...routed, selection: presets } : routed;
-    const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstLayer, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
+    const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstBlock, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
     const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
     const targets = prepared.targets.targets;
     if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, logits, targets };
@@ -483,7 +484,7 @@ export class ElderEditor implements Editor {
   /** Sets sequence b's selection to the experts of live edit `id` in every edited layer (largest score first); returns them. */
   private routeAsEdit(routing: Routing, b: number, id: string): number[][] {
     const k = this.config.topK;
-    const chosen = decodeCode(this.codebook.get(id)!, this.layers.length, this.config.experts);
+    const chosen = decodeCode(this.codebook.get(id)!, this.blocks.length, this.config.experts);
     return chosen.map((experts, i) => {
       const scores = routing.scores[i].data.subarray(b * this.config.experts, (b + 1) * this.config.experts);
       const ordered = [...experts].sort((x, y) => scores[y] - scores[x]);

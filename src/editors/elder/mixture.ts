@@ -13,10 +13,11 @@ import { softmax } from '../../tensor/ops/softmax.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ShapeError } from '../../util/errors.js';
 import { Random } from '../../util/random.js';
-import { type ElderConfig, editedLayers } from './config.js';
+import { type ElderConfig, editedBlocks } from './config.js';
 
 export interface MixtureLayer {
-  layer: number;
+  /** Block index (stored tensor names keep `layer{block}`). */
+  block: number;
   routerWeight: Tensor;
   routerBias: Tensor;
   experts: LoraExpert[];
@@ -40,7 +41,7 @@ export class MixtureOfLora {
     initSeed = config.seed,
   ) {
     const block = model.parameters;
-    const weight = block.get(`${model.linearName(config.firstLayer, config.site)}.weight`);
+    const weight = block.get(`${model.linearName(config.firstBlock, config.site)}.weight`);
     if (weight === undefined)
       throw new ShapeError(`ELDER site "${config.site}" is not a linear layer of this ${model.config.architecture} model (${model.blockLinears.join(', ')})`);
     // Conv1D (GPT-2) stores [in, out]; nn.Linear [out, in].
@@ -53,8 +54,8 @@ export class MixtureOfLora {
       for (let i = 0; i < t.size; i++) t.data[i] = (rng.uniform() * 2 - 1) * bound;
       return t;
     };
-    this.layers = editedLayers(config).map((layer) => ({
-      layer,
+    this.layers = editedBlocks(config).map((block) => ({
+      block,
       routerWeight: uniform([config.experts, this.inDim]),
       routerBias: uniform([config.experts]),
       experts: Array.from({ length: config.experts }, () => ({ A: uniform([this.inDim, config.rank]), B: Tensor.zeros([config.rank, this.outDim], true) })),
@@ -64,12 +65,12 @@ export class MixtureOfLora {
   /** Every trainable tensor under its stored name. */
   namedParameters(): Map<string, Tensor> {
     const named = new Map<string, Tensor>();
-    for (const { layer, routerWeight, routerBias, experts } of this.layers) {
-      named.set(`layer${layer}.router.weight`, routerWeight);
-      named.set(`layer${layer}.router.bias`, routerBias);
+    for (const { block, routerWeight, routerBias, experts } of this.layers) {
+      named.set(`layer${block}.router.weight`, routerWeight);
+      named.set(`layer${block}.router.bias`, routerBias);
       experts.forEach(({ A, B }, j) => {
-        named.set(`layer${layer}.expert${j}.A`, A);
-        named.set(`layer${layer}.expert${j}.B`, B);
+        named.set(`layer${block}.expert${j}.A`, A);
+        named.set(`layer${block}.expert${j}.B`, B);
       });
     }
     return named;
@@ -114,7 +115,7 @@ export class MixtureOfLora {
     const scale = this.config.alpha / this.config.rank;
     const hooks = new Map<string, LinearHook>();
     this.layers.forEach((layer, i) => {
-      hooks.set(model.linearName(layer.layer, this.config.site), (input, output) =>
+      hooks.set(model.linearName(layer.block, this.config.site), (input, output) =>
         add(output, routedLora(input, layer.experts, routing.scores[i], routing.selection[i], this.config.topK, scale)),
       );
     });

@@ -66,7 +66,7 @@ export class ElderSession extends InferenceSession<ElderSessionDecision> {
   private appliedHooks(edited: () => Map<string, LinearHook> | null): Map<string, LinearHook> {
     const hooks = new Map<string, LinearHook>();
     for (const layer of this.editor.mixture.layers) {
-      const name = this.editor.model.linearName(layer.layer, this.editor.config.site);
+      const name = this.editor.model.linearName(layer.block, this.editor.config.site);
       hooks.set(name, (input, output) => {
         const mixture = edited();
         return mixture === null ? output : noGrad(() => mixture.get(name)!(input, output));

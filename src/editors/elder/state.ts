@@ -83,7 +83,7 @@ export interface TrainedBatch extends BatchResult {
 export function baseFingerprint(model: DecoderLM, config: ElderConfig, name: string): BaseFingerprint {
   const hash = crypto.createHash('sha256');
   let siteShape: number[] = [];
-  for (let layer = config.firstLayer - 1; layer <= config.lastLayer; layer++) {
+  for (let layer = config.firstBlock - 1; layer <= config.lastBlock; layer++) {
     const weight = model.parameters.get(`${model.linearName(layer, config.site)}.weight`);
     if (weight === undefined) throw new StateError(`the base model has no linear "${config.site}" in block ${layer}`);
     siteShape = [...weight.shape];
@@ -139,6 +139,7 @@ export class StateFiles {
     // Version 2 seals its settings: a changed rank or top-k would reinterpret the stored weights without a word.
     if (config.version === 2 && sha256 !== digest(JSON.stringify(config)))
       throw new StateError(`${configPath}: checksum mismatch (the file was modified or damaged)`);
+    config.elder = withBlockNames(config.elder);
     const journalPath = path.join(dir, JOURNAL_FILE);
     if (config.version === 2 && !fs.existsSync(journalPath))
       throw new StateError(`${journalPath} is missing: the state's history of edits is gone (restore it from a backup)`);
@@ -253,7 +254,26 @@ export interface OpenOptions {
 }
 
 /** Fields fixed when a state is created (they shape the weights and the codes). */
-const FIXED_FIELDS = ['preset', 'subjectLayer', 'site', 'firstLayer', 'lastLayer', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
+/**
+ * States written before block indices were called blocks name them
+ * firstLayer, lastLayer, subjectLayer and gateLayer; read under today's names
+ * (the sealed file itself is never rewritten).
+ */
+function withBlockNames(elder: ElderConfig): ElderConfig {
+  const renamed: Record<string, unknown> = { ...elder };
+  for (const [before, now] of [
+    ['firstLayer', 'firstBlock'],
+    ['lastLayer', 'lastBlock'],
+    ['subjectLayer', 'subjectBlock'],
+    ['gateLayer', 'gateBlock'],
+  ] as const) {
+    if (before in renamed && !(now in renamed)) renamed[now] = renamed[before];
+    delete renamed[before];
+  }
+  return renamed as unknown as ElderConfig;
+}
+
+const FIXED_FIELDS = ['preset', 'subjectBlock', 'site', 'firstBlock', 'lastBlock', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
 
 /** An open, writable ELDER state bound to its base model. */
 export class ElderState {
@@ -290,7 +310,7 @@ export class ElderState {
       config.preset ??= 'elder';
       config.gate ??= 'code';
       // States written before the gate's metric existed measured Euclidean distance at the router's query.
-      Object.assign(config, { ...legacySubjectGate(config.firstLayer), ...config });
+      Object.assign(config, { ...legacySubjectGate(config.firstBlock), ...config });
       validateElderConfig(config, model.config);
       for (const field of FIXED_FIELDS) {
         const wanted = options.overrides?.[field];
@@ -323,7 +343,7 @@ export class ElderState {
         'subjectRadius',
         'queryRadius',
         'queryMetric',
-        'gateLayer',
+        'gateBlock',
         'matchedExperts',
       ] as const) {
         const value = options.overrides?.[field];

@@ -278,6 +278,81 @@ export const jsKernels: Kernels = {
     return 0;
   },
 
+  choleskySolveRows(l, n, rhs, m) {
+    for (let r = 0; r < m; r++) {
+      const x = rhs.subarray(r * n, (r + 1) * n);
+      // L·y = b, then Lᵀ·x = y.
+      for (let i = 0; i < n; i++) {
+        let sum = x[i];
+        for (let k = 0; k < i; k++) sum -= l[i * n + k] * x[k];
+        x[i] = sum / l[i * n + i];
+      }
+      for (let i = n - 1; i >= 0; i--) {
+        let sum = x[i];
+        for (let k = i + 1; k < n; k++) sum -= l[k * n + i] * x[k];
+        x[i] = sum / l[i * n + i];
+      }
+    }
+    return 0;
+  },
+
+  // Cyclic Jacobi rotations: slow (O(n³) per sweep) but plain and accurate, for machines without LAPACK.
+  symmetricEigen(a, n, values) {
+    const v = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) v[i * n + i] = 1;
+    let converged = n < 2;
+    for (let sweep = 0; sweep < 100 && !converged; sweep++) {
+      let off = 0;
+      let total = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          total += a[i * n + j] ** 2;
+          if (i !== j) off += a[i * n + j] ** 2;
+        }
+      if (off <= 1e-30 * total) {
+        converged = true;
+        break;
+      }
+      for (let p = 0; p < n - 1; p++) {
+        for (let q = p + 1; q < n; q++) {
+          const apq = a[p * n + q];
+          if (apq === 0) continue;
+          const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+          const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+          const c = 1 / Math.sqrt(t * t + 1);
+          const s = t * c;
+          for (let k = 0; k < n; k++) {
+            const akp = a[k * n + p];
+            const akq = a[k * n + q];
+            a[k * n + p] = c * akp - s * akq;
+            a[k * n + q] = s * akp + c * akq;
+          }
+          for (let k = 0; k < n; k++) {
+            const apk = a[p * n + k];
+            const aqk = a[q * n + k];
+            a[p * n + k] = c * apk - s * aqk;
+            a[q * n + k] = s * apk + c * aqk;
+          }
+          for (let k = 0; k < n; k++) {
+            const vkp = v[k * n + p];
+            const vkq = v[k * n + q];
+            v[k * n + p] = c * vkp - s * vkq;
+            v[k * n + q] = s * vkp + c * vkq;
+          }
+        }
+      }
+    }
+    if (!converged) return 1;
+    // Ascending eigenvalues; eigenvector j is column j of v, written out as row j.
+    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => a[x * n + x] - a[y * n + y]);
+    const diagonal = Float64Array.from({ length: n }, (_, i) => a[i * n + i]);
+    order.forEach((column, row) => {
+      values[row] = diagonal[column];
+      for (let k = 0; k < n; k++) a[row * n + k] = v[k * n + column];
+    });
+    return 0;
+  },
+
   invertLower(l, n) {
     for (let j = 0; j < n; j++) if (l[j * n + j] === 0) return j + 1;
     // Row by row: row i of L⁻¹ needs rows < i of L⁻¹ only, so it can overwrite row i of L once read.

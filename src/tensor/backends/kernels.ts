@@ -156,4 +156,12 @@ export interface Kernels {
   choleskyLower(a: Float64Array, n: number): number;
   /** LAPACK's dtrtri: overwrites a lower-triangular n×n matrix with its inverse. Returns 0, or k > 0 when the k-th diagonal entry is zero. */
   invertLower(l: Float64Array, n: number): number;
+  /** LAPACK's dpotrs: given L from {@link choleskyLower}, solves L·Lᵀ·x = r in place for each of m right-hand sides, the rows of `rhs` [m, n]. Returns 0. */
+  choleskySolveRows(l: Float64Array, n: number, rhs: Float64Array, m: number): number;
+  /**
+   * LAPACK's dsyevd: eigenvalues of a symmetric n×n matrix, ascending, into
+   * `values`; `a` is overwritten with the unit eigenvectors as its rows.
+   * Returns 0, or k > 0 when the iteration failed to converge.
+   */
+  symmetricEigen(a: Float64Array, n: number, values: Float64Array): number;
 }

@@ -9,11 +9,15 @@ import type { AttentionDims, Kernels, StridedView } from './kernels.js';
 
 type Positional = (...args: Array<Float32Array | number | null>) => void;
 
-interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'attentionBackward' | 'choleskyLower' | 'invertLower'> {
+type LapackKernel = 'choleskyLower' | 'invertLower' | 'choleskySolveRows' | 'symmetricEigen';
+
+interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'attentionBackward' | LapackKernel> {
   readonly sgemmBackend: 'openblas' | 'portable';
   /** Present when the addon was built with OpenBLAS (its LAPACK). */
   choleskyLower?: Kernels['choleskyLower'];
   invertLower?: Kernels['invertLower'];
+  choleskySolveRows?: Kernels['choleskySolveRows'];
+  symmetricEigen?: Kernels['symmetricEigen'];
   sgemmPortable: Kernels['sgemm'];
   attentionForward: Positional;
   attentionBackward: Positional;
@@ -51,13 +55,15 @@ export function loadNativeAddon(): NativeAddon | Error {
  */
 export function nativeKernels(addon: NativeAddon, portableSgemm = false): Kernels {
   const name = portableSgemm ? 'portable' : addon.sgemmBackend;
-  const lapack = !portableSgemm && addon.choleskyLower !== undefined && addon.invertLower !== undefined;
+  const lapack = !portableSgemm && addon.choleskyLower !== undefined && addon.symmetricEigen !== undefined;
   return {
     ...addon,
     name,
     sgemm: portableSgemm ? addon.sgemmPortable : addon.sgemm,
     choleskyLower: lapack ? addon.choleskyLower! : jsKernels.choleskyLower,
     invertLower: lapack ? addon.invertLower! : jsKernels.invertLower,
+    choleskySolveRows: lapack ? addon.choleskySolveRows! : jsKernels.choleskySolveRows,
+    symmetricEigen: lapack ? addon.symmetricEigen! : jsKernels.symmetricEigen,
     // The addon takes views flat (array, offset, ld) so that N-API reads numbers, not objects.
     attentionForward(dims, q, k, v, out, probs, past, keyStride) {
       addon.attentionForward(...flat(q), ...flat(k), ...flat(v), ...flat(out), probs, ...sizes(dims), past, keyStride);
