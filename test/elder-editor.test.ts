@@ -86,7 +86,7 @@ const stateDir = path.join(tmp, 'state');
 const state = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2', overrides: FIXTURE_TRAINING });
 const edits = applyAll(state, requests);
 
-test('default layers: six blocks ending at ~84% of the depth, the query never from the lower half, never block 0', () => {
+test('default blocks: six blocks ending at ~84% of the depth, the query never from the lower half, never block 0', () => {
   assert.deepEqual(defaultBlockRange(48), { firstBlock: 35, lastBlock: 40 });
   assert.deepEqual(defaultBlockRange(32), { firstBlock: 21, lastBlock: 26 });
   assert.deepEqual(defaultBlockRange(24), { firstBlock: 15, lastBlock: 20 });
@@ -103,6 +103,10 @@ test('default layers: six blocks ending at ~84% of the depth, the query never fr
     [config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha],
     ['elder', 2e-3, 'router', 8, true, 'subject', 16, 16],
   );
+  assert.deepEqual(
+    [config.queryMetric, config.gateBlock, config.queryRadius, config.matchedExperts],
+    ['whitened', config.firstBlock, 0.5, true],
+  );
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
@@ -113,7 +117,14 @@ test('settings that cannot work are refused before any training, naming the sett
   assert.throws(() => defaultElderConfig(big, { epsilon: 25 }), /epsilon 25 exceeds the largest possible distance between two codes \(24 bits/);
   // Top-1 of 8 experts: at most 2 bits per layer differ.
   assert.throws(() => defaultElderConfig(big, { experts: 8, topK: 1, epsilon: 13 }), /epsilon 13 exceeds .*\(12 bits/);
-  assert.throws(() => defaultElderConfig(big, { firstBlock: 0, lastBlock: 5 }), /layers 0-5 must satisfy 1 ≤ first/);
+  assert.throws(() => defaultElderConfig(big, { firstBlock: 0, lastBlock: 5 }), /blocks 0-5 must satisfy 1 ≤ first/);
+  // The gate reads below any expert; its metric is named; whitening needs a query it can factor.
+  const first = defaultElderConfig(big).firstBlock;
+  assert.throws(() => defaultElderConfig(big, { gateBlock: first + 1 }), new RegExp(`gate block ${first + 1} must be a block from 0 to the first edited block ${first}`));
+  assert.throws(() => defaultElderConfig(big, { queryMetric: 'cosine' as never }), /query metric must be one of euclidean, whitened/);
+  const wide = { ...big, width: 4096, ffnWidth: 16384 };
+  assert.equal(defaultElderConfig(wide).queryMetric, 'euclidean', 'a query wider than 2,048 defaults to the Euclidean metric');
+  assert.throws(() => defaultElderConfig(wide, { queryMetric: 'whitened' }), /"whitened" needs a gate query at most 2048 wide; mlp\.c_fc takes 4096/);
 });
 
 test('reliability: every edited prompt (and applied rephrase) answers its target', () => {
