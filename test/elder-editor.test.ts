@@ -103,10 +103,7 @@ test('default blocks: six blocks ending at ~84% of the depth, the query never fr
     [config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha],
     ['elder', 2e-3, 'router', 8, true, 'subject', 16, 16],
   );
-  assert.deepEqual(
-    [config.queryMetric, config.gateBlock, config.queryRadius, config.matchedExperts],
-    ['whitened', config.firstBlock, 0.5, true],
-  );
+  assert.deepEqual([config.queryMetric, config.gateBlock, config.queryRadius, config.matchedExperts], ['whitened', config.firstBlock, 0.5, true]);
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
@@ -120,7 +117,10 @@ test('settings that cannot work are refused before any training, naming the sett
   assert.throws(() => defaultElderConfig(big, { firstBlock: 0, lastBlock: 5 }), /blocks 0-5 must satisfy 1 ≤ first/);
   // The gate reads below any expert; its metric is named; whitening needs a query it can factor.
   const first = defaultElderConfig(big).firstBlock;
-  assert.throws(() => defaultElderConfig(big, { gateBlock: first + 1 }), new RegExp(`gate block ${first + 1} must be a block from 0 to the first edited block ${first}`));
+  assert.throws(
+    () => defaultElderConfig(big, { gateBlock: first + 1 }),
+    new RegExp(`gate block ${first + 1} must be a block from 0 to the first edited block ${first}`),
+  );
   assert.throws(() => defaultElderConfig(big, { queryMetric: 'cosine' as never }), /query metric must be one of euclidean, whitened/);
   const wide = { ...big, width: 4096, ffnWidth: 16384 };
   assert.equal(defaultElderConfig(wide).queryMetric, 'euclidean', 'a query wider than 2,048 defaults to the Euclidean metric');
