@@ -15,7 +15,7 @@ import path from 'node:path';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
 import { createEditor, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
-import { readGeneralText } from '../facts/general-text.js';
+import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer } from '../models/tokenizer.js';
@@ -163,9 +163,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       : [tokenizeEdit(tokenizer, model.config, { id: `locality ${i + 1}`, label: `locality ${i + 1}`, prompt: item.prompt, target: item.answer })],
   );
   const generalWindows = textWindows(
-    readGeneralText(),
-    (text) => tokenizer.encode(text),
-    model.config.eosTokenIds[0] ?? 0,
+    generalTextIds(readGeneralText(), (text) => tokenizer.encode(text), model.config.eosTokenIds[0] ?? 0),
     Math.min(128, model.config.contextLength),
   );
 
@@ -315,21 +313,10 @@ function runMethod(
   return result;
 }
 
-/** Up to {@link GENERAL_TEXT_WINDOWS} consecutive windows of `length` tokens over the documents joined by end-of-text. */
-function textWindows(documents: readonly string[], encode: (text: string) => number[], endOfText: number, length: number): number[][] {
-  const windows: number[][] = [];
-  let current: number[] = [];
-  for (const doc of documents) {
-    for (const id of [...encode(doc), endOfText]) {
-      current.push(id);
-      if (current.length === length) {
-        windows.push(current);
-        current = [];
-        if (windows.length === GENERAL_TEXT_WINDOWS) return windows;
-      }
-    }
-  }
-  return windows;
+/** Up to {@link GENERAL_TEXT_WINDOWS} consecutive windows of `length` tokens of `ids`. */
+function textWindows(ids: readonly number[], length: number): number[][] {
+  const count = Math.min(GENERAL_TEXT_WINDOWS, Math.floor(ids.length / length));
+  return Array.from({ length: count }, (_, w) => ids.slice(w * length, (w + 1) * length));
 }
 
 /** The run's seed for a seeded method, unless the settings name one. */

@@ -20,6 +20,16 @@ export function heldOutDocuments(documents: readonly string[]): string[] {
   return documents.filter((_, i) => i % VALIDATION_EVERY === VALIDATION_EVERY - 1);
 }
 
+/** General documents as one token stream, each followed by end-of-text (how pretraining saw them). */
+export function generalTextIds(documents: readonly string[], encode: (text: string) => readonly number[], endOfText: number): number[] {
+  const ids: number[] = [];
+  for (const doc of documents) {
+    for (const id of encode(doc)) ids.push(id);
+    ids.push(endOfText);
+  }
+  return ids;
+}
+
 /** One JSON string per line. */
 export function readGeneralText(file = defaultGeneralTextPath()): string[] {
   let lines: string[];

@@ -2,6 +2,7 @@
 import type { DecoderLM } from '../models/decoder.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { validationLoss } from '../train/pretrain.js';
+import { generalTextIds } from './general-text.js';
 
 export function generalTextPerplexity(
   model: DecoderLM,
@@ -9,12 +10,7 @@ export function generalTextPerplexity(
   documents: readonly string[],
   batchSize = 8,
 ): { perplexity: number; tokens: number } {
-  const endOfText = model.config.eosTokenIds[0] ?? 0;
-  const ids: number[] = [];
-  for (const doc of documents) {
-    for (const id of tokenizer.encode(doc)) ids.push(id);
-    ids.push(endOfText);
-  }
+  const ids = generalTextIds(documents, (text) => tokenizer.encode(text), model.config.eosTokenIds[0] ?? 0);
   const windowLength = Math.min(128, model.config.contextLength);
   const tokens = Int32Array.from(ids);
   const loss = validationLoss(model, tokens, { batchSize, windowLength, evalWindows: Number.MAX_SAFE_INTEGER });

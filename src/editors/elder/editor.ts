@@ -85,7 +85,7 @@ export interface EditMemory {
   query: Float32Array;
   /** The subject key (input of the subject site at the subject's last token), when the edit named its subject. */
   subjectKey: Float32Array | null;
-  /** The subject gate's query (input of the gate site at the last prompt token); the router query when the gate reads the same site. */
+  /** The subject gate's query (input of the gate site at the last prompt token); the router query when the gate reads the same site or the gate is the code gate. */
   gateQuery: Float32Array;
 }
 
@@ -316,7 +316,7 @@ export class ElderEditor implements Editor {
    * site may be the first edited linear itself, deciding before it applies).
    */
   get decisionSite(): string {
-    return this.config.gate === 'subject' && this.config.gateBlock > this.config.firstBlock - 1 ? this.gateSite : this.querySite;
+    return this.config.gate === 'subject' && this.config.gateBlock >= this.config.firstBlock ? this.gateSite : this.querySite;
   }
 
   /**
@@ -343,6 +343,8 @@ export class ElderEditor implements Editor {
       if (want.tokenStates === true) tokenStates = promptTokenStates(input, queryRows);
     });
     const hidden = frozenBlocks(this.model, tokens, firstBlock, hooks);
+    // The code gate reads no gate query: the router's stands in, without running the first edited block.
+    if (this.config.gate !== 'subject') gateQuery ??= query;
     if (gateQuery === undefined) {
       const gateHooks = new Map<string, LinearHook>();
       runBefore(gateHooks, this.gateSite, (input) => (gateQuery = selectRows(input, queryRows)));
@@ -475,8 +477,8 @@ export class ElderEditor implements Editor {
       const width = gateQueries.lastDim;
       const matched = this.subjectGate().match(gateQueries.data.subarray(b * width, (b + 1) * width), tokenStates[b]);
       const deferred = codeDeferred || matched === null;
-      if (deferred || !this.config.matchedExperts) return { deferred, matched, distance: nearest.distance, nearestId: nearest.id, experts };
-      return { deferred, matched, distance: nearest.distance, nearestId: nearest.id, experts: this.routeAsEdit(routing, b, matched!) };
+      const used = !deferred && this.config.matchedExperts ? this.routeAsEdit(routing, b, matched!) : experts;
+      return { deferred, matched, distance: nearest.distance, nearestId: nearest.id, experts: used };
     });
     return { routing, decisions };
   }

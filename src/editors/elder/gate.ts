@@ -137,7 +137,11 @@ function someTokenNear(tokenStates: Float32Array, tokens: number, key: Float32Ar
  */
 function withinLabelCovariance(entries: readonly GateEntry[], width: number): Float64Array {
   const byLabel = new Map<string, Float32Array[]>();
-  for (const e of entries) byLabel.set(e.label, [...(byLabel.get(e.label) ?? []), e.gateQuery]);
+  for (const e of entries) {
+    const queries = byLabel.get(e.label);
+    if (queries === undefined) byLabel.set(e.label, [e.gateQuery]);
+    else queries.push(e.gateQuery);
+  }
   const deviations: Float32Array[] = [];
   let dof = 0;
   for (const queries of byLabel.values()) {
