@@ -75,6 +75,7 @@ test('ZsRE records (string and list rephrasings) and COUNTERFACT records read in
     target: 'English',
     rephrases: ['Danielle Darrieux spoke'],
     locality: [{ prompt: 'The native language of Léon Blum is', answer: 'French' }],
+    trueTarget: 'French',
     subject: 'Danielle Darrieux',
   });
 });

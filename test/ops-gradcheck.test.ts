@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   add,
+  addToRows,
   attention,
   crossEntropy,
   embedding,
@@ -15,8 +16,10 @@ import {
   rmsNorm,
   rope,
   routedLora,
+  rowWeightedSquares,
   scale,
   selectRows,
+  softCrossEntropy,
   softmax,
   splitColumns,
   swiglu,
@@ -168,6 +171,57 @@ test('crossEntropy: gradient and value against a direct computation', () => {
     expected += lse - row[targets[r]];
   }
   assert.ok(Math.abs(loss.item() - expected / 3) < 1e-5);
+});
+
+test('softCrossEntropy: KL(p‖softmax(z)) in value, and its gradient against finite differences', () => {
+  const logits = input([2, 5], 2);
+  const probs = new Float32Array(10);
+  for (let r = 0; r < 2; r++) {
+    const raw = Array.from({ length: 5 }, () => Math.exp(rng.normal()));
+    const total = raw.reduce((a, b) => a + b, 0);
+    raw.forEach((v, c) => {
+      probs[r * 5 + c] = v / total;
+    });
+  }
+  assert.ok(gradCheck(([a]) => softCrossEntropy(a, probs), [logits]) <= 1);
+  let expected = 0;
+  for (let r = 0; r < 2; r++) {
+    const row = Array.from(logits.data.subarray(r * 5, r * 5 + 5));
+    const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+    for (let c = 0; c < 5; c++) expected += probs[r * 5 + c] * (Math.log(probs[r * 5 + c]) - (row[c] - lse));
+  }
+  assert.ok(Math.abs(softCrossEntropy(logits, probs).item() - expected / 2) < 1e-5);
+  // Against itself, the divergence is zero.
+  const same = new Float32Array(10);
+  for (let r = 0; r < 2; r++) {
+    const row = Array.from(logits.data.subarray(r * 5, r * 5 + 5));
+    const total = row.reduce((s, v) => s + Math.exp(v), 0);
+    row.forEach((v, c) => {
+      same[r * 5 + c] = Math.exp(v) / total;
+    });
+  }
+  assert.ok(Math.abs(softCrossEntropy(logits, same).item()) < 1e-5);
+});
+
+test('rowWeightedSquares: Σ w_r‖x_r‖², and its gradient against finite differences', () => {
+  const x = input([3, 4]);
+  const weights = [0.5, 2, 1];
+  assert.ok(gradCheck(([a]) => rowWeightedSquares(a, weights), [x]) <= 1);
+  let expected = 0;
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) expected += weights[r] * x.data[r * 4 + c] ** 2;
+  assert.ok(Math.abs(rowWeightedSquares(x, weights).item() - expected) < 1e-4);
+});
+
+test('addToRows adds value rows at chosen rows, and routes gradients to both', () => {
+  const x = input([2, 3, 4]);
+  const values = input([2, 4]);
+  const rows = Int32Array.from([1, 4, 5]);
+  const which = Int32Array.from([0, 1, 1]);
+  assert.ok(gradCheck(([a, v]) => addToRows(a, rows, v, which), [x, values]) <= 1);
+  const out = addToRows(x, rows, values, which);
+  assert.ok(Math.abs(out.data[4 * 4 + 2] - (x.data[4 * 4 + 2] + values.data[4 + 2])) < 1e-6);
+  assert.equal(out.data[0], x.data[0]);
+  assert.throws(() => addToRows(x, Int32Array.from([6]), values, Int32Array.from([0])), /row 6 outside/);
 });
 
 test('selectRows, splitColumns and reshape route gradients back', () => {

@@ -4,6 +4,7 @@ import { ElderError, UsageError } from '../util/errors.js';
 import { type CommandSpec, HelpRequested } from './args.js';
 import { ASK_COMMAND, askCommand } from './commands/ask.js';
 import { BENCH_EDIT_COMMAND, benchEditCommand } from './commands/bench-edit.js';
+import { COVARIANCE_COMMAND, covarianceCommand } from './commands/covariance.js';
 import { DEMO_COMMAND, demoCommand } from './commands/demo.js';
 import { EDIT_COMMAND, editCommand } from './commands/edit.js';
 import { EVAL_BASE_COMMAND, evalBaseCommand } from './commands/eval-base.js';
@@ -13,6 +14,7 @@ import { LOGITS_COMMAND, logitsCommand } from './commands/logits.js';
 import { RETRACT_COMMAND, retractCommand } from './commands/retract.js';
 import { SERVE_COMMAND, serveCommand } from './commands/serve.js';
 import { STATE_COMMAND, stateCommand } from './commands/state.js';
+import { TRACE_COMMAND, traceCommand } from './commands/trace.js';
 
 const commands: Array<{ spec: CommandSpec; run: (argv: string[]) => void | Promise<void> }> = [
   { spec: DEMO_COMMAND, run: demoCommand },
@@ -23,6 +25,8 @@ const commands: Array<{ spec: CommandSpec; run: (argv: string[]) => void | Promi
   { spec: SERVE_COMMAND, run: serveCommand },
   { spec: BENCH_EDIT_COMMAND, run: benchEditCommand },
   { spec: EVAL_BASE_COMMAND, run: evalBaseCommand },
+  { spec: TRACE_COMMAND, run: traceCommand },
+  { spec: COVARIANCE_COMMAND, run: covarianceCommand },
   { spec: INFO_COMMAND, run: infoCommand },
   { spec: LOGITS_COMMAND, run: logitsCommand },
   { spec: GENERATE_COMMAND, run: generateCommand },

@@ -30,6 +30,8 @@ export interface TokenizedEdit {
   targetIds: number[];
   /** Index in `promptIds` of the subject's last token, when the edit names a subject its prompt contains. */
   subjectEnd?: number;
+  /** Index in `promptIds` of the subject's first token (with `subjectEnd`). */
+  subjectStart?: number;
 }
 
 /**
@@ -51,11 +53,25 @@ export interface EditText {
 
 /** Index of the subject's last token in the prompt's ids (the last occurrence), or undefined when the prompt lacks it. */
 export function subjectEndOf(tokenizer: TextTokenizer, prompt: string, promptIds: readonly number[], subject: string | undefined): number | undefined {
+  return subjectSpanOf(tokenizer, prompt, promptIds, subject)?.end;
+}
+
+/** Indices of the subject's first and last tokens in the prompt's ids (its last occurrence), or undefined when the prompt lacks it. */
+export function subjectSpanOf(
+  tokenizer: TextTokenizer,
+  prompt: string,
+  promptIds: readonly number[],
+  subject: string | undefined,
+): { start: number; end: number } | undefined {
   if (subject === undefined || subject === '') return undefined;
   const at = prompt.lastIndexOf(subject);
   if (at < 0) return undefined;
   const end = tokenizer.encode(prompt.slice(0, at + subject.length)).length - 1;
-  return end >= 0 ? Math.min(end, promptIds.length - 1) : undefined;
+  if (end < 0) return undefined;
+  const last = Math.min(end, promptIds.length - 1);
+  // Tokens wholly before the subject; a token merging across its first character counts as the subject's.
+  const before = at === 0 ? 0 : tokenizer.encode(prompt.slice(0, at).trimEnd()).length;
+  return { start: Math.min(before, last), end: last };
 }
 
 export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit: EditText): TokenizedEdit {
@@ -77,8 +93,8 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
       `edit ${quote(edit.id)}: prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`,
     );
   }
-  const subjectEnd = subjectEndOf(tokenizer, edit.prompt, promptIds, edit.subject);
-  return subjectEnd === undefined ? { ...edit, promptIds, targetIds } : { ...edit, promptIds, targetIds, subjectEnd };
+  const span = subjectSpanOf(tokenizer, edit.prompt, promptIds, edit.subject);
+  return span === undefined ? { ...edit, promptIds, targetIds } : { ...edit, promptIds, targetIds, subjectEnd: span.end, subjectStart: span.start };
 }
 
 /**

@@ -7,16 +7,35 @@
 
 import type { DecoderLM } from '../models/decoder.js';
 import { UsageError } from '../util/errors.js';
+import { type AlphaEditConfig, AlphaEditEditor, defaultAlphaEditConfig } from './baselines/alphaedit.js';
 import { defaultFtlConfig, FtlEditor } from './baselines/ft-l.js';
 import { defaultGraceConfig, GraceEditor } from './baselines/grace.js';
 import { defaultLoraConfig, LoraEditor } from './baselines/lora.js';
 import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
+import { defaultMemitConfig, type MemitConfig, MemitEditor } from './baselines/memit.js';
+import { defaultRomeConfig, type RomeConfig, RomeEditor } from './baselines/rome.js';
 import { defaultTPatcherConfig, TPatcherEditor } from './baselines/t-patcher.js';
+import { defaultWilkeConfig, type WilkeConfig, WilkeEditor } from './baselines/wilke.js';
+import type { EditorResources } from './common/resources.js';
 import type { Editor } from './editor.js';
 import { defaultElderConfig, type ElderConfig, paperElderConfig } from './elder/config.js';
 import { ElderEditor } from './elder/editor.js';
 
-export const METHODS = ['elder', 'elder-paper', 'grace', 'melo', 'ft-l', 'lora', 't-patcher', 'elder-noguide', 'elder-balance'] as const;
+export const METHODS = [
+  'elder',
+  'elder-paper',
+  'grace',
+  'melo',
+  'ft-l',
+  'lora',
+  't-patcher',
+  'rome',
+  'wilke',
+  'memit',
+  'alphaedit',
+  'elder-noguide',
+  'elder-balance',
+] as const;
 export type MethodName = (typeof METHODS)[number];
 
 /** Per method, configuration fields to override (`{"elder": {"lr": 0.01}}`). */
@@ -27,7 +46,7 @@ interface MethodSpec<Config extends object> {
   defaults(model: DecoderLM): Config;
   /** The configuration actually run: the defaults with the (checked) overrides, completed by the method. */
   configure(model: DecoderLM, merged: Config): Config;
-  build(model: DecoderLM, config: Config): Editor;
+  build(model: DecoderLM, config: Config, resources: EditorResources): Editor;
 }
 
 const asIs = <Config extends object>(_model: DecoderLM, merged: Config): Config => merged;
@@ -55,7 +74,30 @@ const SPECS: { [M in MethodName]: MethodSpec<object> } = {
   'ft-l': { defaults: (model) => defaultFtlConfig(model), configure: asIs, build: (model, config) => new FtlEditor(model, config as never) },
   lora: { defaults: (model) => defaultLoraConfig(model), configure: asIs, build: (model, config) => new LoraEditor(model, config as never) },
   't-patcher': { defaults: (model) => defaultTPatcherConfig(model), configure: asIs, build: (model, config) => new TPatcherEditor(model, config as never) },
+  rome: {
+    defaults: (model) => defaultRomeConfig(model),
+    configure: asIs,
+    build: (model, config, resources) => new RomeEditor(model, config as RomeConfig, resources),
+  },
+  wilke: {
+    defaults: (model) => defaultWilkeConfig(model),
+    configure: asIs,
+    build: (model, config, resources) => new WilkeEditor(model, config as WilkeConfig, resources),
+  },
+  memit: {
+    defaults: (model) => defaultMemitConfig(model),
+    configure: asIs,
+    build: (model, config, resources) => new MemitEditor(model, config as MemitConfig, resources),
+  },
+  alphaedit: {
+    defaults: (model) => defaultAlphaEditConfig(model),
+    configure: asIs,
+    build: (model, config, resources) => new AlphaEditEditor(model, config as AlphaEditConfig, resources),
+  },
 };
+
+/** Methods that write base weights from key covariances (they need `keyCovariances` among the resources). */
+export const LOCATE_METHODS: readonly MethodName[] = ['rome', 'wilke', 'memit', 'alphaedit'];
 
 export function isMethod(name: string): name is MethodName {
   return (METHODS as readonly string[]).includes(name);
@@ -71,8 +113,17 @@ export function methodIsSeeded(method: MethodName, model: DecoderLM): boolean {
   return 'seed' in methodDefaults(method, model);
 }
 
-/** A fresh editor of `method` over the (frozen, shared) model, and the configuration it runs with. */
-export function createEditor(method: MethodName, model: DecoderLM, settings: MethodSettings = {}): { editor: Editor; config: object } {
+/**
+ * A fresh editor of `method` over the (frozen, shared) model, and the
+ * configuration it runs with. `resources`: what some methods need besides
+ * (key covariances and the tokenizer for the locate-then-edit methods).
+ */
+export function createEditor(
+  method: MethodName,
+  model: DecoderLM,
+  settings: MethodSettings = {},
+  resources: EditorResources = {},
+): { editor: Editor; config: object } {
   const spec = SPECS[method];
   const defaults = spec.defaults(model) as Record<string, unknown>;
   const overrides = settings[method] ?? {};
@@ -83,5 +134,5 @@ export function createEditor(method: MethodName, model: DecoderLM, settings: Met
   }
   model.setRequiresGrad(false);
   const config = spec.configure(model, { ...defaults, ...overrides });
-  return { editor: spec.build(model, config), config };
+  return { editor: spec.build(model, config, resources), config };
 }

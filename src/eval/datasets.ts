@@ -33,6 +33,8 @@ export interface BenchRecord {
   relation?: string;
   /** What the edit is about, where the record names it (ZsRE and elder JSONL `subject`, COUNTERFACT `requested_rewrite.subject`). */
   subject?: string;
+  /** The answer before the edit, where the record names it (COUNTERFACT `target_true`): what causal tracing looks for. */
+  trueTarget?: string;
 }
 
 /** Reads a dataset file; the format is guessed from the first record when not given. */
@@ -145,6 +147,7 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
         typeof targetTrue === 'string' ? { prompt, answer: targetTrue } : { prompt },
       ),
     ...(typeof rewrite.relation_id === 'string' ? { relation: rewrite.relation_id } : {}),
+    ...(typeof targetTrue === 'string' ? { trueTarget: targetTrue } : {}),
     subject,
   };
 }

@@ -12,9 +12,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { EditorResources } from '../editors/common/resources.js';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
-import { createEditor, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
+import { CovarianceCache, cachedCovariances } from '../editors/locate/covariance.js';
+import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-text.js';
+import { createEditor, LOCATE_METHODS, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
@@ -174,12 +177,33 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const baseUneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
   const basePerplexity = Math.exp(textLoss(model, null, generalWindows));
 
+  // Key covariances (locate-then-edit methods) are read from the cache, or measured once on the model as loaded.
+  const resources: EditorResources = {
+    encode: (text) => tokenizer.encode(text),
+    note: log,
+    ...(options.methods.some((m) => LOCATE_METHODS.includes(m))
+      ? {
+          keyCovariances: cachedCovariances(
+            model,
+            new CovarianceCache(),
+            covarianceText({
+              modelDir: options.modelDir,
+              tokenizer,
+              endOfText: model.config.eosTokenIds[0] ?? 0,
+              windowLength: Math.min(128, model.config.contextLength),
+              tokens: COVARIANCE_TOKENS,
+            }),
+            log,
+          ),
+        }
+      : {}),
+  };
   for (const method of options.methods) {
     if (progress.finished.some((r) => r.method === method)) {
       log(`${method}: finished in an earlier run, kept`);
       continue;
     }
-    const result = runMethod(method, { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, log });
+    const result = runMethod(method, { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, resources, log });
     progress.finished.push(result);
     writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
   }
@@ -238,15 +262,17 @@ interface RunInputs {
   factItems: TargetItem[];
   /** Held-out general text in equal windows. */
   generalWindows: number[][];
+  /** What methods need besides the model (key covariances, the tokenizer). */
+  resources: EditorResources;
   log: (line: string) => void;
 }
 
 function runMethod(
   method: MethodName,
-  { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, log }: RunInputs,
+  { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, resources, log }: RunInputs,
 ): MethodResult {
   const settings = methodIsSeeded(method, model) ? withSeed(options.settings, method, options.seed) : options.settings;
-  const { editor, config } = createEditor(method, model, settings);
+  const { editor, config } = createEditor(method, model, settings, resources);
   const display = new Progress(edits.length, method);
   const retention: RetentionPoint[] = [];
   const diagnostics: NonNullable<MethodResult['diagnostics']> = [];

@@ -19,6 +19,22 @@ export function defaultSiteKind(config: ModelConfig): string {
   return config.architecture === 'gpt2' ? 'mlp.c_fc' : 'mlp.down_proj';
 }
 
+/**
+ * The MLP's output projection (GPT-2 `mlp.c_proj`, LLaMA `mlp.down_proj`):
+ * the linear locate-then-edit methods rewrite, reading its input as a key
+ * and its output as the key's value (ROME's key–value view of the MLP).
+ */
+export function mlpOutputSite(config: ModelConfig): string {
+  return config.architecture === 'gpt2' ? 'mlp.c_proj' : 'mlp.down_proj';
+}
+
+/** Throws a UsageError unless `block` is a block of the model. */
+export function checkBlock(config: ModelConfig, block: number, what: string): void {
+  if (!Number.isInteger(block) || block < 0 || block >= config.layers) {
+    throw new UsageError(`${what} ${block} is not a block of this model (0..${config.layers - 1})`);
+  }
+}
+
 export function defaultSite(model: DecoderLM): EditSite {
   return { site: defaultSiteKind(model.config), ...defaultBlockRange(model.config.layers) };
 }

@@ -8,10 +8,12 @@
  */
 import type { DecoderLM } from '../../models/decoder.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { ShapeError } from '../../util/errors.js';
+import { NonFiniteError, ShapeError } from '../../util/errors.js';
 
 export class BaseWeightEdits {
   private readonly originals = new Map<string, Float32Array>();
+  /** While {@link atomically} runs: each weight's values before its first write in it. */
+  private pending: Map<string, Float32Array> | null = null;
 
   constructor(private readonly model: DecoderLM) {}
 
@@ -29,7 +31,9 @@ export class BaseWeightEdits {
     if (delta.shape.length !== 2 || delta.shape[0] !== inDim || delta.shape[1] !== outDim) {
       throw new ShapeError(`a weight edit of ${name} must be [${inDim}, ${outDim}] (in, out), got [${delta.shape.join(', ')}]`);
     }
+    if (!delta.data.every(Number.isFinite)) throw new NonFiniteError(`a weight edit of ${name} holds a non-finite value; nothing was written`);
     if (!this.originals.has(name)) this.originals.set(name, weight.data.slice());
+    if (this.pending !== null && !this.pending.has(name)) this.pending.set(name, weight.data.slice());
     const w = weight.data;
     const d = delta.data;
     if (!transposed) {
@@ -37,6 +41,25 @@ export class BaseWeightEdits {
       return;
     }
     for (let i = 0; i < inDim; i++) for (let o = 0; o < outDim; o++) w[o * inDim + i] += d[i * outDim + o];
+  }
+
+  /**
+   * Runs `write`, which may add to any number of weights: if it throws, each
+   * weight it wrote is put back as it was before, so a failed batch (a
+   * singular solve, a non-finite loss) leaves no half-written edit behind.
+   */
+  atomically<T>(write: () => T): T {
+    if (this.pending !== null) return write();
+    const pending = new Map<string, Float32Array>();
+    this.pending = pending;
+    try {
+      return write();
+    } catch (error) {
+      for (const [name, before] of pending) this.model.parameters.get(name)!.data.set(before);
+      throw error;
+    } finally {
+      this.pending = null;
+    }
   }
 
   /** Names of the base weights written so far. */

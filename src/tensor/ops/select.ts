@@ -82,3 +82,38 @@ export function replaceRows(x: Tensor, rows: Int32Array, values: Tensor, valueIn
   });
   return out;
 }
+
+/**
+ * x with `values` row `valueIndex[i]` added to row `rows[i]` (x viewed as
+ * [rows, lastDim], values [V, lastDim]): a shift applied at chosen positions
+ * (a locate-then-edit method's value shift at the subject's last token).
+ * Gradients: x receives dy unchanged; each value row the sum over its rows.
+ */
+export function addToRows(x: Tensor, rows: Int32Array, values: Tensor, valueIndex: Int32Array): Tensor {
+  const width = x.lastDim;
+  if (values.lastDim !== width) throw new ShapeError(`addToRows: values have ${values.lastDim} columns, x has ${width}`);
+  if (valueIndex.length !== rows.length) throw new ShapeError(`addToRows: ${rows.length} rows but ${valueIndex.length} value indices`);
+  const out = new Tensor(x.data.slice(), x.shape);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const source = valueIndex[i];
+    if (!(row >= 0 && row < x.rows)) throw new ShapeError(`addToRows: row ${row} outside 0..${x.rows - 1}`);
+    if (!(source >= 0 && source < values.rows)) throw new ShapeError(`addToRows: value ${source} outside 0..${values.rows - 1}`);
+    for (let c = 0; c < width; c++) out.data[row * width + c] += values.data[source * width + c];
+  }
+  recordGrad(out, [x, values], (dy) => {
+    if (x.requiresGrad) {
+      const grad = x.gradBuffer();
+      for (let i = 0; i < dy.length; i++) grad[i] += dy[i];
+    }
+    if (values.requiresGrad) {
+      const grad = values.gradBuffer();
+      for (let i = 0; i < rows.length; i++) {
+        const dst = valueIndex[i] * width;
+        const src = rows[i] * width;
+        for (let c = 0; c < width; c++) grad[dst + c] += dy[src + c];
+      }
+    }
+  });
+  return out;
+}

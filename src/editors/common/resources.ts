@@ -1,0 +1,15 @@
+/**
+ * What an editor may need beyond the model and its configuration, handed in
+ * by whoever builds it (the benchmark runner, a test): methods that need
+ * none ignore it, and a method that needs what is missing says so when built.
+ */
+import type { KeyCovariance } from '../locate/covariance.js';
+
+export interface EditorResources {
+  /** Key covariances of the MLP output projection at `blocks` (locate-then-edit methods), read from the cache or measured. */
+  keyCovariances?(blocks: readonly number[]): KeyCovariance[];
+  /** The model's tokenizer (methods that build prompts of their own, as ROME's "{subject} is a"). */
+  encode?(text: string): number[];
+  /** One-line notes for the user (a solve that had to be regularised). */
+  note?(line: string): void;
+}
