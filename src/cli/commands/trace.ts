@@ -63,7 +63,9 @@ export function traceCommand(argv: string[]): void {
     progress.update(done, `${samples} noise samples each`, { final: done === facts.length }),
   );
   fs.mkdirSync(outDir, { recursive: true });
-  const record = { model: modelDir, data: dataFile, ...result };
+  // Paths inside elder's folder are recorded relative to it, so a committed trace names no machine.
+  const shown = (file: string) => (path.resolve(file).startsWith(packageRoot()) ? path.relative(packageRoot(), path.resolve(file)) : file);
+  const record = { model: shown(modelDir), data: shown(dataFile), ...result };
   writeFileAtomic(path.join(outDir, 'trace.json'), [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
   const svg = lineChart(
     [
