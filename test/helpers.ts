@@ -1,5 +1,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { tokenizeEdit } from '../src/editors/edit.js';
+import { readDataset } from '../src/eval/datasets.js';
+import { buildStream } from '../src/eval/protocol.js';
+import { defaultModelDir } from '../src/models/default-model.js';
+import { loadModel } from '../src/models/load.js';
 import { packageRoot } from '../src/tensor/backends/native.js';
 import { backward, Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
@@ -109,4 +114,19 @@ export function gradCheck(f: (inputs: Tensor[]) => Tensor, inputs: Tensor[], { e
     }
   }
   return worst;
+}
+
+/**
+ * elder-facts, its tokenizer, and the first record of its facts benchmark:
+ * the record's edits (prompt and rephrasing, tokenized) and its locality
+ * prompts (other subjects' facts). Baseline tests edit this one record.
+ */
+export function factsFirstRecord() {
+  const { model, tokenizer } = loadModel(defaultModelDir());
+  const tok = tokenizer!;
+  const dataset = readDataset(path.join(repoRoot, 'bench', 'data', 'facts', 'counterfact.json'), 'counterfact');
+  const record = buildStream(dataset.records, 1).stream[0];
+  const edits = record.edits.map((e) => tokenizeEdit(tok, model.config, e));
+  const unrelated = record.locality.map((item) => tok.encode(item.prompt));
+  return { model, tok, record, edits, unrelated };
 }

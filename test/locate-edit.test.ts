@@ -6,31 +6,20 @@ import { test } from 'node:test';
 import type { WilkeEditor } from '../src/editors/baselines/wilke.js';
 import type { EditorResources } from '../src/editors/common/resources.js';
 import { BaseWeightEdits } from '../src/editors/common/weight-edits.js';
-import { tokenizeEdit } from '../src/editors/edit.js';
 import { CovarianceCache, type KeyCovariance, measureKeyCovariances, StaleCovarianceError, tokenWindows } from '../src/editors/locate/covariance.js';
 import { nullSpaceBasis, projectedUpdate, rankOneUpdate, spreadUpdate } from '../src/editors/locate/solve.js';
 import { createEditor, LOCATE_METHODS } from '../src/editors/registry.js';
 import { causalTrace, windowAround } from '../src/eval/causal-trace.js';
-import { readDataset } from '../src/eval/datasets.js';
 import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
-import { buildStream } from '../src/eval/protocol.js';
 import { generalTextIds, readGeneralText } from '../src/facts/general-text.js';
-import { defaultModelDir } from '../src/models/default-model.js';
 import { weightsFingerprint } from '../src/models/fingerprint.js';
-import { loadModel } from '../src/models/load.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { NonFiniteError, UsageError } from '../src/util/errors.js';
 import { Random } from '../src/util/random.js';
-import { repoRoot } from './helpers.js';
+import { factsFirstRecord } from './helpers.js';
 
 // elder-facts, the first record of its facts benchmark, and key covariances over a little of its text.
-const { model, tokenizer } = loadModel(defaultModelDir());
-const tok = tokenizer!;
-const dataset = readDataset(path.join(repoRoot, 'bench', 'data', 'facts', 'counterfact.json'), 'counterfact');
-const { stream } = buildStream(dataset.records, 1);
-const record = stream[0];
-const edits = record.edits.map((e) => tokenizeEdit(tok, model.config, e));
-const unrelated = record.locality.map((item) => tok.encode(item.prompt));
+const { model, tok, edits, unrelated } = factsFirstRecord();
 // 8,192 tokens of held-out general text: enough for a usable C in a test, far from the 100,000 a real run averages.
 const windows = tokenWindows(
   generalTextIds(readGeneralText(), (t) => tok.encode(t), model.config.eosTokenIds[0]),

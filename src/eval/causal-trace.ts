@@ -13,6 +13,7 @@
  */
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { selectRows } from '../tensor/ops/select.js';
+import { softmax } from '../tensor/ops/softmax.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
 import { UsageError } from '../util/errors.js';
 import { Random } from '../util/random.js';
@@ -146,15 +147,8 @@ export function windowAround(block: number, window: number, layers: number): num
 /** Mean probability of `answerId` at `rows` after running every block on `embedded` with `hooks`. */
 function answerProbability(model: DecoderLM, embedded: Tensor, rows: Int32Array, answerId: number, hooks: Map<string, LinearHook>): number {
   const hidden = model.finalNorm(model.runBlocks(embedded, 0, model.config.layers, { hooks }));
-  const logits = model.lmHead(selectRows(hidden, rows));
-  const vocab = logits.lastDim;
+  const probs = softmax(model.lmHead(selectRows(hidden, rows)));
   let total = 0;
-  for (let r = 0; r < logits.rows; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < vocab; c++) max = Math.max(max, logits.data[r * vocab + c]);
-    let sum = 0;
-    for (let c = 0; c < vocab; c++) sum += Math.exp(logits.data[r * vocab + c] - max);
-    total += Math.exp(logits.data[r * vocab + answerId] - max) / sum;
-  }
-  return total / logits.rows;
+  for (let r = 0; r < probs.rows; r++) total += probs.data[r * probs.lastDim + answerId];
+  return total / probs.rows;
 }

@@ -12,6 +12,7 @@ import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { softCrossEntropy } from '../../tensor/ops/crossentropy.js';
 import { rowWeightedSquares } from '../../tensor/ops/reduce.js';
 import { addToRows, selectRows } from '../../tensor/ops/select.js';
+import { softmax } from '../../tensor/ops/softmax.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { mlpOutputSite } from '../common/sites.js';
 import { type StepReport, trainLoop } from '../common/train-loop.js';
@@ -127,17 +128,7 @@ function logitsAt(model: DecoderLM, essence: EssenceBatch, prefix: Tensor, block
 }
 
 function distributionAt(model: DecoderLM, essence: EssenceBatch, prefix: Tensor, block: number, hooks: Map<string, LinearHook>): Float32Array {
-  const logits = logitsAt(model, essence, prefix, block, hooks);
-  const vocab = logits.lastDim;
-  const probs = new Float32Array(logits.size);
-  for (let r = 0; r < logits.rows; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < vocab; c++) max = Math.max(max, logits.data[r * vocab + c]);
-    let total = 0;
-    for (let c = 0; c < vocab; c++) total += Math.exp(logits.data[r * vocab + c] - max);
-    for (let c = 0; c < vocab; c++) probs[r * vocab + c] = Math.exp(logits.data[r * vocab + c] - max) / total;
-  }
-  return probs;
+  return softmax(logitsAt(model, essence, prefix, block, hooks)).data;
 }
 
 /** Scales each row of `data` [rows, width] down to at most its `maxNorms` entry. */

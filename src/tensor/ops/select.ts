@@ -53,34 +53,7 @@ export function splitColumns(x: Tensor, widths: readonly number[]): Tensor[] {
  * none; each value row receives the sum over the rows it replaced.
  */
 export function replaceRows(x: Tensor, rows: Int32Array, values: Tensor, valueIndex: Int32Array): Tensor {
-  const width = x.lastDim;
-  if (values.lastDim !== width) throw new ShapeError(`replaceRows: values have ${values.lastDim} columns, x has ${width}`);
-  if (valueIndex.length !== rows.length) throw new ShapeError(`replaceRows: ${rows.length} rows but ${valueIndex.length} value indices`);
-  const out = new Tensor(x.data.slice(), x.shape);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    const source = valueIndex[i];
-    if (!(row >= 0 && row < x.rows)) throw new ShapeError(`replaceRows: row ${row} outside 0..${x.rows - 1}`);
-    if (!(source >= 0 && source < values.rows)) throw new ShapeError(`replaceRows: value ${source} outside 0..${values.rows - 1}`);
-    out.data.set(values.data.subarray(source * width, (source + 1) * width), row * width);
-  }
-  recordGrad(out, [x, values], (dy) => {
-    if (x.requiresGrad) {
-      const dx = dy.slice();
-      for (const row of rows) dx.fill(0, row * width, (row + 1) * width);
-      const grad = x.gradBuffer();
-      for (let i = 0; i < dx.length; i++) grad[i] += dx[i];
-    }
-    if (values.requiresGrad) {
-      const grad = values.gradBuffer();
-      for (let i = 0; i < rows.length; i++) {
-        const dst = valueIndex[i] * width;
-        const src = rows[i] * width;
-        for (let c = 0; c < width; c++) grad[dst + c] += dy[src + c];
-      }
-    }
-  });
-  return out;
+  return scatterRows('replaceRows', x, rows, values, valueIndex, false);
 }
 
 /**
@@ -90,21 +63,33 @@ export function replaceRows(x: Tensor, rows: Int32Array, values: Tensor, valueIn
  * Gradients: x receives dy unchanged; each value row the sum over its rows.
  */
 export function addToRows(x: Tensor, rows: Int32Array, values: Tensor, valueIndex: Int32Array): Tensor {
+  return scatterRows('addToRows', x, rows, values, valueIndex, true);
+}
+
+/** Writes (or, with `add`, adds) value rows into chosen rows of a copy of x; the backward of both. */
+function scatterRows(op: string, x: Tensor, rows: Int32Array, values: Tensor, valueIndex: Int32Array, add: boolean): Tensor {
   const width = x.lastDim;
-  if (values.lastDim !== width) throw new ShapeError(`addToRows: values have ${values.lastDim} columns, x has ${width}`);
-  if (valueIndex.length !== rows.length) throw new ShapeError(`addToRows: ${rows.length} rows but ${valueIndex.length} value indices`);
+  if (values.lastDim !== width) throw new ShapeError(`${op}: values have ${values.lastDim} columns, x has ${width}`);
+  if (valueIndex.length !== rows.length) throw new ShapeError(`${op}: ${rows.length} rows but ${valueIndex.length} value indices`);
   const out = new Tensor(x.data.slice(), x.shape);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     const source = valueIndex[i];
-    if (!(row >= 0 && row < x.rows)) throw new ShapeError(`addToRows: row ${row} outside 0..${x.rows - 1}`);
-    if (!(source >= 0 && source < values.rows)) throw new ShapeError(`addToRows: value ${source} outside 0..${values.rows - 1}`);
-    for (let c = 0; c < width; c++) out.data[row * width + c] += values.data[source * width + c];
+    if (!(row >= 0 && row < x.rows)) throw new ShapeError(`${op}: row ${row} outside 0..${x.rows - 1}`);
+    if (!(source >= 0 && source < values.rows)) throw new ShapeError(`${op}: value ${source} outside 0..${values.rows - 1}`);
+    const value = values.data.subarray(source * width, (source + 1) * width);
+    if (add) for (let c = 0; c < width; c++) out.data[row * width + c] += value[c];
+    else out.data.set(value, row * width);
   }
   recordGrad(out, [x, values], (dy) => {
     if (x.requiresGrad) {
       const grad = x.gradBuffer();
-      for (let i = 0; i < dy.length; i++) grad[i] += dy[i];
+      if (add) for (let i = 0; i < dy.length; i++) grad[i] += dy[i];
+      else {
+        const replaced = new Uint8Array(x.rows);
+        for (const row of rows) replaced[row] = 1;
+        for (let r = 0; r < x.rows; r++) if (!replaced[r]) for (let c = 0; c < width; c++) grad[r * width + c] += dy[r * width + c];
+      }
     }
     if (values.requiresGrad) {
       const grad = values.gradBuffer();
