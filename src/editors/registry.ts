@@ -47,6 +47,8 @@ interface MethodSpec<Config extends object> {
   /** The configuration actually run: the defaults with the (checked) overrides, completed by the method. */
   configure(model: DecoderLM, merged: Config): Config;
   build(model: DecoderLM, config: Config, resources: EditorResources): Editor;
+  /** Resources it cannot be built without (the locate-then-edit methods: key covariances). */
+  needs?: ReadonlyArray<keyof EditorResources>;
 }
 
 const asIs = <Config extends object>(_model: DecoderLM, merged: Config): Config => merged;
@@ -78,26 +80,42 @@ const SPECS: { [M in MethodName]: MethodSpec<object> } = {
     defaults: (model) => defaultRomeConfig(model),
     configure: asIs,
     build: (model, config, resources) => new RomeEditor(model, config as RomeConfig, resources),
+    needs: ['keyCovariances', 'encode'],
   },
   wilke: {
     defaults: (model) => defaultWilkeConfig(model),
     configure: asIs,
     build: (model, config, resources) => new WilkeEditor(model, config as WilkeConfig, resources),
+    needs: ['keyCovariances', 'encode'],
   },
   memit: {
     defaults: (model) => defaultMemitConfig(model),
     configure: asIs,
     build: (model, config, resources) => new MemitEditor(model, config as MemitConfig, resources),
+    needs: ['keyCovariances', 'encode'],
   },
   alphaedit: {
     defaults: (model) => defaultAlphaEditConfig(model),
     configure: asIs,
     build: (model, config, resources) => new AlphaEditEditor(model, config as AlphaEditConfig, resources),
+    needs: ['keyCovariances', 'encode'],
   },
 };
 
-/** Methods that write base weights from key covariances (they need `keyCovariances` among the resources). */
-export const LOCATE_METHODS: readonly MethodName[] = ['rome', 'wilke', 'memit', 'alphaedit'];
+/** What each resource is, as a refusal names it. */
+const NEEDS_TOLD: Record<keyof EditorResources, string> = {
+  keyCovariances: 'key covariances (measure them with elder covariance)',
+  encode: "the model's tokenizer",
+  note: 'a place for notes',
+};
+
+/** The resources `method` cannot be built without (see {@link EditorResources}). */
+export function methodNeeds(method: MethodName): ReadonlyArray<keyof EditorResources> {
+  return SPECS[method].needs ?? [];
+}
+
+/** Methods that write base weights from key covariances: ROME, WilKE, MEMIT, AlphaEdit. */
+export const LOCATE_METHODS: readonly MethodName[] = METHODS.filter((method) => methodNeeds(method).includes('keyCovariances'));
 
 export function isMethod(name: string): name is MethodName {
   return (METHODS as readonly string[]).includes(name);
@@ -131,6 +149,9 @@ export function createEditor(
     if (!(key in defaults)) throw new UsageError(`unknown setting "${key}" for ${method} (known: ${Object.keys(defaults).join(', ')})`);
     const expected = typeof defaults[key];
     if (typeof overrides[key] !== expected) throw new UsageError(`setting ${method}.${key} must be a ${expected}, got ${JSON.stringify(overrides[key])}`);
+  }
+  for (const need of spec.needs ?? []) {
+    if (resources[need] === undefined) throw new UsageError(`${method} needs ${NEEDS_TOLD[need]}`);
   }
   model.setRequiresGrad(false);
   const config = spec.configure(model, { ...defaults, ...overrides });

@@ -17,7 +17,7 @@ import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
 import { CovarianceCache, cachedCovariances } from '../editors/locate/covariance.js';
 import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-text.js';
-import { createEditor, LOCATE_METHODS, type MethodName, type MethodSettings, methodIsSeeded } from '../editors/registry.js';
+import { createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
@@ -181,7 +181,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const resources: EditorResources = {
     encode: (text) => tokenizer.encode(text),
     note: log,
-    ...(options.methods.some((m) => LOCATE_METHODS.includes(m))
+    ...(options.methods.some((m) => methodNeeds(m).includes('keyCovariances'))
       ? {
           keyCovariances: cachedCovariances(
             model,
