@@ -32,7 +32,7 @@ export interface Editor {
    * decoding steps reuse that decision. One session per batch of inputs.
    */
   session(queryRows: Int32Array): InferenceSession;
-  /** Number of values the method adds to the model (adapters, codebooks, deltas). */
+  /** Number of values the method adds to the model (adapters, codebooks, deltas), or, for a method that writes base weights, the values of the weights it changed. */
   addedParameters(): number;
   /**
    * Methods that route (ELDER) report, after a batch, how stable their routing

@@ -97,7 +97,7 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
     `Stream in batches of ${settings.batchSize}; retention measured every ${settings.evalEvery} edits; seed ${settings.seed}; locality over ${settings.localityTokens} greedy tokens.`,
     `Machine: ${results.machine}.`,
     '',
-    '| Method | Rel. | Gen. | Loc. | Avg. | Rel. (tokens) | Gen. (tokens) | s / edit | Added parameters |',
+    '| Method | Rel. | Gen. | Loc. | Avg. | Rel. (tokens) | Gen. (tokens) | s / edit | Added or changed parameters |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     `| base model (no edit) | ${pct(results.base.reliability)} | ${pct(results.base.generalization)} | 100.0 | – | – | – | – | 0 |`,
   ];
