@@ -6,14 +6,15 @@ import { test } from 'node:test';
 import type { WilkeEditor } from '../src/editors/baselines/wilke.js';
 import type { EditorResources } from '../src/editors/common/resources.js';
 import { BaseWeightEdits } from '../src/editors/common/weight-edits.js';
-import { CovarianceCache, type KeyCovariance, measureKeyCovariances, StaleCovarianceError, tokenWindows } from '../src/editors/locate/covariance.js';
-import { nullSpaceBasis, projectedUpdate, rankOneUpdate, spreadUpdate } from '../src/editors/locate/solve.js';
+import { CovarianceCache, type KeyCovariance, measureKeyCovariances, StaleCovarianceError } from '../src/editors/locate/covariance.js';
+import { factorRegularised, nullSpaceBasis, projectedUpdate, rankOneUpdate, spreadUpdate } from '../src/editors/locate/solve.js';
 import { createEditor, LOCATE_METHODS } from '../src/editors/registry.js';
 import { causalTrace, windowAround } from '../src/eval/causal-trace.js';
 import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
 import { generalTextIds, readGeneralText } from '../src/facts/general-text.js';
 import { weightsFingerprint } from '../src/models/fingerprint.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { tokenWindows } from '../src/train/dataset.js';
 import { NonFiniteError, UsageError } from '../src/util/errors.js';
 import { Random } from '../src/util/random.js';
 import { factsFirstRecord } from './helpers.js';
@@ -136,7 +137,7 @@ test('ROME, MEMIT and AlphaEdit updates solve what they claim', () => {
   const key = Float32Array.from({ length: d }, () => rng.normal());
   const shift = Float32Array.from({ length: out }, () => rng.normal());
   // ROME maps its key to exactly its shift.
-  const rome = rankOneUpdate(second, key, shift, 'test');
+  const rome = rankOneUpdate(factorRegularised(second, d, 'test'), key, shift, 'test');
   for (let o = 0; o < out; o++) {
     let mapped = 0;
     for (let i = 0; i < d; i++) mapped += key[i] * rome[i * out + o];

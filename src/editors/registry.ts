@@ -62,6 +62,19 @@ function elderSpec(routingLoss: ElderConfig['routingLoss']): MethodSpec<ElderCon
   };
 }
 
+/** A locate-then-edit method: its defaults as configured, built with the key covariances and the tokenizer it needs. */
+function locateSpec<Config extends object>(
+  defaults: (model: DecoderLM) => Config,
+  build: (model: DecoderLM, config: Config, resources: EditorResources) => Editor,
+): MethodSpec<object> {
+  return {
+    defaults,
+    configure: asIs,
+    build: (model, config, resources) => build(model, config as Config, resources),
+    needs: ['keyCovariances', 'encode'],
+  };
+}
+
 const SPECS: { [M in MethodName]: MethodSpec<object> } = {
   elder: elderSpec('guided') as MethodSpec<object>,
   'elder-noguide': elderSpec('none') as MethodSpec<object>,
@@ -76,30 +89,10 @@ const SPECS: { [M in MethodName]: MethodSpec<object> } = {
   'ft-l': { defaults: (model) => defaultFtlConfig(model), configure: asIs, build: (model, config) => new FtlEditor(model, config as never) },
   lora: { defaults: (model) => defaultLoraConfig(model), configure: asIs, build: (model, config) => new LoraEditor(model, config as never) },
   't-patcher': { defaults: (model) => defaultTPatcherConfig(model), configure: asIs, build: (model, config) => new TPatcherEditor(model, config as never) },
-  rome: {
-    defaults: (model) => defaultRomeConfig(model),
-    configure: asIs,
-    build: (model, config, resources) => new RomeEditor(model, config as RomeConfig, resources),
-    needs: ['keyCovariances', 'encode'],
-  },
-  wilke: {
-    defaults: (model) => defaultWilkeConfig(model),
-    configure: asIs,
-    build: (model, config, resources) => new WilkeEditor(model, config as WilkeConfig, resources),
-    needs: ['keyCovariances', 'encode'],
-  },
-  memit: {
-    defaults: (model) => defaultMemitConfig(model),
-    configure: asIs,
-    build: (model, config, resources) => new MemitEditor(model, config as MemitConfig, resources),
-    needs: ['keyCovariances', 'encode'],
-  },
-  alphaedit: {
-    defaults: (model) => defaultAlphaEditConfig(model),
-    configure: asIs,
-    build: (model, config, resources) => new AlphaEditEditor(model, config as AlphaEditConfig, resources),
-    needs: ['keyCovariances', 'encode'],
-  },
+  rome: locateSpec(defaultRomeConfig, (model, config: RomeConfig, resources) => new RomeEditor(model, config, resources)),
+  wilke: locateSpec(defaultWilkeConfig, (model, config: WilkeConfig, resources) => new WilkeEditor(model, config, resources)),
+  memit: locateSpec(defaultMemitConfig, (model, config: MemitConfig, resources) => new MemitEditor(model, config, resources)),
+  alphaedit: locateSpec(defaultAlphaEditConfig, (model, config: AlphaEditConfig, resources) => new AlphaEditEditor(model, config, resources)),
 };
 
 /** What each resource is, as a refusal names it. */

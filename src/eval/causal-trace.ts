@@ -11,6 +11,7 @@
  * States are restored in a window of blocks around the block traced, as ROME
  * restores 10 of GPT-2 XL's 48.
  */
+import { mlpOutputSite } from '../editors/common/sites.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { softmax } from '../tensor/ops/softmax.js';
@@ -52,7 +53,7 @@ export interface TraceResult {
 
 /** The linears whose outputs tracing restores: the MLP's and the attention's output projections. */
 function tracedSites(model: DecoderLM): { mlp: string; attention: string } {
-  return model.config.architecture === 'gpt2' ? { mlp: 'mlp.c_proj', attention: 'attn.c_proj' } : { mlp: 'mlp.down_proj', attention: 'self_attn.o_proj' };
+  return { mlp: mlpOutputSite(model.config), attention: model.config.architecture === 'gpt2' ? 'attn.c_proj' : 'self_attn.o_proj' };
 }
 
 /** Standard deviation of the token embedding table's entries. */

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { padTokenId } from '../editors/common/batch.js';
 import type { EditorResources } from '../editors/common/resources.js';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { EditorDiagnostics } from '../editors/editor.js';
@@ -23,6 +24,7 @@ import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
+import { tokenWindows } from '../train/dataset.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { InputError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
@@ -165,9 +167,10 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       ? []
       : [tokenizeEdit(tokenizer, model.config, { id: `locality ${i + 1}`, label: `locality ${i + 1}`, prompt: item.prompt, target: item.answer })],
   );
-  const generalWindows = textWindows(
-    generalTextIds(readGeneralText(), (text) => tokenizer.encode(text), model.config.eosTokenIds[0] ?? 0),
+  const generalWindows = tokenWindows(
+    generalTextIds(readGeneralText(), (text) => tokenizer.encode(text), padTokenId(model.config)),
     Math.min(128, model.config.contextLength),
+    GENERAL_TEXT_WINDOWS,
   );
 
   log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
@@ -189,7 +192,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
             covarianceText({
               modelDir: options.modelDir,
               tokenizer,
-              endOfText: model.config.eosTokenIds[0] ?? 0,
+              endOfText: padTokenId(model.config),
               windowLength: Math.min(128, model.config.contextLength),
               tokens: COVARIANCE_TOKENS,
             }),
@@ -337,12 +340,6 @@ function runMethod(
     `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
   );
   return result;
-}
-
-/** Up to {@link GENERAL_TEXT_WINDOWS} consecutive windows of `length` tokens of `ids`. */
-function textWindows(ids: readonly number[], length: number): number[][] {
-  const count = Math.min(GENERAL_TEXT_WINDOWS, Math.floor(ids.length / length));
-  return Array.from({ length: count }, (_, w) => ids.slice(w * length, (w + 1) * length));
 }
 
 /** The run's seed for a seeded method, unless the settings name one. */

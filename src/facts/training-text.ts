@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { packageRoot } from '../tensor/backends/native.js';
 import { loadDebianCorpus } from '../train/corpus.js';
+import { tokenWindows } from '../train/dataset.js';
 import { Random } from '../util/random.js';
 import { VALIDATION_EVERY } from './general-text.js';
 import { defaultFactTablePath, readFactTable, trainingSentences } from './table.js';
@@ -26,7 +27,7 @@ export interface TrainingTextWindows {
 /**
  * `tokens` tokens (rounded down to whole windows of `length`) of documents
  * drawn in a seeded order from the pretraining mix: every training fact
- * sentence ${PRETRAINING_FACT_REPEATS} times and every general document
+ * sentence {@link PRETRAINING_FACT_REPEATS} times and every general document
  * pretraining trained on, each followed by end-of-text. Only the drawn
  * documents are tokenized.
  */
@@ -44,12 +45,11 @@ export function trainingTextWindows(tokenizer: TextTokenizer, endOfText: number,
     for (const id of tokenizer.encode(text)) stream.push(id);
     stream.push(endOfText);
   }
-  const count = Math.floor(Math.min(wanted, stream.length) / length);
-  const windows = Array.from({ length: count }, (_, w) => stream.slice(w * length, (w + 1) * length));
+  const windows = tokenWindows(stream, length, wanted / length);
   const packages = corpus.sources.map((s) => `${s.package} ${s.version}`).join(', ');
   const tablePath = path.relative(packageRoot(), defaultFactTablePath());
   return {
     windows,
-    description: `${count * length} tokens of the pretraining mix (${tablePath} training sentences ×${PRETRAINING_FACT_REPEATS}, ${packages} general text; seed ${seed})`,
+    description: `${windows.length * length} tokens of the pretraining mix (${tablePath} training sentences ×${PRETRAINING_FACT_REPEATS}, ${packages} general text; seed ${seed})`,
   };
 }

@@ -65,3 +65,12 @@ export function mixedTokenSplit(
   });
   return { train, validation: Int32Array.from(validation), trainStarts, factTokens, generalTokens };
 }
+
+/** Up to `count` consecutive windows of `length` tokens of a token stream (the remainder is dropped). */
+export function tokenWindows(ids: ArrayLike<number>, length: number, count = Infinity): number[][] {
+  const windows: number[][] = [];
+  for (let start = 0; start + length <= ids.length && windows.length < count; start += length) {
+    windows.push(Array.from({ length }, (_, t) => ids[start + t]));
+  }
+  return windows;
+}

@@ -28,7 +28,7 @@ import type { TokenizedEdit } from '../edit.js';
 import type { StepReport } from '../editor.js';
 import { LocateEditor, type LocateSettings, ROME_SETTINGS, rowNorms } from '../locate/editor.js';
 import { fitValueShift, subjectKeys } from '../locate/key-value.js';
-import { rankOneUpdate } from '../locate/solve.js';
+import { factorRegularised, rankOneUpdate } from '../locate/solve.js';
 
 export interface RomeConfig extends LocateSettings {
   block: number;
@@ -53,6 +53,8 @@ export function defaultRomeConfig(model: DecoderLM, overrides: Partial<RomeConfi
 }
 
 export class RomeEditor extends LocateEditor {
+  private readonly factors = new Map<number, Float64Array>();
+
   constructor(
     model: DecoderLM,
     readonly config: RomeConfig,
@@ -81,8 +83,19 @@ export class RomeEditor extends LocateEditor {
     return { key: keys, ...fitted };
   }
 
+  /** The Cholesky factor of block `block`'s key covariance, factored on first use. */
+  private covarianceFactor(block: number): Float64Array {
+    let factor = this.factors.get(block);
+    if (factor === undefined) {
+      const { second, width } = this.covariance(block);
+      factor = factorRegularised(second, width, `${this.method}: the key covariance of block ${block}`, this.note);
+      this.factors.set(block, factor);
+    }
+    return factor;
+  }
+
   protected writeRankOne(edit: TokenizedEdit, block: number, key: Float32Array, shift: Float32Array): void {
-    const delta = rankOneUpdate(this.covariance(block).second, key, shift, `${this.method} edit ${edit.id} at block ${block}`, this.note);
+    const delta = rankOneUpdate(this.covarianceFactor(block), key, shift, `${this.method} edit ${edit.id} at block ${block}`);
     this.baseWeightEdits.atomically(() => this.write(block, delta));
   }
 }

@@ -19,6 +19,7 @@
  *   cost eight ROME edits on elder-facts.
  */
 import type { DecoderLM } from '../../models/decoder.js';
+import { kernels } from '../../tensor/backends/index.js';
 import { UsageError } from '../../util/errors.js';
 import type { EditorResources } from '../common/resources.js';
 import { checkBlock } from '../common/sites.js';
@@ -65,8 +66,9 @@ export class WilkeEditor extends RomeEditor {
       let best = { block: this.candidates[0], score: Infinity };
       for (const block of this.candidates) {
         const scored = this.fit(edit, block, onStep, this.scoreIterations);
-        if (norm(scored.shift) === 0) continue;
-        const score = (norm(scored.shift) * this.weightNormSquared(block)) / Math.max(norm(scored.key) ** 2, 1e-30);
+        const shiftNorm = Math.sqrt(kernels.sumSquares(scored.shift, scored.shift.length));
+        if (shiftNorm === 0) continue;
+        const score = (shiftNorm * this.weightNormSquared(block)) / Math.max(kernels.sumSquares(scored.key, scored.key.length), 1e-30);
         if (score < best.score) best = { block, score };
       }
       const fitted = this.fit(edit, best.block, onStep);
@@ -78,14 +80,6 @@ export class WilkeEditor extends RomeEditor {
 
   private weightNormSquared(block: number): number {
     const weight = this.model.parameters.get(`${this.linear(block)}.weight`)!.data;
-    let sum = 0;
-    for (let i = 0; i < weight.length; i++) sum += weight[i] * weight[i];
-    return sum;
+    return kernels.sumSquares(weight, weight.length);
   }
-}
-
-function norm(values: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
-  return Math.sqrt(sum);
 }

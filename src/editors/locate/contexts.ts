@@ -26,12 +26,32 @@ export function samplePrefixes(model: DecoderLM, count: number, length: number, 
   return prefixes;
 }
 
-/** Every edit behind every prefix, as one padded batch. */
+/** Sequences of edits, padded into one batch, with where each one's subject ends and which edit it belongs to. */
 export interface ContextBatch extends PreparedBatch {
   /** Row (b·T + t) of the subject's last token in each sequence (the prompt's last token when the edit names no subject). */
   subjectRows: Int32Array;
   /** The edit (index into the edits given) of each sequence. */
   editOf: Int32Array;
+}
+
+/** Per edit with a subject, "{subject} is a": the same layout, the distribution read at each sequence's last token. */
+export type EssenceBatch = ContextBatch;
+
+/** One sequence of a {@link ContextBatch}: its prompt and target, its subject's last token, its edit. */
+interface SubjectSequence {
+  promptIds: number[];
+  targetIds: number[];
+  subject: number;
+  edit: number;
+}
+
+function subjectBatch(model: DecoderLM, sequences: readonly SubjectSequence[]): ContextBatch {
+  const prepared = prepareBatch(sequences, padTokenId(model.config));
+  return {
+    ...prepared,
+    subjectRows: Int32Array.from(sequences, (s, b) => b * prepared.tokens.steps + s.subject),
+    editOf: Int32Array.from(sequences, (s) => s.edit),
+  };
 }
 
 /** The subject's last token in an edit's prompt: ROME's "subject_last" position, or the prompt's last token without a subject. */
@@ -42,7 +62,7 @@ export function subjectPosition(edit: Pick<TokenizedEdit, 'promptIds' | 'subject
 /** Edits × prefixes (edit-major), each sequence prefix + prompt + target. */
 export function contextBatch(model: DecoderLM, edits: readonly TokenizedEdit[], prefixes: readonly (readonly number[])[]): ContextBatch {
   const room = model.config.contextLength;
-  const sequences: Array<{ promptIds: number[]; targetIds: number[]; subject: number; edit: number }> = [];
+  const sequences: SubjectSequence[] = [];
   edits.forEach((edit, e) => {
     for (const prefix of prefixes) {
       // A prefix that would push the edit past the context is dropped for it, not truncated into it.
@@ -50,18 +70,7 @@ export function contextBatch(model: DecoderLM, edits: readonly TokenizedEdit[], 
       sequences.push({ promptIds: [...prefix, ...edit.promptIds], targetIds: edit.targetIds, subject: prefix.length + subjectPosition(edit), edit: e });
     }
   });
-  const prepared = prepareBatch(sequences, padTokenId(model.config));
-  return {
-    ...prepared,
-    subjectRows: Int32Array.from(sequences, (s, b) => b * prepared.tokens.steps + s.subject),
-    editOf: Int32Array.from(sequences, (s) => s.edit),
-  };
-}
-
-/** Per edit with a subject, "{subject} is a": the subject's tokens and `suffix`, for ROME's KL term. */
-export interface EssenceBatch extends PreparedBatch {
-  subjectRows: Int32Array;
-  editOf: Int32Array;
+  return subjectBatch(model, sequences);
 }
 
 /**
@@ -70,17 +79,11 @@ export interface EssenceBatch extends PreparedBatch {
  * with the distribution read at the last token.
  */
 export function essenceBatch(model: DecoderLM, edits: readonly TokenizedEdit[], suffix: readonly number[]): EssenceBatch | null {
-  const sequences: Array<{ promptIds: number[]; targetIds: number[]; subject: number; edit: number }> = [];
+  const sequences: SubjectSequence[] = [];
   edits.forEach((edit, e) => {
     if (edit.subjectEnd === undefined) return;
     const subject = edit.promptIds.slice(edit.subjectStart ?? edit.subjectEnd, edit.subjectEnd + 1);
     sequences.push({ promptIds: [...subject, ...suffix], targetIds: [], subject: subject.length - 1, edit: e });
   });
-  if (sequences.length === 0) return null;
-  const prepared = prepareBatch(sequences, padTokenId(model.config));
-  return {
-    ...prepared,
-    subjectRows: Int32Array.from(sequences, (s, b) => b * prepared.tokens.steps + s.subject),
-    editOf: Int32Array.from(sequences, (s) => s.edit),
-  };
+  return sequences.length === 0 ? null : subjectBatch(model, sequences);
 }

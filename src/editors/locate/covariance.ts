@@ -90,15 +90,6 @@ export function measureKeyCovariances(
   });
 }
 
-/** Consecutive windows of `length` tokens of a token stream (the remainder is dropped). */
-export function tokenWindows(ids: ArrayLike<number>, length: number, count = Infinity): number[][] {
-  const windows: number[][] = [];
-  for (let start = 0; start + length <= ids.length && windows.length < count; start += length) {
-    windows.push(Array.from({ length }, (_, t) => ids[start + t]));
-  }
-  return windows;
-}
-
 /** Where key covariances are cached: `$ELDER_CACHE_DIR`, else `$XDG_CACHE_HOME/elder`, else `~/.cache/elder`; then `covariance/`. */
 export function defaultCovarianceDir(): string {
   const root = process.env.ELDER_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'elder');

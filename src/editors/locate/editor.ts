@@ -6,6 +6,7 @@
  * nothing (the edits are in the weights).
  */
 import type { DecoderLM } from '../../models/decoder.js';
+import { kernels } from '../../tensor/backends/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { UsageError } from '../../util/errors.js';
 import type { EditorResources } from '../common/resources.js';
@@ -141,9 +142,5 @@ export abstract class LocateEditor implements Editor {
 /** Euclidean norms of the rows of `rows` [n, width]. */
 export function rowNorms(rows: Float32Array, n: number): Float32Array {
   const width = rows.length / n;
-  return Float32Array.from({ length: n }, (_, r) => {
-    let sum = 0;
-    for (let c = 0; c < width; c++) sum += rows[r * width + c] ** 2;
-    return Math.sqrt(sum);
-  });
+  return Float32Array.from({ length: n }, (_, r) => Math.sqrt(kernels.sumSquares(rows.subarray(r * width, (r + 1) * width), width)));
 }

@@ -8,6 +8,7 @@
  */
 import { lossOnHidden } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
+import { kernels } from '../../tensor/backends/index.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { softCrossEntropy } from '../../tensor/ops/crossentropy.js';
 import { rowWeightedSquares } from '../../tensor/ops/reduce.js';
@@ -19,7 +20,7 @@ import { type StepReport, trainLoop } from '../common/train-loop.js';
 import { frozenBlocks, rowCapture } from '../editor.js';
 import type { ContextBatch, EssenceBatch } from './contexts.js';
 
-/** Rows `rows` of x [*, width], averaged per group (`groupOf[i]` of row i) into [groups, width]. */
+/** The rows of x [rows, width], averaged per group (`groupOf[i]` of row i) into [groups, width]. */
 export function averageByGroup(x: Tensor, groupOf: Int32Array, groups: number): Float32Array {
   const width = x.lastDim;
   const sums = new Float32Array(groups * width);
@@ -134,9 +135,7 @@ function distributionAt(model: DecoderLM, essence: EssenceBatch, prefix: Tensor,
 /** Scales each row of `data` [rows, width] down to at most its `maxNorms` entry. */
 function clampRows(data: Float32Array, width: number, maxNorms: Float32Array): void {
   for (let r = 0; r < maxNorms.length; r++) {
-    let sum = 0;
-    for (let c = 0; c < width; c++) sum += data[r * width + c] ** 2;
-    const norm = Math.sqrt(sum);
+    const norm = Math.sqrt(kernels.sumSquares(data.subarray(r * width, (r + 1) * width), width));
     if (norm > maxNorms[r]) for (let c = 0; c < width; c++) data[r * width + c] *= maxNorms[r] / norm;
   }
 }

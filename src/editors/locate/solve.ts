@@ -51,10 +51,13 @@ export function factorRegularised(a: Float64Array, n: number, what: string, note
   throw new SingularSystemError(`${what}: singular even with a ridge of ${MAX_RIDGE} × its mean diagonal; nothing was written`);
 }
 
-/** ROME's rank-one update that maps `key` [d] to `shift` [out] under covariance `second` (d×d). */
-export function rankOneUpdate(second: Float64Array, key: Float32Array, shift: Float32Array, what: string, note?: (line: string) => void): Float32Array {
+/**
+ * ROME's rank-one update that maps `key` [d] to `shift` [out], given the
+ * Cholesky factor of the covariance ({@link factorRegularised}: one per
+ * block, shared by every edit there).
+ */
+export function rankOneUpdate(factor: Float64Array, key: Float32Array, shift: Float32Array, what: string): Float32Array {
   const d = key.length;
-  const factor = factorRegularised(second, d, what, note);
   const u = choleskySolve(factor, d, Float64Array.from(key));
   let denominator = 0;
   for (let i = 0; i < d; i++) denominator += u[i] * key[i];
