@@ -10,12 +10,14 @@ import {
   KVCache,
   layerNorm,
   linear,
+  masked,
   meanOf,
   RopeTable,
   relu,
   rmsNorm,
   rope,
   routedLora,
+  rowL2Norms,
   rowWeightedSquares,
   scale,
   selectRows,
@@ -267,4 +269,29 @@ test('routedLora: gradients for input, selected gates and every expert; unselect
   assert.ok(gradCheck(f, [v, gates, ...params], { samples: 30 }) <= 1);
   assert.ok(experts[1].A.grad === null || experts[1].A.grad.every((x) => x === 0));
   assert.equal(gates.grad![1], 0); // expert 1 of sequence 0 was not selected
+});
+
+test("rowL2Norms: each row's norm, its gradient against finite differences, and 0 at a zero row", () => {
+  const x = input([3, 5]);
+  assert.ok(gradCheck(([a]) => rowL2Norms(a), [x]) <= 1);
+  const norms = rowL2Norms(x).data;
+  for (let r = 0; r < 3; r++) assert.ok(Math.abs(norms[r] - Math.hypot(...x.data.subarray(r * 5, r * 5 + 5))) < 1e-5);
+  const zero = Tensor.zeros([1, 4], true);
+  backward(rowL2Norms(zero), new Float32Array([1]));
+  assert.deepEqual(Array.from(zero.grad!), [0, 0, 0, 0]);
+});
+
+test('masked zeroes the dropped entries and passes no gradient to them', () => {
+  const x = input([2, 3]);
+  const keep = Uint8Array.from([1, 0, 1, 1, 0, 0]);
+  assert.ok(gradCheck(([a]) => masked(a, keep), [x]) <= 1);
+  const out = masked(x, keep);
+  assert.deepEqual(
+    Array.from(out.data),
+    Array.from(x.data, (v, i) => (keep[i] ? v : 0)),
+  );
+  x.grad = null;
+  backward(out, new Float32Array(6).fill(1));
+  assert.deepEqual(Array.from(x.grad!), [1, 0, 1, 1, 0, 0]);
+  assert.throws(() => masked(x, new Uint8Array(5)), /mask of 5/);
 });

@@ -14,8 +14,10 @@ import { defaultLoraConfig, LoraEditor } from './baselines/lora.js';
 import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
 import { defaultMemitConfig, type MemitConfig, MemitEditor } from './baselines/memit.js';
 import { defaultRomeConfig, type RomeConfig, RomeEditor } from './baselines/rome.js';
+import { defaultSeracConfig, type SeracConfig, SeracEditor } from './baselines/serac.js';
 import { defaultTPatcherConfig, TPatcherEditor } from './baselines/t-patcher.js';
 import { defaultWilkeConfig, type WilkeConfig, WilkeEditor } from './baselines/wilke.js';
+import { defaultWiseConfig, type WiseConfig, WiseEditor } from './baselines/wise.js';
 import type { EditorResources } from './common/resources.js';
 import type { Editor } from './editor.js';
 import { defaultElderConfig, type ElderConfig, paperElderConfig } from './elder/config.js';
@@ -33,6 +35,8 @@ export const METHODS = [
   'wilke',
   'memit',
   'alphaedit',
+  'serac',
+  'wise',
   'elder-noguide',
   'elder-balance',
 ] as const;
@@ -93,12 +97,25 @@ const SPECS: { [M in MethodName]: MethodSpec<object> } = {
   wilke: locateSpec(defaultWilkeConfig, (model, config: WilkeConfig, resources) => new WilkeEditor(model, config, resources)),
   memit: locateSpec(defaultMemitConfig, (model, config: MemitConfig, resources) => new MemitEditor(model, config, resources)),
   alphaedit: locateSpec(defaultAlphaEditConfig, (model, config: AlphaEditConfig, resources) => new AlphaEditEditor(model, config, resources)),
+  serac: {
+    defaults: (model) => defaultSeracConfig(model),
+    configure: asIs,
+    build: (model, config, resources) => new SeracEditor(model, config as SeracConfig, resources),
+    needs: ['trainingPhrasings'],
+  },
+  wise: {
+    defaults: (model) => defaultWiseConfig(model),
+    configure: asIs,
+    build: (model, config, resources) => new WiseEditor(model, config as WiseConfig, resources),
+  },
 };
 
 /** What each resource is, as a refusal names it. */
 const NEEDS_TOLD: Record<keyof EditorResources, string> = {
   keyCovariances: 'key covariances (measure them with elder covariance)',
   encode: "the model's tokenizer",
+  trainingPhrasings:
+    'phrasings of facts outside the edited ones to train on (elder bench-edit takes the records after the edited ones: run fewer --edits than records)',
   note: 'a place for notes',
 };
 

@@ -201,6 +201,12 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
         }
       : {}),
   };
+  // The training split: phrasings of the records after the last one the stream takes (their locality prompts may be the stream's own, so they are left out).
+  const unused = dataset.records.slice(dataset.records.findIndex((record) => record.id === stream.at(-1)?.id) + 1);
+  if (unused.length > 0)
+    resources.trainingPhrasings = unused.map((record) =>
+      [record.prompt, ...record.rephrases].map((text) => tokenizer.encode(text)).filter((ids) => ids.length > 0),
+    );
   for (const method of options.methods) {
     if (progress.finished.some((r) => r.method === method)) {
       log(`${method}: finished in an earlier run, kept`);

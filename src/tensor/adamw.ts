@@ -1,7 +1,8 @@
 /** Adam / AdamW over a fixed set of parameter tensors, stepping through the native kernel. */
 
-import { NonFiniteError, ShapeError } from '../util/errors.js';
+import { ShapeError } from '../util/errors.js';
 import { kernels } from './backends/index.js';
+import { assertFiniteGradients } from './gradients.js';
 import type { Tensor } from './tensor.js';
 
 export interface AdamWOptions {
@@ -96,12 +97,6 @@ export class AdamW {
 
   /** Throws if any gradient holds NaN or infinity (before it can poison the weights). */
   assertFiniteGradients(): void {
-    for (const param of this.params) {
-      const grad = param.grad;
-      if (grad === null) continue;
-      for (let i = 0; i < grad.length; i++) {
-        if (!Number.isFinite(grad[i])) throw new NonFiniteError(`non-finite gradient in a parameter of shape [${param.shape.join(', ')}]`);
-      }
-    }
+    assertFiniteGradients(this.params);
   }
 }

@@ -21,6 +21,7 @@ import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { replaceRows, selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { padTokenId, prepareBatch } from '../common/batch.js';
+import { replaceFromValues } from '../common/row-values.js';
 import { InferenceSession } from '../common/session.js';
 import { defaultSite, siteShape } from '../common/sites.js';
 import { eachEditAlone } from '../common/train-loop.js';
@@ -116,27 +117,14 @@ export class GraceEditor implements Editor {
     return new GraceSession(this, queryRows);
   }
 
-  /**
-   * `output` with sequence b's rows from `from[b]` on replaced by the value of
-   * entry `chosen[b]` (−1: left alone).
-   */
+  /** `output` with sequence b's rows from `from(b)` on replaced by the value of entry `chosen[b]` (−1: left alone). */
   replaceFrom(output: Tensor, chosen: readonly number[], from: (b: number) => number): Tensor {
-    const steps = output.shape[1];
-    const rows: number[] = [];
-    const values: number[] = [];
-    chosen.forEach((entry, b) => {
-      if (entry < 0) return;
-      for (let t = from(b); t < steps; t++) {
-        rows.push(b * steps + t);
-        values.push(entry);
-      }
-    });
-    if (rows.length === 0) return output;
-    const table = Tensor.zeros([this.entries.length, this.outDim]);
-    this.entries.forEach((entry, i) => {
-      table.data.set(entry.value.data, i * this.outDim);
-    });
-    return noGrad(() => replaceRows(output, Int32Array.from(rows), table, Int32Array.from(values)));
+    return replaceFromValues(
+      output,
+      this.entries.map((entry) => entry.value),
+      chosen,
+      from,
+    );
   }
 
   /** The linear whose output GRACE replaces. */

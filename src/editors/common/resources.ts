@@ -10,6 +10,13 @@ export interface EditorResources {
   keyCovariances?(blocks: readonly number[]): KeyCovariance[];
   /** The model's tokenizer (methods that build prompts of their own, as ROME's "{subject} is a"). */
   encode?(text: string): number[];
+  /**
+   * Phrasings (token ids) of facts no evaluated prompt comes from, one group
+   * per fact (`elder bench-edit`: the records after the edited ones, the
+   * benchmark's training split): SERAC trains its scope classifier on them,
+   * WISE takes its irrelevant inputs from them.
+   */
+  trainingPhrasings?: readonly (readonly (readonly number[])[])[];
   /** One-line notes for the user (a solve that had to be regularised). */
   note?(line: string): void;
 }

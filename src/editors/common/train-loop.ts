@@ -4,10 +4,11 @@
  * method's parameters, a fixed number of iterations, optional early stopping
  * once every target token is the argmax, and a typed error as soon as a loss
  * or a gradient stops being finite. What a method trains, and on what loss,
- * is its `iterate` function.
+ * is its `iterate` function (and, for WISE, plain SGD instead of Adam).
  */
 import { AdamW } from '../../tensor/adamw.js';
 import { BufferPool, withBufferPool } from '../../tensor/buffers.js';
+import { Sgd } from '../../tensor/sgd.js';
 import { backward, type Tensor } from '../../tensor/tensor.js';
 import { NonFiniteError } from '../../util/errors.js';
 
@@ -16,6 +17,8 @@ export interface TrainLoopOptions {
   iterations: number;
   /** Stop once every target token of the batch is the argmax. */
   earlyStop?: boolean;
+  /** Adam (the default) or plain SGD (WISE). */
+  optimizer?: 'adam' | 'sgd';
 }
 
 /** One iteration's forward pass, as the method computes it. */
@@ -48,7 +51,7 @@ export function trainLoop(
   onStep?: (report: StepReport) => void,
   what = 'the',
 ): { iterations: number; loss: number } {
-  const optimizer = new AdamW(params, { lr: options.lr });
+  const optimizer = options.optimizer === 'sgd' ? new Sgd(params, options.lr) : new AdamW(params, { lr: options.lr });
   let loss = NaN;
   let iterations = 0;
   const pool = new BufferPool();

@@ -28,3 +28,18 @@ export function scale(a: Tensor, factor: number): Tensor {
   });
   return out;
 }
+
+/**
+ * a with the entries where `keep` is 0 set to 0, and no gradient through
+ * them: a parameter trained in a fixed random subspace (WISE's shards).
+ */
+export function masked(a: Tensor, keep: Uint8Array): Tensor {
+  if (keep.length !== a.size) throw new ShapeError(`masked: mask of ${keep.length} for [${a.shape.join(', ')}]`);
+  const out = Tensor.zeros(a.shape);
+  for (let i = 0; i < a.size; i++) out.data[i] = keep[i] === 0 ? 0 : a.data[i];
+  recordGrad(out, [a], (dy) => {
+    const grad = a.gradBuffer();
+    for (let i = 0; i < grad.length; i++) if (keep[i] !== 0) grad[i] += dy[i];
+  });
+  return out;
+}

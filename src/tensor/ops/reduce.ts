@@ -48,3 +48,30 @@ export function rowWeightedSquares(x: Tensor, rowWeights: ArrayLike<number>): Te
   );
   return out;
 }
+
+/**
+ * ‖x_r‖ of each row of x [rows, lastDim], as a [rows] tensor (WISE's
+ * activation distance: the norm of a side memory's change to each token's
+ * output). The gradient at a zero row is taken as zero.
+ */
+export function rowL2Norms(x: Tensor): Tensor {
+  const width = x.lastDim;
+  const rows = x.rows;
+  const v = x.data;
+  const out = Tensor.zeros([rows]);
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < width; c++) sum += v[r * width + c] * v[r * width + c];
+    out.data[r] = Math.sqrt(sum);
+  }
+  recordGrad(out, [x], (dy) =>
+    writeGrad(x, (dx) => {
+      for (let r = 0; r < rows; r++) {
+        const norm = out.data[r];
+        const g = norm > 0 ? dy[r] / norm : 0;
+        for (let c = 0; c < width; c++) dx[r * width + c] = g * v[r * width + c];
+      }
+    }),
+  );
+  return out;
+}
