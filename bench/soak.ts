@@ -186,6 +186,7 @@ async function chaos(): Promise<void> {
     } catch {
       // The process is gone between the check and the read.
     }
+    if (server.rss.length % 60 === 0) void logMemory(server);
     // No kill in the last 15 s: the restarted server must serve a while before the final checks.
     if (Date.now() >= nextKill && deadline - Date.now() >= 15_000) {
       const victim = server;
@@ -197,6 +198,19 @@ async function chaos(): Promise<void> {
       server = await startServer(stateDir);
       nextKill = Date.now() + killEveryMinutes * 60_000;
     }
+  }
+}
+
+/** Once a minute, where the server's memory is (its /metrics gauges), so that growth can be traced to a part. */
+async function logMemory(s: Server): Promise<void> {
+  try {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    process.stderr.write(
+      `memory at ${s.rss.length} s of this lifetime: resident ${gauge('process_resident_memory_bytes').toFixed(0)} MiB; main thread: heap ${gauge('nodejs_heap_size_used_bytes').toFixed(0)} of ${gauge('nodejs_heap_size_total_bytes').toFixed(0)} MiB, external ${gauge('nodejs_external_memory_bytes').toFixed(0)} MiB (array buffers ${gauge('nodejs_array_buffers_bytes').toFixed(0)})\n`,
+    );
+  } catch {
+    // A server killed meanwhile: no line this minute.
   }
 }
 

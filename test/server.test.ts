@@ -430,6 +430,11 @@ test('/openapi.json documents the validated schemas; /metrics counts requests, l
     const trainingSeconds = Number(/^elder_training_seconds_total (\S+)$/m.exec(metrics)![1]);
     assert.ok(trainingSeconds > 0);
     assert.match(metrics, /^elder_completions_total\{deferred="false"\} 1$/m);
+    // The process's memory, by part: resident (every thread) at least the main thread's heap in use.
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.ok(gauge('process_resident_memory_bytes') > gauge('nodejs_heap_size_used_bytes'));
+    assert.ok(gauge('nodejs_heap_size_total_bytes') >= gauge('nodejs_heap_size_used_bytes'));
+    assert.ok(gauge('nodejs_external_memory_bytes') > 0 && gauge('nodejs_array_buffers_bytes') > 0);
     assert.match(metrics, /^elder_state_generation 1$/m);
   } finally {
     await stop();

@@ -22,11 +22,10 @@ export function writeReport(outDir: string, results: BenchResults): void {
   const write = (name: string, text: string) => writeFileAtomic(path.join(outDir, name), [Buffer.from(text)]);
   write(REPORT_FILES.retention, retentionChart(results));
   write(REPORT_FILES.early, earlyChart(results));
-  const distances =
-    results.methods.find((m) => m.codeDistances !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeDistances !== undefined);
+  // The code-space plots show the first method (in the run's order) that routes by codes.
+  const distances = results.methods.find((m) => m.codeDistances !== undefined);
   if (distances?.codeDistances !== undefined) write(REPORT_FILES.distances, distanceChart(distances.method, distances.codeDistances));
-  const embedded =
-    results.methods.find((m) => m.codeEmbedding !== undefined && m.method === 'elder') ?? results.methods.find((m) => m.codeEmbedding !== undefined);
+  const embedded = results.methods.find((m) => m.codeEmbedding !== undefined);
   if (embedded?.codeEmbedding !== undefined) write(REPORT_FILES.codes, codeChart(embedded.method, embedded.codeEmbedding));
   write(REPORT_FILES.report, markdownReport(results, embedded !== undefined));
   // results.json last: its presence marks a finished report.

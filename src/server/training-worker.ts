@@ -38,6 +38,9 @@ parentPort!.on('message', (job: TrainJob) => {
       editor.memory.delete(m.id);
       editor.memory.set(m.id, memory);
     }
+    // Retracted edits are no longer live: their frozen passes go, or the cache would only grow.
+    const live = new Set(job.memory.map((m) => m.id));
+    for (const id of remembered.keys()) if (!live.has(id)) remembered.delete(id);
     const result = editor.trainBatch(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
     const trained = [...mixture.namedParameters()].map(
       ([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }],

@@ -133,8 +133,12 @@ export class WiseEditor implements Editor {
     const check = (ok: boolean, message: string) => {
       if (!ok) throw new UsageError(message);
     };
-    for (const key of ['iterations', 'shardEdits', 'shardsPerMerge', 'irrelevantSamples', 'irrelevantTokens', 'irrelevantPrompts'] as const)
+    for (const key of ['iterations', 'shardEdits', 'shardsPerMerge', 'irrelevantSamples', 'irrelevantTokens'] as const)
       check(Number.isInteger(config[key]) && config[key] >= 1, `wise.${key} must be a positive integer, got ${config[key]}`);
+    check(
+      Number.isInteger(config.irrelevantPrompts) && config.irrelevantPrompts >= 0,
+      `wise.irrelevantPrompts must be an integer ≥ 0, got ${config.irrelevantPrompts}`,
+    );
     for (const key of ['lr', 'actRatio', 'marginIrrelevant', 'marginEdit', 'marginGap'] as const)
       check(
         Number.isFinite(config[key]) && config[key] >= 0 && (key !== 'lr' || config[key] > 0),

@@ -1,5 +1,7 @@
 /** Health and Prometheus metrics. */
+
 import { sendJson, sendText } from '../http.js';
+import type { MetricFamily } from '../metrics.js';
 import { EDIT_STATUSES } from '../store.js';
 import type { Route, RouteContext } from './route.js';
 
@@ -77,9 +79,28 @@ export function statusRoutes({ service, metrics }: RouteContext): Route[] {
             type: 'gauge',
             samples: [{ value: service.state.editor.codebook.size }],
           },
+          ...processMemoryFamilies(),
         ]);
         sendText(response, 200, text, 'text/plain; version=0.0.4; charset=utf-8');
       },
     },
+  ];
+}
+
+/**
+ * The process's memory as Prometheus' client libraries name it: resident
+ * set (both threads), and the main thread's V8 heap and the memory outside
+ * it (typed arrays: weights, activations). Where growth shows, these say
+ * which part grows.
+ */
+function processMemoryFamilies(): MetricFamily[] {
+  const usage = process.memoryUsage();
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'gauge', samples: [{ value }] });
+  return [
+    gauge('process_resident_memory_bytes', 'Resident memory of the process, every thread.', usage.rss),
+    gauge('nodejs_heap_size_used_bytes', "The main thread's V8 heap in use.", usage.heapUsed),
+    gauge('nodejs_heap_size_total_bytes', "The main thread's V8 heap reserved.", usage.heapTotal),
+    gauge('nodejs_external_memory_bytes', 'Memory held outside the V8 heaps by objects of the main thread (array buffers among them).', usage.external),
+    gauge('nodejs_array_buffers_bytes', 'Array buffers of the main thread (and shared ones).', usage.arrayBuffers),
   ];
 }
