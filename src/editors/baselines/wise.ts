@@ -29,10 +29,11 @@
  *   with an unrelated question, never an evaluated prompt.
  * - Router threshold: `actRatio` × the smallest Δact of any edit when its
  *   training ended (EasyEdit's WISE).
- * - Optimiser: Adam (elder's one training loop) where the paper uses SGD at
- *   lr 1.0, stopped early once the target is the argmax and every margin
- *   holds. α, β, γ are ours: the paper's (5, 20, 10) are in units of a
- *   4,096-wide LLaMA's MLP output; these are scaled to a 256-wide one.
+ * - Optimiser: plain SGD at lr 1.0 as in the paper (through elder's one
+ *   training loop), at most `iterations` steps, stopped early once the
+ *   target is the argmax and every margin holds. α, β, γ (1, 5, 3) are
+ *   ours: the paper's are set for a 4,096-wide LLaMA's MLP output, these for
+ *   a 256-wide one.
  */
 import { countArgmaxHits, lossOnHidden } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
