@@ -146,18 +146,17 @@ export class SeracEditor implements Editor {
 
   private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const embedding = this.classifier.embed(this.classifier.promptFeatures([edit.promptIds]));
-    let index = this.byLabel.get(edit.label);
-    if (index === undefined) {
-      index = this.entries.length;
-      this.entries.push({ label: edit.label, target: edit.target, prompts: [], value: Tensor.from(this.warmValue(edit), [1, this.outDim]) });
-      this.byLabel.set(edit.label, index);
-    }
-    const entry = this.entries[index];
-    if (entry.target !== edit.target)
-      throw new UsageError(`edit "${edit.id}" has label "${edit.label}" with target "${edit.target}", but the label's target is "${entry.target}"`);
-    entry.prompts.push(edit);
-    const prepared = prepareBatch(entry.prompts, padTokenId(this.model.config));
+    const known = this.byLabel.get(edit.label);
+    if (known !== undefined && this.entries[known].target !== edit.target)
+      throw new UsageError(
+        `edit "${edit.id}" has label "${edit.label}" with target "${edit.target}", but the label's target is "${this.entries[known].target}"`,
+      );
+    const prompts = [...(known === undefined ? [] : this.entries[known].prompts), edit];
+    const prepared = prepareBatch(prompts, padTokenId(this.model.config));
     const prefix = frozenBlocks(this.model, prepared.tokens, this.config.block);
+    const index = known ?? this.addEntry(edit, this.warmValue(prefix, prepared.queryRows));
+    const entry = this.entries[index];
+    entry.prompts.push(edit);
     const rows = rowsFromQueries(prepared.queryRows, prepared.tokens.steps);
     const zeros = new Int32Array(rows.length);
     entry.value.requiresGrad = true;
@@ -168,11 +167,16 @@ export class SeracEditor implements Editor {
     return result;
   }
 
-  /** The site's own output at the edit's last prompt token: where its value starts (GRACE's warm start). */
-  private warmValue(edit: TokenizedEdit): Float32Array {
-    const prepared = prepareBatch([edit], padTokenId(this.model.config));
-    const prefix = frozenBlocks(this.model, prepared.tokens, this.config.block);
-    const { hooks, captured } = rowCapture(this.name, prepared.queryRows);
+  /** A new label's entry, its value starting from `warm`. */
+  private addEntry(edit: TokenizedEdit, warm: Float32Array): number {
+    this.entries.push({ label: edit.label, target: edit.target, prompts: [], value: Tensor.from(warm, [1, this.outDim]) });
+    this.byLabel.set(edit.label, this.entries.length - 1);
+    return this.entries.length - 1;
+  }
+
+  /** The site's own output at a new label's one prompt (its last prompt token), from the blocks below already run: where its value starts (GRACE's warm start). */
+  private warmValue(prefix: Tensor, queryRows: Int32Array): Float32Array {
+    const { hooks, captured } = rowCapture(this.name, queryRows);
     noGrad(() => this.model.runBlocks(prefix, this.config.block, this.config.block + 1, { hooks }));
     return captured.output!.data;
   }

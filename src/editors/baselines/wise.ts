@@ -40,7 +40,6 @@ import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { add, masked, scale } from '../../tensor/ops/arithmetic.js';
 import { matmul } from '../../tensor/ops/matmul.js';
 import { meanOf, rowL2Norms } from '../../tensor/ops/reduce.js';
-import { selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { UsageError } from '../../util/errors.js';
 import { Random } from '../../util/random.js';
@@ -290,40 +289,42 @@ export class WiseEditor implements Editor {
     return this.editActivations.length === 0 ? Infinity : this.config.actRatio * Math.min(...this.editActivations);
   }
 
-  /** `output` plus the side memory's change on the rows of the sequences routed to it. */
-  routeOutput(input: Tensor, output: Tensor, useSide: readonly boolean[]): Tensor {
-    if (!useSide.some(Boolean)) return output;
-    return noGrad(() => {
-      const change = matmul(input, this.servedDelta()).data;
-      const out = Tensor.from(output.data, output.shape);
-      const perSequence = output.size / useSide.length;
-      useSide.forEach((side, b) => {
-        if (!side) return;
-        for (let i = b * perSequence; i < (b + 1) * perSequence; i++) out.data[i] += change[i];
-      });
-      return out;
-    });
+  /** The side memory's change to the site's output on every row of `input`: a·(W_side − W_main). */
+  sideChange(input: Tensor): Float32Array {
+    return noGrad(() => matmul(input, this.servedDelta())).data;
   }
 
-  /** Per sequence, its prompt's mean Δact (over rows `b·T … queryRows[b]` of the site's input). */
-  activationDistances(input: Tensor, queryRows: Int32Array): number[] {
-    const steps = input.shape[1];
-    const norms = noGrad(() => rowL2Norms(matmul(selectRows(input, promptRowsOf(queryRows, steps)), this.servedDelta()))).data;
-    let at = 0;
+  /** `output` plus `change` on the rows of the sequences routed to the side memory. */
+  routeOutput(output: Tensor, change: Float32Array, useSide: readonly boolean[]): Tensor {
+    if (!useSide.some(Boolean)) return output;
+    const out = Tensor.from(output.data, output.shape);
+    const perSequence = output.size / useSide.length;
+    useSide.forEach((side, b) => {
+      if (!side) return;
+      for (let i = b * perSequence; i < (b + 1) * perSequence; i++) out.data[i] += change[i];
+    });
+    return out;
+  }
+
+  /** Per sequence, its prompt's mean Δact: the mean norm of `change` over rows `b·T … queryRows[b]`. */
+  activationDistances(change: Float32Array, queryRows: Int32Array, steps: number): number[] {
+    const width = this.outDim;
     return Array.from(queryRows, (row, b) => {
-      const count = row - b * steps + 1;
       let sum = 0;
-      for (let t = 0; t < count; t++) sum += norms[at + t];
-      at += count;
-      return sum / count;
+      for (let r = b * steps; r <= row; r++) {
+        let squares = 0;
+        for (let c = 0; c < width; c++) squares += change[r * width + c] * change[r * width + c];
+        sum += Math.sqrt(squares);
+      }
+      return sum / (row - b * steps + 1);
     });
   }
 
   /** Per sequence, whether its prompt's Δact reaches the threshold (the side memory answers it). */
-  routes(input: Tensor, queryRows: Int32Array): boolean[] {
+  routes(change: Float32Array, queryRows: Int32Array, steps: number): boolean[] {
     const threshold = this.threshold;
     if (!Number.isFinite(threshold)) return Array.from(queryRows, () => false);
-    return this.activationDistances(input, queryRows).map((distance) => distance >= threshold);
+    return this.activationDistances(change, queryRows, steps).map((distance) => distance >= threshold);
   }
 
   session(queryRows: Int32Array): WiseSession {
@@ -337,15 +338,6 @@ export class WiseEditor implements Editor {
 
 const identity = (v: number) => v;
 const one = () => 1;
-
-/** Rows b·T … queryRows[b] of every sequence: its prompt. */
-function promptRowsOf(queryRows: Int32Array, steps: number): Int32Array {
-  const rows: number[] = [];
-  queryRows.forEach((row, b) => {
-    for (let r = b * steps; r <= row; r++) rows.push(r);
-  });
-  return Int32Array.from(rows);
-}
 
 /**
  * WISE on one batch of inputs: the prompt pass routes each sequence by its
@@ -365,15 +357,22 @@ export class WiseSession extends InferenceSession<boolean[]> {
       [
         this.editor.name,
         (input: Tensor, output: Tensor) => {
-          const useSide = this.editor.routes(input, this.queryRows);
+          // One product serves the routing decision and the side memory's answer.
+          const change = this.editor.sideChange(input);
+          const useSide = this.editor.routes(change, this.queryRows, input.shape[1]);
           decide(useSide);
-          return this.editor.routeOutput(input, output, useSide);
+          return this.editor.routeOutput(output, change, useSide);
         },
       ],
     ]);
   }
 
   protected stepHooks(useSide: boolean[]): Map<string, LinearHook> {
-    return new Map([[this.editor.name, (input: Tensor, output: Tensor) => this.editor.routeOutput(input, output, useSide)]]);
+    return new Map([
+      [
+        this.editor.name,
+        (input: Tensor, output: Tensor) => (useSide.some(Boolean) ? this.editor.routeOutput(output, this.editor.sideChange(input), useSide) : output),
+      ],
+    ]);
   }
 }
