@@ -21,6 +21,7 @@ import { selectRows } from '../src/tensor/ops/select.js';
 import { backward, noGrad, type Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
 import { interleavedMedians, medianSeconds, printTable } from './harness.js';
+import { breakdownRows, profile } from './profile.js';
 
 /** The same optimisation as ElderEditor.trainBatch, done naively: every iteration runs the whole model and the LM head on all positions. */
 function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): void {
@@ -79,6 +80,16 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
       ['naive: full forward + LM head on all positions each iteration', naive.toFixed(2), (naive / 4).toFixed(2), '1.0×'],
       ['elder: frozen prefix once, LM head on target rows only', fast.toFixed(2), (fast / 4).toFixed(2), `${(naive / fast).toFixed(1)}×`],
     ],
+  );
+
+  // Where the time of elder's loop goes, over one more batch.
+  printTable(
+    `Where an ELDER training iteration goes (the elder loop above, one batch of ${iterations} iterations, profiled)`,
+    ['part', 'ms per iteration', 'share'],
+    breakdownRows(
+      profile(() => fastEditor.trainBatch(edits)),
+      iterations,
+    ),
   );
 
   // Inference: a 20-token prompt that routes to a stored code (not deferred) vs the base model.

@@ -34,6 +34,23 @@ const minutes = option('minutes', 10);
 const killEveryMinutes = option('kill-every', Math.min(3, Math.max(minutes / 2, 0.5)));
 const warmupSeconds = option('warmup', Math.min(60, minutes * 15));
 const completionClients = option('clients', 4);
+/** The /metrics gauges that say where the server's memory is, in MiB. */
+const MEMORY_GAUGES = [
+  'process_resident_memory_bytes',
+  'nodejs_heap_size_used_bytes',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_external_memory_bytes',
+  'nodejs_array_buffers_bytes',
+  'elder_training_thread_heap_size_used_bytes',
+  'elder_training_thread_heap_size_total_bytes',
+  'elder_training_thread_array_buffers_bytes',
+] as const;
+
+/** `--memory-log FILE`: the server's memory gauges once a second, as CSV, for tracing a spike to the part that made it. */
+const memoryLogIndex = process.argv.indexOf('--memory-log');
+const memoryLog = memoryLogIndex >= 0 ? process.argv[memoryLogIndex + 1] : undefined;
+const soakStart = Date.now();
+if (memoryLog !== undefined) fs.writeFileSync(memoryLog, `${['seconds', 'lifetime_s', 'rss', ...MEMORY_GAUGES].join(',')}\n`);
 
 interface Server {
   child: ChildProcess;
@@ -117,7 +134,15 @@ const rng = new Random(2026);
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-soak-'));
 const deadline = Date.now() + minutes * 60_000;
 let server: Server | null = await startServer(stateDir);
-const lifetimes: Array<{ warm: number; peak: number; seconds: number; perMinute: number[] }> = [];
+/**
+ * Resident memory of each server lifetime after its warm-up: the level at
+ * its start and at its end (medians over a window of up to a minute of
+ * per-second samples), and the peak. Growth is judged on the levels: a
+ * leak raises them, while a single sample swings by ±5% with when the two
+ * threads' garbage collectors last ran (the first, peak-over-one-sample,
+ * version of this check measured those swings).
+ */
+const lifetimes: Array<{ start: number; end: number; peak: number; seconds: number; perMinute: number[] }> = [];
 const acknowledged = new Set<string>();
 let restarts = 0;
 let editCounter = 0;
@@ -186,7 +211,7 @@ async function chaos(): Promise<void> {
     } catch {
       // The process is gone between the check and the read.
     }
-    if (server.rss.length % 60 === 0) void logMemory(server);
+    if (server.rss.length % 60 === 0 || memoryLog !== undefined) void logMemory(server, server.rss.length % 60 === 0);
     // No kill in the last 15 s: the restarted server must serve a while before the final checks.
     if (Date.now() >= nextKill && deadline - Date.now() >= 15_000) {
       const victim = server;
@@ -201,16 +226,26 @@ async function chaos(): Promise<void> {
   }
 }
 
-/** Once a minute, where the server's memory is (its /metrics gauges), so that growth can be traced to a part. */
-async function logMemory(s: Server): Promise<void> {
+/** Where the server's memory is (its /metrics gauges): on stderr once a minute, into `--memory-log` every second. */
+async function logMemory(s: Server, minute: boolean): Promise<void> {
   try {
     const text = await (await fetch(`${s.url}/metrics`)).text();
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    if (memoryLog !== undefined) {
+      const row = [
+        ((Date.now() - soakStart) / 1000).toFixed(0),
+        s.rss.length,
+        ((s.rss.at(-1) ?? 0) / 2 ** 20).toFixed(1),
+        ...MEMORY_GAUGES.map((g) => gauge(g).toFixed(1)),
+      ];
+      fs.appendFileSync(memoryLog, `${row.join(',')}\n`);
+    }
+    if (!minute) return;
     process.stderr.write(
-      `memory at ${s.rss.length} s of this lifetime: resident ${gauge('process_resident_memory_bytes').toFixed(0)} MiB; main thread: heap ${gauge('nodejs_heap_size_used_bytes').toFixed(0)} of ${gauge('nodejs_heap_size_total_bytes').toFixed(0)} MiB, external ${gauge('nodejs_external_memory_bytes').toFixed(0)} MiB (array buffers ${gauge('nodejs_array_buffers_bytes').toFixed(0)})\n`,
+      `memory at ${s.rss.length} s of this lifetime: resident ${gauge('process_resident_memory_bytes').toFixed(0)} MiB; main thread: heap ${gauge('nodejs_heap_size_used_bytes').toFixed(0)} of ${gauge('nodejs_heap_size_total_bytes').toFixed(0)} MiB, array buffers ${gauge('nodejs_array_buffers_bytes').toFixed(0)}; training thread: heap ${gauge('elder_training_thread_heap_size_used_bytes').toFixed(0)} of ${gauge('elder_training_thread_heap_size_total_bytes').toFixed(0)} MiB, array buffers ${gauge('elder_training_thread_array_buffers_bytes').toFixed(0)}\n`,
     );
   } catch {
-    // A server killed meanwhile: no line this minute.
+    // A server killed meanwhile: no line this time.
   }
 }
 
@@ -218,7 +253,14 @@ function endLifetime(s: Server): void {
   const seconds = (Date.now() - s.startedAt) / 1000;
   const warmSamples = s.rss.slice(Math.min(s.rss.length - 1, Math.floor(warmupSeconds)));
   if (seconds < warmupSeconds + 30 || warmSamples.length === 0) return;
-  lifetimes.push({ warm: warmSamples[0], peak: Math.max(...warmSamples), seconds, perMinute: s.rss.filter((_, i) => i % 60 === 59) });
+  const window = Math.max(1, Math.min(60, Math.floor(warmSamples.length / 2)));
+  lifetimes.push({
+    start: median(warmSamples.slice(0, window)),
+    end: median(warmSamples.slice(-window)),
+    peak: Math.max(...warmSamples),
+    seconds,
+    perMinute: s.rss.filter((_, i) => i % 60 === 59),
+  });
 }
 
 process.stderr.write(
@@ -282,7 +324,7 @@ const counts = [...acknowledged].reduce<Record<string, number>>((acc, id) => {
   acc[status] = (acc[status] ?? 0) + 1;
   return acc;
 }, {});
-const growth = lifetimes.map((l) => (l.peak - l.warm) / l.warm);
+const growth = lifetimes.map((l) => (l.end - l.start) / l.start);
 console.log(
   `\nacknowledged edits: ${acknowledged.size} (${Object.entries(counts)
     .map(([k, v]) => `${v} ${k}`)
@@ -290,7 +332,14 @@ console.log(
 );
 console.log(`requests refused while the server restarted: ${unavailable}`);
 console.log(
-  `resident memory after warm-up (${warmupSeconds} s), per lifetime: ${lifetimes.map((l) => `${(l.warm / 2 ** 20).toFixed(0)} → ${(l.peak / 2 ** 20).toFixed(0)} MiB over ${l.seconds.toFixed(0)} s`).join('; ') || 'no lifetime long enough'}`,
+  `resident memory after warm-up (${warmupSeconds} s), per lifetime, median of the first → last minute (peak): ${
+    lifetimes
+      .map(
+        (l) =>
+          `${(l.start / 2 ** 20).toFixed(0)} → ${(l.end / 2 ** 20).toFixed(0)} MiB, ${(((l.end - l.start) / l.start) * 100).toFixed(1)}% (peak ${(l.peak / 2 ** 20).toFixed(0)}) over ${l.seconds.toFixed(0)} s`,
+      )
+      .join('; ') || 'no lifetime long enough'
+  }`,
 );
 for (const [i, l] of lifetimes.entries())
   console.log(`  lifetime ${i + 1}, resident MiB at the end of each minute: ${l.perMinute.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')}`);

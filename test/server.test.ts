@@ -435,6 +435,9 @@ test('/openapi.json documents the validated schemas; /metrics counts requests, l
     assert.ok(gauge('process_resident_memory_bytes') > gauge('nodejs_heap_size_used_bytes'));
     assert.ok(gauge('nodejs_heap_size_total_bytes') >= gauge('nodejs_heap_size_used_bytes'));
     assert.ok(gauge('nodejs_external_memory_bytes') > 0 && gauge('nodejs_array_buffers_bytes') > 0);
+    // The training thread trained a batch, so it has reported its own heap and its buffers (the activation pool among them).
+    assert.ok(gauge('elder_training_thread_heap_size_total_bytes') >= gauge('elder_training_thread_heap_size_used_bytes'));
+    assert.ok(gauge('elder_training_thread_array_buffers_bytes') > 0);
     assert.match(metrics, /^elder_state_generation 1$/m);
   } finally {
     await stop();

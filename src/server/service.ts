@@ -24,7 +24,7 @@ import { loadModel } from '../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { ElderError, InputError } from '../util/errors.js';
 import { ConflictError, EditStore, type StoredEdit } from './store.js';
-import { TrainingWorker } from './trainer.js';
+import { type ThreadMemory, TrainingWorker } from './trainer.js';
 
 /** The store's file inside the state folder (with its -wal and -shm companions). */
 export const STORE_FILE = 'service.sqlite';
@@ -145,6 +145,11 @@ export class EditService {
 
   get training(): TrainingProgress | null {
     return this.current;
+  }
+
+  /** The training thread's own heap and buffers as of its latest job; null before it starts. */
+  get trainingThreadMemory(): ThreadMemory | null {
+    return this.worker?.memory ?? null;
   }
 
   /** Resolves once no batch is training and nothing is queued (for tests and orderly shutdown). */

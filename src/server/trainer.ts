@@ -29,8 +29,16 @@ export interface TrainJob {
 /** What the worker needs of a live edit to replay it (it recomputes, and caches, the frozen pass). */
 export type ReplayEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds'>;
 
+/** The training thread's own V8 heap and the memory its objects hold outside it, as of its latest job. */
+export interface ThreadMemory {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
 export type WorkerMessage =
-  | { type: 'ready' }
+  | { type: 'ready'; memory: ThreadMemory }
   | ({ type: 'progress'; job: number } & IterationReport)
   | {
       type: 'trained';
@@ -40,8 +48,9 @@ export type WorkerMessage =
       codes: TrainedBatch['codes'];
       weights: NamedValues;
       allocations: Array<[string, Allocation]>;
+      memory: ThreadMemory;
     }
-  | { type: 'failed'; job: number; name: string; message: string };
+  | { type: 'failed'; job: number; name: string; message: string; memory: ThreadMemory };
 
 /** Training did not produce a batch (the loss diverged, the worker died…); the message says why. */
 export class TrainingError extends ElderError {}
@@ -58,6 +67,8 @@ export class TrainingWorker {
   private pending: Pending | null = null;
   private nextJob = 1;
   private exited: Error | null = null;
+  /** The thread's memory as it last reported it (on start and after each job). */
+  memory: ThreadMemory | null = null;
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (message: WorkerMessage) => this.receive(message));
@@ -76,8 +87,11 @@ export class TrainingWorker {
       worker.once('error', fail);
       worker.once('message', (message: WorkerMessage) => {
         worker.off('error', fail);
-        if (message.type === 'ready') resolve(new TrainingWorker(worker));
-        else reject(new TrainingError(`training worker sent ${message.type} before ready`));
+        if (message.type === 'ready') {
+          const trainer = new TrainingWorker(worker);
+          trainer.memory = message.memory;
+          resolve(trainer);
+        } else reject(new TrainingError(`training worker sent ${message.type} before ready`));
       });
     });
   }
@@ -112,6 +126,7 @@ export class TrainingWorker {
   }
 
   private receive(message: WorkerMessage): void {
+    if (message.type !== 'progress') this.memory = message.memory;
     const pending = this.pending;
     if (message.type === 'ready' || pending === null || message.job !== pending.job) return;
     if (message.type === 'progress') {

@@ -11,14 +11,23 @@ import type { ElderConfig } from '../editors/elder/config.js';
 import { type EditMemory, ElderEditor } from '../editors/elder/editor.js';
 import { MixtureOfLora } from '../editors/elder/mixture.js';
 import { modelFromSharedWeights, type SharedWeights } from '../models/load.js';
-import type { TrainJob, WorkerMessage } from './trainer.js';
+import { BufferPool } from '../tensor/buffers.js';
+import type { ThreadMemory, TrainJob, WorkerMessage } from './trainer.js';
 
 const { weights, config } = workerData as { weights: SharedWeights; config: ElderConfig };
 const model = modelFromSharedWeights(weights);
 model.setRequiresGrad(false);
 const mixture = new MixtureOfLora(config, model);
+/** Training's activation buffers, kept across jobs: a pool per job left ~100 MB of garbage per batch, and resident memory swung with it. */
+const scratch = new BufferPool();
 /** Frozen passes of live edits, kept across jobs: they depend on the base model and the tokens alone. */
 const remembered = new Map<string, EditMemory>();
+
+/** This thread's heap and buffers (`rss` is the whole process's, so it is left to the main thread). */
+function memory(): ThreadMemory {
+  const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { heapUsed, heapTotal, external, arrayBuffers };
+}
 
 function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
@@ -28,7 +37,7 @@ parentPort!.on('message', (job: TrainJob) => {
   try {
     mixture.loadValues(new Map(job.weights), `generation ${job.fromGeneration}`);
     // A fresh editor per job: its allocation table is exactly the committed one.
-    const editor = new ElderEditor(model, config, mixture);
+    const editor = new ElderEditor(model, config, mixture, scratch);
     for (const [label, allocation] of job.allocations) editor.allocations.restore(label, allocation);
     // The replay memory, in the committed order (replay sampling depends on it).
     editor.remember(job.memory.filter((m) => !remembered.has(m.id)));
@@ -47,11 +56,11 @@ parentPort!.on('message', (job: TrainJob) => {
     );
     const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocations.get(label)!] as [string, number[][]]);
     post(
-      { type: 'trained', job: job.job, iterations: result.iterations, loss: result.loss, codes: result.codes, weights: trained, allocations },
+      { type: 'trained', job: job.job, iterations: result.iterations, loss: result.loss, codes: result.codes, weights: trained, allocations, memory: memory() },
       trained.map(([, t]) => t.data.buffer as ArrayBuffer),
     );
   } catch (error) {
-    post({ type: 'failed', job: job.job, name: (error as Error).name, message: (error as Error).message });
+    post({ type: 'failed', job: job.job, name: (error as Error).name, message: (error as Error).message, memory: memory() });
   }
 });
-post({ type: 'ready' });
+post({ type: 'ready', memory: memory() });

@@ -12,15 +12,44 @@
  * moments and caches are allocated outside, or without the pool.
  */
 
+/**
+ * The capacity of the buffer that holds `length` floats: lengths are rounded
+ * up to one of eight classes per power of two (at most 12.5% spare). Replay
+ * and mixed batches change sequence lengths every iteration; keyed by exact
+ * length, a pool would keep one set of buffers per shape it ever saw (the
+ * ELDER loop held ~250 MB of them by the end of a batch), where rounded
+ * classes let the next iteration reuse the last one's buffers.
+ */
+export function capacityClass(length: number): number {
+  if (length <= 16) return 16;
+  const step = 2 ** (Math.floor(Math.log2(length)) - 3);
+  return Math.ceil(length / step) * step;
+}
+
 export class BufferPool {
   private readonly free = new Map<number, Float32Array[]>();
   private lent: Float32Array[] = [];
 
-  /** A zeroed buffer of `length` floats: a returned one when there is one, else a new one. */
+  /**
+   * A zeroed view of `length` floats, on the smallest returned buffer whose
+   * capacity is at least its class and at most twice it, else on a new one.
+   * Taking from larger classes matters as much as the classes: an iteration's
+   * buffers of each class vary in number with the lengths it sees, and a pool
+   * that only reused its own class would keep the largest count of each.
+   */
   take(length: number): Float32Array {
-    const buffer = this.free.get(length)?.pop()?.fill(0) ?? new Float32Array(length);
+    const capacity = capacityClass(length);
+    const buffer = this.takeFree(capacity) ?? new Float32Array(capacity);
     this.lent.push(buffer);
-    return buffer;
+    return buffer.subarray(0, length).fill(0);
+  }
+
+  private takeFree(capacity: number): Float32Array | undefined {
+    for (let c = capacity; c <= 2 * capacity; c = capacityClass(c + 1)) {
+      const buffer = this.free.get(c)?.pop();
+      if (buffer !== undefined) return buffer;
+    }
+    return undefined;
   }
 
   /** Takes back every buffer lent since the last reclaim. */
@@ -31,6 +60,14 @@ export class BufferPool {
       else list.push(buffer);
     }
     this.lent = [];
+  }
+
+  /** Floats held, lent or free (what the pool costs in memory, ×4 bytes). */
+  get heldFloats(): number {
+    let total = 0;
+    for (const buffer of this.lent) total += buffer.length;
+    for (const list of this.free.values()) for (const buffer of list) total += buffer.length;
+    return total;
   }
 }
 

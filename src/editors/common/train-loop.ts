@@ -19,6 +19,13 @@ export interface TrainLoopOptions {
   earlyStop?: boolean;
   /** Adam (the default) or plain SGD (WISE). */
   optimizer?: 'adam' | 'sgd';
+  /**
+   * Where the iterations' activations come from. A pool kept by the caller
+   * across batches (ELDER's editor, the service's training thread) allocates
+   * nothing once warm; the default, a pool per call, leaves a batch's buffers
+   * to the garbage collector when it ends.
+   */
+  pool?: BufferPool;
 }
 
 /** One iteration's forward pass, as the method computes it. */
@@ -54,7 +61,7 @@ export function trainLoop(
   const optimizer = options.optimizer === 'sgd' ? new Sgd(params, options.lr) : new AdamW(params, { lr: options.lr });
   let loss = NaN;
   let iterations = 0;
-  const pool = new BufferPool();
+  const pool = options.pool ?? new BufferPool();
   for (let iteration = 1; iteration <= options.iterations; iteration++) {
     optimizer.zeroGrad();
     const stop = withBufferPool(pool, () => {

@@ -18,6 +18,7 @@
 import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { type Generation, generate } from '../../models/generate.js';
+import { BufferPool } from '../../tensor/buffers.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
@@ -124,6 +125,8 @@ export class ElderEditor implements Editor {
     readonly model: DecoderLM,
     readonly config: ElderConfig,
     readonly mixture: MixtureOfLora = new MixtureOfLora(config, model),
+    /** Training's activation buffers, reused by every batch (pass one in to share it with later editors of the same mixture). */
+    readonly scratch: BufferPool = new BufferPool(),
   ) {
     this.blocks = editedBlocks(config);
     this.codebook = new Codebook(codeWords(this.blocks.length, config.experts));
@@ -407,7 +410,7 @@ export class ElderEditor implements Editor {
     const rng = new Random((Math.imul(this.config.seed + 1, 0x9e3779b1) ^ this.memory.size) >>> 0);
     const { iterations, loss } = trainLoop(
       this.mixture.parameters(),
-      this.config,
+      { ...this.config, pool: this.scratch },
       () => {
         const replayed = replayCount === 0 ? [] : rng.sample(earlier, replayCount);
         const losses = replayed.length === 0 ? this.batchLosses(prepared, prefix, presets) : this.replayLosses(edits, prefix, replayed);

@@ -3,6 +3,7 @@
 import { sendJson, sendText } from '../http.js';
 import type { MetricFamily } from '../metrics.js';
 import { EDIT_STATUSES } from '../store.js';
+import type { ThreadMemory } from '../trainer.js';
 import type { Route, RouteContext } from './route.js';
 
 export function statusRoutes({ service, metrics }: RouteContext): Route[] {
@@ -79,7 +80,7 @@ export function statusRoutes({ service, metrics }: RouteContext): Route[] {
             type: 'gauge',
             samples: [{ value: service.state.editor.codebook.size }],
           },
-          ...processMemoryFamilies(),
+          ...processMemoryFamilies(service.trainingThreadMemory),
         ]);
         sendText(response, 200, text, 'text/plain; version=0.0.4; charset=utf-8');
       },
@@ -90,10 +91,11 @@ export function statusRoutes({ service, metrics }: RouteContext): Route[] {
 /**
  * The process's memory as Prometheus' client libraries name it: resident
  * set (both threads), and the main thread's V8 heap and the memory outside
- * it (typed arrays: weights, activations). Where growth shows, these say
- * which part grows.
+ * it (typed arrays: weights, activations); then the training thread's, as it
+ * reported them after its latest job (absent before it starts). Where growth
+ * shows, these say which part grows.
  */
-function processMemoryFamilies(): MetricFamily[] {
+function processMemoryFamilies(trainingThread: ThreadMemory | null): MetricFamily[] {
   const usage = process.memoryUsage();
   const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: 'gauge', samples: [{ value }] });
   return [
@@ -102,5 +104,16 @@ function processMemoryFamilies(): MetricFamily[] {
     gauge('nodejs_heap_size_total_bytes', "The main thread's V8 heap reserved.", usage.heapTotal),
     gauge('nodejs_external_memory_bytes', 'Memory held outside the V8 heaps by objects of the main thread (array buffers among them).', usage.external),
     gauge('nodejs_array_buffers_bytes', 'Array buffers of the main thread (and shared ones).', usage.arrayBuffers),
+    ...(trainingThread === null
+      ? []
+      : [
+          gauge('elder_training_thread_heap_size_used_bytes', "The training thread's V8 heap in use, after its latest job.", trainingThread.heapUsed),
+          gauge('elder_training_thread_heap_size_total_bytes', "The training thread's V8 heap reserved, after its latest job.", trainingThread.heapTotal),
+          gauge(
+            'elder_training_thread_array_buffers_bytes',
+            'Array buffers of the training thread (activation pool among them), after its latest job.',
+            trainingThread.arrayBuffers,
+          ),
+        ]),
   ];
 }
