@@ -13,7 +13,8 @@
         "native/sgemm.cc",
         "native/elementwise.cc",
         "native/attention.cc",
-        "native/linalg.cc"
+        "native/linalg.cc",
+        "native/linear_cross_entropy.cc"
       ],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math"],
       "cflags": ["-O3"],

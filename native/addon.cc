@@ -307,6 +307,26 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+napi_value LinearCrossEntropy(napi_env env, napi_callback_info info) {
+  Args args(env, info, 9);  // (x, rows, width, weight, vocab, targets, losses, argmax, dx)
+  const int64_t rows = args.integer(1), width = args.integer(2), vocab = args.integer(4);
+  if (!args.failed && (rows < 1 || width < 1 || vocab < 1)) args.fail("linearCrossEntropy: rows, width and vocab must be positive");
+  float* x = args.f32(0, (size_t)(rows * width), "x");
+  float* weight = args.f32(3, (size_t)(vocab * width), "weight");
+  int32_t* targets = args.i32(5, rows, "targets");
+  float* losses = args.f32(6, rows, "losses");
+  int32_t* argmax = args.i32(7, rows, "argmax");
+  float* dx = args.f32(8, (size_t)(rows * width), "dx");
+  if (args.failed) return nullptr;
+  for (int64_t r = 0; r < rows; ++r)
+    if (targets[r] < 0 || targets[r] >= vocab) {
+      args.fail("linearCrossEntropy: target " + std::to_string(targets[r]) + " outside the vocabulary");
+      return nullptr;
+    }
+  elder::linearCrossEntropy(x, (int)rows, (int)width, weight, (int)vocab, targets, losses, argmax, dx);
+  return undefinedValue(env);
+}
+
 napi_value AdamStep(napi_env env, napi_callback_info info) {
   // (param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
   Args args(env, info, 11);
@@ -503,6 +523,7 @@ napi_value Init(napi_env env, napi_value exports) {
   define(env, exports, "softmaxBackwardRows", SoftmaxBackwardRows);
   define(env, exports, "crossEntropyForward", CrossEntropyForward);
   define(env, exports, "crossEntropyBackward", CrossEntropyBackward);
+  define(env, exports, "linearCrossEntropy", LinearCrossEntropy);
   define(env, exports, "adamStep", AdamStep);
   define(env, exports, "sumSquares", SumSquares);
   define(env, exports, "scaleInPlace", ScaleInPlace);

@@ -67,6 +67,13 @@ void crossEntropyForward(const float* logits, const int32_t* targets, float* los
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
                           const float* rowScale, float* dlogits, int rows, int cols);
 
+// For rows x [rows, width] and a frozen LM head W [vocab, width], per row:
+// losses = logsumexp(x·Wᵀ) − (x·Wᵀ)[target], argmax of x·Wᵀ (first on ties),
+// and dx = d loss_r / d x_r = softmax(x·Wᵀ)·W − W[target], reading W once and
+// never materialising the logits (linear_cross_entropy.cc).
+void linearCrossEntropy(const float* x, int rows, int width, const float* weight, int vocab,
+                        const int32_t* targets, float* losses, int32_t* argmax, float* dx);
+
 // Causal attention over heads addressed in place: row t of batch b, head h
 // starts at q + (b·steps + t)·ldq + h·headDim (k, v: kv head h / (heads /
 // kvHeads), rows b·keyStride + j). probs holds softmax(q·kᵀ·scale) per

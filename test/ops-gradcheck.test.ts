@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { availableKernels, useKernels } from '../src/tensor/backends/index.js';
 import {
   add,
   addToRows,
@@ -10,6 +11,7 @@ import {
   KVCache,
   layerNorm,
   linear,
+  linearCrossEntropy,
   masked,
   meanOf,
   RopeTable,
@@ -28,7 +30,7 @@ import {
 } from '../src/tensor/index.js';
 import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
-import { gradCheck, randomTensor } from './helpers.js';
+import { gradCheck, maxAbsDiff, randomTensor } from './helpers.js';
 
 const rng = new Random(1234);
 const input = (shape: number[], std = 1) => randomTensor(shape, rng, std, true);
@@ -173,6 +175,51 @@ test('crossEntropy: gradient and value against a direct computation', () => {
     expected += lse - row[targets[r]];
   }
   assert.ok(Math.abs(loss.item() - expected / 3) < 1e-5);
+});
+
+test('linearCrossEntropy: loss, argmax and row gradients equal the LM head followed by crossEntropy, on every backend', () => {
+  // 1,000 words: several chunks of the kernel's 256, the last one partial.
+  const head = randomTensor([1000, 24], rng, 0.5);
+  const targets = Int32Array.from([0, 999, 256, 511, 17]);
+  for (const backend of availableKernels()) {
+    const previous = useKernels(backend);
+    try {
+      const rows = input([5, 24]);
+      const fused = linearCrossEntropy(rows, head, targets);
+      backward(fused.loss);
+      const fusedGrad = rows.grad!.slice();
+      rows.grad = null;
+      const logits = linear(rows, head, null, 'out_in');
+      const plain = crossEntropy(logits, targets);
+      backward(plain.loss);
+      assert.ok(Math.abs(fused.loss.item() - plain.loss.item()) < 1e-5 * Math.abs(plain.loss.item()), backend.name);
+      assert.ok(maxAbsDiff(fused.rowLosses, plain.rowLosses) < 1e-4, backend.name);
+      assert.ok(maxAbsDiff(fusedGrad, rows.grad!) < 1e-5, backend.name);
+      const argmaxes = Array.from({ length: 5 }, (_, r) => {
+        const row = Array.from(logits.data.subarray(r * 1000, (r + 1) * 1000));
+        return row.indexOf(Math.max(...row));
+      });
+      assert.deepEqual(Array.from(fused.predictions), argmaxes, backend.name);
+    } finally {
+      useKernels(previous);
+    }
+  }
+});
+
+test('linearCrossEntropy: gradient against finite differences; ties go to the first word; a trained head and NaN are not hidden', () => {
+  const head = randomTensor([300, 6], rng, 1);
+  assert.ok(gradCheck(([a]) => linearCrossEntropy(a, head, Int32Array.from([3, 290])).loss, [input([2, 6])]) <= 1);
+  // Two identical words, the second in a later chunk: the earlier one is the argmax.
+  const tied = new Tensor(new Float32Array(300 * 6), [300, 6]);
+  tied.data.fill(1, 40 * 6, 41 * 6);
+  tied.data.fill(1, 280 * 6, 281 * 6);
+  assert.deepEqual(Array.from(linearCrossEntropy(Tensor.from([1, 1, 1, 1, 1, 1], [1, 6]), tied, Int32Array.from([0])).predictions), [40]);
+  assert.throws(() => linearCrossEntropy(input([1, 6]), randomTensor([300, 6], rng, 1, true), Int32Array.from([0])), /requires a gradient/);
+  assert.throws(() => linearCrossEntropy(input([1, 5]), head, Int32Array.from([0])), /does not take rows of width 5/);
+  assert.throws(() => linearCrossEntropy(input([1, 6]), head, Int32Array.from([300])), /outside the vocabulary/);
+  const poisoned = input([1, 6]);
+  poisoned.data[2] = NaN;
+  assert.ok(Number.isNaN(linearCrossEntropy(poisoned, head, Int32Array.from([0])).loss.item()));
 });
 
 test('softCrossEntropy: KL(p‖softmax(z)) in value, and its gradient against finite differences', () => {

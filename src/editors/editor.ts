@@ -7,7 +7,7 @@
  * one loaded base model shareable by every method of a benchmark.
  */
 
-import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
+import { countHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
@@ -124,8 +124,8 @@ export function trainThroughHooks(
     options,
     () => {
       const hidden = model.finalNorm(model.runBlocks(prefix, firstBlock, model.config.layers, { hooks: hooks() }));
-      const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
-      return { loss, solved: () => countArgmaxHits(logits, prepared.targets.targets) === prepared.targets.targets.length };
+      const { loss, predictions } = lossOnHidden(model, hidden, prepared.targets);
+      return { loss, solved: () => countHits(predictions, prepared.targets.targets) === prepared.targets.targets.length };
     },
     onStep,
   );

@@ -4,7 +4,7 @@
  * head runs only on those rows.
  */
 
-import { crossEntropy } from '../tensor/ops/crossentropy.js';
+import { crossEntropy, linearCrossEntropy } from '../tensor/ops/crossentropy.js';
 import { selectRows } from '../tensor/ops/select.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ShapeError } from '../util/errors.js';
@@ -51,11 +51,21 @@ export function targetRows(batch: TokenBatch, mask: ArrayLike<number>): TargetRo
   return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
 }
 
-/** LM head and mean cross-entropy on the target rows of final-norm hidden states [B, T, width]. */
-export function lossOnHidden(model: DecoderLM, hidden: Tensor, target: TargetRows): { loss: Tensor; rowLosses: Float32Array; logits: Tensor } {
+/**
+ * LM head and mean cross-entropy on the target rows of final-norm hidden
+ * states [B, T, width], with each row's argmax (`predictions`). A frozen head
+ * (every editor) goes through the fused {@link linearCrossEntropy}, which
+ * reads the head once and never materialises the logits; a trained one
+ * through the plain head and {@link crossEntropy}.
+ */
+export function lossOnHidden(model: DecoderLM, hidden: Tensor, target: TargetRows): { loss: Tensor; rowLosses: Float32Array; predictions: Int32Array } {
   const rows = selectRows(hidden, target.rows);
+  const head = model.lmHeadWeight;
+  if (!head.requiresGrad) return linearCrossEntropy(rows, head, target.targets);
   const logits = model.lmHead(rows);
-  return { ...crossEntropy(logits, target.targets), logits };
+  const vocab = logits.lastDim;
+  const predictions = Int32Array.from(target.targets, (_, r) => argmax(logits.data, r * vocab, vocab));
+  return { ...crossEntropy(logits, target.targets), predictions };
 }
 
 /** Mean negative log-likelihood of the masked target tokens. */
@@ -69,6 +79,13 @@ export function argmaxHits(logits: Tensor, targets: Int32Array): Uint8Array {
   const vocab = logits.lastDim;
   if (logits.rows !== targets.length) throw new ShapeError(`argmaxHits: ${targets.length} targets for ${logits.rows} rows`);
   return Uint8Array.from(targets, (target, r) => (argmax(logits.data, r * vocab, vocab) === target ? 1 : 0));
+}
+
+/** Number of rows whose prediction (argmax) is the target. */
+export function countHits(predictions: Int32Array, targets: Int32Array): number {
+  let hits = 0;
+  for (let r = 0; r < targets.length; r++) if (predictions[r] === targets[r]) hits++;
+  return hits;
 }
 
 /** Number of rows whose target is the argmax. */

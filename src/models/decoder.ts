@@ -50,6 +50,8 @@ export abstract class DecoderLM {
   abstract finalNorm(hidden: Tensor): Tensor;
   /** Logits [N, vocab] for hidden rows [N, width] (after the final norm). */
   abstract lmHead(rows: Tensor): Tensor;
+  /** The LM head's weight, [vocab, width]: {@link lmHead} is rows·weightᵀ. */
+  abstract readonly lmHeadWeight: Tensor;
   /** Hugging Face module name of a block's linear layer, e.g. (3, 'mlp.c_fc') → 'transformer.h.3.mlp.c_fc'. */
   abstract linearName(layer: number, local: string): string;
   /** Local names of each block's linear layers. */

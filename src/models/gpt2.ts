@@ -93,4 +93,8 @@ export class Gpt2Model extends DecoderLM {
     // Tied head: logits = h · wteᵀ, wte stored [vocab, width] = [out, in].
     return linear(rows, this.tokenEmbedding, null, 'out_in');
   }
+
+  get lmHeadWeight(): Tensor {
+    return this.tokenEmbedding;
+  }
 }

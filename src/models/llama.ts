@@ -109,4 +109,8 @@ export class LlamaModel extends DecoderLM {
   lmHead(rows: Tensor): Tensor {
     return linear(rows, this.outputWeight, null, 'out_in');
   }
+
+  get lmHeadWeight(): Tensor {
+    return this.outputWeight;
+  }
 }

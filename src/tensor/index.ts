@@ -7,7 +7,7 @@ export { availableKernels, backendInfo, kernels, useKernels } from './backends/i
 export { add, masked, scale } from './ops/arithmetic.js';
 export type { AttentionShape } from './ops/attention.js';
 export { attention, KVCache } from './ops/attention.js';
-export { crossEntropy, softCrossEntropy } from './ops/crossentropy.js';
+export { crossEntropy, linearCrossEntropy, softCrossEntropy } from './ops/crossentropy.js';
 export { embedding } from './ops/embedding.js';
 export { gelu } from './ops/gelu.js';
 export { layerNorm } from './ops/layernorm.js';

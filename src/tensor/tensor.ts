@@ -8,7 +8,7 @@
  * frozen model records nothing and costs nothing extra.
  */
 import { ShapeError } from '../util/errors.js';
-import { allocate } from './buffers.js';
+import { allocate, allocateForOverwrite } from './buffers.js';
 
 /** How an op's output sends its gradient back to its inputs. */
 export interface GradNode {
@@ -55,6 +55,11 @@ export class Tensor {
 
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {
     return new Tensor(allocate(shapeSize(shape)), shape, requiresGrad);
+  }
+
+  /** A tensor whose every element the caller writes before any is read (its contents are undefined until then). */
+  static forOverwrite(shape: readonly number[]): Tensor {
+    return new Tensor(allocateForOverwrite(shapeSize(shape)), shape);
   }
 
   static from(values: ArrayLike<number>, shape: readonly number[], requiresGrad = false): Tensor {
@@ -134,9 +139,14 @@ function resolveShape(shape: readonly number[], size: number): number[] {
   return resolved;
 }
 
-/** A zeroed gradient for `t`: a leaf's (a parameter's) outlives the step, so only intermediate tensors' come from a buffer pool. */
-function newGradBuffer(t: Tensor): Float32Array {
-  return t.gradNode === null ? new Float32Array(t.size) : allocate(t.size);
+/**
+ * A gradient buffer for `t`: a leaf's (a parameter's) outlives the step, so
+ * only intermediate tensors' come from a buffer pool. Zeroed unless the
+ * caller overwrites all of it (`zeroed` false).
+ */
+function newGradBuffer(t: Tensor, zeroed = true): Float32Array {
+  if (t.gradNode === null) return new Float32Array(t.size);
+  return zeroed ? allocate(t.size) : allocateForOverwrite(t.size);
 }
 
 /** True when an op over these inputs must record a gradient node. */
@@ -155,7 +165,7 @@ export function recordGrad(output: Tensor, inputs: readonly Tensor[], backward: 
 export function accumulateGrad(t: Tensor, delta: Float32Array): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = newGradBuffer(t);
+    t.grad = newGradBuffer(t, false);
     t.grad.set(delta);
     return;
   }
@@ -209,19 +219,21 @@ export function backward(output: Tensor, seed?: Float32Array): void {
  * straight into the gradient, with beta 0 when the buffer is new.
  */
 export function gradSlot(t: Tensor): { grad: Float32Array; beta: 0 | 1 } {
-  const fresh = t.grad === null;
-  return { grad: t.gradBuffer(), beta: fresh ? 0 : 1 };
+  if (t.grad !== null) return { grad: t.grad, beta: 1 };
+  // Beta 0 overwrites whatever a pooled buffer held.
+  t.grad = newGradBuffer(t, false);
+  return { grad: t.grad, beta: 0 };
 }
 
 /** For backward kernels that overwrite their output: writes in place when the gradient is new, else adds. */
 export function writeGrad(t: Tensor, write: (target: Float32Array) => void): void {
   if (!t.requiresGrad) return;
   if (t.grad === null) {
-    t.grad = newGradBuffer(t);
+    t.grad = newGradBuffer(t, false);
     write(t.grad);
     return;
   }
-  const scratch = allocate(t.size);
+  const scratch = allocateForOverwrite(t.size);
   write(scratch);
   const grad = t.grad;
   for (let i = 0; i < grad.length; i++) grad[i] += scratch[i];

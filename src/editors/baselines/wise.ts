@@ -35,7 +35,7 @@
  *   ours: the paper's are set for a 4,096-wide LLaMA's MLP output, these for
  *   a 256-wide one.
  */
-import { countArgmaxHits, lossOnHidden } from '../../models/batch.js';
+import { countHits, lossOnHidden } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { add, masked, scale } from '../../tensor/ops/arithmetic.js';
 import { matmul } from '../../tensor/ops/matmul.js';
@@ -226,7 +226,7 @@ export class WiseEditor implements Editor {
         const side = add(base, masked(trained, shard.keep));
         const hooks = new Map<string, LinearHook>([[this.name, (input, output) => add(output, matmul(input, side))]]);
         const hidden = this.model.finalNorm(this.model.runBlocks(prefix, this.config.block, this.model.config.layers, { hooks }));
-        const { loss: lmLoss, logits } = lossOnHidden(this.model, hidden, prepared.targets);
+        const { loss: lmLoss, predictions } = lossOnHidden(this.model, hidden, prepared.targets);
         const editNorms = rowL2Norms(matmul(editInputs, side));
         const irrelevantNorms = rowL2Norms(matmul(this.irrelevant, side));
         const editMean = meanOf(editNorms, identity, one);
@@ -254,7 +254,7 @@ export class WiseEditor implements Editor {
         editAct = editMean.item();
         return {
           loss: add(lmLoss, margins),
-          solved: () => actLoss === 0 && countArgmaxHits(logits, prepared.targets.targets) === prepared.targets.targets.length,
+          solved: () => actLoss === 0 && countHits(predictions, prepared.targets.targets) === prepared.targets.targets.length,
           parts: { model: lmLoss.item(), margins: actLoss },
         };
       },

@@ -15,7 +15,7 @@
  * untouched base model.
  */
 
-import { countArgmaxHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
+import { countArgmaxHits, countHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { type Generation, generate } from '../../models/generate.js';
 import { BufferPool } from '../../tensor/buffers.js';
@@ -48,9 +48,9 @@ export interface BatchLosses {
   /** Σ over layers of the configured routing loss (guided, load-balancing, or 0). */
   routingLoss: Tensor;
   routing: Routing;
-  /** Logits of the target rows [targets, vocab]. */
-  logits: Tensor;
-  /** The target token of each logits row. */
+  /** The argmax at each target row. */
+  predictions: Int32Array;
+  /** The target token of each target row. */
   targets: Int32Array;
 }
 
@@ -383,16 +383,16 @@ export class ElderEditor implements Editor {
     // Trained through the pre-assigned experts, gated by the router's scores for them.
     const routing = config.trainRouting === 'preset' ? { ...routed, selection: presets } : routed;
     const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstBlock, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
-    const { loss, logits } = lossOnHidden(model, hidden, prepared.targets);
+    const { loss, predictions } = lossOnHidden(model, hidden, prepared.targets);
     const targets = prepared.targets.targets;
-    if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, logits, targets };
+    if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, predictions, targets };
     const layerLoss = (i: number) =>
       config.routingLoss === 'guided'
         ? guidedLoss(routing.logits[i], presets[i], config.topK)
         : loadBalanceLoss(routing.scores[i], routing.selection[i], config.topK);
     let routingLoss = layerLoss(0);
     for (let i = 1; i < routing.logits.length; i++) routingLoss = add(routingLoss, layerLoss(i));
-    return { total: add(loss, scale(routingLoss, config.lambda)), modelLoss: loss, routingLoss, routing, logits, targets };
+    return { total: add(loss, scale(routingLoss, config.lambda)), modelLoss: loss, routingLoss, routing, predictions, targets };
   }
 
   /**
@@ -416,7 +416,7 @@ export class ElderEditor implements Editor {
         const losses = replayed.length === 0 ? this.batchLosses(prepared, prefix, presets) : this.replayLosses(edits, prefix, replayed);
         return {
           loss: losses.total,
-          solved: () => countArgmaxHits(losses.logits, losses.targets) === losses.targets.length,
+          solved: () => countHits(losses.predictions, losses.targets) === losses.targets.length,
           parts: { modelLoss: losses.modelLoss.item(), routingLoss: losses.routingLoss.item() },
         };
       },

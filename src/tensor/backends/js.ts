@@ -181,6 +181,37 @@ export const jsKernels: Kernels = {
     }
   },
 
+  linearCrossEntropy(x, rows, width, weight, vocab, targets, losses, argmax, dx) {
+    const logits = new Float32Array(vocab);
+    for (let r = 0; r < rows; r++) {
+      const target = targets[r];
+      if (target < 0 || target >= vocab) throw new RangeError(`linearCrossEntropy: target ${target} outside the vocabulary`);
+      jsKernels.sgemm(false, true, 1, vocab, width, 1, x, r * width, width, weight, 0, width, 0, logits, 0, vocab);
+      let max = -Infinity;
+      let best = 0;
+      for (let c = 0; c < vocab; c++)
+        if (logits[c] > max) {
+          max = logits[c];
+          best = c;
+        }
+      let sum = 0;
+      for (let c = 0; c < vocab; c++) {
+        logits[c] = Math.exp(logits[c] - max);
+        sum += logits[c];
+      }
+      for (let c = 0; c < vocab; c++) logits[c] /= sum;
+      // dx_r = softmax·W − W[target]
+      jsKernels.sgemm(false, false, 1, width, vocab, 1, logits, 0, vocab, weight, 0, width, 0, dx, r * width, width);
+      let targetLogit = 0;
+      for (let i = 0; i < width; i++) {
+        targetLogit += x[r * width + i] * weight[target * width + i];
+        dx[r * width + i] -= weight[target * width + i];
+      }
+      losses[r] = max + Math.log(sum) - targetLogit;
+      argmax[r] = best;
+    }
+  },
+
   attentionForward(dims, q, k, v, out, probs, past, keyStride) {
     const { batch, heads, kvHeads, steps, headDim, scale } = dims;
     const span = past + steps;

@@ -104,6 +104,24 @@ export interface Kernels {
     cols: number,
   ): void;
   /**
+   * The LM head and cross-entropy in one pass over a frozen head `weight`
+   * [vocab, width], for rows `x` [rows, width]: per row the loss
+   * logsumexp(x·Wᵀ) − (x·Wᵀ)[target], the argmax (first on ties), and
+   * dx = d loss_r / d x_r = softmax(x·Wᵀ)·W − W[target]. The logits are never
+   * materialised, so W is read once instead of twice (forward, backward).
+   */
+  linearCrossEntropy(
+    x: Float32Array,
+    rows: number,
+    width: number,
+    weight: Float32Array,
+    vocab: number,
+    targets: Int32Array,
+    losses: Float32Array,
+    argmax: Int32Array,
+    dx: Float32Array,
+  ): void;
+  /**
    * Causal attention: for each (b, h), probs = softmax(scale·q·kᵀ) over keys
    * 0 … past + t (the rest 0), stored as [batch, heads, steps, past + steps];
    * out = probs·v. Keys and values have `keyStride` rows per batch element.

@@ -6,7 +6,7 @@ import { accumulateGrad, recordGrad, Tensor } from '../tensor.js';
 /** a + b, same number of elements; the result takes a's shape. */
 export function add(a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new ShapeError(`add: [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ in size`);
-  const out = Tensor.zeros(a.shape);
+  const out = Tensor.forOverwrite(a.shape);
   const y = out.data;
   const x1 = a.data;
   const x2 = b.data;

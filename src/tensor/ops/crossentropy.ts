@@ -60,3 +60,38 @@ export function softCrossEntropy(logits: Tensor, probs: Float32Array): Tensor {
   });
   return loss;
 }
+
+/**
+ * The LM head and mean cross-entropy fused, for a frozen head: logits would
+ * be `rows`·`weight`ᵀ with `weight` [vocab, width] (`out_in`), but they are
+ * never materialised (see the kernel). Besides the loss it returns each row's
+ * argmax, which is all the logits were kept for (early stopping, accuracy).
+ * Gradients reach `rows` only: a head that requires grad is refused (use
+ * `linear` and {@link crossEntropy}).
+ */
+export function linearCrossEntropy(rows: Tensor, weight: Tensor, targets: Int32Array): { loss: Tensor; rowLosses: Float32Array; predictions: Int32Array } {
+  const count = rows.rows;
+  const width = rows.lastDim;
+  if (weight.rank !== 2 || weight.shape[1] !== width) {
+    throw new ShapeError(`linearCrossEntropy: head [${weight.shape.join(', ')}] does not take rows of width ${width}`);
+  }
+  if (weight.requiresGrad) throw new ShapeError('linearCrossEntropy: the head requires a gradient; this fused op gives the rows theirs only');
+  if (targets.length !== count) throw new ShapeError(`linearCrossEntropy: ${targets.length} targets for ${count} rows`);
+  if (count === 0) throw new ShapeError('linearCrossEntropy: no rows (no target tokens)');
+  const vocab = weight.shape[0];
+  const rowLosses = new Float32Array(count);
+  const predictions = new Int32Array(count);
+  // d loss_r / d row_r for every row, computed in the same pass; the backward only scales it.
+  const rowGrads = allocate(count * width);
+  kernels.linearCrossEntropy(rows.data, count, width, weight.data, vocab, targets, rowLosses, predictions, rowGrads);
+  let sum = 0;
+  for (let r = 0; r < count; r++) sum += rowLosses[r];
+  const loss = Tensor.from([sum / count], [1]);
+  recordGrad(loss, [rows], (dLoss) => {
+    const factor = dLoss[0] / count;
+    writeGrad(rows, (dRows) => {
+      for (let i = 0; i < dRows.length; i++) dRows[i] = factor * rowGrads[i];
+    });
+  });
+  return { loss, rowLosses, predictions };
+}

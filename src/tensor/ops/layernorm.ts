@@ -11,7 +11,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
     throw new ShapeError(`layerNorm: width ${cols}, gamma ${gamma.size}, beta ${beta.size}`);
   }
   const rows = x.rows;
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.forOverwrite(x.shape);
   const mean = allocate(rows);
   const rstd = allocate(rows);
   kernels.layerNormForward(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, cols, eps);

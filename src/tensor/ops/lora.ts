@@ -9,6 +9,7 @@
 
 import { ShapeError } from '../../util/errors.js';
 import { kernels } from '../backends/index.js';
+import { allocate, allocateForOverwrite } from '../buffers.js';
 import { gradSlot, recordGrad, Tensor } from '../tensor.js';
 
 export interface LoraExpert {
@@ -37,53 +38,104 @@ export function routedLora(v: Tensor, experts: readonly LoraExpert[], gates: Ten
   if (gates.shape[0] !== batch || gates.shape[1] !== experts.length) throw new ShapeError(`routedLora: gates must be [${batch}, ${experts.length}]`);
   if (selection.length !== batch * k) throw new ShapeError(`routedLora: selection must hold ${batch}×${k} indices`);
 
-  const rowsPerSeq = steps;
-  const out = Tensor.zeros([batch, steps, outDim]);
-  // hidden[b][j] = v_b·A_i for the j-th selected expert of sequence b, kept for the backward.
-  const hidden = new Float32Array(batch * k * steps * rank);
+  const count = experts.length;
+  const rows = batch * steps;
+  const width = count * rank;
+  // Which experts any sequence chose, and each sequence's gate per expert (0 where not chosen).
+  const used = new Uint8Array(count);
+  const rowGates = new Float32Array(batch * count);
   for (let b = 0; b < batch; b++) {
     for (let j = 0; j < k; j++) {
       const expert = selection[b * k + j];
-      if (!(expert >= 0 && expert < experts.length)) throw new ShapeError(`routedLora: expert index ${expert} out of range`);
-      const { A, B } = experts[expert];
-      const hOffset = (b * k + j) * steps * rank;
-      const g = gates.data[b * experts.length + expert] * scale;
-      kernels.sgemm(false, false, rowsPerSeq, rank, inDim, 1, v.data, b * steps * inDim, inDim, A.data, 0, rank, 0, hidden, hOffset, rank);
-      kernels.sgemm(false, false, rowsPerSeq, outDim, rank, g, hidden, hOffset, rank, B.data, 0, outDim, 1, out.data, b * steps * outDim, outDim);
+      if (!(expert >= 0 && expert < count)) throw new ShapeError(`routedLora: expert index ${expert} out of range`);
+      used[expert] = 1;
+      rowGates[b * count + expert] += gates.data[b * count + expert] * scale;
     }
   }
+  // The experts side by side, as few large products instead of one small one per (sequence, expert):
+  // hidden [rows, N·r] = v·[A_0 … A_N-1] (columns of unused experts stay 0); gated, the same
+  // masked by each row's gates; out = gated·[B_0; …; B_N-1].
+  const sideA = allocate(inDim * width);
+  const stackedB = allocate(width * outDim);
+  experts.forEach(({ A, B }, i) => {
+    if (!used[i]) return;
+    const a = A.data;
+    for (let row = 0; row < inDim; row++) for (let c = 0; c < rank; c++) sideA[row * width + i * rank + c] = a[row * rank + c];
+    stackedB.set(B.data, i * rank * outDim);
+  });
+  const hidden = allocateForOverwrite(rows * width);
+  kernels.sgemm(false, false, rows, width, inDim, 1, v.data, 0, inDim, sideA, 0, width, 0, hidden, 0, width);
+  const gated = allocateForOverwrite(rows * width);
+  gateRows(hidden, rowGates, gated, batch, steps, count, rank);
+  const out = Tensor.forOverwrite([batch, steps, outDim]);
+  kernels.sgemm(false, false, rows, outDim, width, 1, gated, 0, width, stackedB, 0, outDim, 0, out.data, 0, outDim);
 
   const inputs: Tensor[] = [v, gates];
   for (const { A, B } of experts) inputs.push(A, B);
   recordGrad(out, inputs, (dOut) => {
-    const dHidden = new Float32Array(steps * rank);
-    const dv = v.requiresGrad ? gradSlot(v) : null;
-    if (dv && dv.beta === 0) dv.grad.fill(0);
-    for (let b = 0; b < batch; b++) {
-      for (let j = 0; j < k; j++) {
-        const expert = selection[b * k + j];
-        const { A, B } = experts[expert];
-        const hOffset = (b * k + j) * steps * rank;
-        const gate = gates.data[b * experts.length + expert];
-        const g = gate * scale;
-        // gradOfHidden = dOut_b·B_iᵀ (before the gate), shared by the gate, A and v gradients.
-        kernels.sgemm(false, true, rowsPerSeq, rank, outDim, 1, dOut, b * steps * outDim, outDim, B.data, 0, outDim, 0, dHidden, 0, rank);
-        if (gates.requiresGrad) {
+    // dGated = dOut·[B_i]ᵀ, shared by the gates (before gating) and, gated, by A and v.
+    const dGated = allocateForOverwrite(rows * width);
+    kernels.sgemm(false, true, rows, width, outDim, 1, dOut, 0, outDim, stackedB, 0, outDim, 0, dGated, 0, width);
+    if (gates.requiresGrad) {
+      const dGates = gates.gradBuffer();
+      for (let b = 0; b < batch; b++) {
+        for (let j = 0; j < k; j++) {
+          const i = selection[b * k + j];
           let dot = 0;
-          for (let i = 0; i < steps * rank; i++) dot += dHidden[i] * hidden[hOffset + i];
-          gates.gradBuffer()[b * experts.length + expert] += dot * scale;
+          for (let t = 0; t < steps; t++) {
+            const offset = (b * steps + t) * width + i * rank;
+            for (let c = 0; c < rank; c++) dot += dGated[offset + c] * hidden[offset + c];
+          }
+          dGates[b * count + i] += dot * scale;
         }
-        if (B.requiresGrad) {
-          const dB = B.gradBuffer();
-          kernels.sgemm(true, false, rank, outDim, rowsPerSeq, g, hidden, hOffset, rank, dOut, b * steps * outDim, outDim, 1, dB, 0, outDim);
-        }
-        if (A.requiresGrad) {
-          const dA = A.gradBuffer();
-          kernels.sgemm(true, false, inDim, rank, rowsPerSeq, g, v.data, b * steps * inDim, inDim, dHidden, 0, rank, 1, dA, 0, rank);
-        }
-        if (dv) kernels.sgemm(false, true, rowsPerSeq, inDim, rank, g, dHidden, 0, rank, A.data, 0, rank, 1, dv.grad, b * steps * inDim, inDim);
       }
+    }
+    const anyB = experts.some(({ B }, i) => used[i] && B.requiresGrad);
+    if (anyB) {
+      const dStacked = allocateForOverwrite(width * outDim);
+      kernels.sgemm(true, false, width, outDim, rows, 1, gated, 0, width, dOut, 0, outDim, 0, dStacked, 0, outDim);
+      experts.forEach(({ B }, i) => {
+        if (!used[i] || !B.requiresGrad) return;
+        const dB = B.gradBuffer();
+        const from = i * rank * outDim;
+        for (let e = 0; e < dB.length; e++) dB[e] += dStacked[from + e];
+      });
+    }
+    // dHidden = dGated masked by each row's gates: what reaches A and v.
+    const dHidden = allocateForOverwrite(rows * width);
+    gateRows(dGated, rowGates, dHidden, batch, steps, count, rank);
+    if (experts.some(({ A }, i) => used[i] && A.requiresGrad)) {
+      const dSideA = allocateForOverwrite(inDim * width);
+      kernels.sgemm(true, false, inDim, width, rows, 1, v.data, 0, inDim, dHidden, 0, width, 0, dSideA, 0, width);
+      experts.forEach(({ A }, i) => {
+        if (!used[i] || !A.requiresGrad) return;
+        const dA = A.gradBuffer();
+        for (let row = 0; row < inDim; row++) {
+          const from = row * width + i * rank;
+          for (let c = 0; c < rank; c++) dA[row * rank + c] += dSideA[from + c];
+        }
+      });
+    }
+    if (v.requiresGrad) {
+      // Unused experts' columns of sideA are 0, so they add nothing.
+      const { grad, beta } = gradSlot(v);
+      kernels.sgemm(false, true, rows, inDim, width, 1, dHidden, 0, width, sideA, 0, width, beta, grad, 0, inDim);
     }
   });
   return out;
+}
+
+/** dst[row, i·r + c] = src[row, i·r + c] · gates[b, i] for each row of sequence b. */
+function gateRows(src: Float32Array, gates: Float32Array, dst: Float32Array, batch: number, steps: number, count: number, rank: number): void {
+  const width = count * rank;
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < steps; t++) {
+      const row = (b * steps + t) * width;
+      for (let i = 0; i < count; i++) {
+        const g = gates[b * count + i];
+        const offset = row + i * rank;
+        for (let c = 0; c < rank; c++) dst[offset + c] = src[offset + c] * g;
+      }
+    }
+  }
 }

@@ -26,7 +26,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, layout: W
   if (bias !== null && bias.size !== outDim) throw new ShapeError(`linear: bias has ${bias.size} elements, expected ${outDim}`);
   const rows = x.rows;
   const outShape = [...x.shape.slice(0, -1), outDim];
-  const out = Tensor.zeros(outShape);
+  // Every element is written: the bias rows below, or sgemm with beta 0.
+  const out = Tensor.forOverwrite(outShape);
   const y = out.data;
   if (bias !== null) for (let r = 0; r < rows; r++) y.set(bias.data, r * outDim);
   const transW = layout === 'out_in';
