@@ -7,7 +7,7 @@
  * one loaded base model shareable by every method of a benchmark.
  */
 
-import { countHits, lossOnHidden, type TokenBatch } from '../models/batch.js';
+import { countHits, lossOnRows, type TokenBatch } from '../models/batch.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
@@ -123,8 +123,8 @@ export function trainThroughHooks(
     params,
     options,
     () => {
-      const hidden = model.finalNorm(model.runBlocks(prefix, firstBlock, model.config.layers, { hooks: hooks() }));
-      const { loss, predictions } = lossOnHidden(model, hidden, prepared.targets);
+      const atTargets = model.hiddenAtRows(prefix, firstBlock, prepared.targets.rows, { hooks: hooks() });
+      const { loss, predictions } = lossOnRows(model, atTargets, prepared.targets.targets);
       return { loss, solved: () => countHits(predictions, prepared.targets.targets) === prepared.targets.targets.length };
     },
     onStep,

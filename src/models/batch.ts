@@ -59,13 +59,17 @@ export function targetRows(batch: TokenBatch, mask: ArrayLike<number>): TargetRo
  * through the plain head and {@link crossEntropy}.
  */
 export function lossOnHidden(model: DecoderLM, hidden: Tensor, target: TargetRows): { loss: Tensor; rowLosses: Float32Array; predictions: Int32Array } {
-  const rows = selectRows(hidden, target.rows);
+  return lossOnRows(model, selectRows(hidden, target.rows), target.targets);
+}
+
+/** {@link lossOnHidden} on final-norm states already taken at the target rows, [targets, width]. */
+export function lossOnRows(model: DecoderLM, rows: Tensor, targets: Int32Array): { loss: Tensor; rowLosses: Float32Array; predictions: Int32Array } {
   const head = model.lmHeadWeight;
-  if (!head.requiresGrad) return linearCrossEntropy(rows, head, target.targets);
+  if (!head.requiresGrad) return linearCrossEntropy(rows, head, targets);
   const logits = model.lmHead(rows);
   const vocab = logits.lastDim;
-  const predictions = Int32Array.from(target.targets, (_, r) => argmax(logits.data, r * vocab, vocab));
-  return { ...crossEntropy(logits, target.targets), predictions };
+  const predictions = Int32Array.from(targets, (_, r) => argmax(logits.data, r * vocab, vocab));
+  return { ...crossEntropy(logits, targets), predictions };
 }
 
 /** Mean negative log-likelihood of the masked target tokens. */

@@ -7,6 +7,7 @@
 
 import { KVCache } from '../tensor/ops/attention.js';
 import { linear, type WeightLayout } from '../tensor/ops/matmul.js';
+import { selectRows } from '../tensor/ops/select.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { InputError } from '../util/errors.js';
 import type { ModelConfig } from './config.js';
@@ -45,8 +46,13 @@ export abstract class DecoderLM {
   protected abstract readonly layout: WeightLayout;
   /** Token (and position) embeddings of ids [B·T] for positions startPos…startPos+T-1. */
   abstract embed(ids: Int32Array, batch: number, steps: number, startPos: number): Tensor;
-  /** Transformer block `layer` on hidden [B, T, width]. */
-  abstract block(layer: number, hidden: Tensor, options: ForwardOptions): Tensor;
+  /**
+   * Transformer block `layer` on hidden [B, T, width]. With `rows` (flat
+   * indices into B·T) it returns only those rows' outputs, [rows, width]:
+   * attention still reads every row's keys and values, but everything after
+   * it runs at `rows` alone.
+   */
+  abstract block(layer: number, hidden: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor;
   abstract finalNorm(hidden: Tensor): Tensor;
   /** Logits [N, vocab] for hidden rows [N, width] (after the final norm). */
   abstract lmHead(rows: Tensor): Tensor;
@@ -83,6 +89,21 @@ export abstract class DecoderLM {
     let h = hidden;
     for (let layer = from; layer < to; layer++) h = this.block(layer, h, options);
     return h;
+  }
+
+  /**
+   * Final-norm hidden states at `rows` (flat indices into B·T) after blocks
+   * [from, layers) on `hidden`: what a loss on a few target rows needs. The
+   * top block runs its output projection and MLP at `rows` only (a quarter
+   * of its work for an edit batch's target rows), unless a hook watches one
+   * of its linears, which then sees the whole batch as usual.
+   */
+  hiddenAtRows(hidden: Tensor, from: number, rows: Int32Array, options: ForwardOptions = {}): Tensor {
+    const top = this.config.layers - 1;
+    const below = this.runBlocks(hidden, from, top, options);
+    const hooked = this.blockLinears.some((local) => options.hooks?.has(this.linearName(top, local)));
+    if (from > top || hooked) return this.finalNorm(selectRows(this.runBlocks(below, Math.max(from, top), top + 1, options), rows));
+    return this.finalNorm(this.block(top, below, options, rows));
   }
 
   /** Final-norm hidden states [B, T, width] for token ids [B·T]. */

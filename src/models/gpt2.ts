@@ -9,6 +9,7 @@ import { embedding } from '../tensor/ops/embedding.js';
 import { gelu } from '../tensor/ops/gelu.js';
 import { layerNorm } from '../tensor/ops/layernorm.js';
 import { linear } from '../tensor/ops/matmul.js';
+import { selectRows } from '../tensor/ops/select.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
 import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
@@ -69,7 +70,7 @@ export class Gpt2Model extends DecoderLM {
     return add(tokens, embedding(this.positionEmbedding, positions, [batch, steps]));
   }
 
-  block(layer: number, x: Tensor, options: ForwardOptions): Tensor {
+  block(layer: number, x: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor {
     const { heads, headDim, normEps } = this.config;
     const w = this.blocks[layer];
 
@@ -77,7 +78,10 @@ export class Gpt2Model extends DecoderLM {
     const normed = layerNorm(x, w.ln1.weight, w.ln1.bias, normEps);
     const qkv = this.project(layer, 'attn.c_attn', w.attnQkv, normed, options);
     const attended = fusedAttention(qkv, { heads, kvHeads: heads, headDim }, options.caches?.[layer]);
-    const afterAttention = add(x, this.project(layer, 'attn.c_proj', w.attnOut, attended, options));
+    // Below, only `rows` (when asked): every row was needed above as a key and value.
+    const residual = rows === undefined ? x : selectRows(x, rows);
+    const attendedAtRows = rows === undefined ? attended : selectRows(attended, rows);
+    const afterAttention = add(residual, this.project(layer, 'attn.c_proj', w.attnOut, attendedAtRows, options));
 
     // MLP sub-block: x + c_proj(gelu(c_fc(ln_2(x))))
     const normed2 = layerNorm(afterAttention, w.ln2.weight, w.ln2.bias, normEps);

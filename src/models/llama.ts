@@ -10,6 +10,7 @@ import { embedding } from '../tensor/ops/embedding.js';
 import { linear } from '../tensor/ops/matmul.js';
 import { rmsNorm } from '../tensor/ops/rmsnorm.js';
 import { RopeTable, rope } from '../tensor/ops/rope.js';
+import { selectRows } from '../tensor/ops/select.js';
 import { swiglu } from '../tensor/ops/swiglu.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
@@ -82,7 +83,7 @@ export class LlamaModel extends DecoderLM {
     return embedding(this.tokenEmbedding, ids, [batch, steps]);
   }
 
-  block(layer: number, x: Tensor, options: ForwardOptions): Tensor {
+  block(layer: number, x: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor {
     const { heads, kvHeads, headDim, normEps } = this.config;
     const w = this.blocks[layer];
     const startPos = options.startPos ?? 0;
@@ -93,7 +94,10 @@ export class LlamaModel extends DecoderLM {
     const k = rope(this.project(layer, 'self_attn.k_proj', w.k, normed, options), this.rope, kvHeads, startPos);
     const v = this.project(layer, 'self_attn.v_proj', w.v, normed, options);
     const attended = attention(q, k, v, { heads, kvHeads, headDim }, options.caches?.[layer]);
-    const afterAttention = add(x, this.project(layer, 'self_attn.o_proj', w.o, attended, options));
+    // Below, only `rows` (when asked): every row was needed above as a key and value.
+    const residual = rows === undefined ? x : selectRows(x, rows);
+    const attendedAtRows = rows === undefined ? attended : selectRows(attended, rows);
+    const afterAttention = add(residual, this.project(layer, 'self_attn.o_proj', w.o, attendedAtRows, options));
 
     // SwiGLU MLP: x + down_proj(silu(gate_proj(h)) ⊙ up_proj(h)) on rmsnorm(x)
     const normed2 = rmsNorm(afterAttention, w.postAttentionNorm, normEps);

@@ -15,7 +15,7 @@
  * untouched base model.
  */
 
-import { countArgmaxHits, countHits, lossOnHidden, type TokenBatch } from '../../models/batch.js';
+import { countArgmaxHits, countHits, lossOnRows, type TokenBatch } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { type Generation, generate } from '../../models/generate.js';
 import { BufferPool } from '../../tensor/buffers.js';
@@ -382,8 +382,8 @@ export class ElderEditor implements Editor {
     const routed = this.mixture.route(prefix.query);
     // Trained through the pre-assigned experts, gated by the router's scores for them.
     const routing = config.trainRouting === 'preset' ? { ...routed, selection: presets } : routed;
-    const hidden = model.finalNorm(model.runBlocks(prefix.hidden, config.firstBlock, model.config.layers, { hooks: this.mixture.hooks(model, routing) }));
-    const { loss, predictions } = lossOnHidden(model, hidden, prepared.targets);
+    const atTargets = model.hiddenAtRows(prefix.hidden, config.firstBlock, prepared.targets.rows, { hooks: this.mixture.hooks(model, routing) });
+    const { loss, predictions } = lossOnRows(model, atTargets, prepared.targets.targets);
     const targets = prepared.targets.targets;
     if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, predictions, targets };
     const layerLoss = (i: number) =>
