@@ -113,7 +113,7 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const queryRows = Int32Array.from([prompt.length - 1]);
   const forwardWith = (routed: ElderEditor | null) => () =>
     noGrad(() => model.forward(ids, 1, ids.length, routed === null ? {} : { hooks: routed.session(queryRows).hooks('prompt') }));
-  const [base, edited, editedGated] = interleavedMedians([forwardWith(null), forwardWith(editor), forwardWith(gated)], quick ? 9 : 31);
+  const [base, edited, editedGated] = interleavedMedians([forwardWith(null), forwardWith(editor), forwardWith(gated)], quick ? 9 : 41);
   const tokens = 16;
   const [baseGen, editedGen] = interleavedMedians(
     [

@@ -316,6 +316,14 @@ test('routedLora: gradients for input, selected gates and every expert; unselect
   assert.ok(gradCheck(f, [v, gates, ...params], { samples: 30 }) <= 1);
   assert.ok(experts[1].A.grad === null || experts[1].A.grad.every((x) => x === 0));
   assert.equal(gates.grad![1], 0); // expert 1 of sequence 0 was not selected
+  // Without a gradient the sequences' experts are computed one by one: the same output.
+  const trained = f([v, gates, ...params]).data;
+  const served = noGrad(() => f([v, gates, ...params])).data;
+  assert.ok(maxAbsDiff(served, trained) < 1e-5);
+  // An expert no sequence chose changes nothing on either path.
+  experts[1].B.data.fill(100);
+  assert.ok(maxAbsDiff(f([v, gates, ...params]).data, trained) < 1e-5);
+  assert.ok(maxAbsDiff(noGrad(() => f([v, gates, ...params])).data, trained) < 1e-5);
 });
 
 test("rowL2Norms: each row's norm, its gradient against finite differences, and 0 at a zero row", () => {

@@ -2,15 +2,17 @@
  * Routed low-rank adapters: for each sequence b and each expert i it selected,
  *   delta_b += gate[b,i] · scale · (v_b·A_i)·B_i
  * with v [B, T, in], A_i [in, r], B_i [r, out], gate [B, N] (router scores).
- * Only the selected experts are computed. Gradients reach v, every A_i and B_i,
- * and the selected gate entries (unselected scores get none: top-k is not
- * differentiable). A plain LoRA is one expert with a constant gate of 1.
+ * Gradients reach v, the chosen experts' A_i and B_i, and the chosen gate
+ * entries (unselected scores get none: top-k is not differentiable). A plain
+ * LoRA is one expert with a constant gate of 1. Training computes the experts
+ * side by side in a few products over all rows; without a gradient each
+ * sequence's chosen experts are computed alone (the same sums, fewer copies).
  */
 
 import { ShapeError } from '../../util/errors.js';
 import { kernels } from '../backends/index.js';
 import { allocate, allocateForOverwrite } from '../buffers.js';
-import { gradSlot, recordGrad, Tensor } from '../tensor.js';
+import { gradSlot, needsGrad, recordGrad, Tensor } from '../tensor.js';
 
 export interface LoraExpert {
   /** Down projection [in, rank]. */
@@ -39,6 +41,11 @@ export function routedLora(v: Tensor, experts: readonly LoraExpert[], gates: Ten
   if (selection.length !== batch * k) throw new ShapeError(`routedLora: selection must hold ${batch}×${k} indices`);
 
   const count = experts.length;
+  const inputs: Tensor[] = [v, gates];
+  for (const { A, B } of experts) inputs.push(A, B);
+  // Without a gradient (serving, decoding one token at a time), each sequence's chosen experts
+  // directly: stacking every expert's weights would cost more than these few rows' products.
+  if (!needsGrad(inputs)) return perSequence(v, experts, gates, selection, k, scale);
   const rows = batch * steps;
   const width = count * rank;
   // Which experts any sequence chose, and each sequence's gate per expert (0 where not chosen).
@@ -70,8 +77,6 @@ export function routedLora(v: Tensor, experts: readonly LoraExpert[], gates: Ten
   const out = Tensor.forOverwrite([batch, steps, outDim]);
   kernels.sgemm(false, false, rows, outDim, width, 1, gated, 0, width, stackedB, 0, outDim, 0, out.data, 0, outDim);
 
-  const inputs: Tensor[] = [v, gates];
-  for (const { A, B } of experts) inputs.push(A, B);
   recordGrad(out, inputs, (dOut) => {
     // dGated = dOut·[B_i]ᵀ, shared by the gates (before gating) and, gated, by A and v.
     const dGated = allocateForOverwrite(rows * width);
@@ -138,4 +143,24 @@ function gateRows(src: Float32Array, gates: Float32Array, dst: Float32Array, bat
       }
     }
   }
+}
+
+/** The forward alone, one pair of products per (sequence, chosen expert). */
+function perSequence(v: Tensor, experts: readonly LoraExpert[], gates: Tensor, selection: Int32Array, k: number, scale: number): Tensor {
+  const [batch, steps, inDim] = v.shape;
+  const rank = experts[0].A.shape[1];
+  const outDim = experts[0].B.shape[1];
+  const out = Tensor.zeros([batch, steps, outDim]);
+  const hidden = allocateForOverwrite(steps * rank);
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < k; j++) {
+      const expert = selection[b * k + j];
+      if (!(expert >= 0 && expert < experts.length)) throw new ShapeError(`routedLora: expert index ${expert} out of range`);
+      const { A, B } = experts[expert];
+      const g = gates.data[b * experts.length + expert] * scale;
+      kernels.sgemm(false, false, steps, rank, inDim, 1, v.data, b * steps * inDim, inDim, A.data, 0, rank, 0, hidden, 0, rank);
+      kernels.sgemm(false, false, steps, outDim, rank, g, hidden, 0, rank, B.data, 0, outDim, 1, out.data, b * steps * outDim, outDim);
+    }
+  }
+  return out;
 }
