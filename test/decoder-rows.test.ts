@@ -7,30 +7,13 @@ import { scale } from '../src/tensor/ops/arithmetic.js';
 import { selectRows } from '../src/tensor/ops/select.js';
 import { backward, type Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
-import { maxAbsDiff, randomTensor } from './helpers.js';
+import { maxAbsDiff, randomTensor, smallLlama } from './helpers.js';
 
 const gpt2 = parseConfig(
   { model_type: 'gpt2', vocab_size: 40, n_positions: 16, n_embd: 16, n_layer: 3, n_head: 4, eos_token_id: 0, bos_token_id: 0 },
   'inline',
 );
-const llama = parseConfig(
-  {
-    model_type: 'llama',
-    vocab_size: 40,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 3,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 16,
-    rms_norm_eps: 1e-6,
-    rope_theta: 500,
-    tie_word_embeddings: true,
-    bos_token_id: 1,
-    eos_token_id: 2,
-  },
-  'inline',
-);
+const llama = { ...smallLlama, vocabSize: 40, layers: 3 };
 
 /** The final-norm states at `rows` and the gradient of their sum of squares with respect to the input hidden state. */
 function atRows(model: DecoderLM, hidden: Tensor, rows: Int32Array, restricted: boolean, hooks?: Map<string, LinearHook>) {

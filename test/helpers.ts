@@ -3,6 +3,7 @@ import path from 'node:path';
 import { tokenizeEdit } from '../src/editors/edit.js';
 import { readDataset } from '../src/eval/datasets.js';
 import { buildStream } from '../src/eval/protocol.js';
+import { type ModelConfig, parseConfig } from '../src/models/config.js';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { loadModel } from '../src/models/load.js';
 import { packageRoot } from '../src/tensor/backends/native.js';
@@ -130,3 +131,23 @@ export function factsFirstRecord() {
   const unrelated = record.locality.map((item) => tok.encode(item.prompt));
   return { model, tok, record, edits, unrelated };
 }
+
+/** A LLaMA small enough for finite differences: GQA (4 heads, 2 KV heads), RoPE, tied embeddings. */
+export const smallLlama: ModelConfig = parseConfig(
+  {
+    model_type: 'llama',
+    vocab_size: 50,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 32,
+    rms_norm_eps: 1e-6,
+    rope_theta: 500,
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+  },
+  'inline',
+);

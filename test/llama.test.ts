@@ -4,12 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { lmLoss } from '../src/models/batch.js';
-import { type ModelConfig, parseConfig } from '../src/models/config.js';
 import { generate } from '../src/models/generate.js';
 import { loadModel, randomModel, saveModel } from '../src/models/load.js';
 import { SafetensorsFile, writeSafetensors } from '../src/models/safetensors.js';
 import { backward, noGrad } from '../src/tensor/tensor.js';
-import { maxAbsDiff, maxRelativeToScale, tinyLlamaDir } from './helpers.js';
+import { maxAbsDiff, maxRelativeToScale, smallLlama, tinyLlamaDir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-llama-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -40,25 +39,6 @@ test('LLaMA fixture: logits, loss and gradients match PyTorch (GQA, untied head,
   }
   grads.close();
 });
-
-const smallLlama: ModelConfig = parseConfig(
-  {
-    model_type: 'llama',
-    vocab_size: 50,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 32,
-    rms_norm_eps: 1e-6,
-    rope_theta: 500,
-    tie_word_embeddings: true,
-    bos_token_id: 1,
-    eos_token_id: 2,
-  },
-  'inline',
-);
 
 test('a random LLaMA written by elder reloads with the same shapes and outputs (F32, F16, BF16, sharded)', () => {
   const model = randomModel(smallLlama, 3, 0.2);
