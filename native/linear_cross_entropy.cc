@@ -9,6 +9,7 @@
 //   loss_r = m + log s − l_target,  d loss_r / d x_r = acc / s − W_target.
 // The logits are never materialised. Tasks split the vocabulary; their
 // partial (m, s, acc) merge exactly.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -75,8 +76,12 @@ void foldChunk(float* logits, int rows, int n, int first, Partial& p, int width)
 void linearCrossEntropy(const float* x, int rows, int width, const float* weight, int vocab,
                         const int32_t* targets, float* losses, int32_t* argmax, float* dx) {
   const int chunks = (vocab + kChunk - 1) / kChunk;
-  // Enough tasks to balance two or more threads; each keeps its own partial.
-  const int tasks = std::min(chunks, std::max(1, getThreads()) * 4);
+  // Enough tasks to balance two or more threads; each keeps its own partial, whose
+  // accumulator is rows × width floats: at most 16 M floats (64 MB) of them in all, so a
+  // wide model's many rows (a 4,096-wide head, 1,000 rows) run in fewer tasks, not out of memory.
+  const int64_t perTask = std::max<int64_t>(1, (int64_t)rows * width);
+  const int byMemory = (int)std::max<int64_t>(1, (int64_t(1) << 24) / perTask);
+  const int tasks = std::max(1, std::min({chunks, std::max(1, getThreads()) * 4, byMemory}));
   std::vector<Partial> partials(tasks, Partial(rows, width));
   {
     SerialSgemm serial;
