@@ -54,9 +54,7 @@ export abstract class DecoderLM {
    */
   abstract block(layer: number, hidden: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor;
   abstract finalNorm(hidden: Tensor): Tensor;
-  /** Logits [N, vocab] for hidden rows [N, width] (after the final norm). */
-  abstract lmHead(rows: Tensor): Tensor;
-  /** The LM head's weight, [vocab, width]: {@link lmHead} is rows·weightᵀ. */
+  /** The LM head's weight, [vocab, width] (GPT-2 ties it to the token embedding). */
   abstract readonly lmHeadWeight: Tensor;
   /** Hugging Face module name of a block's linear layer, e.g. (3, 'mlp.c_fc') → 'transformer.h.3.mlp.c_fc'. */
   abstract linearName(layer: number, local: string): string;
@@ -75,6 +73,11 @@ export abstract class DecoderLM {
     const out = linear(x, weights.weight, weights.bias, this.layout);
     const hook = options.hooks?.get(this.linearName(layer, local));
     return hook === undefined ? out : hook(x, out);
+  }
+
+  /** Logits [N, vocab] for hidden rows [N, width] (after the final norm): rows·lmHeadWeightᵀ. */
+  lmHead(rows: Tensor): Tensor {
+    return linear(rows, this.lmHeadWeight, null, 'out_in');
   }
 
   /** Fails with a clear message when a sequence does not fit the context window. */

@@ -8,7 +8,6 @@ import { fusedAttention } from '../tensor/ops/attention.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { gelu } from '../tensor/ops/gelu.js';
 import { layerNorm } from '../tensor/ops/layernorm.js';
-import { linear } from '../tensor/ops/matmul.js';
 import { selectRows } from '../tensor/ops/select.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
@@ -93,11 +92,7 @@ export class Gpt2Model extends DecoderLM {
     return layerNorm(hidden, this.lnFinal.weight, this.lnFinal.bias, this.config.normEps);
   }
 
-  lmHead(rows: Tensor): Tensor {
-    // Tied head: logits = h · wteᵀ, wte stored [vocab, width] = [out, in].
-    return linear(rows, this.tokenEmbedding, null, 'out_in');
-  }
-
+  /** Tied head: logits = h · wteᵀ, wte stored [vocab, width] = [out, in]. */
   get lmHeadWeight(): Tensor {
     return this.tokenEmbedding;
   }

@@ -7,7 +7,6 @@
 import { add } from '../tensor/ops/arithmetic.js';
 import { attention } from '../tensor/ops/attention.js';
 import { embedding } from '../tensor/ops/embedding.js';
-import { linear } from '../tensor/ops/matmul.js';
 import { rmsNorm } from '../tensor/ops/rmsnorm.js';
 import { RopeTable, rope } from '../tensor/ops/rope.js';
 import { selectRows } from '../tensor/ops/select.js';
@@ -108,10 +107,6 @@ export class LlamaModel extends DecoderLM {
 
   finalNorm(hidden: Tensor): Tensor {
     return rmsNorm(hidden, this.norm, this.config.normEps);
-  }
-
-  lmHead(rows: Tensor): Tensor {
-    return linear(rows, this.outputWeight, null, 'out_in');
   }
 
   get lmHeadWeight(): Tensor {

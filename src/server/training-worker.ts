@@ -24,7 +24,7 @@ const scratch = new BufferPool();
 const remembered = new Map<string, EditMemory>();
 
 /** This thread's heap and buffers (`rss` is the whole process's, so it is left to the main thread). */
-function memory(): ThreadMemory {
+function threadMemory(): ThreadMemory {
   const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
   return { heapUsed, heapTotal, external, arrayBuffers };
 }
@@ -56,11 +56,20 @@ parentPort!.on('message', (job: TrainJob) => {
     );
     const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocations.get(label)!] as [string, number[][]]);
     post(
-      { type: 'trained', job: job.job, iterations: result.iterations, loss: result.loss, codes: result.codes, weights: trained, allocations, memory: memory() },
+      {
+        type: 'trained',
+        job: job.job,
+        iterations: result.iterations,
+        loss: result.loss,
+        codes: result.codes,
+        weights: trained,
+        allocations,
+        memory: threadMemory(),
+      },
       trained.map(([, t]) => t.data.buffer as ArrayBuffer),
     );
   } catch (error) {
-    post({ type: 'failed', job: job.job, name: (error as Error).name, message: (error as Error).message, memory: memory() });
+    post({ type: 'failed', job: job.job, name: (error as Error).name, message: (error as Error).message, memory: threadMemory() });
   }
 });
-post({ type: 'ready', memory: memory() });
+post({ type: 'ready', memory: threadMemory() });

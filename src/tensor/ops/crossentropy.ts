@@ -2,7 +2,7 @@
 
 import { ShapeError } from '../../util/errors.js';
 import { kernels } from '../backends/index.js';
-import { allocate } from '../buffers.js';
+import { allocate, allocateForOverwrite } from '../buffers.js';
 import { recordGrad, Tensor, writeGrad } from '../tensor.js';
 
 /** Per-row losses (detached) and their mean as a scalar tensor with gradient. */
@@ -82,7 +82,7 @@ export function linearCrossEntropy(rows: Tensor, weight: Tensor, targets: Int32A
   const rowLosses = new Float32Array(count);
   const predictions = new Int32Array(count);
   // d loss_r / d row_r for every row, computed in the same pass; the backward only scales it.
-  const rowGrads = allocate(count * width);
+  const rowGrads = allocateForOverwrite(count * width);
   kernels.linearCrossEntropy(rows.data, count, width, weight.data, vocab, targets, rowLosses, predictions, rowGrads);
   let sum = 0;
   for (let r = 0; r < count; r++) sum += rowLosses[r];

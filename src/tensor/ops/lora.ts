@@ -39,6 +39,7 @@ export function routedLora(v: Tensor, experts: readonly LoraExpert[], gates: Ten
   }
   if (gates.shape[0] !== batch || gates.shape[1] !== experts.length) throw new ShapeError(`routedLora: gates must be [${batch}, ${experts.length}]`);
   if (selection.length !== batch * k) throw new ShapeError(`routedLora: selection must hold ${batch}×${k} indices`);
+  for (const expert of selection) if (!(expert >= 0 && expert < experts.length)) throw new ShapeError(`routedLora: expert index ${expert} out of range`);
 
   const count = experts.length;
   const inputs: Tensor[] = [v, gates];
@@ -54,7 +55,6 @@ export function routedLora(v: Tensor, experts: readonly LoraExpert[], gates: Ten
   for (let b = 0; b < batch; b++) {
     for (let j = 0; j < k; j++) {
       const expert = selection[b * k + j];
-      if (!(expert >= 0 && expert < count)) throw new ShapeError(`routedLora: expert index ${expert} out of range`);
       used[expert] = 1;
       rowGates[b * count + expert] += gates.data[b * count + expert] * scale;
     }
@@ -155,7 +155,6 @@ function perSequence(v: Tensor, experts: readonly LoraExpert[], gates: Tensor, s
   for (let b = 0; b < batch; b++) {
     for (let j = 0; j < k; j++) {
       const expert = selection[b * k + j];
-      if (!(expert >= 0 && expert < experts.length)) throw new ShapeError(`routedLora: expert index ${expert} out of range`);
       const { A, B } = experts[expert];
       const g = gates.data[b * experts.length + expert] * scale;
       kernels.sgemm(false, false, steps, rank, inDim, 1, v.data, b * steps * inDim, inDim, A.data, 0, rank, 0, hidden, 0, rank);
