@@ -16,7 +16,7 @@
         "native/linalg.cc",
         "native/linear_cross_entropy.cc"
       ],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math", "-fno-math-errno"],
       "cflags": ["-O3"],
       "ldflags": ["-pthread"],
       "conditions": [

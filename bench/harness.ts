@@ -45,7 +45,7 @@ export function machineLine(): string {
     // not Linux: the model name is enough
   }
   const backend = backendInfo();
-  return `machine: ${cpu}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; backend ${backend.backend}, ${backend.threads} threads`;
+  return `machine: ${cpu}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; backend ${backend.backend}${backend.simd ? ` (kernels ${backend.simd})` : ''}, ${backend.threads} threads`;
 }
 
 /**

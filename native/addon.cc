@@ -539,6 +539,9 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_value backend;
   napi_create_string_utf8(env, elder::sgemmBackendName(), NAPI_AUTO_LENGTH, &backend);
   napi_set_named_property(env, exports, "sgemmBackend", backend);
+  napi_value simd;
+  napi_create_string_utf8(env, elder::simdClone(), NAPI_AUTO_LENGTH, &simd);
+  napi_set_named_property(env, exports, "simdClone", simd);
   return exports;
 }
 

@@ -38,7 +38,7 @@ static void geluBackwardSpan(const float* x, const float* dy, float* dx, size_t 
   }
 }
 
-static inline float sigmoid(float v) { return 1.0f / (1.0f + vexp(-v)); }
+ELDER_ALWAYS_INLINE float sigmoid(float v) { return 1.0f / (1.0f + vexp(-v)); }
 
 ELDER_SIMD_CLONES
 static void siluMulForwardSpan(const float* gate, const float* up, float* y, size_t n) {
@@ -65,15 +65,20 @@ void layerNormForward(const float* x, const float* gamma, const float* beta, flo
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + (size_t)r * cols;
     float* yr = y + (size_t)r * cols;
-    double sum = 0.0;
+    // Float sums in SIMD lanes (16 or 8 partial sums, then a tree) err less than one
+    // float chain, and vectorise; the double chain did neither well.
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int c = 0; c < cols; ++c) sum += xr[c];
-    const float mu = (float)(sum / cols);
-    double sq = 0.0;
+    const float mu = sum / cols;
+    float sq = 0.0f;
+#pragma omp simd reduction(+ : sq)
     for (int c = 0; c < cols; ++c) {
       const float d = xr[c] - mu;
-      sq += (double)d * d;
+      sq += d * d;
     }
-    const float rs = 1.0f / std::sqrt((float)(sq / cols) + eps);
+    const float rs = 1.0f / std::sqrt(sq / cols + eps);
+#pragma omp simd
     for (int c = 0; c < cols; ++c) yr[c] = (xr[c] - mu) * rs * gamma[c] + beta[c];
     mean[r] = mu;
     rstd[r] = rs;
@@ -88,26 +93,30 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
     const float* dyr = dy + (size_t)r * cols;
     const float mu = mean[r];
     const float rs = rstd[r];
-    double meanDxhat = 0.0, meanDxhatXhat = 0.0;
+    float meanDxhat = 0.0f, meanDxhatXhat = 0.0f;
+#pragma omp simd reduction(+ : meanDxhat, meanDxhatXhat)
     for (int c = 0; c < cols; ++c) {
       const float xhat = (xr[c] - mu) * rs;
       const float dxhat = dyr[c] * gamma[c];
       meanDxhat += dxhat;
-      meanDxhatXhat += (double)dxhat * xhat;
+      meanDxhatXhat += dxhat * xhat;
     }
     meanDxhat /= cols;
     meanDxhatXhat /= cols;
     if (dx) {
       float* dxr = dx + (size_t)r * cols;
+#pragma omp simd
       for (int c = 0; c < cols; ++c) {
         const float xhat = (xr[c] - mu) * rs;
         const float dxhat = dyr[c] * gamma[c];
-        dxr[c] = rs * (dxhat - (float)meanDxhat - xhat * (float)meanDxhatXhat);
+        dxr[c] = rs * (dxhat - meanDxhat - xhat * meanDxhatXhat);
       }
     }
     if (dgamma)
+#pragma omp simd
       for (int c = 0; c < cols; ++c) dgamma[c] += dyr[c] * (xr[c] - mu) * rs;
     if (dbeta)
+#pragma omp simd
       for (int c = 0; c < cols; ++c) dbeta[c] += dyr[c];
   }
 }
@@ -118,9 +127,11 @@ void rmsNormForward(const float* x, const float* weight, float* y, float* rstd, 
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + (size_t)r * cols;
     float* yr = y + (size_t)r * cols;
-    double sq = 0.0;
-    for (int c = 0; c < cols; ++c) sq += (double)xr[c] * xr[c];
-    const float rs = 1.0f / std::sqrt((float)(sq / cols) + eps);
+    float sq = 0.0f;  // SIMD lanes, as in layerNormForward
+#pragma omp simd reduction(+ : sq)
+    for (int c = 0; c < cols; ++c) sq += xr[c] * xr[c];
+    const float rs = 1.0f / std::sqrt(sq / cols + eps);
+#pragma omp simd
     for (int c = 0; c < cols; ++c) yr[c] = weight[c] * (xr[c] * rs);
     rstd[r] = rs;
   }
@@ -133,14 +144,17 @@ void rmsNormBackward(const float* x, const float* weight, const float* rstd, con
     const float* xr = x + (size_t)r * cols;
     const float* dyr = dy + (size_t)r * cols;
     const float rs = rstd[r];
-    double dot = 0.0;
-    for (int c = 0; c < cols; ++c) dot += (double)dyr[c] * weight[c] * xr[c] * rs;
-    const float meanDot = (float)(dot / cols);
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int c = 0; c < cols; ++c) dot += dyr[c] * weight[c] * xr[c] * rs;
+    const float meanDot = dot / cols;
     if (dx) {
       float* dxr = dx + (size_t)r * cols;
+#pragma omp simd
       for (int c = 0; c < cols; ++c) dxr[c] = rs * (dyr[c] * weight[c] - xr[c] * rs * meanDot);
     }
     if (dweight)
+#pragma omp simd
       for (int c = 0; c < cols; ++c) dweight[c] += dyr[c] * xr[c] * rs;
   }
 }
@@ -150,9 +164,10 @@ static void softmaxRowsSerial(float* x, int count, int rows, int cols, int causa
   for (int m = 0; m < count; ++m) {
     for (int r = 0; r < rows; ++r) {
       float* row = x + ((size_t)m * rows + r) * cols;
-      const int visible = causalOffset >= 0 ? std::min(cols, causalOffset + r + 1) : cols;
+      const int visible = causalOffset >= 0 && causalOffset + r + 1 < cols ? causalOffset + r + 1 : cols;
       float maxValue = row[0];
-      for (int c = 1; c < visible; ++c) maxValue = std::max(maxValue, row[c]);
+#pragma omp simd reduction(max : maxValue)
+      for (int c = 1; c < visible; ++c) maxValue = vmax(maxValue, row[c]);
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
       for (int c = 0; c < visible; ++c) {
@@ -184,7 +199,8 @@ static void crossEntropyForwardRows(const float* logits, const int32_t* targets,
   for (int r = 0; r < rows; ++r) {
     const float* row = logits + (size_t)r * cols;
     float maxValue = row[0];
-    for (int c = 1; c < cols; ++c) maxValue = std::max(maxValue, row[c]);
+#pragma omp simd reduction(max : maxValue)
+    for (int c = 1; c < cols; ++c) maxValue = vmax(maxValue, row[c]);
     // float partial sums in SIMD lanes: each term is ≤ 1, so float accumulation loses nothing that matters.
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -344,5 +360,23 @@ void addColumnSums(const float* x, int rows, int cols, float* sums) {
     for (int c = 0; c < cols; ++c) sums[c] += xr[c];
   }
 }
+
+}  // namespace elder
+
+namespace elder {
+
+// The clone the loader picks for ELDER_SIMD_CLONES on this CPU, reported by the same
+// dispatch (function multi-versioning with the same targets), so `elder info` and the
+// tests see what the kernels run, not what the CPU could run.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("default"))) const char* simdVersion() { return "x86-64 baseline (SSE2)"; }
+__attribute__((target("arch=x86-64-v3"))) const char* simdVersion() { return "x86-64-v3 (AVX2, FMA)"; }
+__attribute__((target("arch=x86-64-v4"))) const char* simdVersion() { return "x86-64-v4 (AVX-512)"; }
+#else
+const char* simdVersion() { return "compiler default (no clones on this platform)"; }
+#endif
+
+// GCC dispatches a multi-versioned call only where every version is in sight: here.
+const char* simdClone() { return simdVersion(); }
 
 }  // namespace elder

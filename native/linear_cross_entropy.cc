@@ -52,7 +52,7 @@ void foldChunk(float* logits, int rows, int n, int first, Partial& p, int width)
       p.best[r] = chunkMax;
       p.bestIndex[r] = first + chunkArg;
     }
-    const float newMax = std::max(p.max[r], chunkMax);
+    const float newMax = vmax(p.max[r], chunkMax);
     if (newMax > p.max[r]) {
       const float factor = p.sum[r] == 0.0f ? 0.0f : vexp(p.max[r] - newMax);
       p.sum[r] *= factor;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../src/models/config.js';
 import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
 import { randomModel } from '../src/models/load.js';
-import { scale } from '../src/tensor/ops/arithmetic.js';
+import { add, scale } from '../src/tensor/ops/arithmetic.js';
 import { selectRows } from '../src/tensor/ops/select.js';
 import { backward, type Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
@@ -60,5 +60,41 @@ for (const [name, config] of [
     assert.deepEqual(seen, [21, 21]);
     assert.ok(maxAbsDiff(hookedRestricted.values, hookedFull.values) < 1e-6);
     assert.ok(maxAbsDiff(hookedRestricted.values, full.values) > 1e-3);
+  });
+}
+
+for (const [name, config, site, constant] of [
+  ['gpt2', gpt2, 'mlp.c_fc', 3],
+  ['llama', llama, 'mlp.down_proj', 7],
+] as const) {
+  test(`${name}: the first run block's products computed once give the same states and gradients`, () => {
+    const model = randomModel(config, 12, 0.3);
+    model.setRequiresGrad(false);
+    const hidden = randomTensor([2, 6, 16], new Random(3), 1);
+    const rows = Int32Array.from([4, 5, 10, 11]);
+    const siteName = model.linearName(1, site);
+    // A trainable change at the site of block 1, as an adapter would make.
+    const width = site === 'mlp.c_fc' ? model.config.ffnWidth : model.config.width;
+    const delta = randomTensor([2, 6, width], new Random(4), 0.5, true);
+    const hooks = new Map<string, LinearHook>([[siteName, (_input, output) => add(output, delta)]]);
+    const frozen = model.frozenLinearOutputs(hidden, 1, new Set([siteName]));
+    assert.equal(frozen.size, constant);
+    assert.ok([...frozen.keys()].every((key) => key.startsWith(model.linearName(1, ''))));
+    const run = (frozenOutputs?: ReadonlyMap<string, Tensor>) => {
+      delta.grad = null;
+      const out = model.hiddenAtRows(hidden, 1, rows, { hooks, frozenOutputs });
+      backward(
+        out,
+        Float32Array.from(out.data, (v) => 2 * v),
+      );
+      return { values: out.data.slice(), grad: delta.grad!.slice() };
+    };
+    const plain = run();
+    const cached = run(frozen);
+    assert.ok(maxAbsDiff(cached.values, plain.values) < 1e-6);
+    assert.ok(maxAbsDiff(cached.grad, plain.grad) < 1e-6);
+    // The stored products are what is used: stale ones change the answer.
+    const stale = new Map([...frozen].map(([key, value]) => [key, scale(value, 2)]));
+    assert.ok(maxAbsDiff(run(stale).values, plain.values) > 1e-3);
   });
 }

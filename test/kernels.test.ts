@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { availableKernels, jsKernels, type Kernels } from '../src/tensor/backends/index.js';
+import { availableKernels, backendInfo, jsKernels, type Kernels } from '../src/tensor/backends/index.js';
 import { Random } from '../src/util/random.js';
 import { maxAbsDiff } from './helpers.js';
 
@@ -19,6 +20,30 @@ function againstReference(kernels: Kernels, f: (k: Kernels, out: Float32Array) =
 
 test('the native addon is built and loads', () => {
   assert.ok(backends.length >= 1, 'no native backend: the addon failed to build or load');
+});
+
+// The element kernels are compiled per x86-64 level and GCC's loader picks one. Clones named
+// after one CPU ("arch=haswell") were never picked on AMD CPUs, which silently ran the SSE2
+// baseline; this holds the loader to what the CPU supports.
+test('the native kernels run the widest SIMD version this CPU supports', (t) => {
+  const simd = backendInfo().simd;
+  if (process.arch !== 'x64' || process.platform !== 'linux' || simd === null || simd.startsWith('compiler default')) {
+    t.skip('not an x86-64 Linux build with clones');
+    return;
+  }
+  const flags = new Set(
+    readFileSync('/proc/cpuinfo', 'utf8')
+      .match(/^flags\s*:(.*)$/m)?.[1]
+      .trim()
+      .split(/\s+/) ?? [],
+  );
+  const has = (...names: string[]) => names.every((name) => flags.has(name));
+  // x86-64-v3 as GCC checks it (AVX, AVX2, BMI1/2, F16C, FMA, LZCNT, MOVBE, XSAVE), but for LZCNT,
+  // which some virtual machines leave out of cpuinfo's flags while CPUID has it.
+  const v3 = has('avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'movbe', 'xsave');
+  const v4 = v3 && has('avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl');
+  const expected = v4 ? 'x86-64-v4' : v3 ? 'x86-64-v3' : 'x86-64 baseline';
+  assert.ok(simd.startsWith(expected), `kernels run "${simd}" on a CPU that has ${expected}'s instructions`);
 });
 
 for (const kernels of backends) {
@@ -117,9 +142,11 @@ for (const kernels of backends) {
     const previous = kernels.getThreads();
     kernels.setThreads(2);
     try {
-      // Above the 16,384-element chunk so that the work really is split across tasks.
+      // Above the 16,384-element chunk so that the work really is split across tasks, and
+      // above parallelFor's threshold for a second thread even for the cheapest kernels
+      // (sumSquares and scaleInPlace: 2 units per element against 1e6 units).
       const rows = 40;
-      const cols = 1500;
+      const cols = 15000;
       const n = rows * cols;
       const x = rand(n, 2);
       const dy = rand(n);

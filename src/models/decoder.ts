@@ -8,7 +8,7 @@
 import { KVCache } from '../tensor/ops/attention.js';
 import { linear, type WeightLayout } from '../tensor/ops/matmul.js';
 import { selectRows } from '../tensor/ops/select.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { noGrad, type Tensor } from '../tensor/tensor.js';
 import { InputError } from '../util/errors.js';
 import type { ModelConfig } from './config.js';
 
@@ -25,6 +25,12 @@ export interface ForwardOptions {
   /** One cache per layer, for incremental decoding (inference only). */
   caches?: KVCache[];
   hooks?: ReadonlyMap<string, LinearHook>;
+  /**
+   * Base outputs of linears (by module name) whose input and weight do not
+   * change between the passes that share them ({@link DecoderLM.frozenLinearOutputs}):
+   * used in place of the product, and still passed through the linear's hook.
+   */
+  frozenOutputs?: ReadonlyMap<string, Tensor>;
 }
 
 /** A linear layer's parameters. */
@@ -70,8 +76,11 @@ export abstract class DecoderLM {
 
   /** A linear layer of block `layer`, through its hook if one is registered. */
   protected project(layer: number, local: string, weights: LinearWeights, x: Tensor, options: ForwardOptions): Tensor {
-    const out = linear(x, weights.weight, weights.bias, this.layout);
-    const hook = options.hooks?.get(this.linearName(layer, local));
+    const name = this.linearName(layer, local);
+    const frozen = options.frozenOutputs?.get(name);
+    // A stored output stands in only for the rows it was computed at (not the top block's few rows).
+    const out = frozen !== undefined && frozen.rows === x.rows ? frozen : linear(x, weights.weight, weights.bias, this.layout);
+    const hook = options.hooks?.get(name);
     return hook === undefined ? out : hook(x, out);
   }
 
@@ -92,6 +101,34 @@ export abstract class DecoderLM {
     let h = hidden;
     for (let layer = from; layer < to; layer++) h = this.block(layer, h, options);
     return h;
+  }
+
+  /**
+   * The base outputs of block `layer`'s linears on `hidden`, up to and
+   * including the first linear that `hooked` names: with frozen weights and
+   * an unchanging `hidden` (the state an editor computes once below its
+   * first edited block), these are the same in every iteration, and so is
+   * the input of the first hooked linear. Everything after it depends on the
+   * hook. Pass the result as {@link ForwardOptions.frozenOutputs}. For
+   * ELDER on GPT-2 (hook on `mlp.c_fc`) that is three of the block's four
+   * products; on LLaMA (hook on `mlp.down_proj`) all seven.
+   */
+  frozenLinearOutputs(hidden: Tensor, layer: number, hooked: ReadonlySet<string>): Map<string, Tensor> {
+    const locals = this.blockLinears.map((local) => this.linearName(layer, local));
+    const last = locals.findIndex((name) => hooked.has(name));
+    const recorded = new Map<string, Tensor>();
+    if (last < 0) return recorded;
+    const recorders = new Map<string, LinearHook>(
+      locals.slice(0, last + 1).map((name): [string, LinearHook] => [
+        name,
+        (_input, output) => {
+          recorded.set(name, output);
+          return output;
+        },
+      ]),
+    );
+    noGrad(() => this.block(layer, hidden, { hooks: recorders }));
+    return recorded;
   }
 
   /**

@@ -33,6 +33,7 @@ export function infoCommand(argv: string[]): void {
     tokenizer: tokenizer !== null,
     backend: backend.backend,
     threads: backend.threads,
+    ...(backend.simd ? { simd: backend.simd } : {}),
     ...(backend.fallbackReason ? { fallbackReason: backend.fallbackReason } : {}),
   };
   if (options.values.json) {

@@ -40,6 +40,8 @@ import { ElderSession, promptTokenStates } from './session.js';
 export interface FrozenPrefix {
   hidden: Tensor;
   query: Tensor;
+  /** The first edited block's products that do not change while a batch trains (none when the batch changes per iteration, as with replay). */
+  frozenOutputs?: ReadonlyMap<string, Tensor>;
 }
 
 export interface BatchLosses {
@@ -382,7 +384,10 @@ export class ElderEditor implements Editor {
     const routed = this.mixture.route(prefix.query);
     // Trained through the pre-assigned experts, gated by the router's scores for them.
     const routing = config.trainRouting === 'preset' ? { ...routed, selection: presets } : routed;
-    const atTargets = model.hiddenAtRows(prefix.hidden, config.firstBlock, prepared.targets.rows, { hooks: this.mixture.hooks(model, routing) });
+    const atTargets = model.hiddenAtRows(prefix.hidden, config.firstBlock, prepared.targets.rows, {
+      hooks: this.mixture.hooks(model, routing),
+      frozenOutputs: prefix.frozenOutputs,
+    });
     const { loss, predictions } = lossOnRows(model, atTargets, prepared.targets.targets);
     const targets = prepared.targets.targets;
     if (config.routingLoss === 'none') return { total: loss, modelLoss: loss, routingLoss: Tensor.zeros([1]), routing, predictions, targets };
@@ -406,6 +411,11 @@ export class ElderEditor implements Editor {
     const presets = this.presets(edits.map((e) => e.label));
     const earlier = [...this.memory.values()].filter((m) => !edits.some((e) => e.id === m.id));
     const replayCount = Math.min(this.config.replay, earlier.length);
+    // Without replay every iteration runs the same batch: the first edited block's products
+    // up to the adapted linear are computed once (with replay the batch changes each time).
+    const sites = new Set(this.blocks.map((block) => this.model.linearName(block, this.config.site)));
+    const frozenPrefix =
+      replayCount === 0 ? { ...prefix, frozenOutputs: this.model.frozenLinearOutputs(prefix.hidden, this.config.firstBlock, sites) } : prefix;
     // Seeded by the state's size, so a batch replays the same earlier edits whenever it is trained.
     const rng = new Random((Math.imul(this.config.seed + 1, 0x9e3779b1) ^ this.memory.size) >>> 0);
     const { iterations, loss } = trainLoop(
@@ -413,7 +423,7 @@ export class ElderEditor implements Editor {
       { ...this.config, pool: this.scratch },
       () => {
         const replayed = replayCount === 0 ? [] : rng.sample(earlier, replayCount);
-        const losses = replayed.length === 0 ? this.batchLosses(prepared, prefix, presets) : this.replayLosses(edits, prefix, replayed);
+        const losses = replayed.length === 0 ? this.batchLosses(prepared, frozenPrefix, presets) : this.replayLosses(edits, prefix, replayed);
         return {
           loss: losses.total,
           solved: () => countHits(losses.predictions, losses.targets) === losses.targets.length,

@@ -11,12 +11,12 @@ import { loadNativeAddon, nativeKernels } from './native.js';
 export { jsKernels } from './js.js';
 export type { Kernels } from './kernels.js';
 
-function chooseKernels(): { kernels: Kernels; fallbackReason: string | null } {
+function chooseKernels(): { kernels: Kernels; fallbackReason: string | null; simd: string | null } {
   const requested = process.env.ELDER_BACKEND;
-  if (requested === 'js') return { kernels: jsKernels, fallbackReason: 'ELDER_BACKEND=js' };
+  if (requested === 'js') return { kernels: jsKernels, fallbackReason: 'ELDER_BACKEND=js', simd: null };
   const addon = loadNativeAddon();
-  if (addon instanceof Error) return { kernels: jsKernels, fallbackReason: addon.message };
-  return { kernels: nativeKernels(addon, requested === 'portable'), fallbackReason: null };
+  if (addon instanceof Error) return { kernels: jsKernels, fallbackReason: addon.message, simd: null };
+  return { kernels: nativeKernels(addon, requested === 'portable'), fallbackReason: null, simd: addon.simdClone };
 }
 
 const chosen = chooseKernels();
@@ -49,10 +49,12 @@ export interface BackendInfo {
   threads: number;
   /** Why the native addon is not in use, when it is not. */
   fallbackReason: string | null;
+  /** The instruction set the native element and row kernels run with on this CPU (null without the addon). */
+  simd: string | null;
 }
 
 export function backendInfo(): BackendInfo {
-  return { backend: kernels.name, threads: kernels.getThreads(), fallbackReason: chosen.fallbackReason };
+  return { backend: kernels.name, threads: kernels.getThreads(), fallbackReason: chosen.fallbackReason, simd: chosen.simd };
 }
 
 /** Every backend this process can run, for tests and benchmarks that compare them. */

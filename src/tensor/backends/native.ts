@@ -13,6 +13,8 @@ type LapackKernel = 'choleskyLower' | 'invertLower' | 'choleskySolveRows' | 'sym
 
 interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'attentionBackward' | LapackKernel> {
   readonly sgemmBackend: 'openblas' | 'portable';
+  /** Which compiled version of the element and row kernels this CPU runs (GCC's dispatch, as the kernels see it). */
+  readonly simdClone: string;
   /** Present when the addon was built with OpenBLAS (its LAPACK). */
   choleskyLower?: Kernels['choleskyLower'];
   invertLower?: Kernels['invertLower'];
