@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { availableKernels, backendInfo, jsKernels, type Kernels } from '../src/tensor/backends/index.js';
 import { Random } from '../src/util/random.js';
@@ -20,6 +21,23 @@ function againstReference(kernels: Kernels, f: (k: Kernels, out: Float32Array) =
 
 test('the native addon is built and loads', () => {
   assert.ok(backends.length >= 1, 'no native backend: the addon failed to build or load');
+});
+
+// npm's preinstall step installs Debian's OpenBLAS when it may, so that a fresh machine's
+// `npm install` builds the fast sgemm; it never prompts and never fails the install.
+test('the install step installs OpenBLAS only where it may, and says how otherwise', () => {
+  const { plan } = createRequire(import.meta.url)('../../native/ensure-openblas.cjs') as {
+    plan: (facts: { env: Record<string, string>; platform: string; hasOpenblas: boolean; hasApt: boolean; isRoot: boolean; hasSudo: boolean }) => string;
+  };
+  const fresh = { env: {}, platform: 'linux', hasOpenblas: false, hasApt: true, isRoot: true, hasSudo: false };
+  assert.equal(plan(fresh), 'apt');
+  assert.equal(plan({ ...fresh, isRoot: false, hasSudo: true }), 'sudo');
+  assert.equal(plan({ ...fresh, isRoot: false }), 'advise');
+  assert.equal(plan({ ...fresh, hasOpenblas: true }), 'skip');
+  assert.equal(plan({ ...fresh, hasApt: false }), 'skip');
+  assert.equal(plan({ ...fresh, platform: 'darwin' }), 'skip');
+  assert.equal(plan({ ...fresh, env: { ELDER_NO_APT: '1' } }), 'skip');
+  assert.equal(plan({ ...fresh, env: { ELDER_NO_OPENBLAS: '1' } }), 'skip');
 });
 
 // The element kernels are compiled per x86-64 level and GCC's loader picks one. Clones named

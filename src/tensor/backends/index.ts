@@ -21,6 +21,15 @@ function chooseKernels(): { kernels: Kernels; fallbackReason: string | null; sim
 
 const chosen = chooseKernels();
 
+// The slower paths say so once, with the command that gives the fast one (not when asked for).
+if (chosen.kernels.name === 'portable' && process.env.ELDER_BACKEND !== 'portable') {
+  process.stderr.write(
+    'elder: the native addon was built without OpenBLAS, so sgemm runs the portable kernels (about 3× slower); for the fast ones: sudo apt-get install libopenblas-dev && npm run build:native\n',
+  );
+} else if (chosen.kernels === jsKernels && process.env.ELDER_BACKEND !== 'js') {
+  process.stderr.write(`elder: running on the TypeScript kernels (${chosen.fallbackReason}); build the native ones with: npm run build:native\n`);
+}
+
 /** The active backend (a live binding: {@link useKernels} swaps it for every op). */
 export let kernels: Kernels = chosen.kernels;
 
