@@ -59,7 +59,8 @@ test('elder eval-base --json reports every relation, the targets and the perplex
   const result = spawnSync(process.execPath, [cli, 'eval-base', '--facts-per-relation', '5', '--train-templates', '1', '--json'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   const report = JSON.parse(result.stdout) as {
-    relations: Array<{ relation: string; facts: number; train: number; heldout: number; separation: number }>;
+    relations: Array<{ relation: string; facts: number; train: number; heldout: number; separation: number; subjectSeparation: number }>;
+    subjectSite: string;
     perplexity: number;
     targets: { train: number };
     misses: unknown[];
@@ -67,8 +68,10 @@ test('elder eval-base --json reports every relation, the targets and the perplex
   assert.equal(report.relations.length, 10);
   for (const r of report.relations) {
     assert.equal(r.facts, 5);
-    for (const value of [r.train, r.heldout, r.separation]) assert.ok(value >= 0 && value <= 1);
+    for (const value of [r.train, r.heldout, r.separation, r.subjectSeparation]) assert.ok(value >= 0 && value <= 1, `${r.relation}: ${value}`);
   }
+  // The subject gate's key: the edited kind of linear in a low block (block 1 of elder-facts).
+  assert.equal(report.subjectSite, 'transformer.h.1.mlp.c_fc');
   assert.ok(report.perplexity > 1 && report.perplexity < 1000, `perplexity ${report.perplexity}`);
   assert.equal(report.targets.train, 0.9);
 });

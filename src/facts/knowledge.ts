@@ -8,11 +8,14 @@
  *   held-out template) pairs whose last-token query is nearer to the same fact's
  *   in a training phrasing than to that phrasing's state for every other
  *   subject of the relation. Routing and deferral read these states, so this
- *   decides whether they can tell one fact's rephrasings from other facts.
+ *   decides whether they can tell one fact's rephrasings from other facts;
+ * - the same separation at the subject gate's key (elder's default ELDER:
+ *   the input of the edited kind of linear in a low block, at the subject's
+ *   last token), which decides whether the gate can.
  */
 
 import { padTokenId } from '../editors/common/batch.js';
-import { tokenizeEdit } from '../editors/edit.js';
+import { subjectEndOf, tokenizeEdit } from '../editors/edit.js';
 import { rowCapture } from '../editors/editor.js';
 import { scoreTargets, type TargetItem } from '../eval/metrics.js';
 import { padBatch } from '../models/batch.js';
@@ -31,14 +34,18 @@ export interface RelationKnowledge {
   heldout: number;
   /** Nearest-neighbour separation at the query layer (NaN when not measured). */
   separation: number;
+  /** The same at the subject gate's key, the subject's last token at `subjectSite` (NaN when not measured). */
+  subjectSeparation: number;
 }
 
 export interface KnowledgeReport {
   relations: RelationKnowledge[];
   /** Means over relations (each relation weighs the same). */
-  overall: { train: number; heldout: number; separation: number };
+  overall: { train: number; heldout: number; separation: number; subjectSeparation: number };
   /** The linear whose input is ELDER's query (at the last prompt token). */
   querySite: string;
+  /** The linear whose input is the subject gate's key (at the subject's last token), when measured. */
+  subjectSite?: string;
   trainTemplatesPerFact: number;
 }
 
@@ -47,6 +54,8 @@ export interface KnowledgeOptions {
   trainTemplatesPerFact: number;
   /** The linear whose input is ELDER's router query (`ElderEditor.querySite`). */
   querySite: string;
+  /** The linear whose input is the subject gate's key (`ElderEditor.subjectSite`); the subject separation is skipped without it. */
+  subjectSite?: string;
   /** Facts per relation at most (the first ones); all when undefined. */
   factsPerRelation?: number;
   batchSize: number;
@@ -85,7 +94,13 @@ function probesFor(relation: RelationTable, facts: Fact[], tokenizer: TextTokeni
  * linear one block below the first edited block (`querySite`, e.g.
  * `transformer.h.2.mlp.c_fc`), at the last prompt token.
  */
-export function queryStates(model: DecoderLM, prompts: readonly number[][], querySite: string, batchSize: number): Float32Array[] {
+export function queryStates(
+  model: DecoderLM,
+  prompts: readonly number[][],
+  querySite: string,
+  batchSize: number,
+  positions?: readonly number[],
+): Float32Array[] {
   const states: Float32Array[] = [];
   const padId = padTokenId(model.config);
   const block = Number(/\.(\d+)\./.exec(querySite)?.[1]);
@@ -93,7 +108,7 @@ export function queryStates(model: DecoderLM, prompts: readonly number[][], quer
     for (let start = 0; start < prompts.length; start += batchSize) {
       const chunk = prompts.slice(start, start + batchSize);
       const batch = padBatch(chunk, padId);
-      const rows = Int32Array.from(chunk, (ids, b) => b * batch.steps + ids.length - 1);
+      const rows = Int32Array.from(chunk, (ids, b) => b * batch.steps + (positions?.[start + b] ?? ids.length - 1));
       const { hooks, captured } = rowCapture(querySite, rows);
       model.runBlocks(model.embed(batch.ids, batch.batch, batch.steps, 0), 0, block + 1, { hooks });
       const query = captured.input!;
@@ -120,22 +135,28 @@ function squaredDistance(a: Float32Array, b: Float32Array): number {
  * fact's state under the relation's first training template, among that
  * template's states for every subject of the relation.
  */
-function separation(model: DecoderLM, tokenizer: TextTokenizer, relation: RelationTable, facts: Fact[], querySite: string, batchSize: number): number {
-  const anchors = queryStates(
-    model,
-    facts.map((fact) => tokenizer.encode(factPrompt(relation.train[0], fact))),
-    querySite,
-    batchSize,
-  );
+function separation(
+  model: DecoderLM,
+  tokenizer: TextTokenizer,
+  relation: RelationTable,
+  facts: Fact[],
+  site: string,
+  batchSize: number,
+  at: 'last' | 'subject' = 'last',
+): number {
+  const statesOf = (template: string) => {
+    const prompts = facts.map((fact) => factPrompt(template, fact));
+    const ids = prompts.map((prompt) => tokenizer.encode(prompt));
+    // A prompt that does not spell its subject (none here) is read at its last token.
+    const positions =
+      at === 'subject' ? ids.map((promptIds, i) => subjectEndOf(tokenizer, prompts[i], promptIds, facts[i].subject) ?? promptIds.length - 1) : undefined;
+    return queryStates(model, ids, site, batchSize, positions);
+  };
+  const anchors = statesOf(relation.train[0]);
   let hits = 0;
   let total = 0;
   for (const template of relation.heldout) {
-    const queries = queryStates(
-      model,
-      facts.map((fact) => tokenizer.encode(factPrompt(template, fact))),
-      querySite,
-      batchSize,
-    );
+    const queries = statesOf(template);
     queries.forEach((query, i) => {
       const own = squaredDistance(query, anchors[i]);
       let nearest = true;
@@ -176,13 +197,18 @@ export function measureKnowledge(model: DecoderLM, tokenizer: TextTokenizer, tab
       train: share('train'),
       heldout: share('heldout'),
       separation: options.separation ? separation(model, tokenizer, relation, facts, options.querySite, options.batchSize) : NaN,
+      subjectSeparation:
+        options.separation && options.subjectSite !== undefined
+          ? separation(model, tokenizer, relation, facts, options.subjectSite, options.batchSize, 'subject')
+          : NaN,
     });
   }
-  const meanOf = (key: 'train' | 'heldout' | 'separation') => relations.reduce((s, r) => s + r[key], 0) / relations.length;
+  const meanOf = (key: 'train' | 'heldout' | 'separation' | 'subjectSeparation') => relations.reduce((s, r) => s + r[key], 0) / relations.length;
   return {
     relations,
-    overall: { train: meanOf('train'), heldout: meanOf('heldout'), separation: meanOf('separation') },
+    overall: { train: meanOf('train'), heldout: meanOf('heldout'), separation: meanOf('separation'), subjectSeparation: meanOf('subjectSeparation') },
     querySite: options.querySite,
+    ...(options.subjectSite === undefined ? {} : { subjectSite: options.subjectSite }),
     trainTemplatesPerFact: options.trainTemplatesPerFact,
   };
 }

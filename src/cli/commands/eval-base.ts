@@ -50,12 +50,15 @@ export function evalBaseCommand(argv: string[]): void {
   const factsPerRelation =
     options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
   const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
-  const querySite = querySiteOf(model, defaultElderConfig(model.config));
+  const elderDefaults = defaultElderConfig(model.config);
+  const querySite = querySiteOf(model, elderDefaults);
+  const subjectSite = model.linearName(elderDefaults.subjectBlock, elderDefaults.site);
 
   const progress = new Progress(1, 'prompts');
   const report = measureKnowledge(model, tokenizer, table, {
     trainTemplatesPerFact: trainTemplates,
     querySite,
+    subjectSite,
     factsPerRelation,
     batchSize: 32,
     separation: true,
