@@ -49,13 +49,16 @@ function install(viaSudo) {
 }
 
 function main() {
+  const openblas = hasOpenblas();
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const step = plan({
     env: process.env,
     platform: process.platform,
-    hasOpenblas: hasOpenblas(),
+    hasOpenblas: openblas,
     hasApt: fs.existsSync('/usr/bin/apt-get'),
-    isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
-    hasSudo: hasPasswordFreeSudo(),
+    isRoot,
+    // Asking sudo runs a process; only worth it when it could matter.
+    hasSudo: !openblas && !isRoot && hasPasswordFreeSudo(),
   });
   if (step === 'skip') return;
   if (step === 'advise') {
@@ -69,5 +72,5 @@ function main() {
   }
 }
 
-module.exports = { plan, ADVICE };
+module.exports = { plan };
 if (require.main === module) main();

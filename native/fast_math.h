@@ -7,10 +7,9 @@
 // in softmax, sigmoid and GELU, the only places it is used.
 //
 // It is always inlined and calls nothing, not even std::min: the kernels that use
-// it are compiled twice (target_clones: Haswell and baseline), and GCC does not
-// inline a baseline-target function into a Haswell clone. A call left in a loop
-// keeps it scalar; that made every exp loop of the AVX2 clones scalar (cross-
-// entropy, softmax, GELU: 2–4× slower than the baseline clone's SSE loops).
+// it are compiled once per x86-64 level (ELDER_SIMD_CLONES), and GCC does not
+// inline a baseline-target function into a clone of another arch. A call left
+// in a loop keeps the loop scalar, as it did in the former Haswell clones.
 #pragma once
 #include <cstdint>
 #include <cstring>

@@ -87,10 +87,11 @@ void parallelFor(int tasks, double work, F&& fn, double minWorkPerThread = 1e6) 
   int threads = std::min(getThreads(), tasks);
   threads = std::min<int>(threads, 1 + (int)(work / minWorkPerThread));
   std::atomic<int> next{0};
-  const std::function<void()> worker = [&]() {
+  auto worker = [&]() {
     for (int t = next.fetch_add(1); t < tasks; t = next.fetch_add(1)) fn(t);
   };
-  if (threads <= 1 || !workerPool().run(threads - 1, worker)) worker();
+  if (threads > 1 && workerPool().run(threads - 1, std::function<void()>(worker))) return;
+  worker();
 }
 
 }  // namespace elder

@@ -1,4 +1,4 @@
-import { defaultElderConfig, querySiteOf } from '../../editors/elder/config.js';
+import { defaultElderConfig, querySiteOf, subjectSiteOf } from '../../editors/elder/config.js';
 import { defaultGeneralTextPath, readGeneralText } from '../../facts/general-text.js';
 import { type KnowledgeReport, measureKnowledge } from '../../facts/knowledge.js';
 import { knowledgeTable } from '../../facts/knowledge-table.js';
@@ -52,7 +52,7 @@ export function evalBaseCommand(argv: string[]): void {
   const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
   const elderDefaults = defaultElderConfig(model.config);
   const querySite = querySiteOf(model, elderDefaults);
-  const subjectSite = model.linearName(elderDefaults.subjectBlock, elderDefaults.site);
+  const subjectSite = subjectSiteOf(model, elderDefaults);
 
   const progress = new Progress(1, 'prompts');
   const report = measureKnowledge(model, tokenizer, table, {

@@ -325,6 +325,11 @@ export function querySiteOf(model: { linearName(layer: number, local: string): s
   return model.linearName(config.firstBlock - 1, config.site);
 }
 
+/** Module name of the linear whose input holds the subject gate's keys (at the subject's last token). */
+export function subjectSiteOf(model: { linearName(layer: number, local: string): string }, config: Pick<ElderConfig, 'subjectBlock' | 'site'>): string {
+  return model.linearName(config.subjectBlock, config.site);
+}
+
 export function editedBlocks(config: ElderConfig): number[] {
   return Array.from({ length: config.lastBlock - config.firstBlock + 1 }, (_, i) => config.firstBlock + i);
 }

@@ -30,7 +30,7 @@ import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, ro
 import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { Codebook, codeToHex, codeWords, decodeCode, encodeCode } from './codebook.js';
-import { type ElderConfig, editedBlocks, querySiteOf } from './config.js';
+import { type ElderConfig, editedBlocks, querySiteOf, subjectSiteOf } from './config.js';
 import { SubjectGate } from './gate.js';
 import { guidedLoss } from './guided-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
@@ -307,7 +307,7 @@ export class ElderEditor implements Editor {
 
   /** Module name of the linear whose input holds the subject keys. */
   get subjectSite(): string {
-    return this.model.linearName(this.config.subjectBlock, this.config.site);
+    return subjectSiteOf(this.model, this.config);
   }
 
   /** Module name of the linear whose input is the subject gate's query. */
