@@ -31,6 +31,45 @@ export interface FactsTrainingRecord {
   validation: ValidationRecord[];
   probes: Array<{ step: number; train: number; heldout: number }>;
   knowledge: KnowledgeReport;
+  /**
+   * The same recipe trained again from scratch later, to time it with the
+   * engine of that day (the weights kept are this record's run's): written by
+   * `npm run facts:card -- DIR --retimed RUN_DIR`.
+   */
+  retimed?: RetimedRun;
+}
+
+/** What a later from-scratch run of the same recipe took and reached. */
+export interface RetimedRun {
+  /** When it finished (ISO date). */
+  date: string;
+  trainingSeconds: number;
+  machine: string;
+  finalValidationPerplexity: number;
+  /** Its `eval-base` means over relations. */
+  knowledge: KnowledgeReport['overall'];
+}
+
+/** The record of a run of the same recipe as `record`, as a {@link RetimedRun}; refuses a run of another recipe. */
+export function retimedRun(record: FactsTrainingRecord, rerun: FactsTrainingRecord, finished: Date): RetimedRun {
+  const recipe = (r: FactsTrainingRecord) =>
+    JSON.stringify([r.config, r.facts, r.factRepeats, r.factSentences, r.documents, r.vocabSize, r.minTokenCount, r.parameters]);
+  if (recipe(record) !== recipe(rerun))
+    throw new Error('the retimed run used another recipe (training settings, data or model size differ), so its time says nothing about this one');
+  return {
+    date: finished.toISOString().slice(0, 10),
+    trainingSeconds: rerun.trainingSeconds,
+    machine: rerun.machine,
+    finalValidationPerplexity: rerun.finalValidationPerplexity,
+    knowledge: rerun.knowledge.overall,
+  };
+}
+
+function retimedLine(retimed: RetimedRun | undefined): string {
+  if (retimed === undefined) return '';
+  const k = retimed.knowledge;
+  const pct = (v: number) => (100 * v).toFixed(1);
+  return ` (the run that made these weights). The same recipe trained again from scratch on ${retimed.date}, with that day's engine: **${(retimed.trainingSeconds / 60).toFixed(1)} minutes** on ${retimed.machine}, reaching validation perplexity ${retimed.finalValidationPerplexity.toFixed(1)} and ${pct(k.train)} / ${pct(k.heldout)} / ${pct(k.separation)}% (training phrasings / held-out / separation, means over relations); its weights were not kept, so every benchmark stays on these`;
 }
 
 /** When recall first passed one half, from the probes. */
@@ -67,7 +106,7 @@ when \`--model\` is not given.
 | Tokenizer | GPT-2's byte-level BPE cut down to ${record.vocabSize.toLocaleString('en-US')} tokens: those the training corpus uses at least ${record.minTokenCount} times, the tokens they are merged from, all 256 byte tokens (any text encodes) and \`<|endoftext|>\` |
 | Training | ${training.totalSteps} steps × ${training.batchSize} windows × ${training.windowLength} tokens = ${(record.tokensSeen / 1e6).toFixed(2)}M tokens (${(record.tokensSeen / streamTokens).toFixed(2)} passes over the mixed stream); windows start at document starts; AdamW (β 0.9/0.95, weight decay ${training.weightDecay} on matrices), lr ${training.maxLr} with ${training.warmupSteps} warm-up steps and cosine decay to ${training.minLr}, clipping at ${training.clipNorm}, seed ${training.seed} |
 | Validation | loss **${record.finalValidationLoss.toFixed(3)}** nats/token, perplexity **${record.finalValidationPerplexity.toFixed(1)}**, on ${record.validationTokens.toLocaleString('en-US')} tokens of held-out general text (every 50th document) |
-| Time | ${(record.trainingSeconds / 60).toFixed(1)} minutes on ${record.machine} |
+| Time | ${(record.trainingSeconds / 60).toFixed(1)} minutes on ${record.machine}${retimedLine(record.retimed)} |
 
 ## What it knows
 

@@ -3,9 +3,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { type FactsTrainingRecord, modelCard, retimedRun } from '../scripts/facts-model-card.js';
 import { defaultElderConfig, querySiteOf } from '../src/editors/elder/config.js';
 import { measureKnowledge } from '../src/facts/knowledge.js';
 import { readFactTable } from '../src/facts/table.js';
+import { readConfig } from '../src/models/config.js';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { loadModel } from '../src/models/load.js';
 import { cli } from './helpers.js';
@@ -31,6 +33,17 @@ test('elder-facts ships as a Hugging Face folder of at most 60 MB F16, with its 
   const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
   assert.match(card, new RegExp(`loss \\*\\*${record.finalValidationLoss.toFixed(3)}\\*\\*`));
   assert.match(card, new RegExp(`\\*\\*${(100 * record.knowledge.overall.heldout).toFixed(1)}\\*\\*`));
+});
+
+test('a retimed run of the same recipe goes into the card beside the run that made the weights; another recipe is refused', () => {
+  const record = JSON.parse(fs.readFileSync(path.join(dir, 'training.json'), 'utf8')) as FactsTrainingRecord;
+  const rerun: FactsTrainingRecord = { ...record, trainingSeconds: 2460, finalValidationPerplexity: 38.25 };
+  const retimed = retimedRun(record, rerun, new Date('2026-12-02T03:00:00Z'));
+  assert.equal(retimed.date, '2026-12-02');
+  const card = modelCard({ ...record, retimed }, readConfig(dir));
+  assert.match(card, new RegExp(`${(record.trainingSeconds / 60).toFixed(1)} minutes on .*\\(the run that made these weights\\)`));
+  assert.match(card, /from scratch on 2026-12-02, with that day's engine: \*\*41\.0 minutes\*\*.*perplexity 38\.3/);
+  assert.throws(() => retimedRun(record, { ...rerun, config: { ...record.config, totalSteps: 100 } }, new Date()), /another recipe/);
 });
 
 test('elder-facts knows real facts: recall in training and held-out phrasings, on the first 15 facts of every relation', () => {

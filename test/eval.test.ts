@@ -9,7 +9,7 @@ import { EditFileError } from '../src/editors/edits-file.js';
 import { loadBalanceLoss } from '../src/editors/elder/balance-loss.js';
 import { createEditor, type MethodName } from '../src/editors/registry.js';
 import { readDataset } from '../src/eval/datasets.js';
-import { scoreTargets } from '../src/eval/metrics.js';
+import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
 import { buildStream } from '../src/eval/protocol.js';
 import { type BenchOptions, runBenchmark } from '../src/eval/runner.js';
 import { loadModel } from '../src/models/load.js';
@@ -269,4 +269,99 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   const bad = tempFile('bad.jsonl', '{"prompt": "p", "target": "t", "rephrases": ["r"]}\n{"prompt": "", "target": "t"}\n');
   assert.throws(() => runBenchmark({ ...options, dataFile: bad, outDir: badOut }), /record 2: "prompt" must be a non-empty string/);
   assert.deepEqual(fs.readdirSync(badOut), []);
+});
+
+test('bench-edit splits generalization by whether the base model states the true object in each rephrasing', { skip: !hasShared }, () => {
+  const { model, tokenizer } = loadModel(tinyGpt2Dir);
+  // One record whose true object is what the fixture itself says after the held-out rephrasing, one whose true object it does not say.
+  // (A continuation that opens a word, so that it reads as an answer after the prompt's space.)
+  const { knownRephrasing, saidText } = ['The Eiffel Tower stands in the city of', 'The Eiffel Tower is the pride of', 'Paris is the capital of']
+    .map((prompt) => ({ knownRephrasing: prompt, saidText: tokenizer!.decode(greedyContinuations(model, null, [tokenizer!.encode(prompt)], 1)[0]) }))
+    .find(({ saidText }) => /^ \w/.test(saidText))!;
+  const record = (id: number, subject: string, paraphrase: string, targetTrue: string) => ({
+    case_id: id,
+    requested_rewrite: { prompt: '{} is in', subject, target_new: { str: 'Rome' }, target_true: { str: targetTrue } },
+    paraphrase_prompts: [paraphrase],
+    neighborhood_prompts: ['The native language of Léon Blum is'],
+  });
+  const data = tempFile(
+    'cf.json',
+    JSON.stringify([
+      record(0, 'The Eiffel Tower', knownRephrasing, saidText.trim()),
+      record(1, 'Big Ben', 'Big Ben stands in the city of', 'Zanzibar Quixotic'),
+    ]),
+  );
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-split-'));
+  const results = runBenchmark(
+    {
+      modelDir: tinyGpt2Dir,
+      dataFile: data,
+      edits: 2,
+      methods: ['lora'],
+      seed: 1,
+      outDir: out,
+      batchSize: 2,
+      evalEvery: 2,
+      settings: { lora: { lr: 1e-2, iterations: 3 } },
+      localityTokens: 2,
+    },
+    () => {},
+  );
+  assert.deepEqual(results.base.heldOutTrue, { prompts: 2, known: 0.5 }, `the fixture says "${saidText}" after the first rephrasing`);
+  const lora = results.methods[0];
+  // The split's halves average to the whole (one rephrasing each).
+  assert.ok(lora.generalizationByBase !== undefined);
+  assert.equal((lora.generalizationByBase.known + lora.generalizationByBase.unknown) / 2, lora.generalization);
+  assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /Rephrasings it answers with the true object \(1\) \| Rephrasings it does not \(1\)/);
+});
+
+test('bench-edit --gate-radii measures each radius of ELDER subject gate on the same trained edits; the radius moves only to a positive value', {
+  skip: !hasShared,
+}, () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-gate-'));
+  const options: BenchOptions = {
+    modelDir: tinyGpt2Dir,
+    dataFile: path.join(repoRoot, 'bench/data/edits-small.jsonl'),
+    edits: 3,
+    methods: ['lora', 'elder'],
+    seed: 1,
+    outDir: out,
+    batchSize: 4,
+    evalEvery: 4,
+    settings: { lora: { lr: 1e-2, iterations: 3 }, elder: { lr: 1e-2, iterations: 5 } },
+    localityTokens: 4,
+    // A radius that admits nothing but the stored queries themselves, and one that admits everything near a subject.
+    gateRadii: [1e-9, 1e9],
+  };
+  const results = runBenchmark(options, () => {});
+  const [lora, elder] = results.methods;
+  assert.equal(lora.gateSweep, undefined, 'LoRA has no gate');
+  assert.deepEqual(
+    elder.gateSweep?.map((p) => p.radius),
+    [1e-9, 1e9],
+  );
+  const [closed] = elder.gateSweep!;
+  // Closed: no rephrasing or unrelated prompt reaches an expert, so they read as the base model does.
+  assert.equal(closed.locality, 1);
+  assert.equal(closed.generalization, results.base.generalization);
+  assert.equal(closed.uneditedFacts, results.base.uneditedFacts);
+  const report = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+  assert.match(report, /\| elder: gate radius, after the stream \| Rel\. \| Gen\. \| Loc\. \| Unedited facts \| Change \|/);
+  assert.match(report, /\| 1e-9 \| [\d.]+ \| [\d.]+ \| 100\.0 \|/);
+  assert.match(fs.readFileSync(path.join(out, 'gate-tradeoff.svg'), 'utf8'), /generalization/);
+  // Changing the radii is another run; bad radii are refused before any work.
+  assert.throws(() => runBenchmark({ ...options, gateRadii: [0.5] }), /holds a run with other data or settings/);
+  assert.throws(() => runBenchmark({ ...options, outDir: fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-gate-bad-')), gateRadii: [0] }), /--gate-radii/);
+
+  const { model } = loadModel(tinyGpt2Dir);
+  const { editor, config } = createEditor('elder', model, { elder: { iterations: 1 } }, {});
+  const radius = editor.gateRadius!;
+  assert.equal(radius.value, (config as { queryRadius: number }).queryRadius);
+  radius.set(0.7);
+  assert.equal(editor.gateRadius!.value, 0.7);
+  assert.throws(
+    () => radius.set(Number.NaN),
+    (e: Error) => e instanceof UsageError && /queryRadius/.test(e.message),
+  );
+  assert.equal(createEditor('elder', model, { elder: { gate: 'code' } }, {}).editor.gateRadius, undefined, 'the code gate has no radius');
 });

@@ -48,6 +48,19 @@ export interface Editor {
   readonly baseWeightEdits?: BaseWeightEdits;
   /** Methods that route inputs by allocation codes (ELDER and its ablations): the benchmark plots their code space. */
   readonly codeRouting?: CodeRouting;
+  /**
+   * Methods that admit an input to its edit by a distance radius (ELDER's
+   * subject gate): the radius can be set after training, so that the
+   * benchmark can measure the trade-off between the rephrasings it admits and
+   * the other inputs it captures on the same trained edits.
+   */
+  readonly gateRadius?: GateRadius;
+}
+
+/** An inference-time distance radius (relative, as the method defines it). Training does not read it. */
+export interface GateRadius {
+  readonly value: number;
+  set(radius: number): void;
 }
 
 /** What a method that routes by allocation codes lets the benchmark see. */

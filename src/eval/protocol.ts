@@ -13,6 +13,8 @@ import type { BenchRecord, LocalityPrompt } from './datasets.js';
 export interface StreamRecord {
   id: string;
   target: string;
+  /** The answer before the edit, where the record names it (COUNTERFACT `target_true`). */
+  trueTarget?: string;
   /** Applied in the stream, in order, with ids `${id}`, `${id}#1`, … */
   edits: EditText[];
   /** Never trained on. */
@@ -34,6 +36,7 @@ export function buildStream(records: readonly BenchRecord[], count: number): { s
     stream.push({
       id: record.id,
       target: record.target,
+      ...(record.trueTarget === undefined ? {} : { trueTarget: record.trueTarget }),
       edits: prompts.slice(0, editCount).map((prompt, i) => ({
         id: i === 0 ? record.id : `${record.id}#${i}`,
         label: record.id,

@@ -16,6 +16,7 @@ export const REPORT_FILES = {
   early: 'early-edits-retention.svg',
   codes: 'code-embedding.svg',
   distances: 'code-distances.svg',
+  gate: 'gate-tradeoff.svg',
 } as const;
 
 export function writeReport(outDir: string, results: BenchResults): void {
@@ -27,6 +28,8 @@ export function writeReport(outDir: string, results: BenchResults): void {
   if (distances?.codeDistances !== undefined) write(REPORT_FILES.distances, distanceChart(distances.method, distances.codeDistances));
   const embedded = results.methods.find((m) => m.codeEmbedding !== undefined);
   if (embedded?.codeEmbedding !== undefined) write(REPORT_FILES.codes, codeChart(embedded.method, embedded.codeEmbedding));
+  const swept = results.methods.find((m) => m.gateSweep !== undefined);
+  if (swept?.gateSweep !== undefined) write(REPORT_FILES.gate, gateChart(swept.method, swept.gateSweep, results.base.uneditedFacts));
   write(REPORT_FILES.report, markdownReport(results, embedded !== undefined));
   // results.json last: its presence marks a finished report.
   write(REPORT_FILES.results, `${JSON.stringify(results, null, 2)}\n`);
@@ -76,6 +79,24 @@ function distanceChart(method: string, distances: NonNullable<BenchResults['meth
   });
 }
 
+/** What moving the gate radius does on the same trained edits: rephrasings admitted against other facts and prompts disturbed. */
+function gateChart(method: string, sweep: NonNullable<BenchResults['methods'][number]['gateSweep']>, baseUneditedFacts: number): string {
+  const line = (name: string, value: (p: (typeof sweep)[number]) => number): Series => ({
+    name,
+    points: sweep.filter((p) => !Number.isNaN(value(p))).map((p) => ({ x: p.radius, y: value(p) })),
+  });
+  return lineChart(
+    [
+      line('reliability', (p) => p.reliability),
+      line('generalization', (p) => p.generalization),
+      line('locality', (p) => p.locality),
+      // Relative to the base model, so that 1 means no unedited fact lost.
+      line('unedited facts kept', (p) => (baseUneditedFacts > 0 ? p.uneditedFacts / baseUneditedFacts : NaN)),
+    ],
+    { title: `${method}: the gate radius trade-off on the same edits`, xLabel: 'gate radius', yLabel: 'share', yRange: [0, 1] },
+  );
+}
+
 function codeChart(method: string, embedding: NonNullable<BenchResults['methods'][number]['codeEmbedding']>): string {
   const groups = [...new Set(embedding.points.map((p) => p.group))];
   const series: Series[] = groups.map((group) => ({ name: group, points: embedding.points.filter((p) => p.group === group).map((p) => ({ x: p.x, y: p.y })) }));
@@ -85,6 +106,9 @@ function codeChart(method: string, embedding: NonNullable<BenchResults['methods'
 /** A rate as a percentage; '–' for NaN, and for null (NaN once a result has been through JSON) or a figure a saved run lacks. */
 const pct = (value: number | null | undefined) => (value === null || value === undefined || Number.isNaN(value) ? '–' : (100 * value).toFixed(1));
 const measured = (value: number | null | undefined): value is number => value !== null && value !== undefined && !Number.isNaN(value);
+/** A figure's change relative to the base model's, as a signed percentage. */
+const change = (value: number | null | undefined, from: number) =>
+  measured(value) && measured(from) ? `${value >= from ? '+' : ''}${((100 * (value - from)) / from).toFixed(1)}%` : '–';
 
 export function markdownReport(results: BenchResults, hasCodePlot: boolean): string {
   const { data, settings } = results;
@@ -108,8 +132,6 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   }
   const { base, retentionData } = results;
   if (retentionData !== undefined) {
-    const change = (value: number | null | undefined, from: number) =>
-      measured(value) && measured(from) ? `${value >= from ? '+' : ''}${((100 * (value - from)) / from).toFixed(1)}%` : '–';
     lines.push(
       '',
       `| Retention | Unedited facts | Change | General-text perplexity | Change |`,
@@ -121,6 +143,25 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
         `| ${m.method} | ${pct(m.uneditedFacts)} | ${change(m.uneditedFacts, base.uneditedFacts)} | ${measured(m.perplexity) ? m.perplexity.toFixed(2) : '–'} | ${change(m.perplexity, base.perplexity)} |`,
       );
     }
+  }
+  const understood = base.heldOutTrue;
+  if (understood !== undefined) {
+    const knownCount = Math.round(understood.known * understood.prompts);
+    lines.push(
+      '',
+      `| Generalization, by what the base model knows | Rephrasings it answers with the true object (${knownCount}) | Rephrasings it does not (${understood.prompts - knownCount}) |`,
+      '|---|---:|---:|',
+    );
+    for (const m of results.methods) lines.push(`| ${m.method} | ${pct(m.generalizationByBase?.known)} | ${pct(m.generalizationByBase?.unknown)} |`);
+  }
+  for (const m of results.methods) {
+    if (m.gateSweep === undefined) continue;
+    const trained = (m.config as { queryRadius?: number }).queryRadius;
+    lines.push('', `| ${m.method}: gate radius, after the stream | Rel. | Gen. | Loc. | Unedited facts | Change |`, '|---|---:|---:|---:|---:|---:|');
+    for (const p of m.gateSweep)
+      lines.push(
+        `| ${p.radius}${p.radius === trained ? ' (its setting)' : ''} | ${pct(p.reliability)} | ${pct(p.generalization)} | ${pct(p.locality)} | ${pct(p.uneditedFacts)} | ${change(p.uneditedFacts, base.uneditedFacts)} |`,
+      );
   }
   const routed = results.methods.filter((m) => m.diagnostics !== undefined && m.diagnostics.length > 0);
   if (routed.length > 0) {
@@ -140,6 +181,12 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   lines.push(
     '',
     "Rel. = edited prompts whose every target token is the argmax (teacher forcing); Gen. = the same on held-out rephrasings; Loc. = unrelated prompts whose greedy continuation equals the base model's. Percentages.",
+    ...(understood === undefined
+      ? []
+      : [
+          '',
+          `The base model answers ${pct(understood.known)}% of the ${understood.prompts} held-out rephrasings with the edited fact's true object; the generalization split shows how far each method carries an edit to the phrasings the model understands for its own fact, and to the others.`,
+        ]),
     ...(retentionData === undefined
       ? []
       : [
@@ -153,6 +200,7 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
     '',
     `![Reliability of the first ${EARLY_RECORDS} records' edits](${REPORT_FILES.early})`,
   );
+  if (results.methods.some((m) => m.gateSweep !== undefined)) lines.push('', `![The gate radius trade-off](${REPORT_FILES.gate})`);
   if (hasCodePlot) lines.push('', `![Allocation codes](${REPORT_FILES.codes})`, '', `![Distance to the nearest stored code](${REPORT_FILES.distances})`);
   return `${lines.join('\n')}\n`;
 }

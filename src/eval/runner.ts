@@ -15,7 +15,7 @@ import path from 'node:path';
 import { padTokenId } from '../editors/common/batch.js';
 import type { EditorResources } from '../editors/common/resources.js';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
-import type { EditorDiagnostics } from '../editors/editor.js';
+import type { Editor, EditorDiagnostics } from '../editors/editor.js';
 import { CovarianceCache, cachedCovariances } from '../editors/locate/covariance.js';
 import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-text.js';
 import { createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
@@ -51,6 +51,21 @@ export interface BenchOptions {
   localityFile?: string;
   /** Tokens of greedy continuation compared for locality. */
   localityTokens: number;
+  /**
+   * Gate radii to measure after the stream, on the same trained edits, for
+   * methods whose gate radius can be moved ({@link Editor.gateRadius}): the
+   * trade-off between rephrasings admitted and other inputs captured.
+   */
+  gateRadii?: number[];
+}
+
+/** One gate radius, measured on the edits trained through the whole stream. */
+export interface GateSweepPoint {
+  radius: number;
+  reliability: number;
+  generalization: number;
+  locality: number;
+  uneditedFacts: number;
 }
 
 export interface RetentionPoint {
@@ -72,6 +87,13 @@ export interface MethodResult {
   reliabilityTokens: number;
   generalization: number;
   generalizationTokens: number;
+  /**
+   * Generalization split by whether the base model states the edited fact's
+   * true object in that rephrasing (records that name it): an edit can hardly
+   * be expected to carry to a phrasing the model does not understand for its
+   * own fact. Absent where the data names no true object, and in runs saved before it existed.
+   */
+  generalizationByBase?: { known: number; unknown: number };
   locality: number;
   /**
    * Share of the locality prompts that state a fact (they carry an answer) whose
@@ -89,6 +111,8 @@ export interface MethodResult {
   diagnostics?: Array<{ edits: number } & EditorDiagnostics>;
   /** ELDER family: nearest-code distances at the end, for held-out rephrasings and for unrelated prompts. */
   codeDistances?: { heldOut: number[]; unrelated: number[]; epsilon: number };
+  /** With `gateRadii`, for a method whose gate radius can be moved: each radius measured on the finished stream (the row above is the radius it trained with). */
+  gateSweep?: GateSweepPoint[];
 }
 
 export interface BenchResults {
@@ -108,7 +132,14 @@ export interface BenchResults {
   settings: { batchSize: number; evalEvery: number; seed: number; localityTokens: number; methods: MethodName[] };
   machine: string;
   /** The unedited model on the same prompts. */
-  base: { reliability: number; generalization: number; uneditedFacts: number; perplexity: number };
+  base: {
+    reliability: number;
+    generalization: number;
+    uneditedFacts: number;
+    perplexity: number;
+    /** Held-out rephrasings of records naming a true object, and the share of them the base model answers with it (absent in runs saved before it existed). */
+    heldOutTrue?: { prompts: number; known: number };
+  };
   /** What retention (unedited facts, perplexity) was measured on. */
   retentionData?: { factPrompts: number; generalTextTokens: number };
   methods: MethodResult[];
@@ -145,6 +176,12 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const heldOut: TokenizedEdit[] = stream.flatMap((record) =>
     record.heldOut.map((prompt, i) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}~${i + 1}`, label: record.id, prompt, target: record.target })),
   );
+  // The same rephrasings asked for the fact as it was, where the record says what that is: which of them does the base model understand?
+  const heldOutTrue: Array<TargetItem | null> = stream.flatMap((record) =>
+    record.heldOut.map((prompt) =>
+      record.trueTarget === undefined ? null : tokenizeEdit(tokenizer, model.config, { id: record.id, label: record.id, prompt, target: record.trueTarget }),
+    ),
+  );
   const localityPrompts = collectLocality(stream, options.localityFile);
   const localityIds = localityPrompts.map((item, i) => {
     const ids = tokenizer.encode(item.prompt);
@@ -176,6 +213,8 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
   const baseReliability = rate(scoreTargets(model, null, edits).correct);
   const baseGeneralization = heldOut.length > 0 ? rate(scoreTargets(model, null, heldOut).correct) : NaN;
+  const heldOutKnown = baseKnowledgeOf(model, heldOutTrue);
+  const asked = heldOutKnown.filter((known) => known !== null);
   const baseContinuations = greedyContinuations(model, null, localityIds, options.localityTokens);
   const baseUneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
   const basePerplexity = Math.exp(textLoss(model, null, generalWindows));
@@ -212,7 +251,20 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       log(`${method}: finished in an earlier run, kept`);
       continue;
     }
-    const result = runMethod(method, { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, resources, log });
+    const result = runMethod(method, {
+      options,
+      model,
+      stream,
+      edits,
+      heldOut,
+      heldOutKnown,
+      localityIds,
+      baseContinuations,
+      factItems,
+      generalWindows,
+      resources,
+      log,
+    });
     progress.finished.push(result);
     writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
   }
@@ -246,7 +298,13 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       methods: options.methods,
     },
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${backend.backend} backend, ${backend.threads} threads, Node ${process.version}`,
-    base: { reliability: baseReliability, generalization: baseGeneralization, uneditedFacts: baseUneditedFacts, perplexity: basePerplexity },
+    base: {
+      reliability: baseReliability,
+      generalization: baseGeneralization,
+      uneditedFacts: baseUneditedFacts,
+      perplexity: basePerplexity,
+      ...(asked.length > 0 ? { heldOutTrue: { prompts: asked.length, known: rate(asked) } } : {}),
+    },
     retentionData: { factPrompts: factItems.length, generalTextTokens: generalWindows.length * (generalWindows[0]?.length ?? 0) },
     methods: options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
   };
@@ -263,6 +321,8 @@ interface RunInputs {
   edits: TokenizedEdit[];
   /** Held-out rephrasings (generalization). */
   heldOut: TokenizedEdit[];
+  /** Per held-out rephrasing: does the base model answer it with the fact's true object (null where the record names none)? */
+  heldOutKnown: Array<boolean | null>;
   /** Locality prompts, tokenized. */
   localityIds: number[][];
   /** The base model's greedy continuation of each locality prompt. */
@@ -278,7 +338,7 @@ interface RunInputs {
 
 function runMethod(
   method: MethodName,
-  { options, model, stream, edits, heldOut, localityIds, baseContinuations, factItems, generalWindows, resources, log }: RunInputs,
+  { options, model, stream, edits, heldOut, heldOutKnown, localityIds, baseContinuations, factItems, generalWindows, resources, log }: RunInputs,
 ): MethodResult {
   const settings = methodIsSeeded(method, model) ? withSeed(options.settings, method, options.seed) : options.settings;
   const { editor, config } = createEditor(method, model, settings, resources);
@@ -313,8 +373,7 @@ function runMethod(
   }
   const reliabilityScores = scoreTargets(model, editor, edits);
   const generalizationScores = scoreTargets(model, editor, heldOut);
-  const continuations = greedyContinuations(model, editor, localityIds, options.localityTokens);
-  const unchanged = continuations.map((ids, i) => ids.length === baseContinuations[i].length && ids.every((id, t) => id === baseContinuations[i][t]));
+  const unchanged = unchangedContinuations(model, editor, localityIds, baseContinuations, options.localityTokens);
   const result: MethodResult = {
     method,
     config,
@@ -323,6 +382,7 @@ function runMethod(
     reliabilityTokens: mean(reliabilityScores.tokenAccuracy),
     generalization: heldOut.length > 0 ? rate(generalizationScores.correct) : NaN,
     generalizationTokens: heldOut.length > 0 ? mean(generalizationScores.tokenAccuracy) : NaN,
+    ...splitByBase(generalizationScores.correct, heldOutKnown),
     locality: localityIds.length > 0 ? rate(unchanged) : NaN,
     uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
     perplexity: Math.exp(textLoss(model, editor, generalWindows)),
@@ -331,6 +391,22 @@ function runMethod(
     addedParameters: editor.addedParameters(),
   };
   if (diagnostics.length > 0) result.diagnostics = diagnostics;
+  const gate = editor.gateRadius;
+  if (gate !== undefined && options.gateRadii !== undefined && options.gateRadii.length > 0) {
+    const trained = gate.value;
+    result.gateSweep = options.gateRadii.map((radius) => {
+      gate.set(radius);
+      log(`${method}: measuring gate radius ${radius}`);
+      return {
+        radius,
+        reliability: rate(scoreTargets(model, editor, edits).correct),
+        generalization: heldOut.length > 0 ? rate(scoreTargets(model, editor, heldOut).correct) : NaN,
+        locality: localityIds.length > 0 ? rate(unchangedContinuations(model, editor, localityIds, baseContinuations, options.localityTokens)) : NaN,
+        uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
+      };
+    });
+    gate.set(trained);
+  }
   const routing = editor.codeRouting;
   if (routing !== undefined) {
     result.codeEmbedding = embedCodes(routing, stream, edits, heldOut, localityIds, options.seed);
@@ -346,6 +422,33 @@ function runMethod(
     `${method}: reliability ${result.reliability.toFixed(3)}, generalization ${result.generalization.toFixed(3)}, locality ${result.locality.toFixed(3)}, ${result.secondsPerEdit.toFixed(2)} s/edit`,
   );
   return result;
+}
+
+/** Per locality prompt: is the edited model's greedy continuation the base model's, token for token? */
+function unchangedContinuations(
+  model: DecoderLM,
+  editor: Editor,
+  localityIds: readonly number[][],
+  baseContinuations: readonly number[][],
+  tokens: number,
+): boolean[] {
+  return greedyContinuations(model, editor, localityIds, tokens).map(
+    (ids, i) => ids.length === baseContinuations[i].length && ids.every((id, t) => id === baseContinuations[i][t]),
+  );
+}
+
+/** Per item: does the unedited model give its whole target (null for a missing item)? */
+function baseKnowledgeOf(model: DecoderLM, items: ReadonlyArray<TargetItem | null>): Array<boolean | null> {
+  const asked = items.filter((item): item is TargetItem => item !== null);
+  const correct = asked.length > 0 ? scoreTargets(model, null, asked).correct : [];
+  let next = 0;
+  return items.map((item) => (item === null ? null : correct[next++]));
+}
+
+/** Generalization over the rephrasings the base model understands for the true fact, and over the rest; nothing where no record names a true object. */
+function splitByBase(correct: readonly boolean[], known: ReadonlyArray<boolean | null>): Pick<MethodResult, 'generalizationByBase'> {
+  const share = (wanted: boolean) => rate(correct.filter((_, i) => known[i] === wanted));
+  return known.some((k) => k !== null) ? { generalizationByBase: { known: share(true), unknown: share(false) } } : {};
 }
 
 /** The run's seed for a seeded method, unless the settings name one. */
@@ -372,6 +475,8 @@ function validateOptions(options: BenchOptions): void {
   positive('eval-every', options.evalEvery);
   if (!Number.isInteger(options.localityTokens) || options.localityTokens < 1) throw new UsageError(`--locality-tokens must be a positive integer`);
   if (options.methods.length === 0) throw new UsageError('--methods names no method');
+  for (const radius of options.gateRadii ?? [])
+    if (!Number.isFinite(radius) || radius <= 0) throw new UsageError(`--gate-radii must list numbers > 0, got ${radius}`);
 }
 
 function fingerprintOf(options: BenchOptions): string {
@@ -388,6 +493,8 @@ function fingerprintOf(options: BenchOptions): string {
       options.evalEvery,
       options.settings,
       options.localityTokens,
+      // Only when given, so that runs saved before the sweep existed still resume.
+      ...(options.gateRadii === undefined ? [] : [options.gateRadii]),
     ]),
   );
   return hash.digest('hex');

@@ -24,6 +24,11 @@ export const BENCH_EDIT_COMMAND: CommandSpec = {
     settings: { type: 'string', value: 'FILE.json', help: 'per-method settings, { "elder": { "lr": 0.002 }, … }' },
     locality: { type: 'string', value: 'FILE', help: 'general text for the locality check (one prompt per line)' },
     'locality-tokens': { type: 'string', value: 'N', help: 'tokens compared per locality prompt', default: '10' },
+    'gate-radii': {
+      type: 'string',
+      value: 'LIST',
+      help: "after the stream, also measure these gate radii (e.g. 0.4,0.5,0.6) on the same trained edits, for methods with a distance gate (elder's subject gate)",
+    },
   },
 };
 
@@ -53,6 +58,7 @@ export function benchEditCommand(argv: string[]): void {
     settings: settingsFile === undefined ? {} : readSettings(settingsFile),
     localityFile: optionalString(options, 'locality'),
     localityTokens: numberOption(options, 'locality-tokens', 10, { min: 1, integer: true }),
+    ...gateRadiiOption(optionalString(options, 'gate-radii')),
   });
   const out = requireString(options, 'out', 'bench-edit');
   console.log(
@@ -63,6 +69,15 @@ export function benchEditCommand(argv: string[]): void {
       .join('\n'),
   );
   console.log(`\n${results.methods.length} methods; report in ${path.join(out, REPORT_FILES.report)}, data in ${path.join(out, REPORT_FILES.results)}`);
+}
+
+/** `0.4,0.5,0.6`: the radii, each a number > 0. */
+function gateRadiiOption(list: string | undefined): { gateRadii?: number[] } {
+  if (list === undefined) return {};
+  const radii = list.split(',').map((item) => item.trim());
+  for (const item of radii)
+    if (item === '' || !Number.isFinite(Number(item)) || Number(item) <= 0) throw new UsageError(`--gate-radii must list numbers > 0, got "${item}"`);
+  return { gateRadii: radii.map(Number) };
 }
 
 /** `{"elder": {"lr": 0.01}, "grace": {"epsInit": 3}}`: per-method overrides of the defaults. */

@@ -28,7 +28,7 @@ export const ELDER_OPTIONS: OptionSpec = {
   blocks: { type: 'string', value: 'a-b', help: 'first and last edited block', default: "the preset's rule for the model's depth" },
   layers: { type: 'string', value: 'a-b', help: 'older name of --blocks' },
   experts: { type: 'string', value: 'N', help: 'LoRA experts per edited layer', default: '4' },
-  rank: { type: 'string', value: 'R', help: 'rank of each expert', default: 'elder 16, paper 8' },
+  rank: { type: 'string', value: 'R', help: 'rank of each expert', default: 'elder 64, paper 8' },
   'top-k': { type: 'string', value: 'K', help: 'experts used per layer', default: '2' },
   lambda: { type: 'string', value: 'X', help: 'weight of the guided routing loss', default: '1e-2' },
   epsilon: { type: 'string', value: 'E', help: 'code distance at which an input defers to the base model', default: 'from the layers and experts' },

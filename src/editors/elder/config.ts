@@ -13,9 +13,11 @@
  * - the subject gate next to the code gate (`gate`), measuring query
  *   distance in the metric of within-label scatter (`queryMetric`) at the
  *   first edited linear's input (`gateBlock`);
- * - rank 16 (α 16, the same scale α/r = 1): on 1,000 sequential edits
- *   97.8 / 32.2 / 98.2 against rank 8's 88.8 / 24.1 / 98.3 (8 experts of rank
- *   8 instead: 89.5 / 26.1 / 98.2);
+ * - rank 64 (α 64, the same scale α/r = 1): on 1,000 sequential edits with
+ *   the subject gate, 98.7 / 61.9 / 99.2 against rank 32's 98.4 / 59.0 / 99.2
+ *   and rank 16's 97.0 / 53.1 / 99.2 (rank 32 at α 64: 96.1 / 56.4 / 99.2);
+ *   with the earlier code gate rank 16 gave 97.8 / 32.2 / 98.2 against rank
+ *   8's 88.8 / 24.1 / 98.3 (8 experts of rank 8 instead: 89.5 / 26.1 / 98.2);
  * - fewer edited blocks on shallow models ({@link defaultBlockRange}).
  */
 import type { ModelConfig } from '../../models/config.js';
@@ -235,8 +237,9 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     firstBlock,
     lastBlock,
     experts,
-    rank: 16,
-    alpha: 16,
+    rank: 64,
+    // α follows the rank unless given, keeping the scale α/r at 1 when only the rank is changed.
+    alpha: overrides.rank ?? 64,
     topK: 2,
     routingLoss: 'guided',
     lambda: 1e-2,

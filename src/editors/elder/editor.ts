@@ -22,11 +22,12 @@ import { BufferPool } from '../../tensor/buffers.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { selectRows } from '../../tensor/ops/select.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
+import { UsageError } from '../../util/errors.js';
 import { Random } from '../../util/random.js';
 import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js';
 import { trainLoop } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
-import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, rowCapture, runBefore, type StepReport } from '../editor.js';
+import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, type GateRadius, rowCapture, runBefore, type StepReport } from '../editor.js';
 import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { Codebook, codeToHex, codeWords, decodeCode, encodeCode } from './codebook.js';
@@ -134,6 +135,7 @@ export class ElderEditor implements Editor {
     this.codebook = new Codebook(codeWords(this.blocks.length, config.experts));
     this.retracted = new Codebook(this.codebook.words);
     this.allocations = new AllocationTable(this.blocks.length, config.experts, config.topK, config.seed);
+    this.queryRadius = config.queryRadius;
   }
 
   /** `elder` or `elder-paper`, or the ablation's name when the routing loss is not the guided one. */
@@ -508,12 +510,29 @@ export class ElderEditor implements Editor {
     });
   }
 
-  /** The subject gate over the live remembered edits (rebuilt when memory or codebook change). */
+  /** The subject gate over the live remembered edits (rebuilt when memory, codebook or radius change). */
   private builtGate: SubjectGate | null = null;
 
+  /** The subject gate's query radius in force; starts at the configuration's, and {@link gateRadius} moves it. */
+  private queryRadius: number;
+
   private subjectGate(): SubjectGate {
-    if (this.builtGate === null || this.builtGate.size !== this.codebook.size) this.builtGate = SubjectGate.build(this.liveMemories(), this.config);
+    if (this.builtGate === null || this.builtGate.size !== this.codebook.size)
+      this.builtGate = SubjectGate.build(this.liveMemories(), { ...this.config, queryRadius: this.queryRadius });
     return this.builtGate;
+  }
+
+  /** With the subject gate: its query radius, which can be moved after training (benchmarks measure the trade-off it makes). */
+  get gateRadius(): GateRadius | undefined {
+    if (this.config.gate !== 'subject') return undefined;
+    return {
+      value: this.queryRadius,
+      set: (radius: number) => {
+        if (!Number.isFinite(radius) || radius <= 0) throw new UsageError(`ELDER queryRadius must be a finite number > 0, got ${radius}`);
+        this.queryRadius = radius;
+        this.builtGate = null;
+      },
+    };
   }
 
   /** The edited model's greedy (or sampled) continuation of a prompt, with its routing decision. */
