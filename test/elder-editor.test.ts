@@ -101,9 +101,14 @@ test('default blocks: six blocks ending at ~84% of the depth, the query never fr
   // elder's deviations from the paper (each justified in ElderConfig's documentation).
   assert.deepEqual(
     [config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha],
-    ['elder', 2e-3, 'router', 8, true, 'subject', 16, 16],
+    ['elder', 2e-3, 'router', 8, true, 'subject', 64, 64],
   );
   assert.deepEqual([config.queryMetric, config.gateBlock, config.queryRadius, config.matchedExperts], ['whitened', config.firstBlock, 0.5, true]);
+  // A rank given alone keeps the scale α/r at 1; an α given with it is kept.
+  const rank8 = defaultElderConfig({ ...model.config, layers: 48 }, { rank: 8 });
+  assert.deepEqual([rank8.rank, rank8.alpha], [8, 8]);
+  const scaled = defaultElderConfig({ ...model.config, layers: 48 }, { rank: 8, alpha: 32 });
+  assert.deepEqual([scaled.rank, scaled.alpha], [8, 32]);
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
