@@ -336,10 +336,8 @@ interface RunInputs {
   log: (line: string) => void;
 }
 
-function runMethod(
-  method: MethodName,
-  { options, model, stream, edits, heldOut, heldOutKnown, localityIds, baseContinuations, factItems, generalWindows, resources, log }: RunInputs,
-): MethodResult {
+function runMethod(method: MethodName, inputs: RunInputs): MethodResult {
+  const { options, model, stream, edits, heldOut, heldOutKnown, localityIds, generalWindows, resources, log } = inputs;
   const settings = methodIsSeeded(method, model) ? withSeed(options.settings, method, options.seed) : options.settings;
   const { editor, config } = createEditor(method, model, settings, resources);
   const display = new Progress(edits.length, method);
@@ -371,20 +369,18 @@ function runMethod(
       final: applied === edits.length,
     });
   }
-  const reliabilityScores = scoreTargets(model, editor, edits);
-  const generalizationScores = scoreTargets(model, editor, heldOut);
-  const unchanged = unchangedContinuations(model, editor, localityIds, baseContinuations, options.localityTokens);
+  const final = measureEdited(editor, inputs);
   const result: MethodResult = {
     method,
     config,
     editsApplied: edits.length,
-    reliability: rate(reliabilityScores.correct),
-    reliabilityTokens: mean(reliabilityScores.tokenAccuracy),
-    generalization: heldOut.length > 0 ? rate(generalizationScores.correct) : NaN,
-    generalizationTokens: heldOut.length > 0 ? mean(generalizationScores.tokenAccuracy) : NaN,
-    ...splitByBase(generalizationScores.correct, heldOutKnown),
-    locality: localityIds.length > 0 ? rate(unchanged) : NaN,
-    uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
+    reliability: rate(final.reliability.correct),
+    reliabilityTokens: mean(final.reliability.tokenAccuracy),
+    generalization: heldOut.length > 0 ? rate(final.generalization.correct) : NaN,
+    generalizationTokens: heldOut.length > 0 ? mean(final.generalization.tokenAccuracy) : NaN,
+    ...splitByBase(final.generalization.correct, heldOutKnown),
+    locality: localityIds.length > 0 ? rate(final.unchanged) : NaN,
+    uneditedFacts: final.uneditedFacts,
     perplexity: Math.exp(textLoss(model, editor, generalWindows)),
     retention,
     secondsPerEdit: editSeconds / edits.length,
@@ -397,12 +393,13 @@ function runMethod(
     result.gateSweep = options.gateRadii.map((radius) => {
       gate.set(radius);
       log(`${method}: measuring gate radius ${radius}`);
+      const at = measureEdited(editor, inputs);
       return {
         radius,
-        reliability: rate(scoreTargets(model, editor, edits).correct),
-        generalization: heldOut.length > 0 ? rate(scoreTargets(model, editor, heldOut).correct) : NaN,
-        locality: localityIds.length > 0 ? rate(unchangedContinuations(model, editor, localityIds, baseContinuations, options.localityTokens)) : NaN,
-        uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
+        reliability: rate(at.reliability.correct),
+        generalization: heldOut.length > 0 ? rate(at.generalization.correct) : NaN,
+        locality: localityIds.length > 0 ? rate(at.unchanged) : NaN,
+        uneditedFacts: at.uneditedFacts,
       };
     });
     gate.set(trained);
@@ -424,17 +421,20 @@ function runMethod(
   return result;
 }
 
-/** Per locality prompt: is the edited model's greedy continuation the base model's, token for token? */
-function unchangedContinuations(
-  model: DecoderLM,
-  editor: Editor,
-  localityIds: readonly number[][],
-  baseContinuations: readonly number[][],
-  tokens: number,
-): boolean[] {
-  return greedyContinuations(model, editor, localityIds, tokens).map(
-    (ids, i) => ids.length === baseContinuations[i].length && ids.every((id, t) => id === baseContinuations[i][t]),
-  );
+/**
+ * The edited model on the benchmark's fixed prompts after the stream: scores
+ * of the edited prompts and of the rephrasings, per locality prompt whether
+ * its greedy continuation is the base model's token for token, and the share
+ * of other facts still answered.
+ */
+function measureEdited(editor: Editor, { model, edits, heldOut, localityIds, baseContinuations, factItems, options }: RunInputs) {
+  const continuations = greedyContinuations(model, editor, localityIds, options.localityTokens);
+  return {
+    reliability: scoreTargets(model, editor, edits),
+    generalization: scoreTargets(model, editor, heldOut),
+    unchanged: continuations.map((ids, i) => ids.length === baseContinuations[i].length && ids.every((id, t) => id === baseContinuations[i][t])),
+    uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
+  };
 }
 
 /** Per item: does the unedited model give its whole target (null for a missing item)? */
