@@ -271,6 +271,51 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   assert.deepEqual(fs.readdirSync(badOut), []);
 });
 
+test('bench-edit --merge takes finished methods from runs of the same command side by side; another run or a folder without progress is refused', {
+  skip: !hasShared,
+}, () => {
+  const options = (outDir: string, methods: MethodName[]): BenchOptions => ({
+    modelDir: tinyGpt2Dir,
+    dataFile: path.join(repoRoot, 'bench/data/edits-small.jsonl'),
+    edits: 3,
+    methods,
+    seed: 1,
+    outDir,
+    batchSize: 4,
+    evalEvery: 4,
+    settings: { lora: { lr: 1e-2, iterations: 3 }, 'ft-l': { lr: 1e-2, iterations: 3 } },
+    localityTokens: 4,
+  });
+  const dirs = ['lora', 'ft-l', 'merged'].map((name) => fs.mkdtempSync(path.join(os.tmpdir(), `elder-bench-merge-${name}-`)));
+  const lora = runBenchmark(options(dirs[0], ['lora']), () => {}).methods[0];
+  const ftl = runBenchmark(options(dirs[1], ['ft-l']), () => {}).methods[0];
+  const lines: string[] = [];
+  const merged = runBenchmark({ ...options(dirs[2], ['ft-l', 'lora']), mergeFrom: [dirs[0], dirs[1]] }, (line) => lines.push(line));
+  // Nothing ran again: both rows are the side-by-side runs' own (timings included), in the order asked for.
+  assert.deepEqual(
+    merged.methods.map((m) => m.method),
+    ['ft-l', 'lora'],
+  );
+  assert.deepEqual(merged.methods[0], JSON.parse(JSON.stringify(ftl)));
+  assert.deepEqual(merged.methods[1], JSON.parse(JSON.stringify(lora)));
+  assert.ok(lines.some((l) => l.includes(`lora: taken from ${dirs[0]}`)));
+  assert.match(fs.readFileSync(path.join(dirs[2], 'report.md'), 'utf8'), /\| lora \|/);
+  // The merged progress is kept, so the merged folder resumes without its sources.
+  fs.rmSync(dirs[0], { recursive: true });
+  assert.deepEqual(runBenchmark(options(dirs[2], ['lora']), () => {}).methods[0], JSON.parse(JSON.stringify(lora)));
+  // A run of other settings, or a folder with no run, is refused before any work.
+  const fresh = () => fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-merge-fresh-'));
+  assert.throws(
+    () => runBenchmark({ ...options(fresh(), ['ft-l']), seed: 2, mergeFrom: [dirs[1]] }),
+    (e: Error) => e instanceof UsageError && /holds a run with other data or settings/.test(e.message),
+  );
+  const empty = fresh();
+  assert.throws(
+    () => runBenchmark({ ...options(fresh(), ['lora']), mergeFrom: [empty] }),
+    (e: Error) => e instanceof UsageError && e.message.includes(`--merge ${empty}: no progress.json`),
+  );
+});
+
 test('bench-edit splits generalization by whether the base model states the true object in each rephrasing', { skip: !hasShared }, () => {
   const { model, tokenizer } = loadModel(tinyGpt2Dir);
   // One record whose true object is what the fixture itself says after the held-out rephrasing, one whose true object it does not say.

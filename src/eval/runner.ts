@@ -57,6 +57,13 @@ export interface BenchOptions {
    * trade-off between rephrasings admitted and other inputs captured.
    */
   gateRadii?: number[];
+  /**
+   * Output folders of other runs of the same benchmark (same data and
+   * settings, other methods), whose finished methods this run takes instead of
+   * running them: methods run side by side as separate processes, then one run
+   * writes the report of them all.
+   */
+  mergeFrom?: string[];
 }
 
 /** One gate radius, measured on the edits trained through the whole stream. */
@@ -197,6 +204,10 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const fingerprint = fingerprintOf(options);
   const progressPath = path.join(options.outDir, 'progress.json');
   const progress = readProgress(progressPath, fingerprint);
+  if (options.mergeFrom !== undefined && options.mergeFrom.length > 0) {
+    for (const dir of options.mergeFrom) mergeProgress(progress, dir, fingerprint, options.methods, log);
+    writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
+  }
 
   // Retention: the locality prompts that state a fact, scored on their answer; and held-out general text.
   const factItems: TargetItem[] = localityPrompts.flatMap((item, i) =>
@@ -498,6 +509,22 @@ function fingerprintOf(options: BenchOptions): string {
     ]),
   );
   return hash.digest('hex');
+}
+
+/** Takes the finished methods of the run in `dir` that this run lists and has not finished. */
+function mergeProgress(progress: ProgressFile, dir: string, fingerprint: string, methods: readonly MethodName[], log: (line: string) => void): void {
+  const file = path.join(dir, 'progress.json');
+  if (!fs.existsSync(file)) throw new UsageError(`--merge ${dir}: no progress.json there (not a bench-edit output folder, or its run finished no method yet)`);
+  const other = readProgress(file, fingerprint);
+  for (const result of other.finished) {
+    if (!methods.includes(result.method)) continue;
+    if (progress.finished.some((r) => r.method === result.method)) {
+      log(`${result.method}: already finished here, the one in ${dir} is not taken`);
+      continue;
+    }
+    progress.finished.push(result);
+    log(`${result.method}: taken from ${dir}`);
+  }
 }
 
 function readProgress(file: string, fingerprint: string): ProgressFile {

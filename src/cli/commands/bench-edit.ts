@@ -29,6 +29,11 @@ export const BENCH_EDIT_COMMAND: CommandSpec = {
       value: 'LIST',
       help: "after the stream, also measure these gate radii (e.g. 0.4,0.5,0.6) on the same trained edits, for methods with a distance gate (elder's subject gate)",
     },
+    merge: {
+      type: 'string',
+      value: 'DIRS',
+      help: 'comma-separated --out folders of the same command run with other --methods (e.g. side by side): their finished methods are taken, not rerun',
+    },
   },
 };
 
@@ -59,6 +64,7 @@ export function benchEditCommand(argv: string[]): void {
     localityFile: optionalString(options, 'locality'),
     localityTokens: numberOption(options, 'locality-tokens', 10, { min: 1, integer: true }),
     ...gateRadiiOption(optionalString(options, 'gate-radii')),
+    ...mergeOption(optionalString(options, 'merge')),
   });
   const out = requireString(options, 'out', 'bench-edit');
   console.log(
@@ -78,6 +84,14 @@ function gateRadiiOption(list: string | undefined): { gateRadii?: number[] } {
   for (const item of radii)
     if (item === '' || !Number.isFinite(Number(item)) || Number(item) <= 0) throw new UsageError(`--gate-radii must list numbers > 0, got "${item}"`);
   return { gateRadii: radii.map(Number) };
+}
+
+/** `runs/a,runs/b`: output folders of other runs of the same command. */
+function mergeOption(list: string | undefined): { mergeFrom?: string[] } {
+  if (list === undefined) return {};
+  const dirs = list.split(',').map((item) => item.trim());
+  if (dirs.some((dir) => dir === '')) throw new UsageError(`--merge must list folders separated by commas, got "${list}"`);
+  return { mergeFrom: dirs };
 }
 
 /** `{"elder": {"lr": 0.01}, "grace": {"epsInit": 3}}`: per-method overrides of the defaults. */
