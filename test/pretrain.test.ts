@@ -164,6 +164,26 @@ test('line charts place points inside the plot and escape labels', () => {
   assert.deepEqual(ticks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
 });
 
+test('a line chart of more series than colours draws no two alike, in the plot or in the legend', () => {
+  const series = Array.from({ length: 15 }, (_, i) => ({
+    name: `method ${i}`,
+    points: [
+      { x: 0, y: i / 15 },
+      { x: 1, y: i / 15 },
+    ],
+  }));
+  const svg = lineChart(series, { title: 't', xLabel: 'x', yLabel: 'y' });
+  const paths = [...svg.matchAll(/<path d="[^"]*" fill="none" stroke="([^"]+)" stroke-width="2"(?: stroke-dasharray="([^"]+)")?>/g)].map(
+    (m) => `${m[1]}|${m[2] ?? ''}`,
+  );
+  assert.equal(paths.length, 15);
+  assert.equal(new Set(paths).size, 15, `styles repeat: ${paths.join(', ')}`);
+  const keys = [
+    ...svg.matchAll(/<line x1="[\d.]+" y1="[\d.]+" x2="[\d.]+" y2="[\d.]+" stroke="([^"]+)" stroke-width="2.5"(?: stroke-dasharray="([^"]+)")?\/>/g),
+  ].map((m) => `${m[1]}|${m[2] ?? ''}`);
+  assert.deepEqual(keys, paths, 'each legend key is drawn like its line');
+});
+
 test('SIGINT during a long run stops it after the current step, with a checkpoint of that step', { timeout: 60_000 }, async () => {
   const dir = tempDir();
   // A child that would train for a million steps, stopping on SIGINT as train:facts does.

@@ -28,6 +28,13 @@ export interface ChartOptions {
 
 /** Colour-blind-safe palette (Okabe–Ito). */
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
+/** Line patterns for the palette's later rounds: a report of fifteen methods must not draw two of them alike. */
+const DASHES = ['', '7 4', '2 3', '9 3 2 3'];
+
+/** The colour and line pattern of the series at `index`: every colour solid first, then every colour dashed, and so on. */
+export function seriesStyle(index: number): { colour: string; dash: string } {
+  return { colour: PALETTE[index % PALETTE.length], dash: DASHES[Math.floor(index / PALETTE.length) % DASHES.length] };
+}
 const MARGIN = { left: 64, right: 150, top: 36, bottom: 48 };
 
 /** A line chart with one polyline (and markers) per series and a legend. */
@@ -77,11 +84,12 @@ function chart(series: readonly Series[], options: ChartOptions, kind: 'line' | 
   parts.push(`<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
 
   series.forEach((s, index) => {
-    const colour = PALETTE[index % PALETTE.length];
+    const { colour, dash } = seriesStyle(index);
+    const dashAttribute = kind === 'line' && dash !== '' ? ` stroke-dasharray="${dash}"` : '';
     const points = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
     if (kind === 'line' && points.length > 1) {
       const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ');
-      parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"><title>${escapeXml(s.name)}</title></path>`);
+      parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${dashAttribute}><title>${escapeXml(s.name)}</title></path>`);
     }
     if (kind === 'scatter' || points.length <= 40) {
       for (const p of points)
@@ -91,8 +99,10 @@ function chart(series: readonly Series[], options: ChartOptions, kind: 'line' | 
     }
     const ly = MARGIN.top + 10 + index * 18;
     const lx = MARGIN.left + plotW + 12;
-    parts.push(`<rect x="${lx}" y="${ly - 6}" width="12" height="12" fill="${colour}"/>`);
-    parts.push(`<text x="${lx + 18}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
+    // A line's legend key is a stroke in its pattern; a scatter group's, a square of its colour.
+    if (kind === 'line') parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 22}" y2="${ly}" stroke="${colour}" stroke-width="2.5"${dashAttribute}/>`);
+    else parts.push(`<rect x="${lx}" y="${ly - 6}" width="12" height="12" fill="${colour}"/>`);
+    parts.push(`<text x="${lx + (kind === 'line' ? 28 : 18)}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
