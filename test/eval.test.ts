@@ -11,6 +11,7 @@ import { createEditor, type MethodName } from '../src/editors/registry.js';
 import { readDataset } from '../src/eval/datasets.js';
 import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
 import { buildStream } from '../src/eval/protocol.js';
+import { distanceChart } from '../src/eval/report.js';
 import { type BenchOptions, runBenchmark } from '../src/eval/runner.js';
 import { loadModel } from '../src/models/load.js';
 import { softmax } from '../src/tensor/ops/softmax.js';
@@ -269,6 +270,20 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   const bad = tempFile('bad.jsonl', '{"prompt": "p", "target": "t", "rephrases": ["r"]}\n{"prompt": "", "target": "t"}\n');
   assert.throws(() => runBenchmark({ ...options, dataFile: bad, outDir: badOut }), /record 2: "prompt" must be a non-empty string/);
   assert.deepEqual(fs.readdirSync(badOut), []);
+});
+
+test('the code-distance plot draws every coded method, one ε line per value naming its methods, and widens to fit the legend', () => {
+  const svg = distanceChart([
+    { method: 'elder', distances: { epsilon: 4, heldOut: [0, 0, 1], unrelated: [4, 5] } },
+    { method: 'elder-paper', distances: { epsilon: 12, heldOut: [2, 2], unrelated: [2, 4, 6] } },
+    { method: 'elder-noguide', distances: { epsilon: 4, heldOut: [0], unrelated: [0] } },
+  ]);
+  for (const name of ['elder: held-out (3)', 'elder-paper: unrelated (3)', 'ε = 4 (elder, elder-noguide)', 'ε = 12 (elder-paper)'])
+    assert.ok(svg.includes(`>${name}</text>`), name);
+  // The longest legend name (28 characters) fits: 64 + 506 for the axes and plot, 40 + 7 a character for the legend.
+  assert.match(svg, /<svg [^>]*width="806"/);
+  const single = distanceChart([{ method: 'elder', distances: { epsilon: 4, heldOut: [0], unrelated: [4] } }]);
+  assert.ok(single.includes('>elder: distance to the nearest stored code</text>') && single.includes('>ε = 4</text>'));
 });
 
 test('bench-edit --merge takes finished methods from runs of the same command side by side; another run or a folder without progress is refused', {

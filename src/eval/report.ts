@@ -23,9 +23,9 @@ export function writeReport(outDir: string, results: BenchResults): void {
   const write = (name: string, text: string) => writeFileAtomic(path.join(outDir, name), [Buffer.from(text)]);
   write(REPORT_FILES.retention, retentionChart(results));
   write(REPORT_FILES.early, earlyChart(results));
-  // The code-space plots show the first method (in the run's order) that routes by codes.
-  const distances = results.methods.find((m) => m.codeDistances !== undefined);
-  if (distances?.codeDistances !== undefined) write(REPORT_FILES.distances, distanceChart(distances.method, distances.codeDistances));
+  // Code distances of every method that routes by codes; the embedding, of the first one (in the run's order).
+  const coded = results.methods.flatMap((m) => (m.codeDistances === undefined ? [] : [{ method: m.method, distances: m.codeDistances }]));
+  if (coded.length > 0) write(REPORT_FILES.distances, distanceChart(coded));
   const embedded = results.methods.find((m) => m.codeEmbedding !== undefined);
   if (embedded?.codeEmbedding !== undefined) write(REPORT_FILES.codes, codeChart(embedded.method, embedded.codeEmbedding));
   const swept = results.methods.find((m) => m.gateSweep !== undefined);
@@ -53,26 +53,36 @@ function earlyChart(results: BenchResults): string {
   });
 }
 
-/** Share of prompts at each nearest-code distance: held-out rephrasings should sit below ε, unrelated prompts at or above it. */
-function distanceChart(method: string, distances: NonNullable<BenchResults['methods'][number]['codeDistances']>): string {
-  const finite = [...distances.heldOut, ...distances.unrelated].filter((d) => Number.isFinite(d));
-  const max = Math.max(distances.epsilon, ...finite);
+type CodeDistances = NonNullable<BenchResults['methods'][number]['codeDistances']>;
+
+/**
+ * Share of prompts at each nearest-code distance, per method: held-out
+ * rephrasings should sit below ε, unrelated prompts at or above it (one
+ * vertical line per ε, naming the methods that use it).
+ */
+export function distanceChart(methods: ReadonlyArray<{ method: string; distances: CodeDistances }>): string {
+  const finite = methods.flatMap(({ distances }) => [...distances.heldOut, ...distances.unrelated].filter((d) => Number.isFinite(d)));
+  const max = Math.max(...methods.map(({ distances }) => distances.epsilon), ...finite);
   const histogram = (values: number[]) =>
     Array.from({ length: max + 1 }, (_, d) => ({ x: d, y: values.length === 0 ? 0 : values.filter((v) => v === d).length / values.length }));
-  const series: Series[] = [
-    { name: `held-out (${distances.heldOut.length})`, points: histogram(distances.heldOut) },
-    { name: `unrelated (${distances.unrelated.length})`, points: histogram(distances.unrelated) },
-    // At or beyond ε the base model answers.
-    {
-      name: `ε = ${distances.epsilon}`,
+  const prefix = (method: string) => (methods.length === 1 ? '' : `${method}: `);
+  const series: Series[] = methods.flatMap(({ method, distances }) => [
+    { name: `${prefix(method)}held-out (${distances.heldOut.length})`, points: histogram(distances.heldOut) },
+    { name: `${prefix(method)}unrelated (${distances.unrelated.length})`, points: histogram(distances.unrelated) },
+  ]);
+  // At or beyond ε the base model answers.
+  for (const epsilon of [...new Set(methods.map(({ distances }) => distances.epsilon))]) {
+    const users = methods.filter(({ distances }) => distances.epsilon === epsilon).map(({ method }) => method);
+    series.push({
+      name: methods.length === 1 ? `ε = ${epsilon}` : `ε = ${epsilon} (${users.join(', ')})`,
       points: [
-        { x: distances.epsilon, y: 0 },
-        { x: distances.epsilon, y: 1 },
+        { x: epsilon, y: 0 },
+        { x: epsilon, y: 1 },
       ],
-    },
-  ];
+    });
+  }
   return lineChart(series, {
-    title: `${method}: distance to the nearest stored code`,
+    title: methods.length === 1 ? `${methods[0].method}: distance to the nearest stored code` : 'Distance to the nearest stored code',
     xLabel: 'Hamming distance (bits)',
     yLabel: 'share of prompts',
     yRange: [0, 1],

@@ -48,9 +48,11 @@ export function scatterChart(series: readonly Series[], options: ChartOptions): 
 }
 
 function chart(series: readonly Series[], options: ChartOptions, kind: 'line' | 'scatter'): string {
-  const width = options.width ?? 720;
+  // The legend column widens to its longest name (about 7 px a character at 12 px), the plot keeping its size.
+  const legendWidth = Math.max(MARGIN.right, 40 + 7 * Math.max(0, ...series.map((s) => s.name.length)));
+  const width = (options.width ?? 720) + legendWidth - MARGIN.right;
   const height = options.height ?? 420;
-  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotW = width - MARGIN.left - legendWidth;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const transformY = options.logY === true ? (y: number) => Math.log10(Math.max(y, 1e-12)) : (y: number) => y;
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
