@@ -322,7 +322,7 @@ test('bench-edit --merge takes finished methods from runs of the same command si
   const fresh = () => fs.mkdtempSync(path.join(os.tmpdir(), 'elder-bench-merge-fresh-'));
   assert.throws(
     () => runBenchmark({ ...options(fresh(), ['ft-l']), seed: 2, mergeFrom: [dirs[1]] }),
-    (e: Error) => e instanceof UsageError && /holds a run with other data or settings/.test(e.message),
+    (e: Error) => e instanceof UsageError && /holds a run with other data or settings; its methods cannot be merged/.test(e.message),
   );
   const empty = fresh();
   assert.throws(

@@ -206,7 +206,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const progress = readProgress(progressPath, fingerprint);
   if (options.mergeFrom !== undefined && options.mergeFrom.length > 0) {
     for (const dir of options.mergeFrom) mergeProgress(progress, dir, fingerprint, options.methods, log);
-    writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
+    writeProgress(progressPath, progress);
   }
 
   // Retention: the locality prompts that state a fact, scored on their answer; and held-out general text.
@@ -277,7 +277,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       log,
     });
     progress.finished.push(result);
-    writeFileAtomic(progressPath, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
+    writeProgress(progressPath, progress);
   }
 
   const backend = backendInfo();
@@ -515,7 +515,7 @@ function fingerprintOf(options: BenchOptions): string {
 function mergeProgress(progress: ProgressFile, dir: string, fingerprint: string, methods: readonly MethodName[], log: (line: string) => void): void {
   const file = path.join(dir, 'progress.json');
   if (!fs.existsSync(file)) throw new UsageError(`--merge ${dir}: no progress.json there (not a bench-edit output folder, or its run finished no method yet)`);
-  const other = readProgress(file, fingerprint);
+  const other = readProgress(file, fingerprint, 'its methods cannot be merged into this run');
   for (const result of other.finished) {
     if (!methods.includes(result.method)) continue;
     if (progress.finished.some((r) => r.method === result.method)) {
@@ -527,7 +527,16 @@ function mergeProgress(progress: ProgressFile, dir: string, fingerprint: string,
   }
 }
 
-function readProgress(file: string, fingerprint: string): ProgressFile {
+/** Keeps the finished methods, atomically (a killed process leaves the previous file). */
+function writeProgress(file: string, progress: ProgressFile): void {
+  writeFileAtomic(file, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
+}
+
+/**
+ * The progress kept in `file`, or none yet; a run of other data or settings is
+ * refused, with `remedy` (by default: how to resume this folder elsewhere).
+ */
+function readProgress(file: string, fingerprint: string, remedy = `use another --out, or remove ${file} to start over`): ProgressFile {
   if (!fs.existsSync(file)) return { fingerprint, finished: [] };
   let stored: ProgressFile;
   try {
@@ -535,7 +544,6 @@ function readProgress(file: string, fingerprint: string): ProgressFile {
   } catch (error) {
     throw new UsageError(`${file}: unreadable progress (${(error as Error).message}); remove it to start over`);
   }
-  if (stored.fingerprint !== fingerprint)
-    throw new UsageError(`${path.dirname(file)} holds a run with other data or settings; use another --out, or remove ${file} to start over`);
+  if (stored.fingerprint !== fingerprint) throw new UsageError(`${path.dirname(file)} holds a run with other data or settings; ${remedy}`);
   return stored;
 }

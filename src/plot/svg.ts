@@ -32,7 +32,7 @@ const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9
 const DASHES = ['', '7 4', '2 3', '9 3 2 3'];
 
 /** The colour and line pattern of the series at `index`: every colour solid first, then every colour dashed, and so on. */
-export function seriesStyle(index: number): { colour: string; dash: string } {
+function seriesStyle(index: number): { colour: string; dash: string } {
   return { colour: PALETTE[index % PALETTE.length], dash: DASHES[Math.floor(index / PALETTE.length) % DASHES.length] };
 }
 const MARGIN = { left: 64, right: 150, top: 36, bottom: 48 };
