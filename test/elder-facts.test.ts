@@ -72,7 +72,15 @@ test('elder eval-base --json reports every relation, the targets and the perplex
   const result = spawnSync(process.execPath, [cli, 'eval-base', '--facts-per-relation', '5', '--train-templates', '1', '--json'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   const report = JSON.parse(result.stdout) as {
-    relations: Array<{ relation: string; facts: number; train: number; heldout: number; separation: number; subjectSeparation: number }>;
+    relations: Array<{
+      relation: string;
+      facts: number;
+      train: number;
+      heldout: number;
+      separation: number;
+      separationByTemplate: Array<{ template: string; share: number }>;
+      subjectSeparation: number;
+    }>;
     subjectSite: string;
     perplexity: number;
     targets: { train: number };
@@ -82,6 +90,11 @@ test('elder eval-base --json reports every relation, the targets and the perplex
   for (const r of report.relations) {
     assert.equal(r.facts, 5);
     for (const value of [r.train, r.heldout, r.separation, r.subjectSeparation]) assert.ok(value >= 0 && value <= 1, `${r.relation}: ${value}`);
+    // One share per held-out template; each template has the same facts, so they average to the relation's separation.
+    assert.equal(r.separationByTemplate.length, 4);
+    assert.ok(r.separationByTemplate.every((t) => t.template.includes('{s}')));
+    const mean = r.separationByTemplate.reduce((sum, t) => sum + t.share, 0) / r.separationByTemplate.length;
+    assert.ok(Math.abs(mean - r.separation) < 1e-9, `${r.relation}: templates average ${mean}, relation ${r.separation}`);
   }
   // The subject gate's key: the edited kind of linear in a low block (block 1 of elder-facts).
   assert.equal(report.subjectSite, 'transformer.h.1.mlp.c_fc');

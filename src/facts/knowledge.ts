@@ -34,8 +34,19 @@ export interface RelationKnowledge {
   heldout: number;
   /** Nearest-neighbour separation at the query layer (NaN when not measured). */
   separation: number;
+  /**
+   * The same per held-out template (empty when not measured): which phrasings
+   * a relation's misses come from.
+   */
+  separationByTemplate: TemplateSeparation[];
   /** The same at the subject gate's key, the subject's last token at `subjectSite` (NaN when not measured). */
   subjectSeparation: number;
+}
+
+/** Separation at the query layer of one held-out template's prompts. */
+export interface TemplateSeparation {
+  template: string;
+  share: number;
 }
 
 export interface KnowledgeReport {
@@ -133,7 +144,8 @@ function squaredDistance(a: Float32Array, b: Float32Array): number {
 /**
  * Share of (fact, held-out template) pairs whose state is nearest to the same
  * fact's state under the relation's first training template, among that
- * template's states for every subject of the relation.
+ * template's states for every subject of the relation; overall and per
+ * held-out template.
  */
 function separation(
   model: DecoderLM,
@@ -143,7 +155,7 @@ function separation(
   site: string,
   batchSize: number,
   at: 'last' | 'subject' = 'last',
-): number {
+): { share: number; byTemplate: TemplateSeparation[] } {
   const statesOf = (template: string) => {
     const prompts = facts.map((fact) => factPrompt(template, fact));
     const ids = prompts.map((prompt) => tokenizer.encode(prompt));
@@ -155,17 +167,21 @@ function separation(
   const anchors = statesOf(relation.train[0]);
   let hits = 0;
   let total = 0;
+  const byTemplate: TemplateSeparation[] = [];
   for (const template of relation.heldout) {
     const queries = statesOf(template);
+    let templateHits = 0;
     queries.forEach((query, i) => {
       const own = squaredDistance(query, anchors[i]);
       let nearest = true;
       for (let j = 0; j < anchors.length && nearest; j++) if (j !== i && squaredDistance(query, anchors[j]) <= own) nearest = false;
-      hits += nearest ? 1 : 0;
-      total++;
+      templateHits += nearest ? 1 : 0;
     });
+    hits += templateHits;
+    total += queries.length;
+    byTemplate.push({ template, share: templateHits / queries.length });
   }
-  return hits / total;
+  return { share: hits / total, byTemplate };
 }
 
 /** Measures the model's knowledge of every relation in the table. */
@@ -191,15 +207,17 @@ export function measureKnowledge(model: DecoderLM, tokenizer: TextTokenizer, tab
     };
     done += probes.length;
     options.onProgress?.(done, total);
+    const atQuery = options.separation ? separation(model, tokenizer, relation, facts, options.querySite, options.batchSize) : undefined;
     relations.push({
       relation: relation.id,
       facts: facts.length,
       train: share('train'),
       heldout: share('heldout'),
-      separation: options.separation ? separation(model, tokenizer, relation, facts, options.querySite, options.batchSize) : NaN,
+      separation: atQuery?.share ?? NaN,
+      separationByTemplate: atQuery?.byTemplate ?? [],
       subjectSeparation:
         options.separation && options.subjectSite !== undefined
-          ? separation(model, tokenizer, relation, facts, options.subjectSite, options.batchSize, 'subject')
+          ? separation(model, tokenizer, relation, facts, options.subjectSite, options.batchSize, 'subject').share
           : NaN,
     });
   }
