@@ -102,6 +102,20 @@ test('elder eval-base --json reports every relation, the targets and the perplex
   assert.equal(report.targets.train, 0.9);
 });
 
+test('elder eval-base --blocks measures the separation where an ELDER on other blocks reads its query, and refuses blocks the model lacks', () => {
+  const run = (blocks: string) =>
+    spawnSync(process.execPath, [cli, 'eval-base', '--facts-per-relation', '3', '--train-templates', '1', '--blocks', blocks, '--json'], { encoding: 'utf8' });
+  const result = run('3-4');
+  assert.equal(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { querySite: string; subjectSite: string };
+  // The query comes from the block below the first edited one.
+  assert.equal(report.querySite, 'transformer.h.2.mlp.c_fc');
+  const refused = run('0-99');
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /blocks 0-99 must satisfy 1 ≤ first ≤ last </);
+  assert.match(run('five').stderr, /--blocks must look like a-b/);
+});
+
 test('the demo (npm start) edits real facts: edited prompts take their new targets, most rephrasings follow, unrelated facts stay', () => {
   const result = spawnSync(process.execPath, [cli, 'demo'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);

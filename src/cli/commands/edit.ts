@@ -106,14 +106,17 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
     overrides.trainRouting = trainRouting as TrainRouting;
   }
   const flag = options.values.blocks !== undefined ? 'blocks' : 'layers';
-  const blocks = optionalString(options, flag);
-  if (blocks !== undefined) {
-    const match = /^(\d+)-(\d+)$/.exec(blocks);
-    if (!match) throw new UsageError(`--${flag} must look like a-b (first and last edited block), got "${blocks}"`);
-    overrides.firstBlock = Number(match[1]);
-    overrides.lastBlock = Number(match[2]);
-  }
+  Object.assign(overrides, blockRangeOption(options, flag));
   return overrides;
+}
+
+/** `--blocks a-b` (or its older name): ELDER's first and last edited block, or nothing when the flag is absent. */
+export function blockRangeOption(options: ParsedOptions, flag: string): Pick<ElderConfig, 'firstBlock' | 'lastBlock'> | Record<string, never> {
+  const blocks = optionalString(options, flag);
+  if (blocks === undefined) return {};
+  const match = /^(\d+)-(\d+)$/.exec(blocks);
+  if (!match) throw new UsageError(`--${flag} must look like a-b (first and last edited block), got "${blocks}"`);
+  return { firstBlock: Number(match[1]), lastBlock: Number(match[2]) };
 }
 
 export const EDIT_COMMAND: CommandSpec = {

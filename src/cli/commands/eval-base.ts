@@ -9,6 +9,7 @@ import { loadModel } from '../../models/load.js';
 import { requireTokenizer } from '../../models/tokenizer.js';
 import { Progress } from '../../util/progress.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions } from '../args.js';
+import { blockRangeOption } from './edit.js';
 
 export const EVAL_BASE_COMMAND: CommandSpec = {
   name: 'eval-base',
@@ -20,6 +21,12 @@ export const EVAL_BASE_COMMAND: CommandSpec = {
     general: { type: 'string', value: 'FILE', help: 'held-out general text', default: "the facts model's held-out text" },
     'facts-per-relation': { type: 'string', value: 'N', help: 'measure only the first N facts of each relation', default: 'all' },
     'train-templates': { type: 'string', value: 'N', help: 'training templates tried per fact', default: '3' },
+    blocks: {
+      type: 'string',
+      value: 'a-b',
+      help: 'measure the separation where an ELDER editing blocks a-b reads its query (block a−1) and subject key',
+      default: "ELDER's default blocks for the model's depth",
+    },
     json: { type: 'boolean', help: 'print the report as JSON' },
   },
 };
@@ -50,7 +57,7 @@ export function evalBaseCommand(argv: string[]): void {
   const factsPerRelation =
     options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
   const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
-  const elderDefaults = defaultElderConfig(model.config);
+  const elderDefaults = defaultElderConfig(model.config, blockRangeOption(options, 'blocks'));
   const querySite = querySiteOf(model, elderDefaults);
   const subjectSite = subjectSiteOf(model, elderDefaults);
 
