@@ -107,7 +107,7 @@ test('elder eval-base --blocks measures the separation where an ELDER on other b
     spawnSync(process.execPath, [cli, 'eval-base', '--facts-per-relation', '3', '--train-templates', '1', '--blocks', blocks, '--json'], { encoding: 'utf8' });
   const result = run('3-4');
   assert.equal(result.status, 0, result.stderr);
-  const report = JSON.parse(result.stdout) as { querySite: string; subjectSite: string };
+  const report = JSON.parse(result.stdout) as { querySite: string };
   // The query comes from the block below the first edited one.
   assert.equal(report.querySite, 'transformer.h.2.mlp.c_fc');
   const refused = run('0-99');

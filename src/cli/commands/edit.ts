@@ -111,7 +111,7 @@ export function elderOverrides(options: ParsedOptions): Partial<ElderConfig> {
 }
 
 /** `--blocks a-b` (or its older name): ELDER's first and last edited block, or nothing when the flag is absent. */
-export function blockRangeOption(options: ParsedOptions, flag: string): Pick<ElderConfig, 'firstBlock' | 'lastBlock'> | Record<string, never> {
+export function blockRangeOption(options: ParsedOptions, flag: string): Partial<Pick<ElderConfig, 'firstBlock' | 'lastBlock'>> {
   const blocks = optionalString(options, flag);
   if (blocks === undefined) return {};
   const match = /^(\d+)-(\d+)$/.exec(blocks);
