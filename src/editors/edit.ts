@@ -32,6 +32,8 @@ export interface TokenizedEdit {
   subjectEnd?: number;
   /** Index in `promptIds` of the subject's first token (with `subjectEnd`). */
   subjectStart?: number;
+  /** What the base model says after its own answer to the prompt ({@link answerEnding} in `ending.ts`): trained after the target by editors that teach answers to end. */
+  endingIds?: number[];
 }
 
 /**

@@ -35,6 +35,8 @@ export interface BenchRecord {
   subject?: string;
   /** The answer before the edit, where the record names it (COUNTERFACT `target_true`): what causal tracing looks for. */
   trueTarget?: string;
+  /** Prompts about the subject whose generations measure fluency (COUNTERFACT `generation_prompts`). */
+  generationPrompts?: string[];
 }
 
 /** Reads a dataset file; the format is guessed from the first record when not given. */
@@ -148,6 +150,7 @@ function parseCounterfact(record: Record<string, unknown>, where: string, index:
       ),
     ...(typeof rewrite.relation_id === 'string' ? { relation: rewrite.relation_id } : {}),
     ...(typeof targetTrue === 'string' ? { trueTarget: targetTrue } : {}),
+    ...(record.generation_prompts === undefined ? {} : { generationPrompts: textList(record.generation_prompts, 'generation_prompts', where) }),
     subject,
   };
 }

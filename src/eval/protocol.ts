@@ -15,6 +15,10 @@ export interface StreamRecord {
   target: string;
   /** The answer before the edit, where the record names it (COUNTERFACT `target_true`). */
   trueTarget?: string;
+  /** What the edit is about, where the record names it. */
+  subject?: string;
+  /** Prompts about the subject for fluency, where the record lists them (COUNTERFACT `generation_prompts`). */
+  generationPrompts?: string[];
   /** Applied in the stream, in order, with ids `${id}`, `${id}#1`, … */
   edits: EditText[];
   /** Never trained on. */
@@ -37,6 +41,8 @@ export function buildStream(records: readonly BenchRecord[], count: number): { s
       id: record.id,
       target: record.target,
       ...(record.trueTarget === undefined ? {} : { trueTarget: record.trueTarget }),
+      ...(record.subject === undefined ? {} : { subject: record.subject }),
+      ...(record.generationPrompts === undefined ? {} : { generationPrompts: record.generationPrompts }),
       edits: prompts.slice(0, editCount).map((prompt, i) => ({
         id: i === 0 ? record.id : `${record.id}#${i}`,
         label: record.id,

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { lineChart, type Series, scatterChart } from '../plot/svg.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { type BenchResults, EARLY_RECORDS } from './runner.js';
+import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS } from './runner.js';
 
 export const REPORT_FILES = {
   results: 'results.json',
@@ -154,6 +154,23 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
       );
     }
   }
+  if (base.generation !== undefined) {
+    const g = base.generation;
+    lines.push(
+      '',
+      `| Generation (greedy, ${GENERATION_TOKENS} tokens) | Answers, edited prompts | Answers, held-out | Fluency, edited prompts | Change | Fluency, about the subject | Change | Repetition |`,
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      `| base model (no edit) | ${pct(g.answerRate)} | ${pct(g.heldOutAnswerRate)} | ${g.fluency.toFixed(3)} | – | ${g.subjectFluency.toFixed(3)} | – | ${pct(g.repetition)} |`,
+    );
+    for (const m of results.methods) {
+      const e = m.generation;
+      lines.push(
+        e === undefined
+          ? `| ${m.method} | – | – | – | – | – | – | – |`
+          : `| ${m.method} | ${pct(e.answerRate)} | ${pct(e.heldOutAnswerRate)} | ${e.fluency.toFixed(3)} | ${change(e.fluency, g.fluency)} | ${e.subjectFluency.toFixed(3)} | ${change(e.subjectFluency, g.subjectFluency)} | ${pct(e.repetition)} |`,
+      );
+    }
+  }
   const understood = base.heldOutTrue;
   if (understood !== undefined) {
     const knownCount = Math.round(understood.known * understood.prompts);
@@ -191,6 +208,12 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   lines.push(
     '',
     "Rel. = edited prompts whose every target token is the argmax (teacher forcing); Gen. = the same on held-out rephrasings; Loc. = unrelated prompts whose greedy continuation equals the base model's. Percentages.",
+    ...(base.generation === undefined
+      ? []
+      : [
+          '',
+          "Answers = greedy answers that start with the whole target and then stop, or go on without saying it again or repeating a fragment; fluency = ROME's n-gram entropy (weighted mean of 2- and 3-gram entropies, bits) of the greedy generation; repetition = generations that repeat a fragment three times in a row (edited prompts, held-out rephrasings and prompts about the subject).",
+        ]),
     ...(understood === undefined
       ? []
       : [

@@ -16,13 +16,15 @@ import { padTokenId } from '../editors/common/batch.js';
 import type { EditorResources } from '../editors/common/resources.js';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { Editor, EditorDiagnostics } from '../editors/editor.js';
+import { withAnswerEndings } from '../editors/ending.js';
 import { CovarianceCache, cachedCovariances } from '../editors/locate/covariance.js';
 import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-text.js';
 import { createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
+import { answerIds, generate } from '../models/generate.js';
 import { loadModel } from '../models/load.js';
-import { requireTokenizer } from '../models/tokenizer.js';
+import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
 import { tokenWindows } from '../train/dataset.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -30,6 +32,7 @@ import { InputError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { type CodeEmbedding, embedCodes } from './code-embedding.js';
 import { type DatasetFormat, type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
+import { type AnswerItem, type GenerationProbe, type GenerationScores, scoreGenerations, subjectPrompts } from './generation.js';
 import { greedyContinuations, mean, rate, scoreTargets, type TargetItem, textLoss } from './metrics.js';
 import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
@@ -118,6 +121,8 @@ export interface MethodResult {
   diagnostics?: Array<{ edits: number } & EditorDiagnostics>;
   /** ELDER family: nearest-code distances at the end, for held-out rephrasings and for unrelated prompts. */
   codeDistances?: { heldOut: number[]; unrelated: number[]; epsilon: number };
+  /** What the edited model generates: answers, fluency, repetition (absent in runs saved before it existed). */
+  generation?: GenerationScores;
   /** With `gateRadii`, for a method whose gate radius can be moved: each radius measured on the finished stream (the row above is the radius it trained with). */
   gateSweep?: GateSweepPoint[];
 }
@@ -146,6 +151,8 @@ export interface BenchResults {
     perplexity: number;
     /** Held-out rephrasings of records naming a true object, and the share of them the base model answers with it (absent in runs saved before it existed). */
     heldOutTrue?: { prompts: number; known: number };
+    /** The unedited model's generations on the same prompts (absent in runs saved before it existed). */
+    generation?: GenerationScores;
   };
   /** What retention (unedited facts, perplexity) was measured on. */
   retentionData?: { factPrompts: number; generalTextTokens: number };
@@ -159,6 +166,9 @@ interface ProgressFile {
 
 /** Unrelated prompts whose routing the per-batch diagnostics follow. */
 const DIAGNOSTIC_PROMPTS = 64;
+
+/** New tokens of each greedy generation the generation metrics read (ROME's fluency reads longer, sampled ones; answers of facts are short). */
+export const GENERATION_TOKENS = 32;
 
 /** Windows of held-out general text (128 tokens each, or the context) whose perplexity each method keeps. */
 const GENERAL_TEXT_WINDOWS = 64;
@@ -179,7 +189,9 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   if (stream.length < options.edits) log(`note: only ${stream.length} of the requested ${options.edits} records have a rephrasing; using ${stream.length}`);
 
   // Tokenize everything before any work, so a bad record fails fast and names itself.
-  const edits: TokenizedEdit[] = stream.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
+  const tokenized = stream.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
+  // Every edit carries the base model's ending after its own answer; methods that train endings read it.
+  const edits: TokenizedEdit[] = withAnswerEndings(model, tokenizer, tokenized);
   const heldOut: TokenizedEdit[] = stream.flatMap((record) =>
     record.heldOut.map((prompt, i) => tokenizeEdit(tokenizer, model.config, { id: `${record.id}~${i + 1}`, label: record.id, prompt, target: record.target })),
   );
@@ -189,6 +201,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       record.trueTarget === undefined ? null : tokenizeEdit(tokenizer, model.config, { id: record.id, label: record.id, prompt, target: record.trueTarget }),
     ),
   );
+  const generationProbe = probeOf(stream, edits, heldOut, (text) => tokenizer.encode(text), model.config.contextLength);
   const localityPrompts = collectLocality(stream, options.localityFile);
   const localityIds = localityPrompts.map((item, i) => {
     const ids = tokenizer.encode(item.prompt);
@@ -229,6 +242,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const baseContinuations = greedyContinuations(model, null, localityIds, options.localityTokens);
   const baseUneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
   const basePerplexity = Math.exp(textLoss(model, null, generalWindows));
+  const baseGeneration = scoreGenerations(generationProbe, greedyText(model, null, tokenizer), generationProgress('base model'));
 
   // Key covariances (locate-then-edit methods) are read from the cache, or measured once on the model as loaded.
   const resources: EditorResources = {
@@ -273,6 +287,8 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       baseContinuations,
       factItems,
       generalWindows,
+      generationProbe,
+      generateText: (editor) => greedyText(model, editor, tokenizer),
       resources,
       log,
     });
@@ -315,6 +331,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       uneditedFacts: baseUneditedFacts,
       perplexity: basePerplexity,
       ...(asked.length > 0 ? { heldOutTrue: { prompts: asked.length, known: rate(asked) } } : {}),
+      generation: baseGeneration,
     },
     retentionData: { factPrompts: factItems.length, generalTextTokens: generalWindows.length * (generalWindows[0]?.length ?? 0) },
     methods: options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
@@ -342,6 +359,10 @@ interface RunInputs {
   factItems: TargetItem[];
   /** Held-out general text in equal windows. */
   generalWindows: number[][];
+  /** The prompts whose greedy generations are measured. */
+  generationProbe: GenerationProbe;
+  /** Greedy text of a prompt under an editor. */
+  generateText: (editor: Editor) => (promptIds: readonly number[], tokens: number) => string;
   /** What methods need besides the model (key covariances, the tokenizer). */
   resources: EditorResources;
   log: (line: string) => void;
@@ -393,6 +414,7 @@ function runMethod(method: MethodName, inputs: RunInputs): MethodResult {
     locality: localityIds.length > 0 ? rate(final.unchanged) : NaN,
     uneditedFacts: final.uneditedFacts,
     perplexity: Math.exp(textLoss(model, editor, generalWindows)),
+    generation: scoreGenerations(inputs.generationProbe, inputs.generateText(editor), generationProgress(method)),
     retention,
     secondsPerEdit: editSeconds / edits.length,
     addedParameters: editor.addedParameters(),
@@ -445,6 +467,50 @@ function measureEdited(editor: Editor, { model, edits, heldOut, localityIds, bas
     generalization: scoreTargets(model, editor, heldOut),
     unchanged: continuations.map((ids, i) => ids.length === baseContinuations[i].length && ids.every((id, t) => id === baseContinuations[i][t])),
     uneditedFacts: factItems.length > 0 ? rate(scoreTargets(model, editor, factItems).correct) : NaN,
+  };
+}
+
+/**
+ * What the generation metrics read: every edited prompt and held-out
+ * rephrasing with its target, and prompts about each record's subject (its
+ * generation prompts, or {@link subjectPrompts}); prompts that leave no room
+ * for {@link GENERATION_TOKENS} are left out.
+ */
+function probeOf(
+  stream: readonly StreamRecord[],
+  edits: readonly TokenizedEdit[],
+  heldOut: readonly TokenizedEdit[],
+  encode: (text: string) => number[],
+  context: number,
+): GenerationProbe {
+  const fits = (ids: readonly number[]) => ids.length > 0 && ids.length + GENERATION_TOKENS <= context;
+  const item = (edit: TokenizedEdit): AnswerItem => ({ promptIds: edit.promptIds, target: edit.target });
+  const subject = stream.flatMap((record) => {
+    const prompts = record.generationPrompts ?? (record.subject === undefined ? [] : subjectPrompts(record.subject));
+    return prompts.map(encode).filter(fits);
+  });
+  return {
+    edited: edits.filter((e) => fits(e.promptIds)).map(item),
+    heldOut: heldOut.filter((e) => fits(e.promptIds)).map(item),
+    subject,
+    tokens: GENERATION_TOKENS,
+  };
+}
+
+/** A progress display for the generations of `who` (created on the first report). */
+function generationProgress(who: string): (done: number, total: number) => void {
+  let display: Progress | undefined;
+  return (done, total) => {
+    display ??= new Progress(total, `${who}: generations`);
+    display.update(done, 'greedy', { final: done === total });
+  };
+}
+
+/** Greedy text of a prompt under `editor` (null: the base model), without the end-of-text token. */
+function greedyText(model: DecoderLM, editor: Editor | null, tokenizer: TextTokenizer): (promptIds: readonly number[], tokens: number) => string {
+  return (promptIds, tokens) => {
+    const session = editor?.session(Int32Array.of(promptIds.length - 1));
+    return tokenizer.decode(answerIds(generate(model, promptIds, { maxTokens: tokens, session })));
   };
 }
 

@@ -27,8 +27,21 @@ export interface GenerateOptions {
 }
 
 export interface Generation {
+  /** The new ids, the stop token that ended them included (see {@link answerIds}). */
   ids: number[];
   stoppedBy: 'eos' | 'max-tokens' | 'context';
+}
+
+/** Why a generation ended, as OpenAI-style APIs say it: `stop` at an end-of-text token, `length` at the token limit or the context. */
+export type FinishReason = 'stop' | 'length';
+
+export function finishReason(generation: Generation): FinishReason {
+  return generation.stoppedBy === 'eos' ? 'stop' : 'length';
+}
+
+/** The ids a person reads: the generation without the end-of-text token that stopped it. */
+export function answerIds(generation: Generation): number[] {
+  return generation.stoppedBy === 'eos' ? generation.ids.slice(0, -1) : generation.ids;
 }
 
 /** Continues `promptIds`; returns only the new ids. */

@@ -20,6 +20,7 @@ import type { ElderConfig } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
 import { ElderState } from '../editors/elder/state.js';
 import type { DecoderLM } from '../models/decoder.js';
+import { answerIds, type FinishReason, finishReason } from '../models/generate.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { ElderError, InputError } from '../util/errors.js';
@@ -82,7 +83,7 @@ export interface Completion {
   text: string;
   promptTokens: number;
   completionTokens: number;
-  finishReason: 'stop' | 'length';
+  finishReason: FinishReason;
   decision: RoutingDecision;
   /** The committed generation that answered. */
   generation: number;
@@ -227,18 +228,18 @@ export class EditService {
     if (promptIds.length >= context)
       throw new InputError(`"prompt" takes ${promptIds.length} tokens; the model's context is ${context} tokens, with room needed for at least one new token`);
     const generation = this.generation;
-    const { ids, stoppedBy, decision } = this.state.editor.answer(promptIds, request.maxTokens, {
+    const answer = this.state.editor.answer(promptIds, request.maxTokens, {
       temperature: request.temperature,
       topP: request.topP,
       seed: request.seed,
     });
     // The stop token ends the text; it is not part of it (as in the common completions APIs).
     return {
-      text: this.tokenizer.decode(stoppedBy === 'eos' ? ids.slice(0, -1) : ids),
+      text: this.tokenizer.decode(answerIds(answer)),
       promptTokens: promptIds.length,
-      completionTokens: ids.length,
-      finishReason: stoppedBy === 'eos' ? 'stop' : 'length',
-      decision,
+      completionTokens: answer.ids.length,
+      finishReason: finishReason(answer),
+      decision: answer.decision,
       generation,
     };
   }
@@ -284,7 +285,7 @@ export class EditService {
       const memory =
         this.config.replay === 0
           ? []
-          : [...this.state.editor.memory.values()].map(({ id, label, promptIds, targetIds }) => ({ id, label, promptIds, targetIds }));
+          : [...this.state.editor.memory.values()].map(({ id, label, promptIds, targetIds, endingIds }) => ({ id, label, promptIds, targetIds, endingIds }));
       const trained = await this.worker.train(tokenized, { ...snapshot, allocations: this.state.editor.allocations.entries(), memory }, (report) => {
         if (this.current) Object.assign(this.current, { iteration: report.iteration, loss: report.loss });
       });

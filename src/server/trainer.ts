@@ -27,7 +27,7 @@ export interface TrainJob {
 }
 
 /** What the worker needs of a live edit to replay it (it recomputes, and caches, the frozen pass). */
-export type ReplayEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds'>;
+export type ReplayEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'endingIds'>;
 
 /** The training thread's own V8 heap and the memory its objects hold outside it, as of its latest job. */
 export interface ThreadMemory {

@@ -1,5 +1,6 @@
 import { ElderState } from '../../editors/elder/state.js';
 import { resolveModelDir } from '../../models/default-model.js';
+import { answerIds, finishReason } from '../../models/generate.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
 export const ASK_COMMAND: CommandSpec = {
@@ -10,7 +11,7 @@ export const ASK_COMMAND: CommandSpec = {
     state: { type: 'string', value: 'DIR', help: 'the ELDER state folder', required: true },
     prompt: { type: 'string', value: 'TEXT', help: 'the prompt', required: true },
     'max-tokens': { type: 'string', value: 'N', help: 'tokens to generate', default: '16' },
-    json: { type: 'boolean', help: 'print JSON: the text, the route and the matched edit' },
+    json: { type: 'boolean', help: 'print JSON: the text, why it ended (stop or length), the route and the matched edit' },
   },
 };
 
@@ -24,13 +25,16 @@ export function askCommand(argv: string[]): void {
   const maxTokens = numberOption(options, 'max-tokens', 16, { min: 1, integer: true });
   const { model, tokenizer: tok, ids: promptIds } = loadForText(modelDir, prompt, 'ask: --prompt');
   const state = ElderState.open(stateDir, model, { modelName: '', readOnly: true });
-  const { ids, decision } = state.editor.answer(promptIds, maxTokens);
-  const answer = tok.decode(ids);
+  const generation = state.editor.answer(promptIds, maxTokens);
+  const { decision } = generation;
+  const answer = tok.decode(answerIds(generation));
   if (options.values.json) {
     // distance is null when no edit is stored (nothing to compare with).
     const distance = Number.isFinite(decision.distance) ? decision.distance : null;
     const matched = decision.matched === undefined ? {} : { matched_edit: decision.matched };
-    console.log(JSON.stringify({ answer, deferred: decision.deferred, distance, experts: decision.experts, ...matched }));
+    console.log(
+      JSON.stringify({ answer, finish_reason: finishReason(generation), deferred: decision.deferred, distance, experts: decision.experts, ...matched }),
+    );
     return;
   }
   console.log(`${prompt}${answer}`);

@@ -10,12 +10,14 @@ import path from 'node:path';
 import { tokenizeEdit } from '../../editors/edit.js';
 import { defaultElderConfig } from '../../editors/elder/config.js';
 import { ElderEditor, type RoutingDecision } from '../../editors/elder/editor.js';
+import { withAnswerEndings } from '../../editors/ending.js';
 import { type BenchRecord, readDataset } from '../../eval/datasets.js';
+import { answersWith } from '../../eval/generation.js';
 import { rate, scoreTargets } from '../../eval/metrics.js';
 import { buildStream, type StreamRecord } from '../../eval/protocol.js';
 import type { DecoderLM } from '../../models/decoder.js';
 import { resolveModelDir } from '../../models/default-model.js';
-import { generate } from '../../models/generate.js';
+import { answerIds, type Generation, generate } from '../../models/generate.js';
 import { loadModel } from '../../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
 import { backendInfo } from '../../tensor/backends/index.js';
@@ -67,7 +69,7 @@ export function demoRecords(file = demoDataPath()): StreamRecord[] {
  * of all the edits (`elder bench-edit` measures forgetting across batches).
  */
 const DEMO_ELDER = { lr: 1e-2, iterations: 100, batchSize: 8 };
-const ANSWER_TOKENS = 6;
+const ANSWER_TOKENS = 12;
 
 export function demoCommand(argv: string[]): void {
   const options = parseOptions(argv, DEMO_COMMAND);
@@ -84,7 +86,11 @@ export function demoCommand(argv: string[]): void {
 
   const config = defaultElderConfig(model.config, DEMO_ELDER);
   const editor = new ElderEditor(model, config);
-  const edits = records.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
+  const edits = withAnswerEndings(
+    model,
+    tokenizer,
+    records.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit))),
+  );
   const heldOut = records.flatMap((record) =>
     record.heldOut.map((prompt, h) =>
       tokenizeEdit(tokenizer, model.config, { id: `${record.id}/held-out-${h + 1}`, label: record.id, prompt, target: record.target }),
@@ -132,7 +138,7 @@ export function demoCommand(argv: string[]): void {
         ? after[i] === before[i]
           ? '  (unchanged)'
           : '  (changed)'
-        : after[i].trim().startsWith(row.target)
+        : answersWith(after[i], row.target)
           ? '  ✓'
           : `  ✗ (target: ${row.target})`;
     const route = deferred[i].deferred ? `base (d=${deferred[i].distance})` : `edited (d=${deferred[i].distance})`;
@@ -140,16 +146,25 @@ export function demoCommand(argv: string[]): void {
   });
 
   const unrelatedRows = rows.map((row, i) => ({ row, i })).filter(({ row }) => row.kind === 'unrelated');
+  const answeredRows = rows.map((row, i) => ({ row, i })).filter(({ row }) => row.kind !== 'unrelated');
   const scores = {
     reliability: rate(scoreTargets(model, editor, edits).correct),
     generalization: rate(scoreTargets(model, editor, heldOut).correct),
     locality: rate(unrelatedRows.map(({ i }) => after[i] === before[i])),
+    answers: rate(answeredRows.map(({ row, i }) => answersWith(after[i], row.target))),
   };
+  const baseAnswers = rate(answeredRows.map(({ row, i }) => answersWith(before[i], row.target)));
   const pct = (v: number) => `${(100 * v).toFixed(0)}%`.padStart(6);
-  console.log('\n4. Scores (reliability and generalization: every target token is the argmax under teacher forcing; locality: identical greedy answer):');
-  console.log(`   ${''.padEnd(14)} reliability  generalization  locality`);
-  console.log(`   ${'before'.padEnd(14)} ${pct(baseScores.reliability).padEnd(12)} ${pct(baseScores.generalization).padEnd(15)} ${pct(1)}`);
-  console.log(`   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality)}`);
+  console.log(
+    '\n4. Scores (reliability and generalization: every target token is the argmax under teacher forcing; locality: identical greedy answer; answers: edited and held-out prompts whose greedy answer gives the target and then ends or goes on without repeating it):',
+  );
+  console.log(`   ${''.padEnd(14)} reliability  generalization  locality  answers`);
+  console.log(
+    `   ${'before'.padEnd(14)} ${pct(baseScores.reliability).padEnd(12)} ${pct(baseScores.generalization).padEnd(15)} ${pct(1).padEnd(9)} ${pct(baseAnswers)}`,
+  );
+  console.log(
+    `   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality).padEnd(9)} ${pct(scores.answers)}`,
+  );
   const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
   const subjectGate =
     config.gate === 'subject'
@@ -169,11 +184,10 @@ function answer(model: DecoderLM, tokenizer: TextTokenizer, prompt: string): str
 function answer(model: DecoderLM, tokenizer: TextTokenizer, prompt: string, editor: ElderEditor): { text: string; decision: RoutingDecision };
 function answer(model: DecoderLM, tokenizer: TextTokenizer, prompt: string, editor?: ElderEditor): string | { text: string; decision: RoutingDecision } {
   const ids = tokenizer.encode(prompt);
-  const eos = new Set(model.config.eosTokenIds);
-  const text = (generated: number[]) => tokenizer.decode(generated.filter((id) => !eos.has(id))).replace(/\s+/g, ' ');
-  if (editor === undefined) return text(generate(model, ids, { maxTokens: ANSWER_TOKENS }).ids);
+  const text = (generation: Generation) => tokenizer.decode(answerIds(generation)).replace(/\s+/g, ' ');
+  if (editor === undefined) return text(generate(model, ids, { maxTokens: ANSWER_TOKENS }));
   const edited = editor.answer(ids, ANSWER_TOKENS);
-  return { text: text(edited.ids), decision: edited.decision };
+  return { text: text(edited), decision: edited.decision };
 }
 
 function clip(text: string, width: number): string {

@@ -12,6 +12,7 @@ import {
 } from '../../editors/elder/config.js';
 import { QUERY_METRICS, type QueryMetric } from '../../editors/elder/gate.js';
 import { ElderState } from '../../editors/elder/state.js';
+import { withAnswerEndings } from '../../editors/ending.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';
 import { UsageError } from '../../util/errors.js';
@@ -145,12 +146,13 @@ export function editCommand(argv: string[]): void {
   const state = ElderState.open(stateDir, model, { modelName: path.basename(path.resolve(modelDir)), overrides });
   try {
     const expanded = expandRequests(requests, state.files.edits.size);
-    const { tokenized: edits, problems: tokenProblems } = tokenizeEdits(tok, model.config, expanded);
+    const { tokenized, problems: tokenProblems } = tokenizeEdits(tok, model.config, expanded);
     const problems = [
       ...expanded.filter((edit) => state.files.edits.has(edit.id)).map((edit) => `edit id "${edit.id}" already exists in the state`),
       ...tokenProblems.map((p) => p.message),
     ];
     if (problems.length > 0) throw new EditFileError(`${editsFile}: nothing applied:\n  ${problems.join('\n  ')}`);
+    const edits = state.config.trainEnding ? withAnswerEndings(model, tok, tokenized) : tokenized;
 
     const { batchSize, iterations } = state.config;
     const progress = new Progress(edits.length, 'edits');

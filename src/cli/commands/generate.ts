@@ -1,5 +1,5 @@
 import { resolveModelDir } from '../../models/default-model.js';
-import { generate } from '../../models/generate.js';
+import { answerIds, generate } from '../../models/generate.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
 export const GENERATE_COMMAND: CommandSpec = {
@@ -38,6 +38,8 @@ export function generateCommand(argv: string[]): void {
     topP,
     seed,
     onToken: (id) => {
+      // The end-of-text token ends the text; it is not printed.
+      if (model.config.eosTokenIds.includes(id)) return;
       ids.push(id);
       const text = tok.decode(ids);
       if (!text.endsWith('\uFFFD')) {
@@ -46,7 +48,7 @@ export function generateCommand(argv: string[]): void {
       }
     },
   });
-  const text = tok.decode(result.ids);
+  const text = tok.decode(answerIds(result));
   process.stdout.write(`${text.slice(printed.length)}\n`);
   if (result.stoppedBy === 'context') process.stderr.write(`elder: stopped at the model's context of ${model.config.contextLength} tokens\n`);
 }

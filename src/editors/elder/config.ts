@@ -70,6 +70,13 @@ export interface ElderConfig {
   batchSize: number;
   /** Stop a batch's iterations once every target token is the argmax. */
   earlyStop: boolean;
+  /**
+   * Train each edit's target followed by its ending, what the base model says
+   * after its own answer (`editors/ending.ts`), so that the edited answer
+   * ends as the model's own answers do instead of repeating the new object.
+   * The paper trains the target alone.
+   */
+  trainEnding: boolean;
   seed: number;
   /**
    * Which experts a batch trains through: the router's current top-k (the
@@ -219,6 +226,7 @@ export function paperElderConfig(model: ModelConfig, overrides: Partial<ElderCon
     freshCodes: false,
     gate: 'code',
     matchedExperts: false,
+    trainEnding: false,
     ...range,
     ...overrides,
     preset: 'paper',
@@ -248,6 +256,7 @@ export function defaultElderConfig(model: ModelConfig, overrides: Partial<ElderC
     iterations: 50,
     batchSize: 4,
     earlyStop: false,
+    trainEnding: true,
     seed: 0,
     trainRouting: 'router',
     replay: 8,
@@ -271,6 +280,7 @@ export function validateElderConfig(config: ElderConfig, model: ModelConfig): vo
   if (!Number.isInteger(config.replay) || config.replay < 0) throw new UsageError(`ELDER replay must be an integer ≥ 0, got ${String(config.replay)}`);
   if (!ELDER_PRESETS.includes(config.preset)) throw new UsageError(`ELDER preset must be one of ${ELDER_PRESETS.join(', ')}, got "${String(config.preset)}"`);
   if (typeof config.matchedExperts !== 'boolean') throw new UsageError(`ELDER matchedExperts must be true or false, got ${String(config.matchedExperts)}`);
+  if (typeof config.trainEnding !== 'boolean') throw new UsageError(`ELDER trainEnding must be true or false, got ${String(config.trainEnding)}`);
   if (typeof config.freshCodes !== 'boolean') throw new UsageError(`ELDER freshCodes must be true or false, got ${String(config.freshCodes)}`);
   if (!TRAIN_ROUTINGS.includes(config.trainRouting))
     throw new UsageError(`ELDER train routing must be one of ${TRAIN_ROUTINGS.join(', ')}, got ${String(config.trainRouting)}`);

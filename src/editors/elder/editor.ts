@@ -28,6 +28,7 @@ import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js
 import { trainLoop } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
 import { type CodeRouting, type Editor, type EditorDiagnostics, frozenBlocks, type GateRadius, rowCapture, runBefore, type StepReport } from '../editor.js';
+import { targetWithEnding } from '../ending.js';
 import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { Codebook, codeToHex, codeWords, decodeCode, encodeCode } from './codebook.js';
@@ -83,7 +84,9 @@ export interface EditMemory {
   label: string;
   promptIds: number[];
   targetIds: number[];
-  /** Hidden states entering the first edited block, [promptIds + targetIds, width]. */
+  /** The base model's ending after its own answer, trained after the target when `config.trainEnding` is on. */
+  endingIds: number[];
+  /** Hidden states entering the first edited block, [promptIds + trained target, width]. */
   hidden: Float32Array;
   /** The router query (input of the query site at the last prompt token). */
   query: Float32Array;
@@ -205,9 +208,9 @@ export class ElderEditor implements Editor {
    * differently with the number of rows (OpenBLAS does on AVX2 CPUs), and a
    * state reopened from its journal must recompute exactly what it remembered.
    */
-  remember(edits: readonly Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'subjectEnd'>[]): void {
+  remember(edits: readonly Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'endingIds' | 'subjectEnd'>[]): void {
     for (const edit of edits) {
-      const prepared = prepareBatch([edit], this.padId);
+      const prepared = prepareBatch([this.trained(edit)], this.padId);
       // Without a subject the capture points at the last prompt token; its key is dropped below.
       const subjectRows = Int32Array.of(edit.subjectEnd ?? edit.promptIds.length - 1);
       const pass = this.frozenPass(prepared.tokens, prepared.queryRows, { subjectRows });
@@ -216,6 +219,7 @@ export class ElderEditor implements Editor {
         label: edit.label,
         promptIds: [...edit.promptIds],
         targetIds: [...edit.targetIds],
+        endingIds: [...(edit.endingIds ?? [])],
         hidden: pass.hidden.data.slice(),
         query: pass.query.data.slice(),
         subjectKey: edit.subjectEnd === undefined ? null : pass.subjectKeys!.data.slice(),
@@ -408,7 +412,10 @@ export class ElderEditor implements Editor {
    * the codes once the new weights are durable.
    */
   trainBatch(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): BatchResult {
-    const prepared = prepareBatch(edits, this.padId);
+    const prepared = prepareBatch(
+      edits.map((edit) => this.trained(edit)),
+      this.padId,
+    );
     const prefix = this.frozenPrefix(prepared.tokens, prepared.queryRows);
     const presets = this.presets(edits.map((e) => e.label));
     const earlier = [...this.memory.values()].filter((m) => !edits.some((e) => e.id === m.id));
@@ -448,7 +455,10 @@ export class ElderEditor implements Editor {
    */
   private replayLosses(edits: readonly TokenizedEdit[], prefix: FrozenPrefix, replayed: readonly EditMemory[]): BatchLosses {
     const all = [...edits, ...replayed];
-    const prepared = prepareBatch(all, this.padId);
+    const prepared = prepareBatch(
+      all.map((edit) => this.trained(edit)),
+      this.padId,
+    );
     const width = this.model.config.width;
     const inDim = prefix.query.lastDim;
     const steps = prepared.tokens.steps;
@@ -465,6 +475,11 @@ export class ElderEditor implements Editor {
       query.data.set(memory.query, b * inDim);
     });
     return this.batchLosses(prepared, { hidden, query }, this.presets(all.map((e) => e.label)));
+  }
+
+  /** An edit as training fits it: the target, then (with `trainEnding`) the base model's ending after its own answer. */
+  private trained<E extends Pick<TokenizedEdit, 'promptIds' | 'targetIds' | 'endingIds'>>(edit: E): { promptIds: number[]; targetIds: number[] } {
+    return { promptIds: edit.promptIds, targetIds: this.config.trainEnding ? targetWithEnding(edit) : edit.targetIds };
   }
 
   /** The experts sequence `b` was routed to in each edited layer, and its packed code. */

@@ -25,6 +25,8 @@ export interface JournalEditEntry {
   targetIds?: number[];
   /** Index of the subject's last prompt token, for edits that named a subject. */
   subjectEnd?: number;
+  /** The base model's ending after its own answer, trained after the target (edits trained with `trainEnding`). */
+  endingIds?: number[];
 }
 
 /** Whether an edit holds: the edited model gives its whole target (teacher-forced argmax) after its prompt. */

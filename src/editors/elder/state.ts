@@ -306,6 +306,8 @@ export class ElderState {
       config.replay ??= 0;
       config.freshCodes ??= false;
       config.matchedExperts ??= false;
+      // States written before endings were trained fitted the target alone.
+      config.trainEnding ??= false;
       // States written before presets existed started from elder's defaults of the day.
       config.preset ??= 'elder';
       config.gate ??= 'code';
@@ -339,6 +341,7 @@ export class ElderState {
         'replay',
         'trainRouting',
         'freshCodes',
+        'trainEnding',
         'gate',
         'subjectRadius',
         'queryRadius',
@@ -360,7 +363,16 @@ export class ElderState {
       }
       // Live edits are remembered for replay (their frozen forward pass is recomputed from the base model).
       const replayable = [...files.edits.values()].filter((e) => e.status === 'applied' && e.promptIds !== undefined && e.targetIds !== undefined);
-      editor.remember(replayable.map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds!, subjectEnd: e.subjectEnd })));
+      editor.remember(
+        replayable.map((e) => ({
+          id: e.id,
+          label: e.label,
+          promptIds: e.promptIds!,
+          targetIds: e.targetIds!,
+          endingIds: e.endingIds,
+          subjectEnd: e.subjectEnd,
+        })),
+      );
       if (editor.config.freshCodes) editor.refreshCodes();
       return new ElderState(dir, files, editor, release, readOnly);
     } catch (error) {
@@ -459,6 +471,7 @@ export class ElderState {
           allocation: this.editor.allocations.get(edit.label)!,
           promptIds: [...edit.promptIds],
           targetIds: [...edit.targetIds],
+          ...(edit.endingIds === undefined ? {} : { endingIds: [...edit.endingIds] }),
           ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
         })),
       }) as BatchRecord;
