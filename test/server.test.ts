@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { tokenizeEdit } from '../src/editors/edit.js';
 import { ElderState } from '../src/editors/elder/state.js';
+import { answersWith } from '../src/eval/generation.js';
+import { defaultModelDir } from '../src/models/default-model.js';
 import { loadModel } from '../src/models/load.js';
 import { completionRequestSchema, DEFAULT_LIMITS } from '../src/server/openapi.js';
 import { type RunningServer, startServer } from '../src/server/server.js';
@@ -82,8 +84,11 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
       assert.ok(edit.queued_seconds >= 0 && edit.training_seconds > 0 && edit.attempts === 1, JSON.stringify(edit));
       const single = await call(server.url, 'GET', `/v1/edits/${encodeURIComponent(edit.id)}`);
       assert.equal(single.body.status, 'applied');
-      // Checked after its batch and re-checked after the later one; it answers its target, so it holds.
-      assert.equal(single.body.holds, true, `${edit.id}: ${JSON.stringify(single.body)}`);
+      // Checked after its batch and re-checked after the later one. The random fixture answers its target and then
+      // repeats it, so holds follows the greedy answer the check read (the elder-facts test below sees a clean one).
+      assert.equal(typeof single.body.answer, 'string');
+      assert.ok(single.body.answer.startsWith(` ${TARGET}`), `${edit.id}: ${JSON.stringify(single.body)}`);
+      assert.equal(single.body.holds, answersWith(single.body.answer, TARGET), `${edit.id}: ${JSON.stringify(single.body)}`);
       assert.equal(single.body.checked_generation, 2);
       assert.ok(Date.parse(single.body.checked_at) >= Date.parse(single.body.finished_at) - 1000);
       const completion = await call(server.url, 'POST', '/v1/completions', { prompt: edit.prompt, max_tokens: 1 });
@@ -97,13 +102,51 @@ test('POST /v1/edits stores before answering, trains in arrival order, and the e
     }
     assert.ok(
       lines.some((line) =>
-        /^batch 2: applied 2 edits in [\d.]+ s \(30 iterations, loss [\d.]+\) → generation 2; 2 of 2 hold; 2 of 2 earlier edits re-checked hold$/.test(line),
+        /^batch 2: applied 2 edits in [\d.]+ s \(30 iterations, loss [\d.]+\) → generation 2; [012] of 2 hold( \(not: [^)]+\))?; [012] of 2 earlier edits re-checked hold( \(lost: [^)]+\))?$/.test(
+          line,
+        ),
       ),
       lines.join('\n'),
     );
     assert.ok(lines.some((line) => /^POST \/v1\/edits 202 [\d.]+ ms$/.test(line)));
   } finally {
     await stop();
+  }
+});
+
+test('on elder-facts with the defaults, an edit holds when its answer reads cleanly: the new object, then the end; the subject is kept', {
+  timeout: 120_000,
+}, async () => {
+  const lines: string[] = [];
+  const service = await EditService.open({ modelDir: defaultModelDir(), stateDir: path.join(tmp, 'facts'), log: (line) => lines.push(line) });
+  const server = await startServer(service, { port: 0, token: TOKEN, log: () => {} });
+  try {
+    const posted = await call(
+      server.url,
+      'POST',
+      '/v1/edits',
+      { id: 'lyon', prompt: 'The capital of France is', target: 'Lyon', subject: 'France' },
+      { token: TOKEN },
+    );
+    assert.equal(posted.status, 202);
+    await waitForStatus(server.url, ['lyon'], ['applied']);
+    const edit = await call(server.url, 'GET', '/v1/edits/lyon');
+    assert.deepEqual([edit.body.holds, edit.body.answer, edit.body.subject], [true, ' Lyon.', 'France'], JSON.stringify(edit.body));
+    assert.ok(
+      lines.some((line) => /^batch 1: applied 1 edit in [\d.]+ s .*; 1 of 1 hold; 0 of 0 earlier edits re-checked hold$/.test(line)),
+      lines.join('\n'),
+    );
+    const completion = await call(server.url, 'POST', '/v1/completions', { prompt: 'The capital of France is', max_tokens: 12 });
+    assert.deepEqual([completion.body.text, completion.body.choices[0].finish_reason, completion.body.deferred], [' Lyon.', 'stop', false]);
+    const cut = await call(server.url, 'POST', '/v1/completions', { prompt: 'The capital of France is', max_tokens: 1 });
+    // " Lyon" is two tokens: one token is cut short, and says so.
+    assert.deepEqual([cut.body.text, cut.body.choices[0].finish_reason], [' L', 'length']);
+    // The subject gate keys on the stored subject: another country's capital is the base model's.
+    const other = await call(server.url, 'POST', '/v1/completions', { prompt: 'The capital of Germany is', max_tokens: 12 });
+    assert.deepEqual([other.body.text, other.body.deferred], [' Berlin.', true]);
+  } finally {
+    await server.close();
+    await service.close();
   }
 });
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import { runBenchmark } from '../src/eval/runner.js';
+import { defaultModelDir } from '../src/models/default-model.js';
 import { startServer } from '../src/server/server.js';
 import { EditService } from '../src/server/service.js';
 import { repoRoot, tinyGpt2Dir } from './helpers.js';
@@ -40,11 +41,8 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
     },
     () => {},
   );
-  const service = await EditService.open({
-    modelDir: tinyGpt2Dir,
-    stateDir: path.join(tmp, 'state'),
-    overrides: { lr: 1e-2, iterations: 60, batchSize: 2, firstBlock: 2, lastBlock: 3 },
-  });
+  // The page serves elder-facts with ELDER's defaults: the edit a new user would try, read as they would read it.
+  const service = await EditService.open({ modelDir: defaultModelDir(), stateDir: path.join(tmp, 'state') });
   const server = await startServer(service, { port: 0, token: TOKEN, evalDir });
   let browser: Browser | null = null;
   try {
@@ -78,8 +76,9 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
 
     // A write with a wrong token is refused and says why.
     await page.fill('#token', 'not-the-token-000000');
-    await page.fill('#edit-prompt', 'Tell me about Paris and');
-    await page.fill('#edit-target', 'blue');
+    await page.fill('#edit-prompt', 'The capital of France is');
+    await page.fill('#edit-target', 'Lyon');
+    await page.fill('#edit-subject', 'France');
     await page.click('#edit-button');
     await page.locator('#edit-message.error', { hasText: 'not valid' }).waitFor();
     assert.equal(service.store!.counts().queued + service.store!.counts().applied, 0);
@@ -91,21 +90,23 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
     await page.locator('#edit-message', { hasText: 'Queued web-1.' }).waitFor();
     await page.locator('#edits tr[data-id="web-1"] td.status-applied').waitFor({ timeout: 60_000 });
     await page.locator('#summary', { hasText: 'generation 1' }).waitFor();
-    // The page says whether the applied edit holds (it is answered below, so it does).
+    // The page says whether the applied edit holds, beside the answer the check read: the new object, then the end.
     await page.locator('#edits tr[data-id="web-1"] td.holds', { hasText: 'yes' }).waitFor();
+    assert.equal(await page.locator('#edits tr[data-id="web-1"] td.answer').textContent(), ' Lyon.');
+    assert.equal(service.store!.get('web-1')!.subject, 'France', 'the subject typed in the form reaches the store');
 
     // Ask: the answer, the route, the distance and the experts per edited block.
-    await page.fill('#ask-prompt', 'Tell me about Paris and');
-    await page.fill('#ask-max-tokens', '1');
+    await page.fill('#ask-prompt', 'The capital of France is');
+    await page.fill('#ask-max-tokens', '12');
     await page.click('#ask-button');
     await page.locator('#answer').waitFor({ state: 'visible' });
-    assert.equal(await page.locator('#answer-text').textContent(), ' blue');
+    assert.equal(await page.locator('#answer-text').textContent(), ' Lyon.', 'the answer ends, and the end-of-text token is not shown');
     assert.equal(await page.locator('#answer-route').textContent(), 'answered by the edited model');
     assert.equal(await page.locator('#answer-distance').textContent(), '0');
     assert.equal(await page.locator('#answer-nearest').textContent(), '(edit web-1)');
     const expertRows = await page.locator('#answer-experts tbody tr').allTextContents();
     assert.equal(expertRows.length, 2);
-    assert.match(expertRows[0], /^2\d, \d$/);
+    assert.match(expertRows[0], /^5\d, \d$/);
 
     // The page rendered: a real screenshot with text, tables and the plot.
     const shot = await page.screenshot({ fullPage: true });
@@ -123,6 +124,7 @@ test('the web page: submit an edit, watch it apply, ask, see the route, retract;
     await page.locator('#edits tr[data-id="web-1"] td.status-retracted').waitFor();
     await page.click('#ask-button');
     await page.locator('#answer-route', { hasText: 'deferred to the base model' }).waitFor();
+    assert.equal(await page.locator('#answer-text').textContent(), ' Paris.');
     assert.equal(service.store!.get('web-1')!.status, 'retracted');
     assert.deepEqual(
       problems.filter((p) => !p.includes('401')),

@@ -66,9 +66,11 @@ async function refreshEdits() {
     const status = cell(row, edit.status, `status status-${edit.status}`);
     if (edit.reason) status.title = edit.reason;
     // An applied edit shows whether the model actually gives its target now, never just "applied".
-    const holds = edit.status !== 'applied' ? '' : edit.holds === null ? 'not checked yet' : edit.holds ? 'yes' : 'no: old answer';
+    // "yes" only when the answer a person reads gives the target cleanly; the answer itself is shown beside it.
+    const holds = edit.status !== 'applied' ? '' : edit.holds === null ? 'not checked yet' : edit.holds ? 'yes' : 'no';
     const holdsCell = cell(row, holds, edit.holds === false ? 'holds holds-no' : 'holds');
     if (edit.checked_at) holdsCell.title = `checked ${edit.checked_at} on generation ${edit.checked_generation}`;
+    cell(row, edit.answer ?? '', 'answer');
     cell(row, seconds(edit.queued_seconds));
     cell(row, seconds(edit.training_seconds));
     cell(row, edit.generation === null ? '' : String(edit.generation));
@@ -113,6 +115,7 @@ async function submitEdit(event) {
   if (rephrases.length) record.rephrases = rephrases;
   if ($('#edit-id').value.trim()) record.id = $('#edit-id').value.trim();
   if ($('#edit-label').value.trim()) record.label = $('#edit-label').value.trim();
+  if ($('#edit-subject').value.trim()) record.subject = $('#edit-subject').value.trim();
   sessionStorage.setItem(TOKEN_KEY, $('#token').value);
   const button = $('#edit-button');
   button.disabled = true;
@@ -120,7 +123,7 @@ async function submitEdit(event) {
     const result = await api('POST', '/v1/edits', record);
     $('#edit-message').textContent = `Queued ${result.ids.join(', ')}.`;
     $('#edit-message').className = '';
-    for (const id of ['#edit-prompt', '#edit-target', '#edit-rephrases', '#edit-id', '#edit-label']) $(id).value = '';
+    for (const id of ['#edit-prompt', '#edit-target', '#edit-subject', '#edit-rephrases', '#edit-id', '#edit-label']) $(id).value = '';
   } catch (error) {
     $('#edit-message').textContent = error.message;
     $('#edit-message').className = 'error';

@@ -76,7 +76,27 @@ export function subjectSpanOf(
   return { start: Math.min(before, last), end: last };
 }
 
-export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit: EditText): TokenizedEdit {
+/**
+ * The target as trained: trailing whitespace removed (an answer that ends in a
+ * space would teach the model to stop mid-sentence); one that holds the
+ * model's end-of-text marker is refused, since elder teaches where an answer
+ * ends and a marker inside it would train a model that cannot.
+ */
+function normaliseTarget(tokenizer: TextTokenizer, config: ModelConfig, edit: EditText): string {
+  for (const eos of config.eosTokenIds) {
+    const marker = tokenizer.decode([eos]);
+    if (marker !== '' && edit.target.includes(marker))
+      throw new InputError(
+        `edit ${quote(edit.id)}: the target holds the end-of-text marker ${quote(marker)}; give the answer alone (elder trains where it ends)`,
+      );
+  }
+  const target = edit.target.trimEnd();
+  if (target.trim() === '') throw new InputError(`edit ${quote(edit.id)}: the target is empty or only whitespace`);
+  return target;
+}
+
+export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, text: EditText): TokenizedEdit {
+  const edit = { ...text, target: normaliseTarget(tokenizer, config, text) };
   const promptIds = tokenizer.encode(edit.prompt);
   const target = joinTarget(edit.prompt, edit.target);
   const fullIds = tokenizer.encode(edit.prompt + target);
@@ -90,6 +110,8 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, edit
   }
   if (promptIds.length === 0) throw new InputError(`edit ${quote(edit.id)}: the prompt encodes to no tokens`);
   if (targetIds.length === 0) throw new InputError(`edit ${quote(edit.id)}: the target encodes to no tokens`);
+  if (targetIds.some((id) => config.eosTokenIds.includes(id)))
+    throw new InputError(`edit ${quote(edit.id)}: the target encodes to the end-of-text token; give the answer alone (elder trains where it ends)`);
   if (promptIds.length + targetIds.length > config.contextLength) {
     throw new InputError(
       `edit ${quote(edit.id)}: prompt and target take ${promptIds.length + targetIds.length} tokens, the model's context is ${config.contextLength}`,

@@ -121,6 +121,7 @@ export function scoreGenerations(
 ): GenerationScores {
   const total = probe.edited.length + probe.heldOut.length + probe.subject.length;
   let done = 0;
+  onProgress?.(0, total);
   const run = (ids: readonly number[]) => {
     const text = generateText(ids, probe.tokens);
     if (++done % 500 === 0 || done === total) onProgress?.(done, total);

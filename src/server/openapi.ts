@@ -71,6 +71,7 @@ const EDIT_VIEW_SCHEMA: JsonSchema = {
     label: { type: 'string' },
     prompt: { type: 'string' },
     target: { type: 'string' },
+    subject: { type: 'string', description: 'What the edit is about, as written in its prompt (null: not given).' },
     status: { type: 'string', description: `One of ${EDIT_STATUSES.join(', ')}.` },
     reason: { type: 'string', description: 'Why it failed, or what start-up reconciliation did (null otherwise).' },
     submitted_at: { type: 'string' },
@@ -87,8 +88,9 @@ const EDIT_VIEW_SCHEMA: JsonSchema = {
     holds: {
       type: 'boolean',
       description:
-        'For an applied edit: whether the edited model gave its whole target (teacher-forced argmax) at the latest check, run after its batch and re-run on a sample of earlier edits after each later batch; null before the first check.',
+        'For an applied edit: whether, at the latest check, the edited model gave its whole target (teacher-forced argmax) and its greedy answer read as the target (it starts with the target, then ends or goes on without repeating it); the check runs after its batch and again on a sample of earlier edits after each later batch; null before the first check.',
     },
+    answer: { type: 'string', description: 'The greedy answer (16 tokens at most, without the end-of-text token) that the latest check read; null before it.' },
     checked_at: { type: 'string', description: 'When that check ran.' },
     checked_generation: { type: 'integer', description: 'The weights generation that check ran on.' },
   },

@@ -19,6 +19,7 @@ import { type EditRequest, expandRequests, tokenizeEdit, tokenizeEdits } from '.
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
 import { ElderState } from '../editors/elder/state.js';
+import { withAnswerEndings } from '../editors/ending.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { answerIds, type FinishReason, finishReason } from '../models/generate.js';
 import { loadModel } from '../models/load.js';
@@ -57,6 +58,8 @@ export interface ReconcileFinding {
 /** Whether an edit held at its latest check, and when that ran. */
 export interface EditCheck {
   holds: boolean | undefined;
+  /** The greedy answer that check read. */
+  answer: string | undefined;
   checkedAt: string | undefined;
   checkedGeneration: number | undefined;
 }
@@ -189,7 +192,7 @@ export class EditService {
   /** The latest check of an applied edit from the state's journal (undefined fields: never checked). */
   holdsOf(id: string): EditCheck {
     const edit = this.state.files.edits.get(id);
-    return { holds: edit?.holds, checkedAt: edit?.checkedAt, checkedGeneration: edit?.checkedGeneration };
+    return { holds: edit?.holds, answer: edit?.answer, checkedAt: edit?.checkedAt, checkedGeneration: edit?.checkedGeneration };
   }
 
   /** Applied, live edits by their latest check: held, lost (did not hold), unchecked. */
@@ -268,12 +271,17 @@ export class EditService {
 
   private async trainBatch(edits: StoredEdit[]): Promise<void> {
     const store = this.store!;
-    const { tokenized, problems } = tokenizeEdits(this.tokenizer, this.model.config, edits);
+    const { tokenized: bare, problems } = tokenizeEdits(
+      this.tokenizer,
+      this.model.config,
+      edits.map(({ subject, ...edit }) => (subject === null ? edit : { ...edit, subject })),
+    );
     for (const { id, message } of problems) {
       store.setStatus(id, 'failed', { reason: message });
       this.log(`edit ${id} failed before training: ${message}`);
     }
-    if (tokenized.length === 0) return;
+    if (bare.length === 0) return;
+    const tokenized = this.config.trainEnding ? withAnswerEndings(this.model, this.tokenizer, bare) : bare;
     const ids = tokenized.map((e) => e.id);
     const batch = store.startBatch(ids);
     const started = performance.now();
@@ -297,6 +305,7 @@ export class EditService {
       const checks = this.state.verifyBatch(
         tokenized.filter((e) => !retracted.includes(e.id)),
         (stored) => tokenizeEdit(this.tokenizer, this.model.config, stored),
+        (ids) => this.tokenizer.decode(ids),
       );
       const seconds = (performance.now() - started) / 1000;
       store.finishBatch(batch, seconds, { generation: record.generation, loss: record.loss, iterations: record.iterations });

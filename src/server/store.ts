@@ -21,6 +21,8 @@ export interface StoredEdit {
   label: string;
   prompt: string;
   target: string;
+  /** What the edit is about, as written in its prompt (null: not given). */
+  subject: string | null;
   status: EditStatus;
   /** Why an edit failed, or what reconciliation did to it. */
   reason: string | null;
@@ -45,6 +47,7 @@ export interface NewEdit {
   label: string;
   prompt: string;
   target: string;
+  subject?: string;
 }
 
 export interface BatchOutcome {
@@ -63,6 +66,7 @@ CREATE TABLE IF NOT EXISTS edits (
   label TEXT NOT NULL,
   prompt TEXT NOT NULL,
   target TEXT NOT NULL,
+  subject TEXT,
   status TEXT NOT NULL CHECK (status IN ('queued', 'training', 'applied', 'failed', 'retracted')),
   reason TEXT,
   submitted_at TEXT NOT NULL,
@@ -90,7 +94,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** The edits columns under their StoredEdit names. */
-const EDIT_COLUMNS = `seq, id, label, prompt, target, status, reason, submitted_at AS submittedAt, started_at AS startedAt,
+const EDIT_COLUMNS = `seq, id, label, prompt, target, subject, status, reason, submitted_at AS submittedAt, started_at AS startedAt,
   finished_at AS finishedAt, retracted_at AS retractedAt, batch, generation, loss, iterations, attempts`;
 
 const now = () => new Date().toISOString();
@@ -115,6 +119,9 @@ export class EditStore {
         // FULL: a committed transaction survives power loss too, not only a killed process.
         db.pragma('synchronous = FULL');
         db.exec(SCHEMA);
+        // Stores made before edits kept their subject gain the column (NULL: none given).
+        const columns = db.prepare('PRAGMA table_info(edits)').all() as Array<{ name: string }>;
+        if (!columns.some((c) => c.name === 'subject')) db.exec('ALTER TABLE edits ADD COLUMN subject TEXT');
       }
       db.pragma('busy_timeout = 5000');
       const check = db.pragma('quick_check', { simple: true });
@@ -136,7 +143,7 @@ export class EditStore {
    * already stored (or `taken` says is used elsewhere) is a ConflictError.
    */
   insert(edits: readonly NewEdit[], taken: (id: string) => boolean = () => false): StoredEdit[] {
-    const insert = this.db.prepare("INSERT INTO edits (id, label, prompt, target, status, submitted_at) VALUES (?, ?, ?, ?, 'queued', ?)");
+    const insert = this.db.prepare("INSERT INTO edits (id, label, prompt, target, subject, status, submitted_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)");
     return this.db
       .transaction(() => {
         const at = now();
@@ -148,7 +155,7 @@ export class EditStore {
         }
         if (conflicts.length > 0)
           throw new ConflictError(`edit id${conflicts.length > 1 ? 's' : ''} already used: ${conflicts.map((id) => `"${id}"`).join(', ')}`);
-        for (const edit of edits) insert.run(edit.id, edit.label, edit.prompt, edit.target, at);
+        for (const edit of edits) insert.run(edit.id, edit.label, edit.prompt, edit.target, edit.subject ?? null, at);
         return edits.map((edit) => this.get(edit.id)!);
       })
       .immediate();

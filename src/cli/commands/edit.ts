@@ -165,10 +165,15 @@ export function editCommand(argv: string[]): void {
       );
       done += batch.length;
       progress.update(done, `loss ${record.loss.toFixed(4)} after ${record.iterations} iterations`, { final: done === edits.length });
-      const checks = state.verifyBatch(batch, (stored) => tokenizeEdit(tok, model.config, stored));
+      const checks = state.verifyBatch(
+        batch,
+        (stored) => tokenizeEdit(tok, model.config, stored),
+        (ids) => tok.decode(ids),
+      );
       record.edits.forEach((edit, b) => {
+        const check = checks.batch[b];
         process.stdout.write(
-          `applied ${edit.id} experts ${JSON.stringify(edit.experts)} ${checks.batch[b].holds ? 'holds' : 'does not hold (the edited model does not give its target)'}\n`,
+          `applied ${edit.id} experts ${JSON.stringify(edit.experts)} ${check.holds ? 'holds' : 'does not hold (the edited model does not answer with its target cleanly)'}: ${JSON.stringify(check.answer)}\n`,
         );
       });
       held += checks.batch.filter((c) => c.holds).length;

@@ -44,11 +44,12 @@ export function stateCommand(argv: string[]): void {
   console.log(`holds      ${holding} applied edits held at their latest check, ${notHolding} did not, ${applied - holding - notHolding} never checked`);
   if (edits.length === 0) return;
   const idWidth = Math.max(2, ...edits.map((e) => e.id.length));
-  console.log(`\n${'id'.padEnd(idWidth)}  status     holds                 experts per layer             prompt → target`);
+  console.log(`\n${'id'.padEnd(idWidth)}  status     holds                 experts per layer             prompt → target: answer at the check`);
   for (const e of edits) {
     const holds = e.holds === undefined ? 'unchecked' : `${e.holds ? 'yes' : 'NO'} (gen ${e.checkedGeneration})`;
+    const answer = e.answer === undefined ? '' : `: ${JSON.stringify(e.answer)}`;
     console.log(
-      `${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${holds.padEnd(20)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}`,
+      `${e.id.padEnd(idWidth)}  ${e.status.padEnd(9)}  ${holds.padEnd(20)}  ${JSON.stringify(e.experts).padEnd(28)}  ${JSON.stringify(e.prompt)} → ${JSON.stringify(e.target)}${answer}`,
     );
   }
 }

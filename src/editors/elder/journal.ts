@@ -29,10 +29,12 @@ export interface JournalEditEntry {
   endingIds?: number[];
 }
 
-/** Whether an edit holds: the edited model gives its whole target (teacher-forced argmax) after its prompt. */
+/** Whether an edit holds: the edited model gives its whole target (teacher-forced argmax) after its prompt, and its greedy answer reads as the target. */
 export interface HoldsCheck {
   id: string;
   holds: boolean;
+  /** The greedy answer the check read (absent in checks journaled before answers were read). */
+  answer?: string;
 }
 
 export type JournalRecord =

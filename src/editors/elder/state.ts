@@ -63,6 +63,8 @@ export interface EditRecord extends JournalEditEntry {
   retractedAt?: string;
   /** Whether the edit held at its latest check (absent: never checked). */
   holds?: boolean;
+  /** The greedy answer that check read (absent before answers were read). */
+  answer?: string;
   /** When that check ran, and on which weights generation. */
   checkedAt?: string;
   checkedGeneration?: number;
@@ -163,7 +165,7 @@ export class StateFiles {
       for (const result of record.results) {
         const edit = this.edits.get(result.id);
         if (edit === undefined) throw new StateError(`${this.dir}: journal checks unknown edit "${result.id}"`);
-        Object.assign(edit, { holds: result.holds, checkedAt: record.at, checkedGeneration: record.generation });
+        Object.assign(edit, { holds: result.holds, answer: result.answer, checkedAt: record.at, checkedGeneration: record.generation });
       }
     } else {
       const edit = this.edits.get(record.id);
@@ -496,13 +498,19 @@ export class ElderState {
    * edit back into ids when the journal lacks them (states written before
    * token ids were journaled).
    */
-  verifyBatch(batch: readonly CheckableEdit[], tokenize: (edit: EditRecord) => CheckableEdit): { batch: HoldsCheck[]; earlier: HoldsCheck[] } {
+  verifyBatch(
+    batch: readonly CheckableEdit[],
+    tokenize: (edit: EditRecord) => CheckableEdit,
+    decode: (ids: readonly number[]) => string,
+  ): { batch: HoldsCheck[]; earlier: HoldsCheck[] } {
     const inBatch = new Set(batch.map((e) => e.id));
     const earlier = recheckSample(
       [...this.files.edits.values()].filter((e) => e.status === 'applied' && !inBatch.has(e.id)),
       this.files.weights.generation,
-    ).map((e) => (e.promptIds !== undefined && e.targetIds !== undefined ? { id: e.id, promptIds: e.promptIds, targetIds: e.targetIds } : tokenize(e)));
-    const results = checkEdits(this.editor, [...batch, ...earlier]);
+    ).map((e) =>
+      e.promptIds !== undefined && e.targetIds !== undefined ? { id: e.id, promptIds: e.promptIds, targetIds: e.targetIds, target: e.target } : tokenize(e),
+    );
+    const results = checkEdits(this.editor, [...batch, ...earlier], decode);
     if (results.length > 0) this.files.append({ type: 'check', generation: this.files.weights.generation, results });
     return { batch: results.slice(0, batch.length), earlier: results.slice(batch.length) };
   }

@@ -21,6 +21,7 @@ export function editView(edit: StoredEdit, check: EditCheck, now = Date.now()): 
     label: edit.label,
     prompt: edit.prompt,
     target: edit.target,
+    subject: edit.subject,
     status: edit.status,
     reason: edit.reason,
     submitted_at: edit.submittedAt,
@@ -35,6 +36,7 @@ export function editView(edit: StoredEdit, check: EditCheck, now = Date.now()): 
     iterations: edit.iterations,
     attempts: edit.attempts,
     holds: edit.status === 'applied' ? (check.holds ?? null) : null,
+    answer: edit.status === 'applied' ? (check.answer ?? null) : null,
     checked_at: edit.status === 'applied' ? (check.checkedAt ?? null) : null,
     checked_generation: edit.status === 'applied' ? (check.checkedGeneration ?? null) : null,
   };
