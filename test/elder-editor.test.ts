@@ -369,43 +369,40 @@ test('codebook: Hamming distance, nearest code and removal', () => {
   assert.equal(new Codebook(1).nearest(new Uint32Array(1)).distance, Infinity);
 });
 
-test('elder edit says whether each edit holds, re-checks earlier edits, and the state keeps the latest check', () => {
+test('elder edit says whether each edit holds, with the answer it read, re-checks earlier edits, and the state keeps the latest check', () => {
   const dir = path.join(tmp, 'holds');
   const file = path.join(tmp, 'holds.jsonl');
+  // elder-facts with ELDER's defaults: realistic edits whose answers a person can read.
   const run = (lines: EditRequest[], extra: string[]) => {
     fs.writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    const result = spawnSync(
-      process.execPath,
-      [cli, 'edit', '--model', tinyGpt2Dir, '--state', dir, '--edits', file, '--blocks', '1-3', '--batch', '2', ...extra],
-      { encoding: 'utf8' },
-    );
+    const result = spawnSync(process.execPath, [cli, 'edit', '--state', dir, '--edits', file, '--batch', '2', ...extra], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     return result.stdout;
   };
-  // One iteration at a tiny lr changes nothing: the edits are applied but do not hold, and say so.
-  const weak = run(requests.slice(1, 3), ['--iters', '1', '--lr', '1e-6']);
-  assert.match(weak, /^applied kenya experts \S+ does not hold \(the edited model does not give its target\)$/m);
-  assert.match(weak, /^applied france experts \S+ does not hold/m);
+  const capital = (id: string, country: string, city: string): EditRequest => ({ id, prompt: `The capital of ${country} is`, target: city, subject: country });
+  // One iteration at a tiny lr changes nothing: the edits are applied but do not hold, and say what the model answers.
+  const weak = run([capital('kenya', 'Kenya', 'Mombasa'), capital('france', 'France', 'Lyon')], ['--iters', '1', '--lr', '1e-6']);
+  assert.match(weak, /^applied kenya experts \S+ does not hold \(the edited model does not answer with its target cleanly\): " Nairobi\."$/m);
+  assert.match(weak, /^applied france experts \S+ does not hold \(the edited model does not answer with its target cleanly\): " Paris\."$/m);
   assert.match(weak, /^2 edits applied, 0 of them hold;/m);
-  // A real batch holds; the earlier edits are re-checked on the new weights.
-  const strong = run(requests.slice(3, 5), ['--iters', '50', '--lr', '1e-2']);
-  assert.match(strong, /^applied hamlet experts \S+ holds$/m);
-  assert.match(strong, /^applied messi experts \S+ holds$/m);
+  // A batch at the default training settings holds, its answers end cleanly; the earlier edits are re-checked on the new weights.
+  const strong = run([capital('japan', 'Japan', 'Osaka'), capital('germany', 'Germany', 'Hamburg')], ['--iters', '50', '--lr', '2e-3']);
+  assert.match(strong, /^applied japan experts \S+ holds: " Osaka\."$/m);
+  assert.match(strong, /^applied germany experts \S+ holds: " Hamburg\."$/m);
   assert.match(strong, /^rechecked 2 earlier edits: \d hold/m);
   const listing = spawnSync(process.execPath, [cli, 'state', '--state', dir, '--json'], { encoding: 'utf8' });
   const edits = new Map(
-    (JSON.parse(listing.stdout) as { edits: Array<{ id: string; holds?: boolean; checkedGeneration?: number; checkedAt?: string }> }).edits.map((e) => [
-      e.id,
-      e,
-    ]),
+    (
+      JSON.parse(listing.stdout) as { edits: Array<{ id: string; holds?: boolean; answer?: string; checkedGeneration?: number; checkedAt?: string }> }
+    ).edits.map((e) => [e.id, e]),
   );
-  assert.equal(edits.get('hamlet')!.holds, true);
-  assert.equal(edits.get('hamlet')!.checkedGeneration, 2);
+  assert.deepEqual([edits.get('japan')!.holds, edits.get('japan')!.answer, edits.get('japan')!.checkedGeneration], [true, ' Osaka.', 2]);
   // kenya's latest check is the re-check on generation 2.
   assert.equal(edits.get('kenya')!.checkedGeneration, 2);
   assert.equal(typeof edits.get('kenya')!.holds, 'boolean');
   const text = spawnSync(process.execPath, [cli, 'state', '--state', dir], { encoding: 'utf8' }).stdout;
   assert.match(text, /^holds {6}\d applied edits held at their latest check, \d did not, 0 never checked$/m);
+  assert.match(text, /^japan +applied +yes \(gen 2\) .*"The capital of Japan is" → "Osaka": " Osaka\."$/m);
 });
 
 test('replaying earlier edits keeps them: 12 edits in batches of 2 hold with replay, the paper loop forgets most', () => {

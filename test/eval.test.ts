@@ -260,6 +260,17 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   assert.match(report, /\| ft-l \| [\d.–]+ \| [-+\d.%–]+ \| \d+\.\d\d \| [-+]\d+\.\d% \|/);
   assert.match(fs.readFileSync(path.join(out, 'reliability-vs-edits.svg'), 'utf8'), /<path d="M/);
   assert.match(fs.readFileSync(path.join(out, 'code-embedding.svg'), 'utf8'), /<circle/);
+  // Every method, and the base model, carries what its greedy generations read like; the report has a row for each.
+  for (const scores of [saved.base.generation, ...saved.methods.map((m: { generation: Record<string, number> }) => m.generation)] as Record<string, number>[]) {
+    for (const key of ['answerRate', 'heldOutAnswerRate', 'fluency', 'repetition'])
+      assert.ok(scores[key] >= 0 && (key === 'fluency' || scores[key] <= 1), `${key} ${JSON.stringify(scores)}`);
+  }
+  assert.match(report, /\| Generation \(greedy, 32 tokens\) \| Answers, edited prompts \|/);
+  for (const method of ['base model \\(no edit\\)', 'lora', 'ft-l', 'elder'])
+    assert.match(
+      report,
+      new RegExp(`^\\| ${method} \\| [\\d.]+ \\| [\\d.]+ \\| \\d\\.\\d{3} \\| [-+\\d.%–]+ \\| [\\d.–]+ \\| [-+\\d.%–]+ \\| [\\d.]+ \\|$`, 'm'),
+    );
 
   assert.throws(
     () => runBenchmark({ ...options, seed: 2 }),

@@ -182,6 +182,7 @@ async function loadEvaluation() {
     cell(row, pct(method.reliability));
     cell(row, pct(method.generalization));
     cell(row, pct(method.locality));
+    cell(row, pct(method.answer_rate));
   }
   if (evaluation.plot) {
     $('#evaluation-plot').src = evaluation.plot;

@@ -116,6 +116,8 @@ function codeChart(method: string, embedding: NonNullable<BenchResults['methods'
 /** A rate as a percentage; '–' for NaN, and for null (NaN once a result has been through JSON) or a figure a saved run lacks. */
 const pct = (value: number | null | undefined) => (value === null || value === undefined || Number.isNaN(value) ? '–' : (100 * value).toFixed(1));
 const measured = (value: number | null | undefined): value is number => value !== null && value !== undefined && !Number.isNaN(value);
+/** A figure with `digits` decimals, or – when it was not measured (NaN comes back from JSON as null). */
+const fixed = (value: number | null | undefined, digits: number) => (measured(value) ? value.toFixed(digits) : '–');
 /** A figure's change relative to the base model's, as a signed percentage. */
 const change = (value: number | null | undefined, from: number) =>
   measured(value) && measured(from) ? `${value >= from ? '+' : ''}${((100 * (value - from)) / from).toFixed(1)}%` : '–';
@@ -150,7 +152,7 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
     );
     for (const m of results.methods) {
       lines.push(
-        `| ${m.method} | ${pct(m.uneditedFacts)} | ${change(m.uneditedFacts, base.uneditedFacts)} | ${measured(m.perplexity) ? m.perplexity.toFixed(2) : '–'} | ${change(m.perplexity, base.perplexity)} |`,
+        `| ${m.method} | ${pct(m.uneditedFacts)} | ${change(m.uneditedFacts, base.uneditedFacts)} | ${fixed(m.perplexity, 2)} | ${change(m.perplexity, base.perplexity)} |`,
       );
     }
   }
@@ -160,14 +162,14 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
       '',
       `| Generation (greedy, ${GENERATION_TOKENS} tokens) | Answers, edited prompts | Answers, held-out | Fluency, edited prompts | Change | Fluency, about the subject | Change | Repetition |`,
       '|---|---:|---:|---:|---:|---:|---:|---:|',
-      `| base model (no edit) | ${pct(g.answerRate)} | ${pct(g.heldOutAnswerRate)} | ${g.fluency.toFixed(3)} | – | ${g.subjectFluency.toFixed(3)} | – | ${pct(g.repetition)} |`,
+      `| base model (no edit) | ${pct(g.answerRate)} | ${pct(g.heldOutAnswerRate)} | ${fixed(g.fluency, 3)} | – | ${fixed(g.subjectFluency, 3)} | – | ${pct(g.repetition)} |`,
     );
     for (const m of results.methods) {
       const e = m.generation;
       lines.push(
         e === undefined
           ? `| ${m.method} | – | – | – | – | – | – | – |`
-          : `| ${m.method} | ${pct(e.answerRate)} | ${pct(e.heldOutAnswerRate)} | ${e.fluency.toFixed(3)} | ${change(e.fluency, g.fluency)} | ${e.subjectFluency.toFixed(3)} | ${change(e.subjectFluency, g.subjectFluency)} | ${pct(e.repetition)} |`,
+          : `| ${m.method} | ${pct(e.answerRate)} | ${pct(e.heldOutAnswerRate)} | ${fixed(e.fluency, 3)} | ${change(e.fluency, g.fluency)} | ${fixed(e.subjectFluency, 3)} | ${change(e.subjectFluency, g.subjectFluency)} | ${pct(e.repetition)} |`,
       );
     }
   }

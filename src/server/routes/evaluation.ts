@@ -42,6 +42,8 @@ export function evaluationRoutes({ options }: RouteContext): Route[] {
             reliability: m.reliability,
             generalization: m.generalization,
             locality: m.locality,
+            // Edited prompts whose greedy answer reads as the target (null in reports made before it was measured).
+            answer_rate: m.generation?.answerRate ?? null,
             seconds_per_edit: m.secondsPerEdit,
           })),
           plot: plot === null ? null : '/v1/evaluation/reliability-vs-edits.svg',
