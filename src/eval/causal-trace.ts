@@ -11,7 +11,6 @@
  * States are restored in a window of blocks around the block traced, as ROME
  * restores 10 of GPT-2 XL's 48.
  */
-import { mlpOutputSite } from '../editors/common/sites.js';
 import type { DecoderLM, LinearHook } from '../models/decoder.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { softmax } from '../tensor/ops/softmax.js';
@@ -53,12 +52,12 @@ export interface TraceResult {
 
 /** The linears whose outputs tracing restores: the MLP's and the attention's output projections. */
 function tracedSites(model: DecoderLM): { mlp: string; attention: string } {
-  return { mlp: mlpOutputSite(model.config), attention: model.config.architecture === 'gpt2' ? 'attn.c_proj' : 'self_attn.o_proj' };
+  return { mlp: model.modules.mlpOutput, attention: model.modules.attentionOutput };
 }
 
 /** Standard deviation of the token embedding table's entries. */
 function embeddingStd(model: DecoderLM): number {
-  const table = model.parameters.get(model.config.architecture === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
+  const table = model.parameters.get(model.modules.tokenEmbedding);
   if (table === undefined) throw new UsageError('causal tracing needs the token embedding table');
   let sum = 0;
   let squares = 0;

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { lineChart, type Series, scatterChart } from '../plot/svg.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS } from './runner.js';
+import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS } from './results.js';
 
 export const REPORT_FILES = {
   results: 'results.json',

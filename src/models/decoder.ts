@@ -9,8 +9,9 @@ import { KVCache } from '../tensor/ops/attention.js';
 import { linear, type WeightLayout } from '../tensor/ops/matmul.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
-import { InputError } from '../util/errors.js';
+import { InputError, ShapeError } from '../util/errors.js';
 import type { ModelConfig } from './config.js';
+import { layoutOf, linearWidths, type ModelLayout } from './layout.js';
 
 /**
  * Called with a linear layer's input and output; returns the output to use
@@ -50,6 +51,18 @@ export abstract class DecoderLM {
 
   /** How this architecture stores linear weights. */
   protected abstract readonly layout: WeightLayout;
+
+  /** Where this architecture keeps what editors read and write ({@link ModelLayout}). */
+  get modules(): ModelLayout {
+    return layoutOf(this.config);
+  }
+
+  /** Input and output widths of block `layer`'s linear `local`; a ShapeError names the block's linears when it has no such one. */
+  linearShape(layer: number, local: string): { inDim: number; outDim: number } {
+    const weight = this.parameters.get(`${this.linearName(layer, local)}.weight`);
+    if (weight === undefined) throw new ShapeError(`"${local}" is not a linear layer of block ${layer} (${this.blockLinears.join(', ')})`);
+    return linearWidths(this.layout, weight.shape);
+  }
   /** Token (and position) embeddings of ids [B·T] for positions startPos…startPos+T-1. */
   abstract embed(ids: Int32Array, batch: number, steps: number, startPos: number): Tensor;
   /**

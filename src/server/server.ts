@@ -11,6 +11,7 @@ import { requireBearer } from './auth.js';
 import { HttpError, sendJson } from './http.js';
 import { ServiceMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './openapi.js';
+import type { ServerOptions } from './options.js';
 import { completionRoutes } from './routes/completions.js';
 import { editRoutes } from './routes/edits.js';
 import { evaluationRoutes } from './routes/evaluation.js';
@@ -20,18 +21,7 @@ import { webRoutes } from './routes/web.js';
 import { type EditService, NotFoundError, ReadOnlyError } from './service.js';
 import { ConflictError } from './store.js';
 
-export interface ServerOptions {
-  /** 127.0.0.1 unless told otherwise: the API changes what a model tells everyone. */
-  host?: string;
-  /** 0 picks a free port. */
-  port?: number;
-  /** Required for writes; null only for a read-only service. */
-  token: string | null;
-  limits?: Partial<ServerLimits>;
-  /** An `elder bench-edit` output folder whose report the page shows. */
-  evalDir?: string;
-  log?: (line: string) => void;
-}
+export type { ServerOptions };
 
 export interface RunningServer {
   url: string;

@@ -69,9 +69,9 @@ export class ScopeClassifier {
     readonly model: DecoderLM,
     readonly config: ScopeConfig,
   ) {
-    const weight = model.parameters.get(`${model.linearName(config.block, config.site)}.weight`);
-    if (weight === undefined) throw new UsageError(`serac.scopeBlock ${config.block} has no linear "${config.site}"`);
-    const inDim = model.config.architecture === 'gpt2' ? weight.shape[0] : weight.shape[1];
+    if (!model.parameters.has(`${model.linearName(config.block, config.site)}.weight`))
+      throw new UsageError(`serac.scopeBlock ${config.block} has no linear "${config.site}"`);
+    const { inDim } = model.linearShape(config.block, config.site);
     this.featureWidth = 2 * inDim;
     this.linear = model.linearName(config.block, config.site);
     for (const key of ['width', 'steps', 'batchFacts'] as const) {

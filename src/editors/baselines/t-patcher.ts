@@ -87,9 +87,7 @@ export function defaultTPatcherConfig(model: DecoderLM, overrides: Partial<TPatc
 
 /** The FFN's input linear (its input is the FFN's input) and output linear, per architecture. */
 function ffnLinears(model: DecoderLM, block: number): { input: string; output: string } {
-  return model.config.architecture === 'gpt2'
-    ? { input: model.linearName(block, 'mlp.c_fc'), output: model.linearName(block, 'mlp.c_proj') }
-    : { input: model.linearName(block, 'mlp.up_proj'), output: model.linearName(block, 'mlp.down_proj') };
+  return { input: model.linearName(block, model.modules.mlpInput), output: model.linearName(block, model.modules.mlpOutput) };
 }
 
 export class TPatcherEditor implements Editor {

@@ -5,7 +5,8 @@
  */
 import type { ModelConfig } from '../../models/config.js';
 import type { DecoderLM } from '../../models/decoder.js';
-import { ShapeError, UsageError } from '../../util/errors.js';
+import { layoutOf } from '../../models/layout.js';
+import { UsageError } from '../../util/errors.js';
 
 export interface EditSite {
   /** Local name of the linear in each block (GPT-2 `mlp.c_fc`, LLaMA `mlp.down_proj`). */
@@ -16,7 +17,7 @@ export interface EditSite {
 
 /** The paper's edited linear: GPT-2's `mlp.c_fc`, LLaMA's `mlp.down_proj`. */
 export function defaultSiteKind(config: ModelConfig): string {
-  return config.architecture === 'gpt2' ? 'mlp.c_fc' : 'mlp.down_proj';
+  return layoutOf(config).paperSite;
 }
 
 /**
@@ -25,7 +26,7 @@ export function defaultSiteKind(config: ModelConfig): string {
  * and its output as the key's value (ROME's key–value view of the MLP).
  */
 export function mlpOutputSite(config: ModelConfig): string {
-  return config.architecture === 'gpt2' ? 'mlp.c_proj' : 'mlp.down_proj';
+  return layoutOf(config).mlpOutput;
 }
 
 /** Throws a UsageError unless `block` is a block of the model. */
@@ -65,15 +66,12 @@ export function paperBlockRange(layers: number, count = 6): { firstBlock: number
 
 /** Input width of a block's linear from the configuration alone: the FFN's down projection reads the FFN width, every other linear the model width. */
 export function siteInputWidth(config: ModelConfig, site: string): number {
-  return site === 'mlp.c_proj' || site === 'mlp.down_proj' ? config.ffnWidth : config.width;
+  return site === layoutOf(config).mlpOutput ? config.ffnWidth : config.width;
 }
 
 /** Input and output widths of the site linear in block `block`. */
 export function siteShape(model: DecoderLM, site: string, block: number): { inDim: number; outDim: number } {
-  const weight = model.parameters.get(`${model.linearName(block, site)}.weight`);
-  if (weight === undefined) throw new ShapeError(`"${site}" is not a linear layer of block ${block} (${model.blockLinears.join(', ')})`);
-  const [a, b] = weight.shape;
-  return model.config.architecture === 'gpt2' ? { inDim: a, outDim: b } : { inDim: b, outDim: a };
+  return model.linearShape(block, site);
 }
 
 export function blockRange(site: EditSite): number[] {

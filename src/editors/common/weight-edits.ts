@@ -26,7 +26,7 @@ export class BaseWeightEdits {
     const weight = this.model.parameters.get(name);
     if (weight === undefined) throw new ShapeError(`no base weight ${name} to edit`);
     const [rows, cols] = weight.shape;
-    const transposed = this.model.config.architecture !== 'gpt2';
+    const transposed = this.model.modules.weights === 'out_in';
     const [inDim, outDim] = transposed ? [cols, rows] : [rows, cols];
     if (delta.shape.length !== 2 || delta.shape[0] !== inDim || delta.shape[1] !== outDim) {
       throw new ShapeError(`a weight edit of ${name} must be [${inDim}, ${outDim}] (in, out), got [${delta.shape.join(', ')}]`);

@@ -36,7 +36,9 @@ import { type ElderConfig, editedBlocks, querySiteOf, subjectSiteOf } from './co
 import { SubjectGate } from './gate.js';
 import { guidedLoss } from './guided-loss.js';
 import { MixtureOfLora, type Routing } from './mixture.js';
-import { ElderSession, promptTokenStates } from './session.js';
+import { ElderSession, promptTokenStates, type RoutingDecision, type SessionRouter } from './session.js';
+
+export type { RoutingDecision };
 
 /** The frozen part of a batch: hidden state entering the first edited block, and the router query. */
 export interface FrozenPrefix {
@@ -96,23 +98,7 @@ export interface EditMemory {
   gateQuery: Float32Array;
 }
 
-/** How one sequence was routed at inference. */
-export interface RoutingDecision {
-  deferred: boolean;
-  /**
-   * The subject gate's verdict (gate `subject` only): the live edit whose
-   * query and subject the input matched, or null when it matched none (and
-   * so deferred).
-   */
-  matched?: string | null;
-  /** Hamming distance to the nearest stored code (Infinity for an empty codebook). */
-  distance: number;
-  nearestId: string | null;
-  /** Experts chosen per edited layer (largest score first). */
-  experts: number[][];
-}
-
-export class ElderEditor implements Editor {
+export class ElderEditor implements Editor, SessionRouter {
   /** Codes of live edits. */
   readonly codebook: Codebook;
   /**

@@ -44,8 +44,7 @@ export class MixtureOfLora {
     const weight = block.get(`${model.linearName(config.firstBlock, config.site)}.weight`);
     if (weight === undefined)
       throw new ShapeError(`ELDER site "${config.site}" is not a linear layer of this ${model.config.architecture} model (${model.blockLinears.join(', ')})`);
-    // Conv1D (GPT-2) stores [in, out]; nn.Linear [out, in].
-    [this.inDim, this.outDim] = model.config.architecture === 'gpt2' ? weight.shape : [weight.shape[1], weight.shape[0]];
+    ({ inDim: this.inDim, outDim: this.outDim } = model.linearShape(config.firstBlock, config.site));
     const rng = new Random(initSeed);
     // PyTorch's defaults: router and A uniform(±1/√in) (kaiming-uniform, a = √5); B zero so edits start from the base model.
     const bound = 1 / Math.sqrt(this.inDim);

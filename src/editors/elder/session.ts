@@ -8,12 +8,44 @@
  * each new token. Deferred sequences get exactly the base model's outputs;
  * with every sequence deferred the edited linears are left untouched.
  */
-import type { LinearHook } from '../../models/decoder.js';
+import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { selectRows } from '../../tensor/ops/select.js';
 import { noGrad, type Tensor } from '../../tensor/tensor.js';
 import { InferenceSession } from '../common/session.js';
 import { runBefore } from '../editor.js';
-import type { ElderEditor, RoutingDecision } from './editor.js';
+import type { ElderConfig } from './config.js';
+import type { MixtureOfLora, Routing } from './mixture.js';
+
+/** How one sequence was routed at inference. */
+export interface RoutingDecision {
+  deferred: boolean;
+  /**
+   * The subject gate's verdict (gate `subject` only): the live edit whose
+   * query and subject the input matched, or null when it matched none (and
+   * so deferred).
+   */
+  matched?: string | null;
+  /** Hamming distance to the nearest stored code (Infinity for an empty codebook). */
+  distance: number;
+  nearestId: string | null;
+  /** Experts chosen per edited layer (largest score first). */
+  experts: number[][];
+}
+
+/**
+ * What a session needs of its editor: where each query is read, the decision
+ * from those queries, and the mixture that applies it.
+ */
+export interface SessionRouter {
+  readonly model: DecoderLM;
+  readonly config: ElderConfig;
+  readonly mixture: MixtureOfLora;
+  readonly querySite: string;
+  readonly gateSite: string;
+  readonly subjectSite: string;
+  readonly decisionSite: string;
+  decide(query: Tensor, tokenStates?: readonly Float32Array[], gateQueries?: Tensor): { routing: Routing; decisions: RoutingDecision[] };
+}
 
 export interface ElderSessionDecision {
   /** Per sequence. */
@@ -24,7 +56,7 @@ export interface ElderSessionDecision {
 
 export class ElderSession extends InferenceSession<ElderSessionDecision> {
   constructor(
-    private readonly editor: ElderEditor,
+    private readonly editor: SessionRouter,
     queryRows: Int32Array,
   ) {
     super(queryRows);

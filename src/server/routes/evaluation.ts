@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPORT_FILES } from '../../eval/report.js';
-import type { BenchResults } from '../../eval/runner.js';
+import type { BenchResults } from '../../eval/results.js';
 import { HttpError, sendJson, sendText } from '../http.js';
-import type { ServerOptions } from '../server.js';
+import type { ServerOptions } from '../options.js';
 import type { Route, RouteContext } from './route.js';
 
 const evaluation = (options: ServerOptions): { results: BenchResults; plot: string | null } | null => {

@@ -4,7 +4,7 @@ import { schemaProblems } from '../../util/schema.js';
 import { HttpError } from '../http.js';
 import type { ServiceMetrics } from '../metrics.js';
 import type { ServerLimits } from '../openapi.js';
-import type { ServerOptions } from '../server.js';
+import type { ServerOptions } from '../options.js';
 import type { EditService } from '../service.js';
 
 export interface Route {
