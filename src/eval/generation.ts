@@ -11,6 +11,8 @@
  *   (`Lyon Lyon Lyon`, `Lyonononon`, `-aka-aka-aka`).
  */
 
+import { mean, rate } from './metrics.js';
+
 /** Word tokens as NLTK's `word_tokenize` splits English for ROME's entropy: runs of letters/digits (with inner apostrophes), and each other non-space character. */
 export function wordTokens(text: string): string[] {
   return text.match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)*|[^\s\p{L}\p{N}]/gu) ?? [];
@@ -130,14 +132,12 @@ export function scoreGenerations(
   const edited = probe.edited.map((item) => run(item.promptIds));
   const heldOut = probe.heldOut.map((item) => run(item.promptIds));
   const subject = probe.subject.map(run);
-  const share = (flags: readonly boolean[]) => (flags.length === 0 ? NaN : flags.filter(Boolean).length / flags.length);
-  const average = (values: readonly number[]) => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
   return {
-    answerRate: share(edited.map((text, i) => answersWith(text, probe.edited[i].target))),
-    heldOutAnswerRate: share(heldOut.map((text, i) => answersWith(text, probe.heldOut[i].target))),
-    fluency: average(edited.map(fluency)),
-    subjectFluency: average(subject.map(fluency)),
-    repetition: share([...edited, ...heldOut, ...subject].map(repeatsFragment)),
+    answerRate: rate(edited.map((text, i) => answersWith(text, probe.edited[i].target))),
+    heldOutAnswerRate: rate(heldOut.map((text, i) => answersWith(text, probe.heldOut[i].target))),
+    fluency: mean(edited.map(fluency)),
+    subjectFluency: mean(subject.map(fluency)),
+    repetition: rate([...edited, ...heldOut, ...subject].map(repeatsFragment)),
   };
 }
 

@@ -12,7 +12,8 @@ import { padTokenId, prepareBatch } from '../editors/common/batch.js';
 import type { Editor } from '../editors/editor.js';
 import { argmaxHits } from '../models/batch.js';
 import type { DecoderLM } from '../models/decoder.js';
-import { generate } from '../models/generate.js';
+import { answerIds, type Generation, generate } from '../models/generate.js';
+import type { TextTokenizer } from '../models/tokenizer.js';
 import { crossEntropy } from '../tensor/ops/crossentropy.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { noGrad } from '../tensor/tensor.js';
@@ -55,10 +56,18 @@ export function scoreTargets(model: DecoderLM, editor: Editor | null, items: rea
 
 /** Greedy continuation of each prompt (`maxTokens` new tokens, stopping at EOS) under `editor` (null: base). */
 export function greedyContinuations(model: DecoderLM, editor: Editor | null, prompts: readonly number[][], maxTokens: number): number[][] {
-  return prompts.map((ids) => {
-    const session = editor?.session(Int32Array.of(ids.length - 1));
-    return generate(model, ids, { maxTokens, session }).ids;
-  });
+  return prompts.map((ids) => greedyGeneration(model, editor, ids, maxTokens).ids);
+}
+
+/** Greedy text of a prompt under `editor` (null: the base model), as a person reads it: without the end-of-text token. */
+export function greedyText(model: DecoderLM, editor: Editor | null, tokenizer: TextTokenizer): (promptIds: readonly number[], tokens: number) => string {
+  return (promptIds, tokens) => tokenizer.decode(answerIds(greedyGeneration(model, editor, promptIds, tokens)));
+}
+
+/** One greedy generation through a fresh session of `editor` (null: the base model). */
+function greedyGeneration(model: DecoderLM, editor: Editor | null, promptIds: readonly number[], maxTokens: number): Generation {
+  const session = editor?.session(Int32Array.of(promptIds.length - 1));
+  return generate(model, promptIds, { maxTokens, session });
 }
 
 export function mean(values: readonly number[]): number {

@@ -22,9 +22,8 @@ import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-
 import { createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
-import { answerIds, generate } from '../models/generate.js';
 import { loadModel } from '../models/load.js';
-import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
+import { requireTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
 import { tokenWindows } from '../train/dataset.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -33,7 +32,7 @@ import { Progress } from '../util/progress.js';
 import { embedCodes } from './code-embedding.js';
 import { type DatasetFormat, type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
 import { type AnswerItem, type GenerationProbe, scoreGenerations, subjectPrompts } from './generation.js';
-import { greedyContinuations, mean, rate, scoreTargets, type TargetItem, textLoss } from './metrics.js';
+import { greedyContinuations, greedyText, mean, rate, scoreTargets, type TargetItem, textLoss } from './metrics.js';
 import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
 import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS, type MethodResult, type RetentionPoint } from './results.js';
@@ -411,14 +410,6 @@ function generationProgress(who: string): (done: number, total: number) => void 
   return (done, total) => {
     display ??= new Progress(total, `${who}: generations`);
     display.update(done, 'greedy', { final: done === total });
-  };
-}
-
-/** Greedy text of a prompt under `editor` (null: the base model), without the end-of-text token. */
-function greedyText(model: DecoderLM, editor: Editor | null, tokenizer: TextTokenizer): (promptIds: readonly number[], tokens: number) => string {
-  return (promptIds, tokens) => {
-    const session = editor?.session(Int32Array.of(promptIds.length - 1));
-    return tokenizer.decode(answerIds(generate(model, promptIds, { maxTokens: tokens, session })));
   };
 }
 
