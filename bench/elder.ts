@@ -9,9 +9,11 @@
 import { prepareBatch } from '../src/editors/common/batch.js';
 import type { TokenizedEdit } from '../src/editors/edit.js';
 import { Codebook, encodeCode } from '../src/editors/elder/codebook.js';
-import { paperElderConfig } from '../src/editors/elder/config.js';
+import { elderConfig, settingsOf } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
+import type { EditMemory } from '../src/editors/elder/frozen.js';
 import { guidedLoss } from '../src/editors/elder/guided-loss.js';
+import type { ElderSnapshot } from '../src/editors/elder/snapshot.js';
 import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
 import { generate } from '../src/models/generate.js';
 import { AdamW } from '../src/tensor/adamw.js';
@@ -25,29 +27,28 @@ import { breakdownRows, profile } from './profile.js';
 
 /** The same optimisation as ElderEditor.trainBatch, done naively: every iteration runs the whole model and the LM head on all positions. */
 function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): void {
-  const { model, config, mixture } = editor;
-  const prepared = prepareBatch(edits, editor.padId);
-  const presets = editor.presets(edits.map((e) => e.label));
-  const optimizer = new AdamW(mixture.parameters(), { lr: config.lr });
+  const { model, mixture } = editor;
+  const { core, training } = editor.config;
+  const prepared = prepareBatch(edits, editor.core.padId);
+  const presets = editor.core.presets(edits.map((e) => e.label));
+  const optimizer = new AdamW(mixture.parameters(), { lr: training.lr });
   const { ids, batch, steps } = prepared.tokens;
-  for (let iteration = 0; iteration < config.iterations; iteration++) {
+  for (let iteration = 0; iteration < training.iterations; iteration++) {
     optimizer.zeroGrad();
     let routingHooks: Map<string, LinearHook> | null = null;
     let guided: Tensor | null = null;
     const hooks = new Map<string, LinearHook>();
-    hooks.set(editor.querySite, (input, output) => {
+    hooks.set(editor.core.querySite, (input, output) => {
       const routing = mixture.route(selectRows(input, prepared.queryRows).detach());
       routingHooks = mixture.hooks(model, routing);
-      guided = routing.logits.map((logits, i) => guidedLoss(logits, presets[i], config.topK)).reduce((a, b) => add(a, b));
+      guided = routing.logits.map((logits, i) => guidedLoss(logits, presets[i], core.topK)).reduce((a, b) => add(a, b));
       return output;
     });
-    for (const block of editor.blocks) {
-      hooks.set(model.linearName(block, config.site), (input, output) => routingHooks!.get(model.linearName(block, config.site))!(input, output));
-    }
+    for (const site of editor.core.editedSites) hooks.set(site, (input, output) => routingHooks!.get(site)!(input, output));
     const logits = model.forward(ids, batch, steps, { hooks });
     const targetLogits = selectRows(logits, prepared.targets.rows);
     const { loss } = crossEntropy(targetLogits, prepared.targets.targets);
-    backward(add(loss, scale(guided!, config.lambda)));
+    backward(add(loss, scale(guided!, core.lambda)));
     optimizer.step();
   }
 }
@@ -67,14 +68,15 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const rng = new Random(5);
   const iterations = quick ? 10 : 50;
   // The paper's six edited blocks, as the PyTorch anchor (../shared/bench/torch_elder_bench.py) trains them.
-  const config = paperElderConfig(model.config, { iterations, firstBlock: 5, lastBlock: 10 });
+  const config = elderConfig(model.config, { preset: 'paper', iterations, firstBlock: 5, lastBlock: 10 });
+  const { core } = config;
   const edits = randomEdits(model, rng, 4, 15, 5);
 
   const fastEditor = new ElderEditor(model, config);
   const naiveEditor = new ElderEditor(model, config);
-  const [fast, naive] = interleavedMedians([() => fastEditor.trainBatch(edits), () => naiveTrainBatch(naiveEditor, edits)], quick ? 1 : 3);
+  const [fast, naive] = interleavedMedians([() => fastEditor.train(edits), () => naiveTrainBatch(naiveEditor, edits)], quick ? 1 : 3);
   printTable(
-    `ELDER training, GPT-2 small shape, blocks ${config.firstBlock}–${config.lastBlock}, ${config.experts} experts of rank ${config.rank}, batch 4 × 20 tokens (5 target), ${iterations} iterations`,
+    `ELDER training, GPT-2 small shape, blocks ${core.firstBlock}–${core.lastBlock}, ${core.experts} experts of rank ${core.rank}, batch 4 × 20 tokens (5 target), ${iterations} iterations`,
     ['training loop', 's per batch', 's per edit', 'speed-up'],
     [
       ['naive: full forward + LM head on all positions each iteration', naive.toFixed(2), (naive / 4).toFixed(2), '1.0×'],
@@ -83,30 +85,38 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   );
 
   // Inference: a 20-token prompt that routes to a stored code (not deferred) vs the base model.
-  const editor = fastEditor;
   const prompt = edits[0].promptIds.concat(edits[0].targetIds);
-  const probeSession = editor.session(Int32Array.from([prompt.length - 1]));
+  const probeSession = fastEditor.session(Int32Array.from([prompt.length - 1]));
   noGrad(() => model.forward(Int32Array.from(prompt), 1, prompt.length, { hooks: probeSession.hooks('prompt') }));
-  const decision = probeSession.decisions[0];
-  editor.codebook.add('probe', encodeCode(decision.experts, config.experts));
+  const probeCode = encodeCode(probeSession.decisions[0].experts, core.experts);
+  const weights = fastEditor.snapshot().weights;
+  const holding = (codes: Array<readonly [string, Uint32Array]>, memory: ElderSnapshot['memory']): ElderSnapshot => ({
+    weights,
+    codes,
+    retracted: [],
+    allocations: [],
+    memory,
+  });
+  const editor = ElderEditor.restore(model, config, holding([['probe', probeCode]], []));
   if (editor.answer(prompt, 1).decision.deferred) throw new Error('benchmark prompt was deferred: the overhead row would measure the base model');
-  // elder's subject gate on the same weights: the prompt's own edit plus 999 others, as remembered states far from it.
-  const gated = new ElderEditor(model, { ...config, gate: 'subject', subjectBlock: 1 }, editor.mixture);
-  gated.codebook.add('probe', encodeCode(decision.experts, config.experts));
-  gated.remember([{ id: 'probe', label: 'probe', promptIds: prompt, targetIds: edits[0].targetIds, subjectEnd: 3 }]);
-  const probe = gated.memory.get('probe')!;
-  for (let i = 0; i < 999; i++) {
-    const shift = (v: Float32Array) => v.map((x) => x + (rng.uniform() - 0.5) * 2);
-    gated.codebook.add(`other-${i}`, encodeCode(decision.experts, config.experts));
-    gated.memory.set(`other-${i}`, {
-      ...probe,
-      id: `other-${i}`,
-      label: `other-${i}`,
-      query: shift(probe.query),
-      gateQuery: shift(probe.gateQuery),
-      subjectKey: shift(probe.subjectKey!),
-    });
+  // elder's subject gate on the same weights: the prompt's own edit plus 999 others, remembered states far from it (given as computed frozen passes).
+  const gatedConfig = elderConfig(model.config, { ...settingsOf(config), gate: 'subject', subjectBlock: 1 });
+  const probeEdit = { id: 'probe', label: 'probe', promptIds: prompt, targetIds: edits[0].targetIds, subjectEnd: 3 };
+  const frozenCache = new Map<string, EditMemory>();
+  ElderEditor.restore(model, gatedConfig, holding([['probe', probeCode]], [probeEdit]), { frozenCache });
+  const probe = frozenCache.get('probe')!;
+  const others = Array.from({ length: 999 }, (_, i) => `other-${i}`);
+  const shift = (v: Float32Array) => v.map((x) => x + (rng.uniform() - 0.5) * 2);
+  for (const id of others) {
+    const keys = { gateQuery: shift(probe.keys.gateQuery!), subjectKey: shift(probe.keys.subjectKey!) };
+    frozenCache.set(id, { ...probe, id, label: id, query: shift(probe.query), keys });
   }
+  const gated = ElderEditor.restore(
+    model,
+    gatedConfig,
+    holding([['probe', probeCode], ...others.map((id) => [id, probeCode] as const)], [probeEdit, ...others.map((id) => ({ ...probeEdit, id, label: id }))]),
+    { frozenCache },
+  );
   if (gated.answer(prompt, 1).decision.matched !== 'probe') throw new Error('benchmark prompt did not match its edit under the subject gate');
 
   const ids = Int32Array.from(prompt);
@@ -135,19 +145,19 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
 
   // Where the time of elder's loop goes: a batch on an editor of its own (the editors above stay as measured), after one warm-up batch.
   const profiledEditor = new ElderEditor(model, config);
-  profiledEditor.trainBatch(edits);
+  profiledEditor.train(edits);
   printTable(
     `Where an ELDER training iteration goes (the elder loop above, one batch of ${iterations} iterations, profiled)`,
     ['part', 'ms per iteration', 'share'],
     breakdownRows(
-      profile(() => profiledEditor.trainBatch(edits)),
+      profile(() => profiledEditor.train(edits)),
       iterations,
     ),
   );
 
   const rows = [1_000, 10_000, 100_000].map((count) => {
     const codebook = new Codebook(1, count);
-    const layers = config.lastBlock - config.firstBlock + 1;
+    const layers = core.lastBlock - core.firstBlock + 1;
     const randomCode = () =>
       encodeCode(
         Array.from({ length: layers }, () => rng.shuffle([0, 1, 2, 3]).slice(0, 2)),

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultElderConfig, querySiteOf } from '../src/editors/elder/config.js';
+import { elderConfig } from '../src/editors/elder/config.js';
+import { querySiteOf } from '../src/editors/elder/core-config.js';
 import { type KnowledgeReport, measureKnowledge } from '../src/facts/knowledge.js';
 import { readFactTable, trainingSentences } from '../src/facts/table.js';
 import { type ModelConfig, parseConfig } from '../src/models/config.js';
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     checkpointSeconds: 300,
   };
   // Separation is measured where ELDER's default configuration reads its router query.
-  const querySite = (model: DecoderLM) => querySiteOf(model, defaultElderConfig(model.config));
+  const querySite = (model: DecoderLM) => querySiteOf(model, elderConfig(model.config).core);
   const backend = backendInfo();
   console.log(
     `model: ${modelConfig.layers} blocks × ${modelConfig.width} wide, vocabulary ${modelConfig.vocabSize}, context ${modelConfig.contextLength}; ${config.totalSteps} steps of ${config.batchSize} × ${config.windowLength} tokens; backend ${backend.backend} with ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}`,

@@ -135,6 +135,16 @@ const userErrors: Array<[string, () => string[], RegExp]> = [
   ],
   ['text command without a tokenizer', () => ['generate', '--model', tinyLlamaDir, '--prompt', 'hi'], /no tokenizer\.json/],
   ['bad number', () => ['generate', '--model', tinyGpt2Dir, '--prompt', 'hi', '--max-tokens', 'many'], /--max-tokens must be an integer/],
+  [
+    'bad ELDER setting',
+    () => ['edit', '--model', tinyGpt2Dir, '--state', 'unused', '--edits', 'unused.jsonl', '--rank', '0'],
+    /--rank must be an integer ≥ 1, got "0"/,
+  ],
+  [
+    'contradicting ELDER switches',
+    () => ['edit', '--model', tinyGpt2Dir, '--state', 'unused', '--edits', 'unused.jsonl', '--fresh-codes', '--no-fresh-codes'],
+    /--fresh-codes and --no-fresh-codes contradict each other/,
+  ],
   ['unknown option', () => ['info', '--model', tinyGpt2Dir, '--colour'], /info: unknown option --colour \(see elder info --help\)/],
   ['missing option', () => ['logits', '--model', tinyGpt2Dir], /logits: --text is required/],
 ];
@@ -174,6 +184,11 @@ test('every command answers --help with its usage and every option; an unknown o
   for (const option of ['--state DIR', '--edits FILE.jsonl', '--preset elder|paper', '--replay N', '--gate code|subject'])
     assert.ok(edit.includes(`  ${option}`), option);
   assert.match(edit, /--iters N +optimisation steps per batch \(default: 50\)/);
+  // Generated from the settings tables: each preset's default, and both spellings of a switch.
+  assert.match(edit, /--rank R +rank of each expert \(default: elder 64, paper 8\)/);
+  assert.match(edit, /--fresh-codes +re-route .*\(default: elder on, paper off\)/);
+  assert.match(edit, /--no-matched-experts +the opposite of --matched-experts/);
+  assert.match(edit, /--query-radius X +subject gate: radius/);
   const serve = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' }).stdout;
   assert.match(serve, /--port N +TCP port .*\(default: 8080\)/);
 });

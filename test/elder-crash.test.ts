@@ -59,7 +59,7 @@ function editAndKill(editsFile: string, stateDir: string, kill: { plan: KillPlan
         '30',
         '--lr',
         '1e-2',
-        '--layers',
+        '--blocks',
         '2-3',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -121,7 +121,7 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
       // … every acknowledged edit is present, with its code in the codebook …
       for (const id of allAcknowledged) {
         assert.ok(applied.has(id), `run ${run} (${killAfter}): acknowledged edit ${id} lost`);
-        assert.ok(state.editor.codebook.has(id));
+        assert.ok(state.editor.isLive(id));
       }
       // … and every acknowledged edit, from this run and all earlier ones, is answered by the reloaded weights.
       for (const id of allAcknowledged) {
@@ -146,8 +146,8 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
   // journal's batches from the same initial weights (each batch rehearsing earlier
   // committed edits, as the state does) reproduces them bit for bit.
   const files = StateFiles.read(stateDir);
-  assert.ok(files.config.elder.replay > 0, 'the default configuration rehearses earlier edits');
-  const replay = new ElderEditor(model, files.config.elder);
+  assert.ok(files.elder.rehearsal.replay > 0, 'the default configuration rehearses earlier edits');
+  const replay = new ElderEditor(model, files.elder);
   for (const record of files.records) {
     if (record.type !== 'batch') continue;
     replay.applyBatch(record.edits.map((e) => tokenizeEdit(tokenizer!, model.config, e)));

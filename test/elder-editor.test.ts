@@ -10,9 +10,10 @@ import { defaultBlockRange, paperBlockRange } from '../src/editors/common/sites.
 import { type EditRequest, expandRequests, tokenizeEdit } from '../src/editors/edit.js';
 import { EditFileError, parseEditsJsonl } from '../src/editors/edits-file.js';
 import { Codebook, decodeCode, encodeCode, hamming } from '../src/editors/elder/codebook.js';
-import { defaultElderConfig, paperElderConfig, presetElderConfig } from '../src/editors/elder/config.js';
+import { type ElderSettings, elderConfig, settingsOf } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { StateError } from '../src/editors/elder/errors.js';
+import type { SubjectGateConfig } from '../src/editors/elder/gates/subject-gate.js';
 import { ElderState, retractEdit, StateFiles } from '../src/editors/elder/state.js';
 import { createEditor } from '../src/editors/registry.js';
 import { padBatch } from '../src/models/batch.js';
@@ -78,7 +79,7 @@ const bytesEqual = (a: Float32Array, b: Float32Array) =>
 
 function applyAll(state: ElderState, reqs: EditRequest[]) {
   const edits = expandRequests(reqs).map((e) => tokenizeEdit(tok, model.config, e));
-  for (let i = 0; i < edits.length; i += state.config.batchSize) state.applyBatch(edits.slice(i, i + state.config.batchSize));
+  for (let i = 0; i < edits.length; i += state.config.training.batchSize) state.applyBatch(edits.slice(i, i + state.config.training.batchSize));
   return edits;
 }
 
@@ -95,41 +96,61 @@ test('default blocks: six blocks ending at ~84% of the depth, the query never fr
   assert.deepEqual(defaultBlockRange(6), { firstBlock: 4, lastBlock: 5 });
   assert.deepEqual(defaultBlockRange(4), { firstBlock: 3, lastBlock: 3 });
   assert.deepEqual(defaultBlockRange(2), { firstBlock: 1, lastBlock: 1 });
-  const config = defaultElderConfig({ ...model.config, layers: 48 });
-  assert.equal(config.epsilon, 12); // the paper's ε for 6 layers × 4 experts
-  assert.equal(config.iterations, 50);
-  // elder's deviations from the paper (each justified in ElderConfig's documentation).
+  const config = elderConfig({ ...model.config, layers: 48 });
+  assert.equal(config.core.epsilon, 12); // the paper's ε for 6 layers × 4 experts
+  assert.equal(config.training.iterations, 50);
+  // elder's deviations from the paper (each justified in docs/decisions.md).
   assert.deepEqual(
-    [config.preset, config.lr, config.trainRouting, config.replay, config.freshCodes, config.gate, config.rank, config.alpha],
+    [
+      config.preset,
+      config.training.lr,
+      config.training.trainRouting,
+      config.rehearsal.replay,
+      config.rehearsal.freshCodes,
+      config.gate.kind,
+      config.core.rank,
+      config.core.alpha,
+    ],
     ['elder', 2e-3, 'router', 8, true, 'subject', 64, 64],
   );
-  assert.deepEqual([config.queryMetric, config.gateBlock, config.queryRadius, config.matchedExperts], ['whitened', config.firstBlock, 0.5, true]);
+  const gate = config.gate as SubjectGateConfig;
+  assert.deepEqual([gate.queryMetric, gate.gateBlock, gate.queryRadius, gate.matchedExperts], ['whitened', config.core.firstBlock, 0.5, true]);
   // A rank given alone keeps the scale α/r at 1; an α given with it is kept.
-  const rank8 = defaultElderConfig({ ...model.config, layers: 48 }, { rank: 8 });
+  const rank8 = elderConfig({ ...model.config, layers: 48 }, { rank: 8 }).core;
   assert.deepEqual([rank8.rank, rank8.alpha], [8, 8]);
-  const scaled = defaultElderConfig({ ...model.config, layers: 48 }, { rank: 8, alpha: 32 });
+  const scaled = elderConfig({ ...model.config, layers: 48 }, { rank: 8, alpha: 32 }).core;
   assert.deepEqual([scaled.rank, scaled.alpha], [8, 32]);
+  // So does ε follow the code's size when the experts change.
+  assert.equal(elderConfig({ ...model.config, layers: 48 }, { experts: 8 }).core.epsilon, 24);
 });
 
 test('settings that cannot work are refused before any training, naming the setting', () => {
   const big = { ...model.config, layers: 48 };
-  assert.throws(() => defaultElderConfig(big, { topK: 5 }), /top-k 5 exceeds the 4 experts/);
+  assert.throws(() => elderConfig(big, { topK: 5 }), /top-k 5 exceeds the 4 experts/);
   // 6 layers × top-2 of 4: two codes differ in at most 24 bits.
-  assert.doesNotThrow(() => defaultElderConfig(big, { epsilon: 24 }));
-  assert.throws(() => defaultElderConfig(big, { epsilon: 25 }), /epsilon 25 exceeds the largest possible distance between two codes \(24 bits/);
+  assert.doesNotThrow(() => elderConfig(big, { epsilon: 24 }));
+  assert.throws(() => elderConfig(big, { epsilon: 25 }), /epsilon 25 exceeds the largest possible distance between two codes \(24 bits/);
   // Top-1 of 8 experts: at most 2 bits per layer differ.
-  assert.throws(() => defaultElderConfig(big, { experts: 8, topK: 1, epsilon: 13 }), /epsilon 13 exceeds .*\(12 bits/);
-  assert.throws(() => defaultElderConfig(big, { firstBlock: 0, lastBlock: 5 }), /blocks 0-5 must satisfy 1 ≤ first/);
+  assert.throws(() => elderConfig(big, { experts: 8, topK: 1, epsilon: 13 }), /epsilon 13 exceeds .*\(12 bits/);
+  assert.throws(() => elderConfig(big, { firstBlock: 0, lastBlock: 5 }), /blocks 0-5 must satisfy 1 ≤ first/);
+  assert.throws(() => elderConfig(big, { rank: 0 }), /^UsageError: ELDER rank must be an integer ≥ 1, got 0$/);
+  assert.throws(() => elderConfig(big, { lr: Number.NaN }), /ELDER lr must be a finite number > 0, got null/);
   // The gate reads below any expert; its metric is named; whitening needs a query it can factor.
-  const first = defaultElderConfig(big).firstBlock;
+  const first = elderConfig(big).core.firstBlock;
   assert.throws(
-    () => defaultElderConfig(big, { gateBlock: first + 1 }),
+    () => elderConfig(big, { gateBlock: first + 1 }),
     new RegExp(`gate block ${first + 1} must be a block from 0 to the first edited block ${first}`),
   );
-  assert.throws(() => defaultElderConfig(big, { queryMetric: 'cosine' as never }), /query metric must be one of euclidean, whitened/);
+  assert.throws(() => elderConfig(big, { queryMetric: 'cosine' }), /ELDER queryMetric must be one of euclidean, whitened/);
   const wide = { ...big, width: 4096, ffnWidth: 16384 };
-  assert.equal(defaultElderConfig(wide).queryMetric, 'euclidean', 'a query wider than 2,048 defaults to the Euclidean metric');
-  assert.throws(() => defaultElderConfig(wide, { queryMetric: 'whitened' }), /"whitened" needs a gate query at most 2048 wide; mlp\.c_fc takes 4096/);
+  assert.equal((elderConfig(wide).gate as SubjectGateConfig).queryMetric, 'euclidean', 'a query wider than 2,048 defaults to the Euclidean metric');
+  assert.throws(() => elderConfig(wide, { queryMetric: 'whitened' }), /"whitened" needs a gate query at most 2048 wide; mlp\.c_fc takes 4096/);
+  // A setting nothing reads is refused, never dropped: one of another gate, or none at all.
+  assert.throws(
+    () => elderConfig(big, { gate: 'code', queryRadius: 0.6 }),
+    /ELDER queryRadius is a setting of the subject gate; this configuration's gate is code/,
+  );
+  assert.throws(() => elderConfig(big, { learningRate: 0.1 } as ElderSettings), /ELDER has no setting "learningRate"/);
 });
 
 test('reliability: every edited prompt (and applied rephrase) answers its target', () => {
@@ -149,7 +170,7 @@ test('deferral: unrelated prompts that defer (code ≥ ε away, or no edit match
     const { logits, decision } = editedLogits(state, text);
     if (!decision.deferred) continue;
     deferredCount++;
-    assert.ok(decision.distance >= state.config.epsilon || decision.matched === null);
+    assert.ok(decision.distance >= state.config.core.epsilon || decision.matched === null);
     assert.ok(bytesEqual(logits, baseLogits(text)), text);
   }
   assert.ok(deferredCount >= 1, 'no unrelated prompt deferred: the test would check nothing');
@@ -215,7 +236,7 @@ test('an empty codebook defers everything: the edited model is the base model', 
 test('the state reloads with the same weights, codes and answers', () => {
   state.close();
   const reopened = ElderState.open(stateDir, model, { modelName: 'tiny-gpt2' });
-  assert.equal(reopened.editor.codebook.size, edits.length);
+  assert.equal(reopened.editor.liveEdits, edits.length);
   for (const edit of edits) assert.ok(reopened.editor.predictsTarget(edit.promptIds, edit.targetIds).correct, edit.id);
   reopened.close();
 });
@@ -313,21 +334,21 @@ test('an older state reads: block indices under their former names, and the Eucl
   ElderState.open(dir, model, { modelName: 'x' }).close();
   const file = path.join(dir, 'config.json');
   const { sha256: _seal, ...unsealed } = JSON.parse(fs.readFileSync(file, 'utf8'));
-  assert.equal(unsealed.elder.queryMetric, 'whitened', 'a new state measures whitened distance');
-  assert.equal(unsealed.elder.gateBlock, unsealed.elder.firstBlock, 'a new state reads the gate query at the first edited block');
-  const { queryMetric: _metric, gateBlock: _gateBlock, queryRadius: _radius, firstBlock, lastBlock, subjectBlock, ...rest } = unsealed.elder;
+  assert.equal(unsealed.version, 3, 'a new state stores its configuration by component');
+  assert.equal(unsealed.elder.gate.queryMetric, 'whitened', 'a new state measures whitened distance');
+  assert.equal(unsealed.elder.gate.gateBlock, unsealed.elder.core.firstBlock, 'a new state reads the gate query at the first edited block');
+  // Versions 1 and 2 stored one flat object, without the settings that came later.
+  const { queryMetric: _metric, gateBlock: _gateBlock, queryRadius: _radius, firstBlock, lastBlock, subjectBlock, ...rest } = settingsOf(unsealed.elder);
   const before = { ...rest, firstLayer: firstBlock, lastLayer: lastBlock, subjectLayer: subjectBlock };
   fs.writeFileSync(file, JSON.stringify({ ...unsealed, elder: before, version: 1 }, null, 2));
   const reopened = ElderState.open(dir, model, { modelName: 'x' });
   try {
-    assert.deepEqual(
-      [reopened.editor.config.firstBlock, reopened.editor.config.lastBlock, reopened.editor.config.subjectBlock],
-      [firstBlock, lastBlock, subjectBlock],
-    );
-    assert.equal('firstLayer' in reopened.editor.config, false);
-    assert.equal(reopened.editor.config.queryMetric, 'euclidean');
-    assert.equal(reopened.editor.config.gateBlock, reopened.editor.config.firstBlock - 1);
-    assert.equal(reopened.editor.config.queryRadius, 0.4);
+    const { core, gate } = reopened.editor.config;
+    assert.deepEqual([core.firstBlock, core.lastBlock, (gate as SubjectGateConfig).subjectBlock], [firstBlock, lastBlock, subjectBlock]);
+    assert.equal('firstLayer' in core, false);
+    assert.equal(gate.queryMetric, 'euclidean');
+    assert.equal(gate.gateBlock, core.firstBlock - 1);
+    assert.equal(gate.queryRadius, 0.4);
   } finally {
     reopened.close();
   }
@@ -410,9 +431,9 @@ test('replaying earlier edits keeps them: 12 edits in batches of 2 hold with rep
   const colours = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'pink', 'brown', 'gray', 'orange', 'purple', 'gold'];
   const stream = subjects.map((s, i) => tokenizeEdit(tok, model.config, { id: s, label: s, prompt: `Tell me about ${s} and`, target: colours[i] }));
   const held = (replay: number) => {
-    const editor = new ElderEditor(model, paperElderConfig(model.config, { ...FIXTURE_TRAINING, batchSize: 2, replay }));
+    const editor = new ElderEditor(model, elderConfig(model.config, { preset: 'paper', ...FIXTURE_TRAINING, batchSize: 2, replay }));
     for (let i = 0; i < stream.length; i += 2) editor.applyBatch(stream.slice(i, i + 2));
-    assert.equal(editor.memory.size, stream.length);
+    assert.equal(editor.rememberedEdits, stream.length);
     return stream.filter((e) => editor.predictsTarget(e.promptIds, e.targetIds).correct).length;
   };
   const paper = held(0);
@@ -426,51 +447,55 @@ test('the replay memory comes back from the journal on reopen, and a retracted e
   const opened = ElderState.open(dir, model, { modelName: 'tiny-gpt2', overrides: { ...FIXTURE_TRAINING, batchSize: 2, replay: 2 } });
   const stream = expandRequests(requests).map((e) => tokenizeEdit(tok, model.config, e));
   for (let i = 0; i < 4; i += 2) opened.applyBatch(stream.slice(i, i + 2));
-  const remembered = [...opened.editor.memory.values()];
+  const remembered = opened.editor.rememberedIds().map((id) => opened.editor.remembered(id)!);
   opened.close();
   const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
   assert.deepEqual(
-    [...reopened.editor.memory.keys()],
+    reopened.editor.rememberedIds(),
     remembered.map((m) => m.id),
   );
   for (const memory of remembered) {
-    const again = reopened.editor.memory.get(memory.id)!;
+    const again = reopened.editor.remembered(memory.id)!;
     assert.deepEqual([again.promptIds, again.targetIds, again.label], [memory.promptIds, memory.targetIds, memory.label]);
     assert.ok(bytesEqual(again.hidden, memory.hidden) && bytesEqual(again.query, memory.query), `${memory.id}: recomputed frozen pass differs`);
   }
   reopened.retract(remembered[0].id);
-  assert.equal(reopened.editor.memory.has(remembered[0].id), false);
+  assert.equal(reopened.editor.remembered(remembered[0].id), undefined);
+  assert.equal(reopened.editor.isLive(remembered[0].id), false);
   reopened.close();
 });
 
 test('the paper preset is the paper algorithm: six blocks ending at 84% depth, router top-k while training, no replay, codes as their batch left them, lr 1e-4', () => {
   const big = { ...model.config, layers: 48 };
-  const paper = paperElderConfig(big);
+  const paper = elderConfig(big, { preset: 'paper' });
+  const { core, training, rehearsal } = paper;
   assert.deepEqual(
     [
       paper.preset,
-      paper.firstBlock,
-      paper.lastBlock,
-      paper.experts,
-      paper.rank,
-      paper.topK,
-      paper.lambda,
-      paper.epsilon,
-      paper.lr,
-      paper.iterations,
-      paper.batchSize,
-      paper.trainRouting,
-      paper.replay,
-      paper.freshCodes,
+      core.firstBlock,
+      core.lastBlock,
+      core.experts,
+      core.rank,
+      core.topK,
+      core.lambda,
+      core.epsilon,
+      training.lr,
+      training.iterations,
+      training.batchSize,
+      training.trainRouting,
+      rehearsal.replay,
+      rehearsal.freshCodes,
+      paper.gate.kind,
     ],
-    ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false],
+    ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false, 'code'],
   );
   // A 6-block model: the paper's rule edits blocks 1–5 (query from block 0); elder's default keeps the query in the upper half.
   assert.deepEqual(paperBlockRange(6), { firstBlock: 1, lastBlock: 5 });
   const small = { ...model.config, layers: 6 };
-  assert.deepEqual([paperElderConfig(small).firstBlock, paperElderConfig(small).epsilon], [1, 10]);
-  assert.equal(presetElderConfig('paper', small, { lr: 0.01 }).lr, 0.01);
-  assert.throws(() => presetElderConfig('fast' as 'paper', small), /preset must be one of elder, paper/);
+  const smallPaper = elderConfig(small, { preset: 'paper' }).core;
+  assert.deepEqual([smallPaper.firstBlock, smallPaper.epsilon], [1, 10]);
+  assert.equal(elderConfig(small, { preset: 'paper', lr: 0.01 }).training.lr, 0.01);
+  assert.throws(() => elderConfig(small, { preset: 'fast' as 'paper' }), /preset must be one of elder, paper/);
   const { editor, config } = createEditor('elder-paper', model);
   assert.equal((config as { preset: string }).preset, 'paper');
   assert.equal((editor as ElderEditor).method, 'elder-paper');
@@ -483,12 +508,12 @@ test('fresh codes: after every batch each live edit stores the code the routers 
   const stream = expandRequests(requests).map((e) => tokenizeEdit(tok, model.config, e));
   for (let i = 0; i < stream.length; i += 2) opened.applyBatch(stream.slice(i, i + 2));
   const current = (editor: ElderEditor) => stream.map((e) => Array.from(editor.codesOf([e.promptIds])[0]));
-  const stored = (editor: ElderEditor) => stream.map((e) => Array.from(editor.codebook.get(e.id)!));
+  const stored = (editor: ElderEditor) => stream.map((e) => Array.from(editor.storedCode(e.id)!));
   assert.deepEqual(stored(opened.editor), current(opened.editor));
   assert.equal(opened.editor.diagnose([]).codesStable, 1);
   opened.close();
   const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
-  assert.equal(reopened.config.freshCodes, true);
+  assert.equal(reopened.config.rehearsal.freshCodes, true);
   assert.deepEqual(stored(reopened.editor), current(reopened.editor));
   // The preset a state was created from is part of its identity.
   assert.throws(
@@ -517,7 +542,7 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     assert.equal(result.decision.deferred, false);
     assert.ok(result.correct, edit.id);
     // A matched input runs through its matched edit's experts (matchedExperts, on by default).
-    const stored = decodeCode(opened.editor.codebook.get(edit.id)!, opened.editor.blocks.length, opened.config.experts);
+    const stored = decodeCode(opened.editor.storedCode(edit.id)!, opened.editor.core.blocks.length, opened.config.core.experts);
     assert.deepEqual(
       result.decision.experts.map((experts) => [...experts].sort()),
       stored,
@@ -531,16 +556,16 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     assert.equal(decision.deferred, true, text);
     assert.ok(bytesEqual(logits, baseLogits(text)), text);
   }
-  const keys = stream.map((e) => opened.editor.memory.get(e.id)!.subjectKey);
-  const gateQueries = stream.map((e) => opened.editor.memory.get(e.id)!.gateQuery);
+  const keys = stream.map((e) => opened.editor.remembered(e.id)!.keys.subjectKey);
+  const gateQueries = stream.map((e) => opened.editor.remembered(e.id)!.keys.gateQuery!);
   opened.close();
   // The subject position is journaled; the keys are recomputed on opening, identical.
   const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
-  assert.equal(reopened.config.gate, 'subject');
+  assert.equal(reopened.config.gate.kind, 'subject');
   stream.forEach((e, i) => {
-    const key = reopened.editor.memory.get(e.id)!.subjectKey;
+    const key = reopened.editor.remembered(e.id)!.keys.subjectKey;
     assert.ok(key === null ? keys[i] === null : keys[i] !== null && bytesEqual(key, keys[i]!), e.id);
-    assert.ok(bytesEqual(reopened.editor.memory.get(e.id)!.gateQuery, gateQueries[i]), `${e.id}: gate query recomputed identically`);
+    assert.ok(bytesEqual(reopened.editor.remembered(e.id)!.keys.gateQuery!, gateQueries[i]), `${e.id}: gate query recomputed identically`);
   });
   assert.equal(editedLogits(reopened, 'The capital of France is').decision.matched, 'france');
   reopened.close();

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type FactsTrainingRecord, modelCard, retimedRun } from '../scripts/facts-model-card.js';
-import { defaultElderConfig, querySiteOf } from '../src/editors/elder/config.js';
+import { elderConfig } from '../src/editors/elder/config.js';
+import { querySiteOf } from '../src/editors/elder/core-config.js';
 import { measureKnowledge } from '../src/facts/knowledge.js';
 import { readFactTable } from '../src/facts/table.js';
 import { readConfig } from '../src/models/config.js';
@@ -50,7 +51,7 @@ test('elder-facts knows real facts: recall in training and held-out phrasings, o
   const { model, tokenizer } = loadModel(dir);
   const report = measureKnowledge(model, tokenizer!, readFactTable(), {
     trainTemplatesPerFact: 2,
-    querySite: querySiteOf(model, defaultElderConfig(model.config)),
+    querySite: querySiteOf(model, elderConfig(model.config).core),
     factsPerRelation: 15,
     batchSize: 32,
     separation: false,

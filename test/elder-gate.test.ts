@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type GateEntry, SubjectGate } from '../src/editors/elder/gate.js';
+import { type GateEntry, SubjectIndex } from '../src/editors/elder/gates/subject-index.js';
 import { Random } from '../src/util/random.js';
 
 /**
@@ -26,19 +26,19 @@ test('the whitened metric admits a fact in an unseen phrasing and keeps other fa
   }
   const noTokens = new Float32Array(0);
   const heldOut = Array.from({ length: 40 }, (_, fact) => ({ fact, query: toyQuery(fact, phrasings[fact][2], rng) }));
-  const admitted = (gate: SubjectGate) => heldOut.filter(({ fact, query }) => gate.match(query, noTokens)?.startsWith(`${fact}/`)).length;
-  const wrongly = (gate: SubjectGate) =>
+  const admitted = (gate: SubjectIndex) => heldOut.filter(({ fact, query }) => gate.match(query, noTokens)?.startsWith(`${fact}/`)).length;
+  const wrongly = (gate: SubjectIndex) =>
     heldOut.filter(({ fact, query }) => gate.match(query, noTokens) !== null && !gate.match(query, noTokens)!.startsWith(`${fact}/`)).length;
 
-  const whitened = SubjectGate.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
+  const whitened = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
   assert.ok(admitted(whitened) >= 30, `whitened: ${admitted(whitened)} of 40 rephrasings matched their own fact`);
   assert.ok(wrongly(whitened) <= 8, `whitened: ${wrongly(whitened)} rephrasings matched another fact`);
-  const tight = SubjectGate.build(entries, { queryMetric: 'whitened', queryRadius: 0.1, subjectRadius: 0.25 });
+  const tight = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.1, subjectRadius: 0.25 });
   assert.equal(admitted(tight) + wrongly(tight), 0, 'a small radius admits nothing');
 
   // Euclidean: the template dominates, so the nearest stored query is another fact's in the same phrasing.
   for (const radius of [0.2, 0.5, 1, 1.5]) {
-    const euclidean = SubjectGate.build(entries, { queryMetric: 'euclidean', queryRadius: radius, subjectRadius: 0.25 });
+    const euclidean = SubjectIndex.build(entries, { queryMetric: 'euclidean', queryRadius: radius, subjectRadius: 0.25 });
     assert.ok(admitted(euclidean) < 5, `euclidean ${radius}: ${admitted(euclidean)} right, ${wrongly(euclidean)} wrong`);
   }
 });
@@ -50,7 +50,7 @@ test('the subject test still applies under the whitened metric, and one label al
     { id: 'a', label: 'only', gateQuery: toyQuery(1, 0, rng), subjectKey: key },
     { id: 'a#1', label: 'only', gateQuery: toyQuery(1, 1, rng), subjectKey: key },
   ];
-  const gate = SubjectGate.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
+  const gate = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
   const query = toyQuery(1, 0, rng);
   const far = Float32Array.from(key, (x) => x + 5);
   assert.equal(gate.match(query, Float32Array.of(...far, ...key)), 'a', 'a token at the subject key matches');

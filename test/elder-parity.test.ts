@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { PreparedBatch } from '../src/editors/common/batch.js';
-import { paperElderConfig } from '../src/editors/elder/config.js';
-import { ElderEditor } from '../src/editors/elder/editor.js';
+import { elderConfig } from '../src/editors/elder/config.js';
+import { ElderCore } from '../src/editors/elder/core.js';
+import { frozenPass } from '../src/editors/elder/frozen.js';
 import { MixtureOfLora } from '../src/editors/elder/mixture.js';
 import { targetRows } from '../src/models/batch.js';
 import { loadModel } from '../src/models/load.js';
@@ -32,7 +33,8 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
   const reference = (JSON.parse(fs.readFileSync(path.join(tinyGpt2Dir, 'reference.json'), 'utf8')) as { elder: ElderReference }).elder;
   const { model } = loadModel(tinyGpt2Dir);
   const [firstBlock, lastBlock] = [reference.edit_layers_c_fc[0], reference.edit_layers_c_fc.at(-1)!];
-  const config = paperElderConfig(model.config, {
+  const { core: config } = elderConfig(model.config, {
+    preset: 'paper',
     firstBlock,
     lastBlock,
     experts: reference.num_experts,
@@ -46,16 +48,16 @@ test('ELDER forward, guided loss and every gradient match the PyTorch reference'
   const params = SafetensorsFile.open(path.join(tinyGpt2Dir, 'reference-elder-params.safetensors'));
   mixture.loadValues(new Map([...params.entries.keys()].map((name) => [name, params.read(name)])), 'reference-elder-params');
   params.close();
-  const editor = new ElderEditor(model, config, mixture);
+  const core = new ElderCore(model, config, mixture);
 
   const steps = reference.ids[0].length;
   const tokens = { ids: Int32Array.from(reference.ids.flat()), batch: reference.ids.length, steps };
   const mask = Float32Array.from(reference.target_mask.flat());
   const queryRows = Int32Array.from(reference.target_mask.map((row, b) => b * steps + row.indexOf(1) - 1));
   const prepared: PreparedBatch = { tokens, mask, targets: targetRows(tokens, mask), queryRows };
-  const prefix = editor.frozenPrefix(tokens, queryRows);
+  const prefix = frozenPass(core, tokens, queryRows, new Map());
   const presets = reference.edit_layers_c_fc.map((layer) => Int32Array.from(reference.preset_allocation[String(layer)].flat()));
-  const losses = editor.batchLosses(prepared, prefix, presets);
+  const losses = core.batchLosses(prepared, prefix, presets, false);
 
   reference.edit_layers_c_fc.forEach((layer, i) => {
     assert.deepEqual(Array.from(losses.routing.selection[i]), reference.topk_indices[String(layer)].flat(), `top-k experts of layer ${layer}`);

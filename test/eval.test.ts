@@ -7,6 +7,7 @@ import type { GraceEditor } from '../src/editors/baselines/grace.js';
 import { type TokenizedEdit, tokenizeEdit } from '../src/editors/edit.js';
 import { EditFileError } from '../src/editors/edits-file.js';
 import { loadBalanceLoss } from '../src/editors/elder/balance-loss.js';
+import type { ElderConfig } from '../src/editors/elder/config.js';
 import { createEditor, type MethodName } from '../src/editors/registry.js';
 import { readDataset } from '../src/eval/datasets.js';
 import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
@@ -243,7 +244,7 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   );
   for (const d of elder.diagnostics) assert.ok(d.codesStable >= 0 && d.codesStable <= 1 && d.unrelatedDeferred >= 0 && d.unrelatedDeferred <= 1);
   assert.equal(elder.codeDistances.heldOut.length, 3);
-  assert.equal(elder.codeDistances.epsilon, elder.config.epsilon);
+  assert.equal(elder.codeDistances.epsilon, elder.config.core.epsilon);
   assert.equal(saved.methods[0].diagnostics, undefined, 'LoRA does not route');
   // Retention on held-out general text: every method has a perplexity; FT-L, which rewrites a base weight, moves it.
   assert.ok(Number.isFinite(saved.base.perplexity) && saved.base.perplexity > 1, `base perplexity ${saved.base.perplexity}`);
@@ -411,6 +412,7 @@ test('bench-edit --gate-radii measures each radius of ELDER subject gate on the 
     elder.gateSweep?.map((p) => p.radius),
     [1e-9, 1e9],
   );
+  assert.equal(elder.gateRadius, (elder.config as ElderConfig).gate.queryRadius, 'the radius the method ran with is recorded');
   const [closed] = elder.gateSweep!;
   // Closed: no rephrasing or unrelated prompt reaches an expert, so they read as the base model does.
   assert.equal(closed.locality, 1);
@@ -427,7 +429,7 @@ test('bench-edit --gate-radii measures each radius of ELDER subject gate on the 
   const { model } = loadModel(tinyGpt2Dir);
   const { editor, config } = createEditor('elder', model, { elder: { iterations: 1 } }, {});
   const radius = editor.gateRadius!;
-  assert.equal(radius.value, (config as { queryRadius: number }).queryRadius);
+  assert.equal(radius.value, (config as ElderConfig).gate.queryRadius);
   radius.set(0.7);
   assert.equal(editor.gateRadius!.value, 0.7);
   assert.throws(

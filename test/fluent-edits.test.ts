@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type TokenizedEdit, tokenizeEdit } from '../src/editors/edit.js';
-import { defaultElderConfig } from '../src/editors/elder/config.js';
+import { elderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
+import { trainedSequence } from '../src/editors/elder/frozen.js';
 import { answerEnding, withAnswerEndings } from '../src/editors/ending.js';
 import { answersWith, fluency, repeatsFragment } from '../src/eval/generation.js';
 import { defaultModelDir } from '../src/models/default-model.js';
@@ -90,7 +91,7 @@ test("an edit's ending is what the base model says after its own answer", () => 
 test(`a user's first edit, applied alone, reads cleanly: ${edits.length} capital moves, each on a fresh editor with the CLI defaults`, () => {
   assert.equal(edits.length, 16);
   const answers = edits.map((edit) => {
-    const editor = new ElderEditor(model, defaultElderConfig(model.config));
+    const editor = new ElderEditor(model, elderConfig(model.config));
     editor.applyBatch([edit]);
     return { edit, text: editedAnswer(editor, edit) };
   });
@@ -101,7 +102,7 @@ test(`a user's first edit, applied alone, reads cleanly: ${edits.length} capital
 });
 
 test('a stream of the same 16 edits in batches of 4 reads cleanly, every earlier edit included', () => {
-  const editor = new ElderEditor(model, defaultElderConfig(model.config));
+  const editor = new ElderEditor(model, elderConfig(model.config));
   for (let start = 0; start < edits.length; start += 4) editor.applyBatch(edits.slice(start, start + 4));
   const unclean = edits.map((edit) => ({ edit, text: editedAnswer(editor, edit) })).filter(({ edit, text }) => !answersWith(text, edit.target));
   assert.ok(
@@ -111,14 +112,14 @@ test('a stream of the same 16 edits in batches of 4 reads cleanly, every earlier
 });
 
 test('the paper preset trains the target alone: its edits carry no ending into training', () => {
-  const paper = new ElderEditor(model, { ...defaultElderConfig(model.config), trainEnding: false });
-  paper.remember([edits[0]]);
-  const elder = new ElderEditor(model, defaultElderConfig(model.config));
-  elder.remember([edits[0]]);
-  const width = model.config.width;
-  const rows = (editor: ElderEditor) => editor.memory.get(edits[0].id)!.hidden.length / width;
-  assert.equal(rows(paper), edits[0].promptIds.length + edits[0].targetIds.length);
-  assert.equal(rows(elder), edits[0].promptIds.length + edits[0].targetIds.length + edits[0].endingIds!.length);
+  const paper = elderConfig(model.config, { preset: 'paper' });
+  const elder = elderConfig(model.config);
+  assert.equal(paper.training.trainEnding, false);
+  assert.equal(elder.training.trainEnding, true);
+  const trained = (withEnding: boolean) => trainedSequence(edits[0], withEnding).targetIds;
+  assert.deepEqual(trained(paper.training.trainEnding), edits[0].targetIds);
+  assert.deepEqual(trained(elder.training.trainEnding), [...edits[0].targetIds, ...edits[0].endingIds!]);
+  assert.ok(edits[0].endingIds!.length > 0, 'the edit has an ending to train');
 });
 
 test('elder edit then ask: the answer ends cleanly and the end-of-text token is never printed', () => {

@@ -541,7 +541,7 @@ test('with --replay the training worker rehearses earlier edits: six edits with 
       const completion = await call(server.url, 'POST', '/v1/completions', { prompt: records[i].prompt, max_tokens: 1 });
       assert.equal(completion.body.text, ` ${colour}`, `${records[i].id} lost: ${lines.join('\n')}`);
     }
-    assert.equal(service.state.editor.memory.size, 6);
+    assert.equal(service.state.editor.rememberedEdits, 6);
   } finally {
     await server.close();
     await service.close();

@@ -20,7 +20,8 @@ import { defaultWilkeConfig, type WilkeConfig, WilkeEditor } from './baselines/w
 import { defaultWiseConfig, type WiseConfig, WiseEditor } from './baselines/wise.js';
 import type { EditorResources } from './common/resources.js';
 import type { Editor } from './editor.js';
-import { defaultElderConfig, type ElderConfig, paperElderConfig } from './elder/config.js';
+import { type ElderConfig, type ElderSettings, elderConfig, settingsOf } from './elder/config.js';
+import type { RoutingLoss } from './elder/core-config.js';
 import { ElderEditor } from './elder/editor.js';
 
 export const METHODS = [
@@ -46,22 +47,28 @@ export type MethodName = (typeof METHODS)[number];
 export type MethodSettings = Partial<Record<MethodName, Record<string, unknown>>>;
 
 interface MethodSpec<Config extends object> {
-  /** The default configuration on `model`; its fields are the settings a user may override. */
-  defaults(model: DecoderLM): Config;
+  /** The default settings on `model`, by name: the settings a user may override. */
+  defaults(model: DecoderLM): object;
   /** The configuration actually run: the defaults with the (checked) overrides, completed by the method. */
-  configure(model: DecoderLM, merged: Config): Config;
+  configure(model: DecoderLM, merged: object, overrides: Record<string, unknown>): Config;
   build(model: DecoderLM, config: Config, resources: EditorResources): Editor;
   /** Resources it cannot be built without (the locate-then-edit methods: key covariances). */
   needs?: ReadonlyArray<keyof EditorResources>;
 }
 
-const asIs = <Config extends object>(_model: DecoderLM, merged: Config): Config => merged;
+const asIs = <Config extends object>(_model: DecoderLM, merged: object): Config => merged as Config;
 
-/** ELDER with one routing loss: the default method and its two ablations of the guided loss. */
-function elderSpec(routingLoss: ElderConfig['routingLoss']): MethodSpec<ElderConfig> {
+/**
+ * ELDER from a preset with one routing loss (the default method, its two
+ * ablations of the guided loss, the paper's): its settings by name, and
+ * only the given ones passed on, so that the preset's rules (α follows the
+ * rank, ε the code's size) see them.
+ */
+function elderSpec(preset: ElderConfig['preset'], routingLoss?: RoutingLoss): MethodSpec<ElderConfig> {
+  const fixed: ElderSettings = routingLoss === undefined ? { preset } : { preset, routingLoss };
   return {
-    defaults: (model) => defaultElderConfig(model.config),
-    configure: (model, merged) => defaultElderConfig(model.config, { ...merged, routingLoss }),
+    defaults: (model) => settingsOf(elderConfig(model.config, fixed)),
+    configure: (model, _merged, overrides) => elderConfig(model.config, { ...(overrides as ElderSettings), ...fixed }),
     build: (model, config) => new ElderEditor(model, config),
   };
 }
@@ -80,14 +87,10 @@ function locateSpec<Config extends object>(
 }
 
 const SPECS: { [M in MethodName]: MethodSpec<object> } = {
-  elder: elderSpec('guided') as MethodSpec<object>,
-  'elder-noguide': elderSpec('none') as MethodSpec<object>,
-  'elder-balance': elderSpec('balance') as MethodSpec<object>,
-  'elder-paper': {
-    defaults: (model) => paperElderConfig(model.config),
-    configure: (model, merged) => paperElderConfig(model.config, merged as ElderConfig),
-    build: (model, config) => new ElderEditor(model, config as ElderConfig),
-  },
+  elder: elderSpec('elder', 'guided') as MethodSpec<object>,
+  'elder-noguide': elderSpec('elder', 'none') as MethodSpec<object>,
+  'elder-balance': elderSpec('elder', 'balance') as MethodSpec<object>,
+  'elder-paper': elderSpec('paper') as MethodSpec<object>,
   grace: { defaults: (model) => defaultGraceConfig(model), configure: asIs, build: (model, config) => new GraceEditor(model, config as never) },
   melo: { defaults: (model) => defaultMeloConfig(model), configure: asIs, build: (model, config) => new MeloEditor(model, config as never) },
   'ft-l': { defaults: (model) => defaultFtlConfig(model), configure: asIs, build: (model, config) => new FtlEditor(model, config as never) },
@@ -164,6 +167,6 @@ export function createEditor(
     if (resources[need] === undefined) throw new UsageError(`${method} needs ${NEEDS_TOLD[need]}`);
   }
   model.setRequiresGrad(false);
-  const config = spec.configure(model, { ...defaults, ...overrides });
+  const config = spec.configure(model, { ...defaults, ...overrides }, overrides);
   return { editor: spec.build(model, config, resources), config };
 }

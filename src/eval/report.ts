@@ -185,7 +185,7 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   }
   for (const m of results.methods) {
     if (m.gateSweep === undefined) continue;
-    const trained = (m.config as { queryRadius?: number }).queryRadius;
+    const trained = m.gateRadius;
     lines.push('', `| ${m.method}: gate radius, after the stream | Rel. | Gen. | Loc. | Unedited facts | Change |`, '|---|---:|---:|---:|---:|---:|');
     for (const p of m.gateSweep)
       lines.push(

@@ -68,6 +68,8 @@ export interface MethodResult {
   generation?: GenerationScores;
   /** With `gateRadii`, for a method whose gate radius can be moved: each radius measured on the finished stream (the row above is the radius it trained with). */
   gateSweep?: GateSweepPoint[];
+  /** The gate radius the method ran with (methods with a movable radius). */
+  gateRadius?: number;
 }
 
 export interface BenchResults {

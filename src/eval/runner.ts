@@ -23,7 +23,7 @@ import { createEditor, type MethodName, type MethodSettings, methodIsSeeded, met
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
-import { requireTokenizer } from '../models/tokenizer.js';
+import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
 import { tokenWindows } from '../train/dataset.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -86,6 +86,38 @@ const PROTOCOL =
 /** Runs (or resumes) the benchmark and writes results.json, report.md and the plots into `outDir`. */
 export function runBenchmark(options: BenchOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): BenchResults {
   validateOptions(options);
+  const prepared = prepareRun(options, log);
+  const { progress, progressPath } = openProgress(options, log);
+  const { base, heldOutKnown, baseContinuations } = measureBase(prepared, log);
+  const inputs: RunInputs = { ...prepared.inputs, heldOutKnown, baseContinuations, resources: methodResources(prepared, log), log };
+  for (const method of options.methods) {
+    if (progress.finished.some((r) => r.method === method)) {
+      log(`${method}: finished in an earlier run, kept`);
+      continue;
+    }
+    progress.finished.push(runMethod(method, inputs));
+    writeProgress(progressPath, progress);
+  }
+  const results = assembleResults(
+    prepared,
+    base,
+    options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
+  );
+  writeReport(options.outDir, results);
+  return results;
+}
+
+/** A run's model, data and prompts, tokenized before any work so that a bad record fails fast and names itself. */
+interface PreparedRun {
+  inputs: Omit<RunInputs, 'resources' | 'log' | 'heldOutKnown' | 'baseContinuations'>;
+  tokenizer: TextTokenizer;
+  dataset: ReturnType<typeof readDataset>;
+  skipped: number;
+  /** Per held-out rephrasing, the fact as it was (null where the record does not say). */
+  heldOutTrue: Array<TargetItem | null>;
+}
+
+function prepareRun(options: BenchOptions, log: (line: string) => void): PreparedRun {
   const loaded = loadModel(options.modelDir);
   const model = loaded.model;
   const tokenizer = requireTokenizer(loaded.tokenizer, options.modelDir);
@@ -94,8 +126,6 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   if (stream.length === 0)
     throw new InputError(`${options.dataFile}: no record has a rephrasing, so none can be used (the protocol holds rephrasings out for generalization)`);
   if (stream.length < options.edits) log(`note: only ${stream.length} of the requested ${options.edits} records have a rephrasing; using ${stream.length}`);
-
-  // Tokenize everything before any work, so a bad record fails fast and names itself.
   const tokenized = stream.flatMap((record) => record.edits.map((edit) => tokenizeEdit(tokenizer, model.config, edit)));
   // Every edit carries the base model's ending after its own answer; methods that train endings read it.
   const edits: TokenizedEdit[] = withAnswerEndings(model, tokenizer, tokenized);
@@ -119,16 +149,6 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       );
     return ids;
   });
-
-  fs.mkdirSync(options.outDir, { recursive: true });
-  const fingerprint = fingerprintOf(options);
-  const progressPath = path.join(options.outDir, 'progress.json');
-  const progress = readProgress(progressPath, fingerprint);
-  if (options.mergeFrom !== undefined && options.mergeFrom.length > 0) {
-    for (const dir of options.mergeFrom) mergeProgress(progress, dir, fingerprint, options.methods, log);
-    writeProgress(progressPath, progress);
-  }
-
   // Retention: the locality prompts that state a fact, scored on their answer; and held-out general text.
   const factItems: TargetItem[] = localityPrompts.flatMap((item, i) =>
     item.answer === undefined
@@ -140,18 +160,64 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
     Math.min(128, model.config.contextLength),
     GENERAL_TEXT_WINDOWS,
   );
+  const inputs = {
+    options,
+    model,
+    stream,
+    edits,
+    heldOut,
+    localityIds,
+    factItems,
+    generalWindows,
+    generationProbe,
+    generateText: (editor: Editor) => greedyText(model, editor, tokenizer),
+  };
+  return { inputs, tokenizer, dataset, skipped, heldOutTrue };
+}
 
+/** The run's progress file: finished methods of an interrupted run with the same fingerprint, and those merged from side-by-side runs. */
+function openProgress(options: BenchOptions, log: (line: string) => void): { progress: ProgressFile; progressPath: string } {
+  fs.mkdirSync(options.outDir, { recursive: true });
+  const fingerprint = fingerprintOf(options);
+  const progressPath = path.join(options.outDir, 'progress.json');
+  const progress = readProgress(progressPath, fingerprint);
+  if (options.mergeFrom !== undefined && options.mergeFrom.length > 0) {
+    for (const dir of options.mergeFrom) mergeProgress(progress, dir, fingerprint, options.methods, log);
+    writeProgress(progressPath, progress);
+  }
+  return { progress, progressPath };
+}
+
+/** The unedited model on every measure (and what methods are compared against: its knowledge of the held-out facts, its locality continuations). */
+function measureBase(
+  prepared: PreparedRun,
+  log: (line: string) => void,
+): { base: BenchResults['base']; heldOutKnown: Array<boolean | null>; baseContinuations: number[][] } {
+  const { model, edits, heldOut, localityIds, factItems, generalWindows, generationProbe, options } = prepared.inputs;
   log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
-  const baseReliability = rate(scoreTargets(model, null, edits).correct);
-  const baseGeneralization = heldOut.length > 0 ? rate(scoreTargets(model, null, heldOut).correct) : NaN;
-  const heldOutKnown = baseKnowledgeOf(model, heldOutTrue);
+  const reliability = rate(scoreTargets(model, null, edits).correct);
+  const generalization = heldOut.length > 0 ? rate(scoreTargets(model, null, heldOut).correct) : NaN;
+  const heldOutKnown = baseKnowledgeOf(model, prepared.heldOutTrue);
   const asked = heldOutKnown.filter((known) => known !== null);
   const baseContinuations = greedyContinuations(model, null, localityIds, options.localityTokens);
-  const baseUneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
-  const basePerplexity = Math.exp(textLoss(model, null, generalWindows));
-  const baseGeneration = scoreGenerations(generationProbe, greedyText(model, null, tokenizer), generationProgress('base model'));
+  const uneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
+  const perplexity = Math.exp(textLoss(model, null, generalWindows));
+  const generation = scoreGenerations(generationProbe, greedyText(model, null, prepared.tokenizer), generationProgress('base model'));
+  const base = {
+    reliability,
+    generalization,
+    uneditedFacts,
+    perplexity,
+    ...(asked.length > 0 ? { heldOutTrue: { prompts: asked.length, known: rate(asked) } } : {}),
+    generation,
+  };
+  return { base, heldOutKnown, baseContinuations };
+}
 
-  // Key covariances (locate-then-edit methods) are read from the cache, or measured once on the model as loaded.
+/** What methods need besides the model: the tokenizer, key covariances (cached, or measured once on the model as loaded), training phrasings. */
+function methodResources(prepared: PreparedRun, log: (line: string) => void): EditorResources {
+  const { options, model, stream } = prepared.inputs;
+  const { tokenizer, dataset } = prepared;
   const resources: EditorResources = {
     encode: (text) => tokenizer.encode(text),
     note: log,
@@ -178,33 +244,13 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
     resources.trainingPhrasings = unused.map((record) =>
       [record.prompt, ...record.rephrases].map((text) => tokenizer.encode(text)).filter((ids) => ids.length > 0),
     );
-  for (const method of options.methods) {
-    if (progress.finished.some((r) => r.method === method)) {
-      log(`${method}: finished in an earlier run, kept`);
-      continue;
-    }
-    const result = runMethod(method, {
-      options,
-      model,
-      stream,
-      edits,
-      heldOut,
-      heldOutKnown,
-      localityIds,
-      baseContinuations,
-      factItems,
-      generalWindows,
-      generationProbe,
-      generateText: (editor) => greedyText(model, editor, tokenizer),
-      resources,
-      log,
-    });
-    progress.finished.push(result);
-    writeProgress(progressPath, progress);
-  }
+  return resources;
+}
 
+function assembleResults(prepared: PreparedRun, base: BenchResults['base'], methods: MethodResult[]): BenchResults {
+  const { options, model, stream, edits, heldOut, localityIds, factItems, generalWindows } = prepared.inputs;
   const backend = backendInfo();
-  const results: BenchResults = {
+  return {
     complete: true,
     createdAt: new Date().toISOString(),
     model: {
@@ -216,12 +262,12 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
     },
     data: {
       file: options.dataFile,
-      format: dataset.format,
+      format: prepared.dataset.format,
       records: stream.length,
       editPrompts: edits.length,
       heldOutPrompts: heldOut.length,
       localityPrompts: localityIds.length,
-      skippedWithoutRephrase: skipped,
+      skippedWithoutRephrase: prepared.skipped,
     },
     protocol: PROTOCOL,
     settings: {
@@ -232,19 +278,10 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
       methods: options.methods,
     },
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${backend.backend} backend, ${backend.threads} threads, Node ${process.version}`,
-    base: {
-      reliability: baseReliability,
-      generalization: baseGeneralization,
-      uneditedFacts: baseUneditedFacts,
-      perplexity: basePerplexity,
-      ...(asked.length > 0 ? { heldOutTrue: { prompts: asked.length, known: rate(asked) } } : {}),
-      generation: baseGeneration,
-    },
+    base,
     retentionData: { factPrompts: factItems.length, generalTextTokens: generalWindows.length * (generalWindows[0]?.length ?? 0) },
-    methods: options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
+    methods,
   };
-  writeReport(options.outDir, results);
-  return results;
 }
 
 /** What every method of a run is measured on: the same model, stream and prompts. */
@@ -330,6 +367,7 @@ function runMethod(method: MethodName, inputs: RunInputs): MethodResult {
   const gate = editor.gateRadius;
   if (gate !== undefined && options.gateRadii !== undefined && options.gateRadii.length > 0) {
     const trained = gate.value;
+    result.gateRadius = trained;
     result.gateSweep = options.gateRadii.map((radius) => {
       gate.set(radius);
       log(`${method}: measuring gate radius ${radius}`);

@@ -15,10 +15,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type EditRequest, expandRequests, tokenizeEdit, tokenizeEdits } from '../editors/edit.js';
-import type { ElderConfig } from '../editors/elder/config.js';
+import { type EditRequest, expandRequests, type TokenizedEdit, tokenizeEdit, tokenizeEdits } from '../editors/edit.js';
+import type { ElderConfig, ElderSettings } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
-import { ElderState } from '../editors/elder/state.js';
+import { type BatchRecord, ElderState, type TrainedBatch } from '../editors/elder/state.js';
 import { withAnswerEndings } from '../editors/ending.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { answerIds, type FinishReason, finishReason } from '../models/generate.js';
@@ -42,7 +42,7 @@ export interface ServiceOptions {
   /** Serve completions only: no store writes, no training, the state opened without its lock. */
   readOnly?: boolean;
   /** ELDER settings for a new state, and training settings for this run. */
-  overrides?: Partial<ElderConfig>;
+  overrides?: ElderSettings;
   /** One line per training batch, reconciliation finding and lifecycle event. */
   log?: (line: string) => void;
 }
@@ -255,7 +255,7 @@ export class EditService {
       try {
         for (;;) {
           if (this.closed) return;
-          const batch = this.store!.nextBatch(this.config.batchSize);
+          const batch = this.store!.nextBatch(this.config.training.batchSize);
           if (batch.length === 0) return;
           await this.trainBatch(batch);
         }
@@ -269,44 +269,56 @@ export class EditService {
     })();
   }
 
-  private async trainBatch(edits: StoredEdit[]): Promise<void> {
-    const store = this.store!;
-    const { tokenized: bare, problems } = tokenizeEdits(
+  /** Queued edits as the state trains them (with their endings when training asks for them); an edit that cannot be tokenized fails alone. */
+  private tokenizeBatch(edits: StoredEdit[]): TokenizedEdit[] {
+    const { tokenized, problems } = tokenizeEdits(
       this.tokenizer,
       this.model.config,
       edits.map(({ subject, ...edit }) => (subject === null ? edit : { ...edit, subject })),
     );
     for (const { id, message } of problems) {
-      store.setStatus(id, 'failed', { reason: message });
+      this.store!.setStatus(id, 'failed', { reason: message });
       this.log(`edit ${id} failed before training: ${message}`);
     }
-    if (bare.length === 0) return;
-    const tokenized = this.config.trainEnding ? withAnswerEndings(this.model, this.tokenizer, bare) : bare;
+    if (tokenized.length === 0) return [];
+    return this.config.training.trainEnding ? withAnswerEndings(this.model, this.tokenizer, tokenized) : tokenized;
+  }
+
+  /** Commits a trained batch, retracts what was retracted while it trained, and checks what holds. */
+  private commitBatch(
+    tokenized: TokenizedEdit[],
+    trained: TrainedBatch,
+  ): { record: BatchRecord; retracted: string[]; checks: ReturnType<ElderState['verifyBatch']> } {
+    const record = this.state.commitTrained(tokenized, trained);
+    // Retracted while it trained: the commit holds it, the state's codebook must not.
+    const retracted = tokenized.map((e) => e.id).filter((id) => this.store!.get(id)?.status === 'retracted');
+    for (const id of retracted) this.state.retract(id);
+    const checks = this.state.verifyBatch(
+      tokenized.filter((e) => !retracted.includes(e.id)),
+      (stored) => tokenizeEdit(this.tokenizer, this.model.config, stored),
+      (ids) => this.tokenizer.decode(ids),
+    );
+    return { record, retracted, checks };
+  }
+
+  /** Trains one batch of queued edits in the worker, commits it, checks it, and records every outcome in the store. */
+  private async trainBatch(edits: StoredEdit[]): Promise<void> {
+    const tokenized = this.tokenizeBatch(edits);
+    if (tokenized.length === 0) return;
+    const store = this.store!;
     const ids = tokenized.map((e) => e.id);
     const batch = store.startBatch(ids);
     const started = performance.now();
-    this.current = { batch, ids, iteration: 0, iterations: this.config.iterations, loss: null, startedAt: Date.now() };
+    this.current = { batch, ids, iteration: 0, iterations: this.config.training.iterations, loss: null, startedAt: Date.now() };
     this.log(`batch ${batch}: training ${ids.length} edit${ids.length > 1 ? 's' : ''} (${ids.join(', ')}) from generation ${this.generation}`);
     try {
       this.worker ??= await TrainingWorker.start(this.model, this.config);
-      const snapshot = this.state.snapshot();
-      const memory =
-        this.config.replay === 0
-          ? []
-          : [...this.state.editor.memory.values()].map(({ id, label, promptIds, targetIds, endingIds }) => ({ id, label, promptIds, targetIds, endingIds }));
-      const trained = await this.worker.train(tokenized, { ...snapshot, allocations: this.state.editor.allocations.entries(), memory }, (report) => {
+      const { generation, snapshot } = this.state.trainingSnapshot();
+      const trained = await this.worker.train(tokenized, generation, snapshot, (report) => {
         if (this.current) Object.assign(this.current, { iteration: report.iteration, loss: report.loss });
       });
       if (this.closed) return;
-      const record = this.state.commitTrained(tokenized, trained);
-      // Retracted while it trained: the commit holds it, the state's codebook must not.
-      const retracted = ids.filter((id) => store.get(id)?.status === 'retracted');
-      for (const id of retracted) this.state.retract(id);
-      const checks = this.state.verifyBatch(
-        tokenized.filter((e) => !retracted.includes(e.id)),
-        (stored) => tokenizeEdit(this.tokenizer, this.model.config, stored),
-        (ids) => this.tokenizer.decode(ids),
-      );
+      const { record, retracted, checks } = this.commitBatch(tokenized, trained);
       const seconds = (performance.now() - started) / 1000;
       store.finishBatch(batch, seconds, { generation: record.generation, loss: record.loss, iterations: record.iterations });
       const notHolding = checks.batch.filter((c) => !c.holds).map((c) => c.id);

@@ -7,27 +7,22 @@ import { Worker } from 'node:worker_threads';
 import type { TokenizedEdit } from '../editors/edit.js';
 import type { Allocation } from '../editors/elder/allocation.js';
 import type { ElderConfig } from '../editors/elder/config.js';
-import type { IterationReport } from '../editors/elder/editor.js';
+import type { ElderSnapshot } from '../editors/elder/snapshot.js';
 import type { TrainedBatch } from '../editors/elder/state.js';
+import type { IterationReport } from '../editors/elder/training.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { sharedWeights } from '../models/load.js';
 import { ElderError } from '../util/errors.js';
 
 type NamedValues = Array<[string, { data: Float32Array; shape: number[] }]>;
 
-/** What the worker is asked to train. */
+/** What the worker is asked to train: a batch, from the committed state (its snapshot) of one generation. */
 export interface TrainJob {
   job: number;
   fromGeneration: number;
-  weights: NamedValues;
-  allocations: Array<[string, Allocation]>;
+  snapshot: ElderSnapshot;
   edits: TokenizedEdit[];
-  /** Live edits, in the order they were applied, for replay (empty when the config replays none). */
-  memory: ReplayEdit[];
 }
-
-/** What the worker needs of a live edit to replay it (it recomputes, and caches, the frozen pass). */
-export type ReplayEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'endingIds'>;
 
 /** The training thread's own V8 heap and the memory its objects hold outside it, as of its latest job. */
 export interface ThreadMemory {
@@ -105,22 +100,17 @@ export class TrainingWorker {
     return this.exited !== null;
   }
 
-  /** Trains `edits` from the committed weights of `fromGeneration`; resolves with what to commit. */
-  train(
-    edits: TokenizedEdit[],
-    from: { generation: number; weights: Map<string, { data: Float32Array; shape: number[] }>; allocations: Array<[string, Allocation]>; memory: ReplayEdit[] },
-    onIteration?: (report: IterationReport) => void,
-  ): Promise<TrainedBatch> {
+  /** Trains `edits` from `snapshot`, the committed state of `fromGeneration` (its weights are transferred); resolves with what to commit. */
+  train(edits: TokenizedEdit[], fromGeneration: number, snapshot: ElderSnapshot, onIteration?: (report: IterationReport) => void): Promise<TrainedBatch> {
     if (this.exited) return Promise.reject(this.exited);
     if (this.pending) return Promise.reject(new TrainingError('the training worker is busy with another batch'));
     const job = this.nextJob++;
-    const weights: NamedValues = [...from.weights];
-    const message: TrainJob = { job, fromGeneration: from.generation, weights, allocations: from.allocations, edits, memory: from.memory };
+    const message: TrainJob = { job, fromGeneration, snapshot, edits };
     return new Promise((resolve, reject) => {
-      this.pending = { job, fromGeneration: from.generation, resolve, reject, onIteration };
+      this.pending = { job, fromGeneration, resolve, reject, onIteration };
       this.worker.postMessage(
         message,
-        weights.map(([, t]) => t.data.buffer as ArrayBuffer),
+        [...snapshot.weights.values()].map((t) => t.data.buffer as ArrayBuffer),
       );
     });
   }

@@ -2,13 +2,14 @@
  * The training thread of `elder serve`. ELDER's batch training is synchronous
  * and takes seconds to minutes; run on the main thread it would stall every
  * request. This worker builds the model over the main thread's shared weights
- * (no copy), and per job trains a private copy of the mixture from the
- * committed weights it is sent. It never touches the state folder: the main
+ * (no copy), and per job restores an editor from the committed snapshot it is
+ * sent and trains the batch. It never touches the state folder: the main
  * thread commits what it returns.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ElderConfig } from '../editors/elder/config.js';
-import { type EditMemory, ElderEditor } from '../editors/elder/editor.js';
+import { ElderEditor } from '../editors/elder/editor.js';
+import type { EditMemory } from '../editors/elder/frozen.js';
 import { MixtureOfLora } from '../editors/elder/mixture.js';
 import { modelFromSharedWeights, type SharedWeights } from '../models/load.js';
 import { BufferPool } from '../tensor/buffers.js';
@@ -17,11 +18,11 @@ import type { ThreadMemory, TrainJob, WorkerMessage } from './trainer.js';
 const { weights, config } = workerData as { weights: SharedWeights; config: ElderConfig };
 const model = modelFromSharedWeights(weights);
 model.setRequiresGrad(false);
-const mixture = new MixtureOfLora(config, model);
-/** Training's activation buffers, kept across jobs: a pool per job left ~100 MB of garbage per batch, and resident memory swung with it. */
+/** One mixture and one pool of activation buffers for every job: a pool per job left ~100 MB of garbage per batch, and resident memory swung with it. */
+const mixture = new MixtureOfLora(config.core, model);
 const scratch = new BufferPool();
 /** Frozen passes of live edits, kept across jobs: they depend on the base model and the tokens alone. */
-const remembered = new Map<string, EditMemory>();
+const frozenCache = new Map<string, EditMemory>();
 
 /** This thread's heap and buffers (`rss` is the whole process's, so it is left to the main thread). */
 function threadMemory(): ThreadMemory {
@@ -35,26 +36,16 @@ function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
 
 parentPort!.on('message', (job: TrainJob) => {
   try {
-    mixture.loadValues(new Map(job.weights), `generation ${job.fromGeneration}`);
-    // A fresh editor per job: its allocation table is exactly the committed one.
-    const editor = new ElderEditor(model, config, mixture, scratch);
-    for (const [label, allocation] of job.allocations) editor.allocations.restore(label, allocation);
-    // The replay memory, in the committed order (replay sampling depends on it).
-    editor.remember(job.memory.filter((m) => !remembered.has(m.id)));
-    for (const m of job.memory) {
-      const memory = editor.memory.get(m.id) ?? remembered.get(m.id)!;
-      remembered.set(m.id, memory);
-      editor.memory.delete(m.id);
-      editor.memory.set(m.id, memory);
-    }
+    // A fresh editor per job: its allocations, codes and memory are exactly the committed ones.
+    const editor = ElderEditor.restore(model, config, job.snapshot, { mixture, scratch, frozenCache });
     // Retracted edits are no longer live: their frozen passes go, or the cache would only grow.
-    const live = new Set(job.memory.map((m) => m.id));
-    for (const id of remembered.keys()) if (!live.has(id)) remembered.delete(id);
-    const result = editor.trainBatch(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
+    const live = new Set(job.snapshot.memory.map((m) => m.id));
+    for (const id of frozenCache.keys()) if (!live.has(id)) frozenCache.delete(id);
+    const result = editor.train(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
     const trained = [...mixture.namedParameters()].map(
       ([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }],
     );
-    const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocations.get(label)!] as [string, number[][]]);
+    const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocationOf(label)!] as [string, number[][]]);
     post(
       {
         type: 'trained',

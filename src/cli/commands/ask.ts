@@ -41,5 +41,5 @@ export function askCommand(argv: string[]): void {
   const gate =
     decision.matched === undefined ? '' : decision.matched === null ? ', no edit matched by query and subject' : `, matched edit ${decision.matched}`;
   const where = (decision.deferred ? 'deferred to the base model' : `edited model (nearest code: edit ${decision.nearestId})`) + gate;
-  console.error(`[${where}; code distance ${decision.distance}, ε ${state.config.epsilon}; experts ${JSON.stringify(decision.experts)}]`);
+  console.error(`[${where}; code distance ${decision.distance}, ε ${state.config.core.epsilon}; experts ${JSON.stringify(decision.experts)}]`);
 }

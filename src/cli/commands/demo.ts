@@ -8,8 +8,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { tokenizeEdit } from '../../editors/edit.js';
-import { defaultElderConfig } from '../../editors/elder/config.js';
+import { elderConfig } from '../../editors/elder/config.js';
 import { ElderEditor, type RoutingDecision } from '../../editors/elder/editor.js';
+import { GATES } from '../../editors/elder/gates/index.js';
 import { withAnswerEndings } from '../../editors/ending.js';
 import { type BenchRecord, readDataset } from '../../eval/datasets.js';
 import { answersWith } from '../../eval/generation.js';
@@ -84,7 +85,8 @@ export function demoCommand(argv: string[]): void {
     `${model.config.architecture}, ${model.config.layers} layers × ${model.config.width}, ${(model.parameterCount() / 1e6).toFixed(1)}M parameters; ${backend.backend} backend, ${backend.threads} threads on ${os.cpus()[0]?.model ?? 'unknown CPU'}\n`,
   );
 
-  const config = defaultElderConfig(model.config, DEMO_ELDER);
+  const config = elderConfig(model.config, DEMO_ELDER);
+  const { core, training } = config;
   const editor = new ElderEditor(model, config);
   const edits = withAnswerEndings(
     model,
@@ -108,20 +110,20 @@ export function demoCommand(argv: string[]): void {
   });
 
   console.log(
-    `\n2. ELDER applies ${edits.length} counterfactual edits (${records.length} facts × ${records[0].edits.length} phrasings) in batches of ${config.batchSize}:`,
+    `\n2. ELDER applies ${edits.length} counterfactual edits (${records.length} facts × ${records[0].edits.length} phrasings) in batches of ${training.batchSize}:`,
   );
   records.forEach((record) => {
     console.log(`   ${record.edits[0].prompt} → ${record.target}`);
   });
   console.log(
-    `   mixture of ${config.experts} LoRA experts (rank ${config.rank}) on ${config.site} in blocks ${config.firstBlock}-${config.lastBlock}, top-${config.topK}, λ ${config.lambda}, ε ${config.epsilon}; Adam lr ${config.lr}, ${config.iterations} iterations per batch`,
+    `   mixture of ${core.experts} LoRA experts (rank ${core.rank}) on ${core.site} in blocks ${core.firstBlock}-${core.lastBlock}, top-${core.topK}, λ ${core.lambda}, ε ${core.epsilon}; Adam lr ${training.lr}, ${training.iterations} iterations per batch`,
   );
   const baseScores = { reliability: rate(scoreTargets(model, null, edits).correct), generalization: rate(scoreTargets(model, null, heldOut).correct) };
   const progress = new Progress(edits.length, 'edits');
-  for (let start = 0; start < edits.length; start += config.batchSize) {
-    const batch = edits.slice(start, start + config.batchSize);
+  for (let start = 0; start < edits.length; start += training.batchSize) {
+    const batch = edits.slice(start, start + training.batchSize);
     const result = editor.applyBatch(batch, ({ iteration, loss }) =>
-      progress.update(start, `iteration ${iteration}/${config.iterations} · loss ${loss.toFixed(3)}`, { transient: true }),
+      progress.update(start, `iteration ${iteration}/${training.iterations} · loss ${loss.toFixed(3)}`, { transient: true }),
     );
     progress.update(start + batch.length, `loss ${result.loss.toFixed(3)}`, { final: start + batch.length === edits.length });
   }
@@ -166,12 +168,9 @@ export function demoCommand(argv: string[]): void {
     `   ${'after ELDER'.padEnd(14)} ${pct(scores.reliability).padEnd(12)} ${pct(scores.generalization).padEnd(15)} ${pct(scores.locality).padEnd(9)} ${pct(scores.answers)}`,
   );
   const deferredCount = unrelatedRows.filter(({ i }) => deferred[i].deferred).length;
-  const subjectGate =
-    config.gate === 'subject'
-      ? ` It uses the experts only when it is also near one edit twice: its state entering the first edited linear, and some token's state at the edit's subject (the subject gate).`
-      : '';
+  const gateNote = ` The ${config.gate.kind} gate decides: ${GATES[config.gate.kind].summary}.`;
   console.log(
-    `\n   Route: an input whose allocation code is ≥ ε = ${config.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).${subjectGate}`,
+    `\n   Route: an input whose allocation code is ≥ ε = ${core.epsilon} bits from every stored code runs the base model (d = Hamming distance to the nearest code).${gateNote}`,
   );
   console.log(`   ${deferredCount} of ${unrelatedRows.length} unrelated prompts deferred to the base model.`);
   console.log(

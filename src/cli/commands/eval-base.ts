@@ -1,4 +1,6 @@
-import { defaultElderConfig, querySiteOf, subjectSiteOf } from '../../editors/elder/config.js';
+import { elderConfig } from '../../editors/elder/config.js';
+import { querySiteOf } from '../../editors/elder/core-config.js';
+import { type SubjectGateConfig, subjectSiteOf } from '../../editors/elder/gates/subject-gate.js';
 import { defaultGeneralTextPath, readGeneralText } from '../../facts/general-text.js';
 import { type KnowledgeReport, measureKnowledge } from '../../facts/knowledge.js';
 import { knowledgeTable } from '../../facts/knowledge-table.js';
@@ -9,7 +11,7 @@ import { loadModel } from '../../models/load.js';
 import { requireTokenizer } from '../../models/tokenizer.js';
 import { Progress } from '../../util/progress.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions } from '../args.js';
-import { blockRangeOption } from './edit.js';
+import { blockRangeOption } from '../elder-options.js';
 
 export const EVAL_BASE_COMMAND: CommandSpec = {
   name: 'eval-base',
@@ -57,9 +59,10 @@ export function evalBaseCommand(argv: string[]): void {
   const factsPerRelation =
     options.values['facts-per-relation'] === undefined ? undefined : numberOption(options, 'facts-per-relation', 0, { min: 1, integer: true });
   const trainTemplates = numberOption(options, 'train-templates', 3, { min: 1, max: 12, integer: true });
-  const elderDefaults = defaultElderConfig(model.config, blockRangeOption(options, 'blocks'));
-  const querySite = querySiteOf(model, elderDefaults);
-  const subjectSite = subjectSiteOf(model, elderDefaults);
+  // The subject gate's sites under elder's defaults: what the gate reads is what separation measures.
+  const elderDefaults = elderConfig(model.config, { ...blockRangeOption(options), gate: 'subject' });
+  const querySite = querySiteOf(model, elderDefaults.core);
+  const subjectSite = subjectSiteOf(model, elderDefaults.core, elderDefaults.gate as SubjectGateConfig);
 
   const progress = new Progress(1, 'prompts');
   const report = measureKnowledge(model, tokenizer, table, {

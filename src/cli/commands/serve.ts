@@ -5,7 +5,7 @@ import { startServer } from '../../server/server.js';
 import { EditService } from '../../server/service.js';
 import { UsageError } from '../../util/errors.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
-import { ELDER_OPTIONS, elderOverrides } from './edit.js';
+import { ELDER_OPTIONS, elderOverrides } from '../elder-options.js';
 
 export const SERVE_COMMAND: CommandSpec = {
   name: 'serve',

@@ -1,3 +1,4 @@
+import { GATES } from '../../editors/elder/gates/index.js';
 import { StateFiles } from '../../editors/elder/state.js';
 import { type CommandSpec, parseOptions, requireString } from '../args.js';
 
@@ -19,24 +20,21 @@ export function stateCommand(argv: string[]): void {
   const holding = edits.filter((e) => e.status === 'applied' && e.holds === true).length;
   const notHolding = edits.filter((e) => e.status === 'applied' && e.holds === false).length;
   if (options.values.json) {
-    console.log(JSON.stringify({ config: files.config.elder, base: files.config.base, generation: files.weights.generation, codebookSize: applied, edits }));
+    console.log(JSON.stringify({ config: files.elder, base: files.config.base, generation: files.weights.generation, codebookSize: applied, edits }));
     return;
   }
-  const c = files.config.elder;
+  const { preset, core: c, training: t, rehearsal: r, gate } = files.elder;
   console.log(`state      ${stateDir}`);
   console.log(
     `base       ${files.config.base.name} (${files.config.base.architecture}, ${files.config.base.layers} layers, fingerprint ${files.config.base.weightsSha256.slice(0, 12)})`,
   );
   console.log(
-    `elder      ${c.preset} preset: ${c.site} in blocks ${c.firstBlock}-${c.lastBlock}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`,
+    `elder      ${preset} preset: ${c.site} in blocks ${c.firstBlock}-${c.lastBlock}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`,
   );
-  const gate =
-    c.gate === 'subject'
-      ? `code distance and subject gate (subject keys at block ${c.subjectBlock}, ${c.queryMetric ?? 'euclidean'} query at block ${c.gateBlock ?? c.firstBlock - 1}, radii ${c.subjectRadius} / ${c.queryRadius})`
-      : 'code distance';
-  console.log(`routing    ${gate}; ${c.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
+  const gateText = GATES[gate.kind]?.describe(gate) ?? gate.kind;
+  console.log(`routing    ${gateText}; ${r.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
   console.log(
-    `training   lr ${c.lr}, batch ${c.batchSize}, ${c.iterations} iterations${c.earlyStop ? ', early stop' : ''}, replay ${c.replay}, ${c.trainRouting} routing, seed ${c.seed}`,
+    `training   lr ${t.lr}, batch ${t.batchSize}, ${t.iterations} iterations${t.earlyStop ? ', early stop' : ''}, replay ${r.replay}, ${t.trainRouting} routing, seed ${c.seed}`,
   );
   console.log(
     `edits      ${edits.length} (${applied} applied, ${edits.length - applied} retracted); codebook ${applied} codes; weights generation ${files.weights.generation}`,

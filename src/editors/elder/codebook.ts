@@ -119,6 +119,11 @@ export class Codebook {
     return true;
   }
 
+  /** Every (id, code), in storage order (adding them in this order rebuilds the same codebook). */
+  entries(): Array<[string, Uint32Array]> {
+    return this.ids.map((id, index) => [id, this.codes.slice(index * this.words, (index + 1) * this.words)]);
+  }
+
   get(id: string): Uint32Array | null {
     const index = this.slot.get(id);
     return index === undefined ? null : this.codes.slice(index * this.words, (index + 1) * this.words);

@@ -13,7 +13,7 @@ import { softmax } from '../../tensor/ops/softmax.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ShapeError } from '../../util/errors.js';
 import { Random } from '../../util/random.js';
-import { type ElderConfig, editedBlocks } from './config.js';
+import { type CoreConfig, editedBlocks } from './core-config.js';
 
 export interface MixtureLayer {
   /** Block index (stored tensor names keep `layer{block}`). */
@@ -36,7 +36,7 @@ export class MixtureOfLora {
   readonly outDim: number;
 
   constructor(
-    readonly config: ElderConfig,
+    readonly config: CoreConfig,
     model: DecoderLM,
     initSeed = config.seed,
   ) {

@@ -1,281 +1,47 @@
 /**
- * A durable ELDER editing session in a folder:
- *
- *   config.json                  ELDER configuration and the base-model fingerprint
- *   adapters-NNNNNN.safetensors  router and expert weights, one file per committed generation
- *   journal.jsonl                append-only record of applied batches and retractions
- *
- * Committing a batch writes the new weights as the next generation (temporary
- * file, fsync, rename), then appends a journal line naming that file and its
- * sha256, fsync'ed: only then is the edit acknowledged. The codebook is the
- * codes of the journal's applied, unretracted edits. A crash at any moment
- * leaves either the previous committed state or the new one; uncommitted
- * weight files are removed on the next open.
+ * A durable ELDER editing session: the state folder's files (state-files.ts)
+ * bound to an editor over the base model. Opening rebuilds the editor from
+ * one {@link ElderSnapshot} of the files; committing a batch makes its
+ * weights and journal line durable before the editor admits its edits.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DecoderLM } from '../../models/decoder.js';
-import { encodeSafetensors, SafetensorsFile } from '../../models/safetensors.js';
+import { encodeSafetensors } from '../../models/safetensors.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { TokenizedEdit } from '../edit.js';
-import type { Allocation } from './allocation.js';
-import { codeFromHex, codeToHex } from './codebook.js';
-import { type ElderConfig, legacySubjectGate, presetElderConfig, validateElderConfig } from './config.js';
-import { type BatchResult, ElderEditor, type IterationReport } from './editor.js';
+import { codeFromHex, codeToHex, codeWords } from './codebook.js';
+import { type ElderConfig, type ElderSettings, elderConfig, fixedSettings, reconfigure, settingsOf } from './config.js';
+import { ElderEditor } from './editor.js';
 import { StateError } from './errors.js';
 import { type CheckableEdit, checkEdits, recheckSample } from './holds.js';
-import { appendJournal, digest, type HoldsCheck, type JournalEditEntry, type JournalRecord, readJournal } from './journal.js';
+import type { HoldsCheck } from './journal.js';
 import { MixtureOfLora } from './mixture.js';
+import type { ElderSnapshot } from './snapshot.js';
+import {
+  acquireLock,
+  type BatchRecord,
+  baseFingerprint,
+  CONFIG_FILE,
+  type EditRecord,
+  JOURNAL_FILE,
+  StateFiles,
+  sha256Chunks,
+  type TrainedBatch,
+  weightsFileName,
+} from './state-files.js';
+import type { BatchResult, IterationReport } from './training.js';
 
-const CONFIG_FILE = 'config.json';
-const JOURNAL_FILE = 'journal.jsonl';
-const LOCK_FILE = 'state.lock';
-const FORMAT = 'elder-state';
-
-/** What a state must match in its base model: names, shapes and a hash of the weights ELDER reads. */
-export interface BaseFingerprint {
-  name: string;
-  architecture: string;
-  layers: number;
-  width: number;
-  vocabSize: number;
-  siteShape: number[];
-  /** sha256 over the edited-site weights of the query block and every edited block. */
-  weightsSha256: string;
-}
-
-interface StateConfigFile {
-  format: typeof FORMAT;
-  /** 2: the journal exists from creation on, so a missing journal is damage, not an empty history. */
-  version: 1 | 2;
-  createdAt: string;
-  elder: ElderConfig;
-  base: BaseFingerprint;
-  initialWeights: string;
-  initialWeightsSha256: string;
-}
-
-export interface EditRecord extends JournalEditEntry {
-  status: 'applied' | 'retracted';
-  generation: number;
-  appliedAt: string;
-  retractedAt?: string;
-  /** Whether the edit held at its latest check (absent: never checked). */
-  holds?: boolean;
-  /** The greedy answer that check read (absent before answers were read). */
-  answer?: string;
-  /** When that check ran, and on which weights generation. */
-  checkedAt?: string;
-  checkedGeneration?: number;
-}
-
-export type BatchRecord = Extract<JournalRecord, { type: 'batch' }>;
-
-/** A batch trained outside the state (see {@link ElderState.commitTrained}). */
-export interface TrainedBatch extends BatchResult {
-  /** The generation whose weights training started from. */
-  fromGeneration: number;
-  /** Every mixture tensor after training, by stored name. */
-  weights: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>;
-  /** Allocations drawn for the batch's labels. */
-  allocations: ReadonlyMap<string, Allocation>;
-}
-
-export function baseFingerprint(model: DecoderLM, config: ElderConfig, name: string): BaseFingerprint {
-  const hash = crypto.createHash('sha256');
-  let siteShape: number[] = [];
-  for (let layer = config.firstBlock - 1; layer <= config.lastBlock; layer++) {
-    const weight = model.parameters.get(`${model.linearName(layer, config.site)}.weight`);
-    if (weight === undefined) throw new StateError(`the base model has no linear "${config.site}" in block ${layer}`);
-    siteShape = [...weight.shape];
-    hash.update(new Uint8Array(weight.data.buffer, weight.data.byteOffset, weight.data.byteLength));
-  }
-  const { architecture, layers, width, vocabSize } = model.config;
-  return { name, architecture, layers, width, vocabSize, siteShape, weightsSha256: hash.digest('hex') };
-}
-
-function weightsFileName(generation: number): string {
-  return `adapters-${String(generation).padStart(6, '0')}.safetensors`;
-}
-
-function sha256Chunks(chunks: readonly Uint8Array[]): string {
-  const hash = crypto.createHash('sha256');
-  for (const chunk of chunks) hash.update(chunk);
-  return hash.digest('hex');
-}
-
-/** The files of a state, read without the model (for `elder state` and `elder retract`). */
-export class StateFiles {
-  readonly edits = new Map<string, EditRecord>();
-  /** The weights file of the last committed generation and its checksum. */
-  weights: { file: string; sha256: string; generation: number };
-
-  private constructor(
-    readonly dir: string,
-    readonly config: StateConfigFile,
-    readonly records: JournalRecord[],
-  ) {
-    this.weights = { file: config.initialWeights, sha256: config.initialWeightsSha256, generation: 0 };
-    for (const record of records) this.replay(record);
-  }
-
-  static exists(dir: string): boolean {
-    return fs.existsSync(path.join(dir, CONFIG_FILE));
-  }
-
-  /** Reads config and journal; `repair` truncates a torn journal tail and removes uncommitted weight files. */
-  static read(dir: string, repair = false): StateFiles {
-    const configPath = path.join(dir, CONFIG_FILE);
-    if (!fs.existsSync(configPath)) throw new StateError(`${dir}: not an ELDER state folder (no ${CONFIG_FILE})`);
-    let sealed: StateConfigFile & { sha256?: string };
-    try {
-      sealed = JSON.parse(fs.readFileSync(configPath, 'utf8')) as StateConfigFile & { sha256?: string };
-    } catch (error) {
-      throw new StateError(`${configPath}: not valid JSON (${(error as Error).message})`);
-    }
-    const { sha256, ...config } = sealed ?? ({} as typeof sealed);
-    if (config === null || typeof config !== 'object' || config.format !== FORMAT || (config.version !== 1 && config.version !== 2)) {
-      throw new StateError(`${configPath}: not an elder state (format ${String(config?.format)} version ${String(config?.version)})`);
-    }
-    // Version 2 seals its settings: a changed rank or top-k would reinterpret the stored weights without a word.
-    if (config.version === 2 && sha256 !== digest(JSON.stringify(config)))
-      throw new StateError(`${configPath}: checksum mismatch (the file was modified or damaged)`);
-    config.elder = withBlockNames(config.elder);
-    const journalPath = path.join(dir, JOURNAL_FILE);
-    if (config.version === 2 && !fs.existsSync(journalPath))
-      throw new StateError(`${journalPath} is missing: the state's history of edits is gone (restore it from a backup)`);
-    const files = new StateFiles(dir, config, readJournal(journalPath, repair));
-    if (repair) files.removeUncommittedWeights();
-    return files;
-  }
-
-  static create(dir: string, config: StateConfigFile): void {
-    writeFileAtomic(path.join(dir, CONFIG_FILE), [Buffer.from(`${JSON.stringify({ ...config, sha256: digest(JSON.stringify(config)) }, null, 2)}\n`)]);
-  }
-
-  private replay(record: JournalRecord): void {
-    if (record.type === 'batch') {
-      for (const edit of record.edits) {
-        if (this.edits.has(edit.id)) throw new StateError(`${this.dir}: journal applies edit "${edit.id}" twice`);
-        this.edits.set(edit.id, { ...edit, status: 'applied', generation: record.generation, appliedAt: record.at });
-      }
-      this.weights = { file: record.weights, sha256: record.weightsSha256, generation: record.generation };
-    } else if (record.type === 'check') {
-      for (const result of record.results) {
-        const edit = this.edits.get(result.id);
-        if (edit === undefined) throw new StateError(`${this.dir}: journal checks unknown edit "${result.id}"`);
-        Object.assign(edit, { holds: result.holds, answer: result.answer, checkedAt: record.at, checkedGeneration: record.generation });
-      }
-    } else {
-      const edit = this.edits.get(record.id);
-      if (edit === undefined) throw new StateError(`${this.dir}: journal retracts unknown edit "${record.id}"`);
-      edit.status = 'retracted';
-      edit.retractedAt = record.at;
-    }
-  }
-
-  private removeUncommittedWeights(): void {
-    for (const name of fs.readdirSync(this.dir)) {
-      const match = /^adapters-(\d{6})\.safetensors$/.exec(name);
-      if ((match && Number(match[1]) > this.weights.generation) || (name.startsWith('.') && name.endsWith('.tmp'))) {
-        fs.rmSync(path.join(this.dir, name), { force: true });
-      }
-    }
-  }
-
-  get nextSeq(): number {
-    return this.records.length + 1;
-  }
-
-  /** Appends a record durably and applies it to this view. */
-  append(record: Parameters<typeof appendJournal>[2]): JournalRecord {
-    const sealed = appendJournal(path.join(this.dir, JOURNAL_FILE), this.nextSeq, record);
-    this.records.push(sealed);
-    this.replay(sealed);
-    return sealed;
-  }
-
-  /** Marks an edit retracted in the journal. */
-  retract(id: string): JournalRecord {
-    const edit = this.edits.get(id);
-    if (edit === undefined) throw new StateError(`no edit "${id}" in ${this.dir}`);
-    if (edit.status === 'retracted') throw new StateError(`edit "${id}" is already retracted`);
-    return this.append({ type: 'retract', id });
-  }
-
-  /** Reads and verifies the committed weights. */
-  readWeights(): Map<string, { data: Float32Array; shape: readonly number[] }> {
-    const file = path.join(this.dir, this.weights.file);
-    if (!fs.existsSync(file)) throw new StateError(`${file}: committed weights are missing`);
-    const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-    if (sha !== this.weights.sha256) throw new StateError(`${file}: checksum mismatch (the file was modified or damaged)`);
-    const opened = SafetensorsFile.open(file);
-    try {
-      return new Map([...opened.entries.keys()].map((name) => [name, opened.read(name)]));
-    } finally {
-      opened.close();
-    }
-  }
-}
-
-/** A cross-process lock so two writers never interleave; a lock left by a killed process is taken over. */
-function acquireLock(dir: string): () => void {
-  const file = path.join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(fs.readFileSync(file, 'utf8'));
-      if (holder !== process.pid && isAlive(holder)) throw new StateError(`${dir} is in use by process ${holder}`);
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new StateError(`${dir}: cannot take the state lock`);
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { type BatchRecord, baseFingerprint, type EditRecord, retractEdit, StateFiles, type TrainedBatch } from './state-files.js';
 
 export interface OpenOptions {
   /** Name recorded for the base model (default: the folder's base name). */
   modelName: string;
-  /** For a new state: configuration overrides. For an existing one, the fields that must not change are checked. */
-  overrides?: Partial<ElderConfig>;
+  /** For a new state: its settings. For an existing one: fixed settings must match; per-run ones apply to this run. */
+  overrides?: ElderSettings;
   /** Read without locking, repairing or creating (for answering questions beside a writer). */
   readOnly?: boolean;
 }
-
-/** Fields fixed when a state is created (they shape the weights and the codes). */
-/**
- * States written before block indices were called blocks name them
- * firstLayer, lastLayer, subjectLayer and gateLayer; read under today's names
- * (the sealed file itself is never rewritten).
- */
-function withBlockNames(elder: ElderConfig): ElderConfig {
-  const renamed: Record<string, unknown> = { ...elder };
-  for (const [before, now] of [
-    ['firstLayer', 'firstBlock'],
-    ['lastLayer', 'lastBlock'],
-    ['subjectLayer', 'subjectBlock'],
-    ['gateLayer', 'gateBlock'],
-  ] as const) {
-    if (before in renamed && !(now in renamed)) renamed[now] = renamed[before];
-    delete renamed[before];
-  }
-  return renamed as unknown as ElderConfig;
-}
-
-const FIXED_FIELDS = ['preset', 'subjectBlock', 'site', 'firstBlock', 'lastBlock', 'experts', 'rank', 'alpha', 'topK', 'epsilon', 'seed'] as const;
 
 /** An open, writable ELDER state bound to its base model. */
 export class ElderState {
@@ -301,81 +67,8 @@ export class ElderState {
         ElderState.initialise(dir, model, options);
       }
       const files = StateFiles.read(dir, !readOnly);
-      // States written before the routing-loss ablations existed used the guided loss.
-      const config: ElderConfig = { ...files.config.elder };
-      config.routingLoss ??= 'guided';
-      config.trainRouting ??= 'router';
-      config.replay ??= 0;
-      config.freshCodes ??= false;
-      config.matchedExperts ??= false;
-      // States written before endings were trained fitted the target alone.
-      config.trainEnding ??= false;
-      // States written before presets existed started from elder's defaults of the day.
-      config.preset ??= 'elder';
-      config.gate ??= 'code';
-      // States written before the gate's metric existed measured Euclidean distance at the router's query.
-      Object.assign(config, { ...legacySubjectGate(config.firstBlock), ...config });
-      validateElderConfig(config, model.config);
-      for (const field of FIXED_FIELDS) {
-        const wanted = options.overrides?.[field];
-        if (wanted !== undefined && wanted !== config[field]) {
-          throw new StateError(`${dir} was created with ${field} = ${String(config[field])}; it cannot change to ${String(wanted)}`);
-        }
-      }
-      const expected = files.config.base;
-      const actual = baseFingerprint(model, config, expected.name);
-      for (const key of ['architecture', 'layers', 'width', 'vocabSize'] as const) {
-        if (expected[key] !== actual[key])
-          throw new StateError(`${dir} was made for another base model (${key}: ${expected[key]} in the state, ${actual[key]} in this model)`);
-      }
-      if (expected.siteShape.join('x') !== actual.siteShape.join('x'))
-        throw new StateError(`${dir} was made for another base model (edited layer shape [${expected.siteShape}] vs [${actual.siteShape}])`);
-      if (expected.weightsSha256 !== actual.weightsSha256)
-        throw new StateError(`${dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
-
-      // Training flags may change per run; they are not part of the state's identity.
-      for (const field of [
-        'lr',
-        'iterations',
-        'batchSize',
-        'lambda',
-        'earlyStop',
-        'replay',
-        'trainRouting',
-        'freshCodes',
-        'trainEnding',
-        'gate',
-        'subjectRadius',
-        'queryRadius',
-        'queryMetric',
-        'gateBlock',
-        'matchedExperts',
-      ] as const) {
-        const value = options.overrides?.[field];
-        if (value !== undefined) (config as unknown as Record<string, unknown>)[field] = value;
-      }
-      const mixture = new MixtureOfLora(config, model);
-      mixture.loadValues(files.readWeights(), path.join(dir, files.weights.file));
-      const editor = new ElderEditor(model, config, mixture);
-      for (const edit of files.edits.values()) {
-        editor.allocations.restore(edit.label, edit.allocation);
-        const code = codeFromHex(edit.code, editor.codebook.words);
-        if (edit.status === 'applied') editor.codebook.add(edit.id, code);
-        else editor.retracted.add(edit.id, code);
-      }
-      // Live edits are remembered for replay (their frozen forward pass is recomputed from the base model).
-      const replayable = [...files.edits.values()].filter((e) => e.status === 'applied' && e.promptIds !== undefined && e.targetIds !== undefined);
-      editor.remember(
-        replayable.map((e) => ({
-          id: e.id,
-          label: e.label,
-          promptIds: e.promptIds!,
-          targetIds: e.targetIds!,
-          endingIds: e.endingIds,
-          subjectEnd: e.subjectEnd,
-        })),
-      );
-      if (editor.config.freshCodes) editor.refreshCodes();
+      const config = ElderState.configFor(files, model, options.overrides ?? {});
+      const editor = ElderEditor.restore(model, config, ElderState.snapshotOf(files, config), { refresh: true });
       return new ElderState(dir, files, editor, release, readOnly);
     } catch (error) {
       release();
@@ -383,20 +76,57 @@ export class ElderState {
     }
   }
 
+  /** The stored configuration with this run's settings; a fixed setting that differs, or another base model, is refused. */
+  private static configFor(files: StateFiles, model: DecoderLM, overrides: ElderSettings): ElderConfig {
+    const current = settingsOf(files.elder);
+    const stored = elderConfig(model.config, current);
+    for (const name of fixedSettings(stored)) {
+      const wanted = overrides[name];
+      if (wanted !== undefined && wanted !== current[name])
+        throw new StateError(`${files.dir} was created with ${name} = ${String(current[name])}; it cannot change to ${String(wanted)}`);
+    }
+    const expected = files.config.base;
+    const actual = baseFingerprint(model, stored.core, expected.name);
+    for (const key of ['architecture', 'layers', 'width', 'vocabSize'] as const) {
+      if (expected[key] !== actual[key])
+        throw new StateError(`${files.dir} was made for another base model (${key}: ${expected[key]} in the state, ${actual[key]} in this model)`);
+    }
+    if (expected.siteShape.join('x') !== actual.siteShape.join('x'))
+      throw new StateError(`${files.dir} was made for another base model (edited layer shape [${expected.siteShape}] vs [${actual.siteShape}])`);
+    if (expected.weightsSha256 !== actual.weightsSha256)
+      throw new StateError(`${files.dir} was made for base model "${expected.name}"; this model's weights differ (fingerprint mismatch)`);
+    return reconfigure(stored, model.config, overrides);
+  }
+
+  /** The editor's state as the files hold it: committed weights, the journal's codes and allocations, the live edits to remember. */
+  private static snapshotOf(files: StateFiles, config: ElderConfig): ElderSnapshot {
+    const words = codeWords(config.core.lastBlock - config.core.firstBlock + 1, config.core.experts);
+    const edits = [...files.edits.values()];
+    const live = edits.filter((e) => e.status === 'applied');
+    return {
+      weights: files.readWeights(),
+      codes: live.map((e) => [e.id, codeFromHex(e.code, words)] as const),
+      retracted: edits.filter((e) => e.status === 'retracted').map((e) => [e.id, codeFromHex(e.code, words)] as const),
+      allocations: edits.map((e) => [e.label, e.allocation] as const),
+      // Edits journaled before token ids were cannot be replayed or gated.
+      memory: live
+        .filter((e) => e.promptIds !== undefined && e.targetIds !== undefined)
+        .map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds!, endingIds: e.endingIds, subjectEnd: e.subjectEnd })),
+    };
+  }
+
   private static initialise(dir: string, model: DecoderLM, options: OpenOptions): void {
-    const config = presetElderConfig(options.overrides?.preset ?? 'elder', model.config, options.overrides);
-    const mixture = new MixtureOfLora(config, model);
+    const config = elderConfig(model.config, options.overrides);
+    const mixture = new MixtureOfLora(config.core, model);
     const chunks = encodeSafetensors(mixture.namedParameters(), { metadata: { generation: '0' } });
     const initialWeights = weightsFileName(0);
     writeFileAtomic(path.join(dir, initialWeights), chunks);
     writeFileAtomic(path.join(dir, JOURNAL_FILE), [Buffer.alloc(0)]);
     // config.json last: its presence is what makes the folder a state.
     StateFiles.create(dir, {
-      format: FORMAT,
-      version: 2,
       createdAt: new Date().toISOString(),
       elder: config,
-      base: baseFingerprint(model, config, options.modelName),
+      base: baseFingerprint(model, config.core, options.modelName),
       initialWeights,
       initialWeightsSha256: sha256Chunks(chunks),
     });
@@ -413,15 +143,15 @@ export class ElderState {
    */
   applyBatch(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): BatchRecord {
     this.checkNewEdits(edits);
-    return this.commit(edits, () => this.editor.trainBatch(edits, onIteration));
+    return this.commit(edits, () => this.editor.train(edits, onIteration));
   }
 
   /**
    * Commits a batch trained elsewhere (the service trains in a worker thread on
-   * a copy of this state's weights): `trained.weights` replace the mixture's
-   * values and are written as the next generation. `trained.fromGeneration`
-   * must be the generation committed now, so a batch trained on stale weights
-   * can never overwrite newer ones.
+   * a snapshot of this state): `trained.weights` replace the mixture's values
+   * and are written as the next generation. `trained.fromGeneration` must be
+   * the generation committed now, so a batch trained on stale weights can
+   * never overwrite newer ones.
    */
   commitTrained(edits: readonly TokenizedEdit[], trained: TrainedBatch): BatchRecord {
     this.checkNewEdits(edits);
@@ -430,16 +160,19 @@ export class ElderState {
     }
     if (trained.codes.length !== edits.length) throw new StateError(`trained batch has ${trained.codes.length} codes for ${edits.length} edits`);
     return this.commit(edits, () => {
-      this.editor.mixture.loadValues(trained.weights, 'trained batch');
-      for (const [label, allocation] of trained.allocations) this.editor.allocations.restore(label, allocation);
+      this.editor.loadTrained(trained.weights, trained.allocations);
       return trained;
     });
   }
 
-  /** The committed mixture weights and generation, for training a copy elsewhere. */
-  snapshot(): { generation: number; weights: Map<string, { data: Float32Array; shape: number[] }> } {
-    const weights = new Map([...this.editor.mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }]));
-    return { generation: this.files.weights.generation, weights };
+  /**
+   * The committed state for training a batch elsewhere, and its generation.
+   * The remembered edits go along only when training replays them.
+   */
+  trainingSnapshot(): { generation: number; snapshot: ElderSnapshot } {
+    const snapshot = this.editor.snapshot();
+    const replays = this.config.rehearsal.replay > 0;
+    return { generation: this.files.weights.generation, snapshot: replays ? snapshot : { ...snapshot, memory: [] } };
   }
 
   private checkNewEdits(edits: readonly TokenizedEdit[]): void {
@@ -470,23 +203,19 @@ export class ElderState {
           target: edit.target,
           experts: result.codes[b].experts,
           code: codeToHex(result.codes[b].code),
-          allocation: this.editor.allocations.get(edit.label)!,
+          allocation: this.editor.allocationOf(edit.label)!,
           promptIds: [...edit.promptIds],
           targetIds: [...edit.targetIds],
           ...(edit.endingIds === undefined ? {} : { endingIds: [...edit.endingIds] }),
           ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
         })),
       }) as BatchRecord;
-      edits.forEach((edit, b) => {
-        this.editor.codebook.add(edit.id, result.codes[b].code);
-      });
-      this.editor.remember(edits);
       // Fresh codes are a function of the durable weights and the journaled prompts, so they are recomputed, not journaled.
-      if (this.editor.config.freshCodes) this.editor.refreshCodes();
+      this.editor.commit(edits, result);
       this.pruneOldWeights();
       return record;
     } catch (error) {
-      this.editor.mixture.loadValues(this.files.readWeights(), this.files.weights.file);
+      this.editor.loadWeights(this.files.readWeights(), this.files.weights.file);
       throw error;
     }
   }
@@ -519,10 +248,7 @@ export class ElderState {
   retract(id: string): void {
     if (this.readOnly) throw new StateError(`${this.dir} is open read-only`);
     this.files.retract(id);
-    const code = this.editor.codebook.get(id);
-    this.editor.codebook.remove(id);
-    this.editor.forget(id);
-    if (code !== null) this.editor.retracted.add(id, code);
+    this.editor.retract(id);
   }
 
   /** Keeps the initial and the current generation; older ones are no longer referenced for loading. */
@@ -535,15 +261,5 @@ export class ElderState {
 
   close(): void {
     this.releaseLock();
-  }
-}
-
-/** Retracts an edit without loading the model (`elder retract`): a journal record under the state lock. */
-export function retractEdit(dir: string, id: string): void {
-  const release = acquireLock(dir);
-  try {
-    StateFiles.read(dir, true).retract(id);
-  } finally {
-    release();
   }
 }

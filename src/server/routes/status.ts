@@ -19,7 +19,7 @@ export function statusRoutes({ service, metrics }: RouteContext): Route[] {
           model: service.modelName,
           read_only: service.readOnly,
           generation: service.generation,
-          codes: service.state.editor.codebook.size,
+          codes: service.state.editor.liveEdits,
           edits: service.store?.counts() ?? null,
           training: training && {
             batch: training.batch,
@@ -78,7 +78,7 @@ export function statusRoutes({ service, metrics }: RouteContext): Route[] {
             name: 'elder_codebook_codes',
             help: 'Allocation codes of live (applied, unretracted) edits.',
             type: 'gauge',
-            samples: [{ value: service.state.editor.codebook.size }],
+            samples: [{ value: service.state.editor.liveEdits }],
           },
           ...processMemoryFamilies(service.trainingThreadMemory),
         ]);

@@ -1,43 +1,36 @@
 /**
- * The subject gate (elder's addition; the paper gates by code distance only).
- * An input may use the experts only if it lies near one live edit twice: its
- * gate query (a linear's input at the last prompt token, below any expert)
- * lies within the query radius of the edit's, and, where the edit named its
- * subject, some prompt token's state at the subject site lies within the
- * subject radius of the edit's subject key.
+ * The subject gate's index over live edits: an input matches an edit when
+ * its gate query lies within the query radius of the edit's and, where the
+ * edit named its subject, some prompt token's state at the subject site lies
+ * within the subject radius of the edit's subject key.
  *
- * How the query distance is measured decides generalization. A fact's
- * rephrasing differs from its edited phrasing mostly along the directions in
- * which templates differ, and a plain Euclidean radius wide enough to take in
- * rephrasings takes in other subjects' facts too. The `whitened` metric is the
- * Mahalanobis distance under the scatter of queries *within* a label (an edit
- * applied in several phrasings gives one sample of it per extra phrasing),
- * shrunk towards the identity: template directions count for little, subject
- * and relation directions for much. On elder-facts with the first 1,000
- * records' 2,000 edits stored (offline, the states at block 5): a radius that
- * let in 1.4% of other subjects' facts admitted 74% of held-out rephrasings to
- * their own edit, where the Euclidean radius admitting as many rephrasings let
- * in 6.7% (block 5) to 29% (block 4, the router's query) of other facts.
+ * A fact's rephrasing differs from its edited phrasing mostly along the
+ * directions in which templates differ. The `whitened` metric measures query
+ * distance as the Mahalanobis distance under the scatter of queries *within*
+ * a label (an edit applied in several phrasings gives one sample of it per
+ * extra phrasing), shrunk towards the identity: template directions count for
+ * little, subject and relation directions for much. docs/decisions.md has
+ * the measurements behind the metric and the radii.
  */
 
-import { choleskyLower, invertLower } from '../../tensor/linalg.js';
-import { matmul } from '../../tensor/ops/matmul.js';
-import { noGrad, Tensor } from '../../tensor/tensor.js';
+import { choleskyLower, invertLower } from '../../../tensor/linalg.js';
+import { matmul } from '../../../tensor/ops/matmul.js';
+import { noGrad, Tensor } from '../../../tensor/tensor.js';
 
 export type QueryMetric = 'euclidean' | 'whitened';
 export const QUERY_METRICS: readonly QueryMetric[] = ['euclidean', 'whitened'];
 
 /**
  * Shrinkage of the within-label scatter towards the identity, as a fraction
- * of its mean eigenvalue. It keeps the metric defined while few labels have
- * two phrasings; 0.03 and 0.1 gave the same trade-off at 100 and 1,000 records.
+ * of its mean eigenvalue: it keeps the metric defined while few labels have
+ * two phrasings.
  */
 export const WITHIN_SHRINKAGE = 0.03;
 
 /** The whitened metric's d × d Cholesky costs d³/3 flops per rebuild; wider queries use `euclidean`. */
 export const MAX_WHITENED_WIDTH = 2048;
 
-/** What the gate keeps of one live edit. */
+/** What the index keeps of one live edit. */
 export interface GateEntry {
   id: string;
   label: string;
@@ -53,7 +46,7 @@ export interface GateSettings {
   subjectRadius: number;
 }
 
-export class SubjectGate {
+export class SubjectIndex {
   private constructor(
     private readonly entries: readonly GateEntry[],
     /** Stored gate queries in the metric's coordinates, [n · d]. */
@@ -64,8 +57,8 @@ export class SubjectGate {
     private readonly subjectRadius2: number,
   ) {}
 
-  /** The gate over `entries` (live edits). Rebuild it whenever they change. */
-  static build(entries: readonly GateEntry[], settings: GateSettings): SubjectGate {
+  /** The index over `entries` (live edits). Rebuild it whenever they change. */
+  static build(entries: readonly GateEntry[], settings: GateSettings): SubjectIndex {
     const width = entries[0]?.gateQuery.length ?? 0;
     const raw = new Float32Array(entries.length * width);
     entries.forEach((e, i) => {
@@ -75,12 +68,12 @@ export class SubjectGate {
     const subjectRadius2 = (settings.subjectRadius * keyScale) ** 2;
     if (settings.queryMetric === 'euclidean' || entries.length === 0) {
       const queryScale = median(entries.map((e) => norm(e.gateQuery)));
-      return new SubjectGate(entries, raw, null, (settings.queryRadius * queryScale) ** 2, subjectRadius2);
+      return new SubjectIndex(entries, raw, null, (settings.queryRadius * queryScale) ** 2, subjectRadius2);
     }
     const whitening = whiteningOf(withinLabelCovariance(entries, width), width);
     const points = noGrad(() => matmul(new Tensor(raw, [entries.length, width]), whitening)).data;
     const scale = medianDistanceBetweenLabels(entries, points, width);
-    return new SubjectGate(entries, points, whitening, (settings.queryRadius * scale) ** 2, subjectRadius2);
+    return new SubjectIndex(entries, points, whitening, (settings.queryRadius * scale) ** 2, subjectRadius2);
   }
 
   get size(): number {
