@@ -151,6 +151,7 @@ test('settings that cannot work are refused before any training, naming the sett
     /ELDER queryRadius is a setting of the subject gate; this configuration's gate is code/,
   );
   assert.throws(() => elderConfig(big, { learningRate: 0.1 } as ElderSettings), /ELDER has no setting "learningRate"/);
+  assert.throws(() => elderConfig(big, { scatterShrinkage: 0 }), /ELDER scatterShrinkage must be a finite number > 0, got 0/);
 });
 
 test('reliability: every edited prompt (and applied rephrase) answers its target', () => {

@@ -30,15 +30,15 @@ test('the whitened metric admits a fact in an unseen phrasing and keeps other fa
   const wrongly = (gate: SubjectIndex) =>
     heldOut.filter(({ fact, query }) => gate.match(query, noTokens) !== null && !gate.match(query, noTokens)!.startsWith(`${fact}/`)).length;
 
-  const whitened = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
+  const whitened = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25, scatterShrinkage: 0.03 });
   assert.ok(admitted(whitened) >= 30, `whitened: ${admitted(whitened)} of 40 rephrasings matched their own fact`);
   assert.ok(wrongly(whitened) <= 8, `whitened: ${wrongly(whitened)} rephrasings matched another fact`);
-  const tight = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.1, subjectRadius: 0.25 });
+  const tight = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.1, subjectRadius: 0.25, scatterShrinkage: 0.03 });
   assert.equal(admitted(tight) + wrongly(tight), 0, 'a small radius admits nothing');
 
   // Euclidean: the template dominates, so the nearest stored query is another fact's in the same phrasing.
   for (const radius of [0.2, 0.5, 1, 1.5]) {
-    const euclidean = SubjectIndex.build(entries, { queryMetric: 'euclidean', queryRadius: radius, subjectRadius: 0.25 });
+    const euclidean = SubjectIndex.build(entries, { queryMetric: 'euclidean', queryRadius: radius, subjectRadius: 0.25, scatterShrinkage: 0.03 });
     assert.ok(admitted(euclidean) < 5, `euclidean ${radius}: ${admitted(euclidean)} right, ${wrongly(euclidean)} wrong`);
   }
 });
@@ -50,7 +50,7 @@ test('the subject test still applies under the whitened metric, and one label al
     { id: 'a', label: 'only', gateQuery: toyQuery(1, 0, rng), subjectKey: key },
     { id: 'a#1', label: 'only', gateQuery: toyQuery(1, 1, rng), subjectKey: key },
   ];
-  const gate = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25 });
+  const gate = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 0.5, subjectRadius: 0.25, scatterShrinkage: 0.03 });
   const query = toyQuery(1, 0, rng);
   const far = Float32Array.from(key, (x) => x + 5);
   assert.equal(gate.match(query, Float32Array.of(...far, ...key)), 'a', 'a token at the subject key matches');

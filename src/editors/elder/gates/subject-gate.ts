@@ -79,6 +79,16 @@ const SETTINGS = [
     default: rule('0.5 whitened, 0.4 euclidean', ({ resolved }) => (resolved.queryMetric === 'whitened' ? 0.5 : 0.4)),
   },
   {
+    name: 'scatterShrinkage',
+    type: 'number',
+    min: 0,
+    exclusive: true,
+    scope: 'run',
+    value: 'X',
+    help: 'shrinkage of the within-label scatter towards the identity (whitened metric), as a share of its mean eigenvalue',
+    default: 0.03,
+  },
+  {
     name: 'matchedExperts',
     type: 'boolean',
     scope: 'run',

@@ -20,13 +20,6 @@ import { noGrad, Tensor } from '../../../tensor/tensor.js';
 export type QueryMetric = 'euclidean' | 'whitened';
 export const QUERY_METRICS: readonly QueryMetric[] = ['euclidean', 'whitened'];
 
-/**
- * Shrinkage of the within-label scatter towards the identity, as a fraction
- * of its mean eigenvalue: it keeps the metric defined while few labels have
- * two phrasings.
- */
-export const WITHIN_SHRINKAGE = 0.03;
-
 /** The whitened metric's d × d Cholesky costs d³/3 flops per rebuild; wider queries use `euclidean`. */
 export const MAX_WHITENED_WIDTH = 2048;
 
@@ -44,6 +37,8 @@ export interface GateSettings {
   queryRadius: number;
   /** Relative to the median norm of the stored subject keys. */
   subjectRadius: number;
+  /** Shrinkage of the within-label scatter towards the identity, as a share of its mean eigenvalue. */
+  scatterShrinkage: number;
 }
 
 export class SubjectIndex {
@@ -70,7 +65,7 @@ export class SubjectIndex {
       const queryScale = median(entries.map((e) => norm(e.gateQuery)));
       return new SubjectIndex(entries, raw, null, (settings.queryRadius * queryScale) ** 2, subjectRadius2);
     }
-    const whitening = whiteningOf(withinLabelCovariance(entries, width), width);
+    const whitening = whiteningOf(withinLabelCovariance(entries, width, settings.scatterShrinkage), width);
     const points = noGrad(() => matmul(new Tensor(raw, [entries.length, width]), whitening)).data;
     const scale = medianDistanceBetweenLabels(entries, points, width);
     return new SubjectIndex(entries, points, whitening, (settings.queryRadius * scale) ** 2, subjectRadius2);
@@ -125,10 +120,11 @@ function someTokenNear(tokenStates: Float32Array, tokens: number, key: Float32Ar
 
 /**
  * Scatter of gate queries around their label's mean, per degree of freedom,
- * shrunk by {@link WITHIN_SHRINKAGE}; the identity while no label has two
+ * shrunk by `shrinkage` (it keeps the metric defined while few labels have
+ * two phrasings); the identity while no label has two
  * phrasings.
  */
-function withinLabelCovariance(entries: readonly GateEntry[], width: number): Float64Array {
+function withinLabelCovariance(entries: readonly GateEntry[], width: number, shrinkage: number): Float64Array {
   const byLabel = new Map<string, Float32Array[]>();
   for (const e of entries) {
     const queries = byLabel.get(e.label);
@@ -159,7 +155,7 @@ function withinLabelCovariance(entries: readonly GateEntry[], width: number): Fl
   const scatter = noGrad(() => matmul(new Tensor(transposed, [width, deviations.length]), new Tensor(stacked, [deviations.length, width]))).data;
   let trace = 0;
   for (let j = 0; j < width; j++) trace += scatter[j * width + j] / dof;
-  const ridge = (WITHIN_SHRINKAGE * trace) / width;
+  const ridge = (shrinkage * trace) / width;
   for (let i = 0; i < width * width; i++) covariance[i] = scatter[i] / dof;
   for (let j = 0; j < width; j++) covariance[j * width + j] += ridge > 0 ? ridge : 1;
   return covariance;
