@@ -13,8 +13,6 @@ import type { OptionDoc, OptionSpec, ParsedOptions } from './args.js';
 /** A setting's default under each preset, as `--help` shows it. */
 function defaultsText(setting: Setting): string {
   const of = (preset: (typeof ELDER_PRESETS)[number]): unknown => {
-    if (setting.name === 'preset') return 'elder';
-    if (setting.name === 'gate') return PRESETS[preset].gate;
     const departures = PRESETS[preset].settings;
     return setting.name in departures ? departures[setting.name] : setting.default;
   };

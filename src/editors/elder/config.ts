@@ -28,7 +28,7 @@ export interface ElderConfig {
 /** Settings by name, as the command line, the registry and a state's overrides give them. */
 export type ElderSettings = Partial<CoreConfig & TrainingConfig & RehearsalConfig> & { preset?: ElderPreset; gate?: string } & Record<string, unknown>;
 
-/** The settings that choose the rest: the preset and the gate. */
+/** The settings that choose the rest: the preset and the gate (the paper's code gate by default, as every table gives the paper's values). */
 export const TOP_SETTINGS: SettingsTable = [
   {
     name: 'preset',
@@ -62,14 +62,14 @@ export function elderConfig(model: ModelConfig, settings: ElderSettings = {}): E
   const top = TOP_SETTINGS;
   for (const setting of top) if (settings[setting.name] !== undefined) checkSetting(setting, settings[setting.name]);
   const preset: ElderPreset = settings.preset ?? 'elder';
-  const { settings: departures, gate: presetGate } = PRESETS[preset];
+  const departures = PRESETS[preset].settings;
   const core = resolveSettings(CORE_SETTINGS, departures, settings, { model }) as CoreConfig;
   validateCore(core, model);
   const training = resolveSettings(TRAINING_SETTINGS, departures, settings, {}) as TrainingConfig;
   checkSettings(TRAINING_SETTINGS, training);
   const rehearsal = resolveSettings(REHEARSAL_SETTINGS, departures, settings, {}) as RehearsalConfig;
   checkSettings(REHEARSAL_SETTINGS, rehearsal);
-  const kind = GATES[settings.gate ?? presetGate];
+  const kind = GATES[resolveSettings(TOP_SETTINGS, departures, settings, {}).gate as string];
   const gate: GateConfig = { kind: kind.kind, ...resolveSettings(kind.settings, departures, settings, { model, core }) };
   checkSettings(kind.settings, gate);
   kind.validate(gate, core, model);

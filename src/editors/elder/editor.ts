@@ -186,18 +186,13 @@ export class ElderEditor implements Editor {
     this.gate.invalidate();
   }
 
-  /** Re-routes every live, remembered edit's query and stores the code the routers give it now; returns how many changed. */
-  private refreshCodes(): number {
+  /** Re-routes every live, remembered edit's query and stores the code the routers give it now. */
+  private refreshCodes(): void {
     const live = this.liveMemories();
     const codes = this.core.codesOfQueries(live.map((m) => m.query));
-    let changed = 0;
     live.forEach((m, b) => {
-      if (!sameCode(codes[b], this.codebook.get(m.id)!)) {
-        this.codebook.set(m.id, codes[b]);
-        changed++;
-      }
+      if (!sameCode(codes[b], this.codebook.get(m.id)!)) this.codebook.set(m.id, codes[b]);
     });
-    return changed;
   }
 
   /** Remembered edits whose code is live. */

@@ -12,17 +12,12 @@ import { blockRules, SAME_AS_RANK } from './core-config.js';
 export type ElderPreset = 'elder' | 'paper';
 export const ELDER_PRESETS: readonly ElderPreset[] = ['elder', 'paper'];
 
-/** The gate, and the settings that depart from their tables' defaults. */
-export interface Preset {
-  gate: string;
-  settings: Readonly<Record<string, unknown>>;
-}
-
-export const PRESETS: Readonly<Record<ElderPreset, Preset>> = {
-  paper: { gate: 'code', settings: {} },
+/** Each preset's settings that depart from their tables' defaults (the gate among them). */
+export const PRESETS: Readonly<Record<ElderPreset, { settings: Readonly<Record<string, unknown>> }>> = {
+  paper: { settings: {} },
   elder: {
-    gate: 'subject',
     settings: {
+      gate: 'subject',
       ...blockRules('up to six ending at 84% of the depth, from the upper half', defaultBlockRange),
       rank: 64,
       alpha: SAME_AS_RANK,

@@ -175,7 +175,7 @@ class SubjectGate implements Gate {
     return {
       value: this.queryRadius,
       set: (radius: number) => {
-        checkSetting(SETTINGS[4], radius);
+        checkSetting(SETTINGS.find((s) => s.name === 'queryRadius')!, radius);
         this.queryRadius = radius;
         this.built = null;
       },
