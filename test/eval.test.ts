@@ -282,6 +282,13 @@ test('bench-edit: complete report, resume keeps finished methods, bad data and c
   const bad = tempFile('bad.jsonl', '{"prompt": "p", "target": "t", "rephrases": ["r"]}\n{"prompt": "", "target": "t"}\n');
   assert.throws(() => runBenchmark({ ...options, dataFile: bad, outDir: badOut }), /record 2: "prompt" must be a non-empty string/);
   assert.deepEqual(fs.readdirSync(badOut), []);
+  // A locate-then-edit method among the methods refuses the stream's subject-less edits before any method trains.
+  assert.throws(
+    () => runBenchmark({ ...options, methods: ['lora', 'rome'], outDir: badOut }),
+    (e: Error) =>
+      e instanceof UsageError && /^edit "eiffel" has no "subject" found in its prompt .*: rome writes an edit at the subject's last token/.test(e.message),
+  );
+  assert.deepEqual(fs.readdirSync(badOut), []);
 });
 
 test('the code-distance plot draws every coded method, one ε line per value naming its methods, and widens to fit the legend', () => {

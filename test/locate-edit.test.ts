@@ -211,3 +211,18 @@ test('causal tracing on elder-facts: corrupting the subject loses the answer, re
     'no MLP state carries the fact',
   );
 });
+
+test('every locate-then-edit method refuses an edit without a subject in its prompt, in one line naming it, and writes nothing', () => {
+  const before = weightsFingerprint(model);
+  const withoutSubject = { ...edits[0], subjectEnd: undefined, subjectStart: undefined };
+  for (const method of LOCATE_METHODS) {
+    const { editor } = createEditor(method, model, settingsFor as never, resources);
+    assert.throws(
+      () => editor.applyBatch([edits[1], withoutSubject]),
+      (error: Error) =>
+        error instanceof UsageError && !error.message.includes('\n') && error.message.includes(`edit "${edits[0].id}" has no "subject" found in its prompt`),
+      method,
+    );
+    assert.equal(weightsFingerprint(model), before, `${method} wrote weights before refusing`);
+  }
+});

@@ -19,10 +19,12 @@ import { defaultTPatcherConfig, TPatcherEditor } from './baselines/t-patcher.js'
 import { defaultWilkeConfig, type WilkeConfig, WilkeEditor } from './baselines/wilke.js';
 import { defaultWiseConfig, type WiseConfig, WiseEditor } from './baselines/wise.js';
 import type { EditorResources } from './common/resources.js';
+import type { TokenizedEdit } from './edit.js';
 import type { Editor } from './editor.js';
 import { type ElderConfig, type ElderSettings, elderConfig, settingsOf } from './elder/config.js';
 import type { RoutingLoss } from './elder/core-config.js';
 import { ElderEditor } from './elder/editor.js';
+import { requireSubjects } from './locate/subjects.js';
 
 export const METHODS = [
   'elder',
@@ -54,6 +56,8 @@ interface MethodSpec<Config extends object> {
   build(model: DecoderLM, config: Config, resources: EditorResources): Editor;
   /** Resources it cannot be built without (the locate-then-edit methods: key covariances). */
   needs?: ReadonlyArray<keyof EditorResources>;
+  /** It writes each edit at the subject's last token, so every edit must name a subject its prompt contains. */
+  needsSubjects?: boolean;
 }
 
 const asIs = <Config extends object>(_model: DecoderLM, merged: object): Config => merged as Config;
@@ -83,6 +87,7 @@ function locateSpec<Config extends object>(
     configure: asIs,
     build: (model, config, resources) => build(model, config as Config, resources),
     needs: ['keyCovariances', 'encode'],
+    needsSubjects: true,
   };
 }
 
@@ -125,6 +130,11 @@ const NEEDS_TOLD: Record<keyof EditorResources, string> = {
 /** The resources `method` cannot be built without (see {@link EditorResources}). */
 export function methodNeeds(method: MethodName): ReadonlyArray<keyof EditorResources> {
   return SPECS[method].needs ?? [];
+}
+
+/** Refuses, before any training, `edits` that `method` cannot place: a locate-then-edit method needs each edit's subject in its prompt. */
+export function checkEditsFor(method: MethodName, edits: readonly TokenizedEdit[]): void {
+  if (SPECS[method].needsSubjects === true) requireSubjects(method, edits);
 }
 
 /** Methods that write base weights from key covariances: ROME, WilKE, MEMIT, AlphaEdit. */

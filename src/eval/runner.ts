@@ -19,7 +19,7 @@ import type { Editor } from '../editors/editor.js';
 import { withAnswerEndings } from '../editors/ending.js';
 import { CovarianceCache, cachedCovariances } from '../editors/locate/covariance.js';
 import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-text.js';
-import { createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
+import { checkEditsFor, createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
@@ -87,6 +87,8 @@ const PROTOCOL =
 export function runBenchmark(options: BenchOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): BenchResults {
   validateOptions(options);
   const prepared = prepareRun(options, log);
+  // Every method's refusal of an edit comes before any method trains.
+  for (const method of options.methods) checkEditsFor(method, prepared.inputs.edits);
   const { progress, progressPath } = openProgress(options, log);
   const { base, heldOutKnown, baseContinuations } = measureBase(prepared, log);
   const inputs: RunInputs = { ...prepared.inputs, heldOutKnown, baseContinuations, resources: methodResources(prepared, log), log };

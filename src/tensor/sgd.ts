@@ -10,7 +10,7 @@ import type { Tensor } from './tensor.js';
 export class Sgd {
   constructor(
     readonly params: readonly Tensor[],
-    readonly lr: number,
+    public lr: number,
   ) {}
 
   /** One update from the parameters' `.grad`; parameters without a gradient are left as they are. */

@@ -30,8 +30,7 @@ export function defaultLoraConfig(model: DecoderLM, overrides: Partial<LoraConfi
 }
 
 /** A rank-r adapter [in, r]·[r, out] with A uniform(±1/√in) and B = 0, as PEFT initialises it. */
-export function newAdapter(inDim: number, outDim: number, rank: number, rng: Random): LoraExpert {
-  const bound = 1 / Math.sqrt(inDim);
+export function newAdapter(inDim: number, outDim: number, rank: number, rng: Random, bound = 1 / Math.sqrt(inDim)): LoraExpert {
   const A = Tensor.zeros([inDim, rank], true);
   for (let i = 0; i < A.size; i++) A.data[i] = (rng.uniform() * 2 - 1) * bound;
   return { A, B: Tensor.zeros([rank, outDim], true) };

@@ -74,7 +74,7 @@ export abstract class SpreadEditor extends LocateEditor {
     this.blocks = blocks;
   }
 
-  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+  protected applyEdits(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     const n = edits.length;
     const top = this.config.lastBlock;
     const { batch, essence } = this.contexts(edits);

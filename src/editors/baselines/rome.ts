@@ -64,7 +64,7 @@ export class RomeEditor extends LocateEditor {
     super(model, config, [config.block], resources, method);
   }
 
-  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+  protected applyEdits(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     return eachEditAlone(edits, (edit) => this.applyAt(edit, this.config.block, onStep));
   }
 

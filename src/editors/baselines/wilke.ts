@@ -61,7 +61,7 @@ export class WilkeEditor extends RomeEditor {
     this.scoreIterations = wilke.scoreIterations;
   }
 
-  override applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+  protected override applyEdits(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
     return eachEditAlone(edits, (edit) => {
       let best = { block: this.candidates[0], score: Infinity };
       for (const block of this.candidates) {

@@ -19,6 +19,8 @@ export interface TrainLoopOptions {
   earlyStop?: boolean;
   /** Adam (the default) or plain SGD (WISE). */
   optimizer?: 'adam' | 'sgd';
+  /** PyTorch's StepLR: the learning rate is multiplied by `factor` after every `every` steps (MELO). */
+  stepDecay?: { every: number; factor: number };
   /**
    * Where the iterations' activations come from. A pool kept by the caller
    * across batches (ELDER's editor, the service's training thread) allocates
@@ -72,6 +74,7 @@ export function trainLoop(
       if (options.earlyStop === true && step.solved()) return true;
       backward(step.loss);
       optimizer.assertFiniteGradients();
+      if (options.stepDecay !== undefined) optimizer.lr = options.lr * options.stepDecay.factor ** Math.floor((iteration - 1) / options.stepDecay.every);
       optimizer.step();
       return false;
     });

@@ -9,6 +9,7 @@ import type { DecoderLM } from '../../models/decoder.js';
 import { generate } from '../../models/generate.js';
 import { type PreparedBatch, padTokenId, prepareBatch } from '../common/batch.js';
 import type { TokenizedEdit } from '../edit.js';
+import { requireSubjects } from './subjects.js';
 
 /**
  * `count` prefixes of `length` tokens sampled from the model (temperature
@@ -28,7 +29,7 @@ export function samplePrefixes(model: DecoderLM, count: number, length: number, 
 
 /** Sequences of edits, padded into one batch, with where each one's subject ends and which edit it belongs to. */
 export interface ContextBatch extends PreparedBatch {
-  /** Row (b·T + t) of the subject's last token in each sequence (the prompt's last token when the edit names no subject). */
+  /** Row (b·T + t) of the subject's last token in each sequence. */
   subjectRows: Int32Array;
   /** The edit (index into the edits given) of each sequence. */
   editOf: Int32Array;
@@ -54,9 +55,10 @@ function subjectBatch(model: DecoderLM, sequences: readonly SubjectSequence[]): 
   };
 }
 
-/** The subject's last token in an edit's prompt: ROME's "subject_last" position, or the prompt's last token without a subject. */
-export function subjectPosition(edit: Pick<TokenizedEdit, 'promptIds' | 'subjectEnd'>): number {
-  return edit.subjectEnd ?? edit.promptIds.length - 1;
+/** The subject's last token in an edit's prompt: ROME's "subject_last" position. */
+export function subjectPosition(edit: Pick<TokenizedEdit, 'id' | 'prompt' | 'promptIds' | 'subjectEnd'>): number {
+  if (edit.subjectEnd === undefined) requireSubjects('a locate-then-edit method', [edit]);
+  return edit.subjectEnd as number;
 }
 
 /** Edits × prefixes (edit-major), each sequence prefix + prompt + target. */

@@ -18,6 +18,7 @@ import type { Editor, StepReport } from '../editor.js';
 import { type ContextBatch, contextBatch, type EssenceBatch, essenceBatch, samplePrefixes } from './contexts.js';
 import type { KeyCovariance } from './covariance.js';
 import type { ValueShiftOptions } from './key-value.js';
+import { requireSubjects } from './subjects.js';
 
 /** Settings every locate-then-edit method takes (defaults: ROME's GPT-2 XL hyperparameters). */
 export interface LocateSettings extends ValueShiftOptions {
@@ -103,7 +104,14 @@ export abstract class LocateEditor implements Editor {
     this.note = resources.note ?? (() => {});
   }
 
-  abstract applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number };
+  /** Applies the batch once every edit in it names a subject its prompt contains; otherwise refuses it whole, before writing anything. */
+  applyBatch(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
+    requireSubjects(this.method, edits);
+    return this.applyEdits(edits, onStep);
+  }
+
+  /** Writes the batch's edits into the base weights. */
+  protected abstract applyEdits(edits: readonly TokenizedEdit[], onStep?: (report: StepReport) => void): { iterations: number; loss: number };
 
   /** The edits live in the base weights: inference runs the model as it now is. */
   session(queryRows: Int32Array): FixedSession {
