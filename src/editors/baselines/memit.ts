@@ -20,7 +20,10 @@
  *   becomes 15000·d/16384 (938 on elder-facts). Unscaled, λ = 15000 wrote
  *   nothing that held (records 1500–1519, blocks 0–1: reliability 0%);
  *   λ = 1000: 55%, λ = 100: 80% with other facts kept 57.5 against 87.5%
- *   (blocks 0–3, λ = 100: 70 / 55 / 57.5%).
+ *   (blocks 0–3, λ = 100: 70 / 55 / 57.5%). GPT2-XL's own 20000 at d = 6400
+ *   would give 3200 here: on 12 sequential capital edits
+ *   (bench/data/facts/capitals-12.json) it keeps 33.3% of the edited prompts
+ *   (other facts' locality 84.4%) against 79.2% (81.3%) at 938, so 938 stays.
  * - Sequential editing: each batch is solved against C alone; earlier edits'
  *   keys are not held (that is AlphaEdit's addition).
  * - A failed solve puts back every block written in the batch.
