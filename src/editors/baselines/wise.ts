@@ -122,6 +122,12 @@ interface Shard {
 /** Which memory answers a sequence: the model's own, the merged side memory, or the live shard. */
 export type WiseRoute = 'main' | 'merged' | 'live';
 
+/** Each side memory's change to the site's output, row by row (null where the memory holds nothing yet). */
+export interface SideChanges {
+  merged: Float32Array | null;
+  live: Float32Array | null;
+}
+
 export class WiseEditor implements Editor {
   readonly method = 'wise';
   /** Δact of each edit when its training ended. */
@@ -129,12 +135,16 @@ export class WiseEditor implements Editor {
   readonly name: string;
   private readonly inDim: number;
   private readonly outDim: number;
-  /** W_side − W_main of every merged shard, [inDim, outDim]. */
-  private readonly merged: Float32Array;
+  /** Entries of the side memory, inDim·outDim. */
+  private readonly size: number;
+  /** W_side − W_main of every merged shard, [inDim, outDim] (null until the first merge). */
+  private merged: Float32Array | null = null;
   /** Shards saved since the last merge. */
   private saved: Shard[] = [];
   private live: Shard | null = null;
+  /** The memories as served, built when first needed after a change (null: none yet, or stale). */
   private servedMerged: Tensor | null = null;
+  private servedLive: Tensor | null = null;
   private readonly random: Random;
   /** The site's input rows of each irrelevant text: fixed, since nothing below the side memory changes. */
   private readonly irrelevant: Tensor[];
@@ -148,6 +158,7 @@ export class WiseEditor implements Editor {
     const site = mlpOutputSite(model.config);
     ({ inDim: this.inDim, outDim: this.outDim } = siteShape(model, site, config.block));
     const size = this.inDim * this.outDim;
+    this.size = size;
     const check = (ok: boolean, message: string) => {
       if (!ok) throw new UsageError(message);
     };
@@ -163,7 +174,6 @@ export class WiseEditor implements Editor {
     check(config.shardsPerMerge <= size, `wise.shardsPerMerge ${config.shardsPerMerge} exceeds the ${size} entries of the side memory`);
     check(Math.round(config.maskRatio * size) >= 1, `wise.maskRatio ${config.maskRatio} leaves no entry of the ${size}-entry side memory to train`);
     this.name = model.linearName(config.block, site);
-    this.merged = new Float32Array(size);
     this.random = new Random(config.seed);
     const sampled = samplePrefixes(model, config.irrelevantSamples, config.irrelevantTokens, config.seed).slice(1);
     this.irrelevant = sampled.map((ids) => this.siteInputs(ids));
@@ -198,9 +208,9 @@ export class WiseEditor implements Editor {
   private liveShard(): Shard {
     if (this.live !== null && this.live.edits < this.config.shardEdits) return this.live;
     if (this.live !== null) this.saveLive();
-    const keep = new Uint8Array(this.merged.length);
+    const keep = new Uint8Array(this.size);
     for (let i = 0; i < keep.length; i++) keep[i] = this.random.uniform() < this.config.maskRatio ? 1 : 0;
-    this.live = { keep, delta: new Float32Array(this.merged.length), edits: 0 };
+    this.live = { keep, delta: new Float32Array(this.size), edits: 0 };
     return this.live;
   }
 
@@ -209,14 +219,23 @@ export class WiseEditor implements Editor {
     this.saved.push(this.live);
     this.live = null;
     if (this.saved.length === this.config.shardsPerMerge) {
-      const merged = tiesMerge(
-        this.saved.map((s) => s.delta),
-        this.config.density,
-      );
-      for (let i = 0; i < merged.length; i++) this.merged[i] += merged[i];
+      this.merged = this.withSavedMerged(this.merged);
       this.saved = [];
     }
     this.servedMerged = null;
+    this.servedLive = null;
+  }
+
+  /** A copy of `merged` (zero when null) with the saved shards TIES-merged in. */
+  private withSavedMerged(merged: Float32Array | null): Float32Array {
+    const delta = merged === null ? new Float32Array(this.size) : merged.slice();
+    if (this.saved.length === 0) return delta;
+    const pending = tiesMerge(
+      this.saved.map((s) => s.delta),
+      this.config.density,
+    );
+    for (let i = 0; i < delta.length; i++) delta[i] += pending[i];
+    return delta;
   }
 
   private applyOne(edit: TokenizedEdit, onStep?: (report: StepReport) => void): { iterations: number; loss: number } {
@@ -272,6 +291,7 @@ export class WiseEditor implements Editor {
     clamp(trained.data, normConstraint);
     for (let i = 0; i < shard.delta.length; i++) shard.delta[i] = shard.keep[i] === 0 ? 0 : trained.data[i];
     shard.edits++;
+    this.servedLive = null;
     this.editActivations.push(this.activationOf(editInputs, shard.delta));
     return result;
   }
@@ -282,20 +302,18 @@ export class WiseEditor implements Editor {
     return this.activationDistances(change, Int32Array.of(inputs.shape[0] - 1), inputs.shape[0])[0];
   }
 
-  /** The merged side memory's delta: every merged shard, and the saved shards not merged yet merged in by TIES. */
-  mergedDelta(): Tensor {
-    if (this.servedMerged === null) {
-      const delta = this.merged.slice();
-      if (this.saved.length > 0) {
-        const pending = tiesMerge(
-          this.saved.map((s) => s.delta),
-          this.config.density,
-        );
-        for (let i = 0; i < delta.length; i++) delta[i] += pending[i];
-      }
-      this.servedMerged = Tensor.from(delta, [this.inDim, this.outDim]);
-    }
+  /** The merged side memory's delta: every merged shard, and the saved shards not merged yet merged in by TIES (null before any shard is saved). */
+  private mergedDelta(): Tensor | null {
+    if (this.merged === null && this.saved.length === 0) return null;
+    this.servedMerged ??= new Tensor(this.withSavedMerged(this.merged), [this.inDim, this.outDim]);
     return this.servedMerged;
+  }
+
+  /** The live shard's delta, untrimmed (null before the first edit). */
+  private liveDelta(): Tensor | null {
+    if (this.live === null) return null;
+    this.servedLive ??= Tensor.from(this.live.delta, [this.inDim, this.outDim]);
+    return this.servedLive;
   }
 
   /** Δact at or above which an input runs on a side memory (Infinity before any edit). */
@@ -304,15 +322,13 @@ export class WiseEditor implements Editor {
   }
 
   /** Each side memory's change to the site's output on every row of `input`: a·(W_side − W_main). */
-  sideChanges(input: Tensor): { merged: Float32Array; live: Float32Array | null } {
-    return noGrad(() => ({
-      merged: matmul(input, this.mergedDelta()).data,
-      live: this.live === null ? null : matmul(input, Tensor.from(this.live.delta, [this.inDim, this.outDim])).data,
-    }));
+  sideChanges(input: Tensor): SideChanges {
+    const changeOf = (delta: Tensor | null) => (delta === null ? null : matmul(input, delta).data);
+    return noGrad(() => ({ merged: changeOf(this.mergedDelta()), live: changeOf(this.liveDelta()) }));
   }
 
   /** `output` plus, on each sequence's rows, the change of the memory routed to it. */
-  routeOutput(output: Tensor, changes: { merged: Float32Array; live: Float32Array | null }, routes: readonly WiseRoute[]): Tensor {
+  routeOutput(output: Tensor, changes: SideChanges, routes: readonly WiseRoute[]): Tensor {
     if (routes.every((r) => r === 'main')) return output;
     const out = Tensor.from(output.data, output.shape);
     const perSequence = output.size / routes.length;
@@ -339,11 +355,12 @@ export class WiseEditor implements Editor {
   }
 
   /** Per sequence, the memory that answers it: below the threshold on both side memories the main one, otherwise the side memory with the larger Δact. */
-  routes(changes: { merged: Float32Array; live: Float32Array | null }, queryRows: Int32Array, steps: number): WiseRoute[] {
+  routes(changes: SideChanges, queryRows: Int32Array, steps: number): WiseRoute[] {
     const threshold = this.threshold;
     if (!Number.isFinite(threshold)) return Array.from(queryRows, () => 'main');
-    const merged = this.activationDistances(changes.merged, queryRows, steps);
-    const live = changes.live === null ? merged.map(() => 0) : this.activationDistances(changes.live, queryRows, steps);
+    const distances = (change: Float32Array | null) => (change === null ? Array.from(queryRows, () => 0) : this.activationDistances(change, queryRows, steps));
+    const merged = distances(changes.merged);
+    const live = distances(changes.live);
     return merged.map((m, b) => (m < threshold && live[b] < threshold ? 'main' : m > live[b] ? 'merged' : 'live'));
   }
 

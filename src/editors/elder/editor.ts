@@ -191,7 +191,7 @@ export class ElderEditor implements Editor {
     const live = this.liveMemories();
     const codes = this.core.codesOfQueries(live.map((m) => m.query));
     live.forEach((m, b) => {
-      if (!sameCode(codes[b], this.codebook.get(m.id)!)) this.codebook.set(m.id, codes[b]);
+      this.codebook.set(m.id, codes[b]);
     });
   }
 
