@@ -42,6 +42,16 @@
  *   retrieval between several merged memories (WISE-Retrieve), and the
  *   shard sizes are scaled to the 2,000-edit protocol (`shardEdits` 250,
  *   `shardsPerMerge` 4, against save every 500 and merge every 1,000).
+ * On a long stream the live shard forgets: on the first 50 COUNTERFACT
+ * records of bench/data/facts (100 edits in batches of 4) 96 edits hold
+ * right after their batch but 17 at the end, 18 when every edited prompt is
+ * forced onto the live shard (none of the first 25), and 114 of 150 other
+ * facts' prompts cross the threshold onto it. Each edit trains the shard's
+ * shared entries with nothing holding the earlier edits, as in the
+ * reference; the side memory here has 262,144 entries against GPT2-XL's 10
+ * million. Smaller shards (`shardEdits` 10) keep 64 of the 100 but route
+ * every other fact through the merged memory; lr 0.3 keeps 14, a ±0.1
+ * clamp 2, `maskRatio` 0.05 3. The reference's settings stay.
  */
 import { lossOnHidden } from '../../models/batch.js';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
