@@ -10,16 +10,17 @@
  * --cache: a covariance cache measured on other text (`elder covariance
  * --text FILE --cache DIR`); default: the cache bench-edit uses.
  */
+import { parseArgs } from 'node:util';
 import { defaultAlphaEditConfig } from '../../src/editors/baselines/alphaedit.js';
 import { contextBatch } from '../../src/editors/locate/contexts.js';
 import { CovarianceCache } from '../../src/editors/locate/covariance.js';
 import { subjectKeys } from '../../src/editors/locate/key-value.js';
 import { nullSpaceBasis } from '../../src/editors/locate/solve.js';
-import { flags, studyStream } from './stream.js';
+import { studyStream } from './stream.js';
 
-const options = flags(process.argv.slice(2));
-const records = Number(options.get('records') ?? 100);
-const cache = new CovarianceCache(options.get('cache'));
+const { values } = parseArgs({ args: process.argv.slice(2), options: { records: { type: 'string' }, cache: { type: 'string' } } });
+const records = Number(values.records ?? 100);
+const cache = new CovarianceCache(values.cache);
 const { model, edits } = studyStream(records);
 const config = defaultAlphaEditConfig(model);
 const batch = contextBatch(model, edits, [[]]);

@@ -28,13 +28,3 @@ export function studyStream(records: number): StudyStream {
     otherFacts: stream.flatMap((r) => r.locality.map((l) => tok.encode(l.prompt))),
   };
 }
-
-/** `--name value` pairs of argv. */
-export function flags(argv: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i].startsWith('--') || argv[i + 1] === undefined) throw new Error(`expected --name value pairs, got ${argv.slice(i).join(' ')}`);
-    out.set(argv[i].slice(2), argv[i + 1]);
-  }
-  return out;
-}

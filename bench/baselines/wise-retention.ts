@@ -6,18 +6,19 @@
  *
  *   node dist/bench/baselines/wise-retention.js [--records 50] [--settings '{"shardEdits": 10}']
  */
+import { parseArgs } from 'node:util';
 import type { WiseEditor, WiseRoute } from '../../src/editors/baselines/wise.js';
 import { createEditor } from '../../src/editors/registry.js';
 import { scoreTargets } from '../../src/eval/metrics.js';
-import { flags, studyStream } from './stream.js';
+import { studyStream } from './stream.js';
 
-const options = flags(process.argv.slice(2));
-const records = Number(options.get('records') ?? 50);
-const settings = JSON.parse(options.get('settings') ?? '{}') as Record<string, number>;
+const { values } = parseArgs({ args: process.argv.slice(2), options: { records: { type: 'string' }, settings: { type: 'string' } } });
+const records = Number(values.records ?? 50);
+const settings = JSON.parse(values.settings ?? '{}') as Record<string, number>;
 const { model, edits, otherFacts } = studyStream(records);
 const wise = createEditor('wise', model, { wise: settings }).editor as WiseEditor;
 
-const count = (flags: readonly boolean[]) => flags.filter(Boolean).length;
+const count = (held: readonly boolean[]) => held.filter(Boolean).length;
 let heldAfterBatch = 0;
 for (let start = 0; start < edits.length; start += 4) {
   const batch = edits.slice(start, start + 4);
