@@ -103,6 +103,31 @@ export class SubjectIndex {
     }
     return best;
   }
+
+  /**
+   * For studies of the gate: per stored edit, its query distance from the
+   * input's in units of the query radius (below 1: within it), and whether its
+   * subject key lies within the subject radius of some token (true where it
+   * named no subject).
+   */
+  explain(gateQuery: Float32Array, tokenStates: Float32Array): { queryDistance: Float32Array; subjectNear: boolean[] } {
+    const width = gateQuery.length;
+    const point = this.whitening === null ? gateQuery : noGrad(() => matmul(new Tensor(gateQuery, [1, width]), this.whitening!)).data;
+    const { entries, points, queryRadius2, subjectRadius2 } = this;
+    const keyWidth = entries.find((e) => e.subjectKey !== null)?.subjectKey?.length ?? 1;
+    const tokens = tokenStates.length / keyWidth;
+    const queryDistance = new Float32Array(entries.length);
+    const subjectFound = entries.map((e, i) => {
+      let d = 0;
+      for (let j = 0; j < width; j++) {
+        const diff = point[j] - points[i * width + j];
+        d += diff * diff;
+      }
+      queryDistance[i] = Math.sqrt(d / queryRadius2);
+      return e.subjectKey === null || someTokenNear(tokenStates, tokens, e.subjectKey, subjectRadius2);
+    });
+    return { queryDistance, subjectNear: subjectFound };
+  }
 }
 
 function someTokenNear(tokenStates: Float32Array, tokens: number, key: Float32Array, radius2: number): boolean {
