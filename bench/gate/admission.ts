@@ -8,7 +8,14 @@
  * true object) and each other fact's prompt is matched, and each miss is
  * put down to the query radius, the subject radius, or both.
  *
- *   node dist/bench/gate/admission.js [--records 1000] [--radii 0.45,0.5,0.55] [--templates 0.5] [--settings '{"scatterShrinkage": 0.1}']
+ * With `--span`, the subject test is the one docs/decisions.md measures as a
+ * candidate: the input must hold a run of consecutive tokens each within the
+ * subject radius of the edit's subject tokens (its whole span, not only its
+ * last token), as written in the edit's prompt or as a text's first words
+ * (the subject's tokens alone: GPT-2's BPE spells a word differently without
+ * its leading space).
+ *
+ *   node dist/bench/gate/admission.js [--records 1000] [--radii 0.45,0.5,0.55] [--templates 0.5] [--span] [--settings '{"scatterShrinkage": 0.1}']
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,7 +36,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { records: { type: 'string' }, radii: { type: 'string' }, settings: { type: 'string' }, templates: { type: 'string' } },
+  options: { records: { type: 'string' }, radii: { type: 'string' }, settings: { type: 'string' }, templates: { type: 'string' }, span: { type: 'boolean' } },
 });
 const records = Number(values.records ?? 1000);
 const radii = (values.radii ?? '0.4,0.45,0.5,0.55,0.6').split(',').map(Number);
@@ -50,6 +57,24 @@ const gate = GATES.subject.create(config.gate, core, view);
 
 const edits = stream.flatMap((r) => r.edits.map((e) => tokenizeEdit(tok, model.config, e)));
 for (const edit of edits) memories.push(memoryOf(core, gate, edit, false));
+/** Per edit, the subject site's states at its subject's tokens, and at the subject's tokens alone (for `--span`). */
+const subjectSpans: Array<Float32Array | null> = [];
+const openingSpans = new Map<string, Float32Array>();
+if (values.span === true) {
+  const subjects = stream.filter((r) => r.subject !== undefined);
+  const alone = inputsOf(subjects.map((r) => ({ label: r.id, ids: tok.encode(r.subject!) })));
+  subjects.forEach((r, i) => {
+    openingSpans.set(r.id, alone[i].tokens);
+  });
+  const states = inputsOf(edits.map((e) => ({ label: e.label, ids: e.promptIds })));
+  edits.forEach((e, i) => {
+    const width = states[i].tokens.length / e.promptIds.length;
+    subjectSpans.push(e.subjectEnd === undefined ? null : states[i].tokens.slice((e.subjectStart ?? e.subjectEnd) * width, (e.subjectEnd + 1) * width));
+  });
+}
+/** The median norm of the stored subject keys: the subject radius's unit, as the index has it. */
+const keyNorms = memories.flatMap((m) => (m.keys.subjectKey ? [Math.hypot(...m.keys.subjectKey)] : [])).sort((a, b) => a - b);
+const medianKeyNorm = keyNorms[keyNorms.length >> 1] ?? 0;
 const labelOf = new Map(memories.map((m) => [m.id, m.label]));
 
 interface Probe {
@@ -115,9 +140,10 @@ for (const radius of radii) {
   let none = 0;
   const why = { query: 0, subject: 0, both: 0 };
   const byTemplate = new Map<string, { own: number; count: number; subjectFar: number }>();
+  const matchOf = values.span === true ? spanMatcher(index) : (query: Float32Array, tokens: Float32Array) => index.match(query, tokens);
   heldOut.forEach((probe, i) => {
     const { query, tokens } = heldOutInputs[i];
-    const matched = index.match(query, tokens);
+    const matched = matchOf(query, tokens);
     const tally = byTemplate.get(probe.template!) ?? { own: 0, count: 0, subjectFar: 0 };
     byTemplate.set(probe.template!, tally);
     tally.count++;
@@ -137,13 +163,13 @@ for (const radius of radii) {
       if (m.label === probe.label && (best < 0 || queryDistance[j] < queryDistance[best])) best = j;
     });
     const outside = queryDistance[best] >= 1;
-    const far = !subjectNear[best];
+    const far = values.span === true ? !spanTest(best, tokens) : !subjectNear[best];
     if (far) tally.subjectFar++;
     if (outside && far) why.both++;
     else if (outside) why.query++;
     else if (far) why.subject++;
   });
-  const otherAdmitted = otherInputs.filter(({ query, tokens }) => index.match(query, tokens) !== null).length;
+  const otherAdmitted = otherInputs.filter(({ query, tokens }) => matchOf(query, tokens) !== null).length;
   const understoodCount = understood.filter(Boolean).length;
   console.log(
     `| ${radius} | ${pct(own, heldOut.length)} | ${pct(ownUnderstood, understoodCount)} | ${pct(ownNot, heldOut.length - understoodCount)} | ${pct(another, heldOut.length)} | ${pct(none, heldOut.length)} | ${pct(why.query, heldOut.length)} | ${pct(why.subject, heldOut.length)} | ${pct(why.both, heldOut.length)} | ${pct(otherAdmitted, otherFacts.length)} |`,
@@ -156,4 +182,44 @@ for (const { radius, byTemplate } of templateTables) {
   console.log('|---|---:|---:|---:|');
   const rows = [...byTemplate].sort((a, b) => a[1].own / a[1].count - b[1].own / b[1].count).slice(0, 16);
   for (const [template, t] of rows) console.log(`| \`${template}\` | ${t.count} | ${pct(t.own, t.count)} | ${pct(t.subjectFar, t.count)} |`);
+}
+
+/** Edit i's subject span, as in its prompt or as a text's first words, is found in the input's tokens (true where it named no subject). */
+function spanTest(i: number, tokens: Float32Array): boolean {
+  const span = subjectSpans[i];
+  if (span === null) return true;
+  const radius2 = (gateSettings.subjectRadius * medianKeyNorm) ** 2;
+  const opening = openingSpans.get(memories[i].label);
+  return spanFound(tokens, span, radius2) || (opening !== undefined && spanFound(tokens, opening, radius2));
+}
+
+/** The nearest edit within the query radius whose whole subject span some run of the input's tokens matches, token by token. */
+function spanMatcher(index: SubjectIndex): (query: Float32Array, tokens: Float32Array) => string | null {
+  return (query, tokens) => {
+    const { queryDistance } = index.explain(query, tokens);
+    let best = -1;
+    memories.forEach((_, i) => {
+      if (queryDistance[i] >= 1 || (best >= 0 && queryDistance[i] >= queryDistance[best])) return;
+      if (spanTest(i, tokens)) best = i;
+    });
+    return best < 0 ? null : memories[best].id;
+  };
+}
+
+function spanFound(tokens: Float32Array, span: Float32Array, radius2: number): boolean {
+  const width = memories[0].keys.subjectKey!.length;
+  const length = span.length / width;
+  for (let t = 0; t + length <= tokens.length / width; t++) {
+    let all = true;
+    for (let j = 0; j < length && all; j++) {
+      let d = 0;
+      for (let c = 0; c < width; c++) {
+        const diff = tokens[(t + j) * width + c] - span[j * width + c];
+        d += diff * diff;
+      }
+      all = d < radius2;
+    }
+    if (all) return true;
+  }
+  return false;
 }
