@@ -56,14 +56,14 @@ test('the subject test still applies under the whitened metric, and one label al
   assert.equal(gate.match(query, Float32Array.of(...far, ...key)), 'a', 'a token at the subject key matches');
   assert.equal(gate.match(query, far), null, 'no token near the subject key: no match');
 
-  // explain() gives the same verdicts the match is made of.
-  const near = gate.explain(query, Float32Array.of(...far, ...key));
-  assert.ok(near.queryDistance[0] < 1, `the query lies within the radius of its own phrasing (${near.queryDistance[0]})`);
-  assert.deepEqual(near.subjectNear, [true, true]);
-  assert.deepEqual(gate.explain(query, far).subjectNear, [false, false]);
+  // The study methods give the same verdicts the match is made of.
+  const distances = gate.queryDistances(query);
+  assert.ok(distances[0] < 1, `the query lies within the radius of its own phrasing (${distances[0]})`);
+  assert.deepEqual(gate.subjectsNear(Float32Array.of(...far, ...key)), [true, true]);
+  assert.deepEqual(gate.subjectsNear(far), [false, false]);
   const tight = SubjectIndex.build(entries, { queryMetric: 'whitened', queryRadius: 1e-4, subjectRadius: 0.25, scatterShrinkage: 0.03 });
   assert.ok(
-    tight.explain(query, key).queryDistance.every((d) => d >= 1),
+    tight.queryDistances(query).every((d) => d >= 1),
     'a tiny radius puts every stored query outside it',
   );
   assert.equal(tight.match(query, key), null);

@@ -75,6 +75,9 @@ if (values.span === true) {
 /** The median norm of the stored subject keys: the subject radius's unit, as the index has it. */
 const keyNorms = memories.flatMap((m) => (m.keys.subjectKey ? [Math.hypot(...m.keys.subjectKey)] : [])).sort((a, b) => a - b);
 const medianKeyNorm = keyNorms[keyNorms.length >> 1] ?? 0;
+const gateSettings = config.gate as unknown as GateSettings;
+/** The span test's radius, squared: the subject radius in the index's unit. */
+const spanRadius2 = (gateSettings.subjectRadius * medianKeyNorm) ** 2;
 const labelOf = new Map(memories.map((m) => [m.id, m.label]));
 
 interface Probe {
@@ -87,10 +90,11 @@ interface Probe {
 const heldOut: Probe[] = stream.flatMap((r) =>
   r.heldOut.map((prompt) => ({ label: r.id, ids: tok.encode(prompt), template: r.subject === undefined ? prompt : prompt.replace(r.subject, '{}') })),
 );
+// Asked for the fact as it was, tokenized as bench-edit tokenizes it, which of them does the base model understand?
 const understood = scoreTargets(
   model,
   null,
-  stream.flatMap((r) => r.heldOut.map((prompt) => ({ promptIds: tok.encode(prompt), targetIds: tok.encode(` ${r.trueTarget}`) }))),
+  stream.flatMap((r) => r.heldOut.map((prompt) => tokenizeEdit(tok, model.config, { id: r.id, label: r.id, prompt, target: r.trueTarget! }))),
 ).correct;
 heldOut.forEach((p, i) => {
   p.understood = understood[i];
@@ -119,7 +123,6 @@ const heldOutInputs = inputsOf(heldOut);
 const otherInputs = inputsOf(otherFacts);
 
 const pct = (n: number, of: number) => (of === 0 ? '–' : ((100 * n) / of).toFixed(1));
-const gateSettings = config.gate as unknown as GateSettings;
 console.log(
   `Subject gate on the first ${stream.length} records (${memories.length} edits stored), ${heldOut.length} held-out rephrasings (${understood.filter(Boolean).length} understood), ${otherFacts.length} other facts; settings ${JSON.stringify(settings)}`,
 );
@@ -157,13 +160,13 @@ for (const radius of radii) {
     if (matched === null) none++;
     else another++;
     // Why its own edits did not match: the nearest of them by query distance.
-    const { queryDistance, subjectNear } = index.explain(query, tokens);
+    const queryDistance = index.queryDistances(query);
     let best = -1;
     memories.forEach((m, j) => {
       if (m.label === probe.label && (best < 0 || queryDistance[j] < queryDistance[best])) best = j;
     });
     const outside = queryDistance[best] >= 1;
-    const far = values.span === true ? !spanTest(best, tokens) : !subjectNear[best];
+    const far = values.span === true ? !spanTest(best, tokens) : !index.subjectsNear(tokens)[best];
     if (far) tally.subjectFar++;
     if (outside && far) why.both++;
     else if (outside) why.query++;
@@ -188,15 +191,14 @@ for (const { radius, byTemplate } of templateTables) {
 function spanTest(i: number, tokens: Float32Array): boolean {
   const span = subjectSpans[i];
   if (span === null) return true;
-  const radius2 = (gateSettings.subjectRadius * medianKeyNorm) ** 2;
   const opening = openingSpans.get(memories[i].label);
-  return spanFound(tokens, span, radius2) || (opening !== undefined && spanFound(tokens, opening, radius2));
+  return spanFound(tokens, span, spanRadius2) || (opening !== undefined && spanFound(tokens, opening, spanRadius2));
 }
 
 /** The nearest edit within the query radius whose whole subject span some run of the input's tokens matches, token by token. */
 function spanMatcher(index: SubjectIndex): (query: Float32Array, tokens: Float32Array) => string | null {
   return (query, tokens) => {
-    const { queryDistance } = index.explain(query, tokens);
+    const queryDistance = index.queryDistances(query);
     let best = -1;
     memories.forEach((_, i) => {
       if (queryDistance[i] >= 1 || (best >= 0 && queryDistance[i] >= queryDistance[best])) return;

@@ -83,10 +83,8 @@ export class SubjectIndex {
    */
   match(gateQuery: Float32Array, tokenStates: Float32Array): string | null {
     const width = gateQuery.length;
-    const point = this.whitening === null ? gateQuery : noGrad(() => matmul(new Tensor(gateQuery, [1, width]), this.whitening!)).data;
-    const { entries, points, queryRadius2, subjectRadius2 } = this;
-    const keyWidth = entries.find((e) => e.subjectKey !== null)?.subjectKey?.length ?? 1;
-    const tokens = tokenStates.length / keyWidth;
+    const point = this.pointOf(gateQuery);
+    const { entries, points, queryRadius2 } = this;
     let best: string | null = null;
     let bestDistance = Infinity;
     for (let i = 0; i < entries.length; i++) {
@@ -96,37 +94,42 @@ export class SubjectIndex {
         d += diff * diff;
       }
       if (d >= queryRadius2 || d >= bestDistance) continue;
-      const key = entries[i].subjectKey;
-      if (key !== null && !someTokenNear(tokenStates, tokens, key, subjectRadius2)) continue;
+      if (!this.subjectNear(entries[i], tokenStates)) continue;
       best = entries[i].id;
       bestDistance = d;
     }
     return best;
   }
 
-  /**
-   * For studies of the gate: per stored edit, its query distance from the
-   * input's in units of the query radius (below 1: within it), and whether its
-   * subject key lies within the subject radius of some token (true where it
-   * named no subject).
-   */
-  explain(gateQuery: Float32Array, tokenStates: Float32Array): { queryDistance: Float32Array; subjectNear: boolean[] } {
+  /** For studies of the gate: per stored edit, its query distance from the input's in units of the query radius (below 1: within it). */
+  queryDistances(gateQuery: Float32Array): Float32Array {
     const width = gateQuery.length;
-    const point = this.whitening === null ? gateQuery : noGrad(() => matmul(new Tensor(gateQuery, [1, width]), this.whitening!)).data;
-    const { entries, points, queryRadius2, subjectRadius2 } = this;
-    const keyWidth = entries.find((e) => e.subjectKey !== null)?.subjectKey?.length ?? 1;
-    const tokens = tokenStates.length / keyWidth;
-    const queryDistance = new Float32Array(entries.length);
-    const subjectFound = entries.map((e, i) => {
+    const point = this.pointOf(gateQuery);
+    const { points, queryRadius2 } = this;
+    return Float32Array.from(this.entries, (_, i) => {
       let d = 0;
       for (let j = 0; j < width; j++) {
         const diff = point[j] - points[i * width + j];
         d += diff * diff;
       }
-      queryDistance[i] = Math.sqrt(d / queryRadius2);
-      return e.subjectKey === null || someTokenNear(tokenStates, tokens, e.subjectKey, subjectRadius2);
+      return Math.sqrt(d / queryRadius2);
     });
-    return { queryDistance, subjectNear: subjectFound };
+  }
+
+  /** For studies of the gate: per stored edit, whether some token lies within the subject radius of its subject key (true where it named no subject). */
+  subjectsNear(tokenStates: Float32Array): boolean[] {
+    return this.entries.map((e) => this.subjectNear(e, tokenStates));
+  }
+
+  /** A gate query in the metric's coordinates. */
+  private pointOf(gateQuery: Float32Array): Float32Array {
+    return this.whitening === null ? gateQuery : noGrad(() => matmul(new Tensor(gateQuery, [1, gateQuery.length]), this.whitening!)).data;
+  }
+
+  /** Some token's state (`tokenStates`: [tokens · width] at the subject site) lies within the subject radius of the entry's subject key, or it named none. */
+  private subjectNear(entry: GateEntry, tokenStates: Float32Array): boolean {
+    const key = entry.subjectKey;
+    return key === null || someTokenNear(tokenStates, tokenStates.length / key.length, key, this.subjectRadius2);
   }
 }
 
