@@ -14,7 +14,8 @@
         "native/elementwise.cc",
         "native/attention.cc",
         "native/linalg.cc",
-        "native/linear_cross_entropy.cc"
+        "native/linear_cross_entropy.cc",
+        "native/half.cc"
       ],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fopenmp-simd", "-fno-trapping-math", "-fno-math-errno"],
       "cflags": ["-O3"],

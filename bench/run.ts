@@ -19,6 +19,7 @@ import { Random } from '../src/util/random.js';
 import { elderTables } from './elder.js';
 import { machineLine, medianSeconds, printTable } from './harness.js';
 import { pretrainTable } from './pretrain.js';
+import { scaleTable } from './scale.js';
 import { serveTable } from './serve.js';
 
 const quick = process.argv.includes('--quick');
@@ -149,3 +150,5 @@ if (!only || only === 'model') modelTable();
 if (!only || only === 'pretrain') pretrainTable(quick);
 if (!only || only === 'elder') elderTables(randomModel(gpt2SmallConfig(), 0), quick);
 if (!only || only === 'serve') await serveTable(quick);
+// The real shapes write gigabytes of checkpoints and take minutes: asked for by name only.
+if (only === 'scale') scaleTable({ iterations: 3, tokens: 16, anchors: process.argv.includes('--anchors') });

@@ -3,10 +3,17 @@
 // TypeScript raises a RangeError instead of touching memory it does not own.
 #include <node_api.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
+#include "half.h"
 #include "kernels.h"
 
 namespace {
@@ -64,6 +71,9 @@ struct Args {
   }
   double* f64(size_t index, size_t minLength, const char* name) {
     return array<double>(index, napi_float64_array, minLength, name);
+  }
+  uint16_t* u16(size_t index, size_t minLength, const char* name) {
+    return array<uint16_t>(index, napi_uint16_array, minLength, name);
   }
   int32_t* i32(size_t index, size_t minLength, const char* name) {
     return array<int32_t>(index, napi_int32_array, minLength, name);
@@ -500,6 +510,139 @@ napi_value SymmetricEigen(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// A half-precision dtype code from TypeScript: 1 F16, 2 BF16.
+bool halfDtype(Args& args, size_t index, elder::HalfDtype* dtype) {
+  const int64_t code = args.integer(index);
+  if (args.failed) return false;
+  if (code != 1 && code != 2) {
+    args.fail("half dtype must be 1 (F16) or 2 (BF16)");
+    return false;
+  }
+  *dtype = (elder::HalfDtype)code;
+  return true;
+}
+
+napi_value SgemmHalfB(napi_env env, napi_callback_info info) {
+  // (transB, M, N, K, A, aOffset, lda, B, bOffset, ldb, dtype, beta, C, cOffset, ldc)
+  Args args(env, info, 15);
+  const bool transB = args.boolean(0);
+  const int64_t M = args.integer(1), N = args.integer(2), K = args.integer(3);
+  const int64_t aOffset = args.integer(5), lda = args.integer(6);
+  const int64_t bOffset = args.integer(8), ldb = args.integer(9);
+  elder::HalfDtype dtype;
+  if (!halfDtype(args, 10, &dtype)) return nullptr;
+  const float beta = (float)args.number(11);
+  const int64_t cOffset = args.integer(13), ldc = args.integer(14);
+  if (args.failed) return nullptr;
+  if (M < 0 || N < 0 || K < 0 || aOffset < 0 || bOffset < 0 || cOffset < 0) {
+    args.fail("sgemmHalfB: negative size or offset");
+    return nullptr;
+  }
+  const int64_t bRows = transB ? N : K, bCols = transB ? K : N;
+  if (lda < (K > 0 ? K : 1) || ldb < (bCols > 0 ? bCols : 1) || ldc < (N > 0 ? N : 1)) {
+    args.fail("sgemmHalfB: leading dimension smaller than the row length");
+    return nullptr;
+  }
+  float* A = args.f32(4, aOffset + extent(M, K, lda), "sgemmHalfB A");
+  uint16_t* B = args.u16(7, bOffset + extent(bRows, bCols, ldb), "sgemmHalfB B");
+  float* C = args.f32(12, cOffset + extent(M, N, ldc), "sgemmHalfB C");
+  if (args.failed) return nullptr;
+  elder::sgemmHalfB(transB, (int)M, (int)N, (int)K, A + aOffset, (int)lda, B + bOffset, dtype, (int)ldb, beta,
+                    C + cOffset, (int)ldc);
+  return undefinedValue(env);
+}
+
+napi_value HalfToFloat(napi_env env, napi_callback_info info) {
+  Args args(env, info, 5);  // (src, srcOffset, dtype, dst, n)
+  const int64_t offset = args.integer(1), n = args.integer(4);
+  elder::HalfDtype dtype;
+  if (!halfDtype(args, 2, &dtype)) return nullptr;
+  if (!args.failed && (offset < 0 || n < 0)) args.fail("halfToFloat: negative offset or count");
+  uint16_t* src = args.u16(0, (size_t)(offset + n), "src");
+  float* dst = args.f32(3, (size_t)n, "dst");
+  if (args.failed) return nullptr;
+  elder::halfToFloatParallel(src + offset, dtype, dst, (size_t)n);
+  return undefinedValue(env);
+}
+
+// (data: Float32Array for F32, Uint16Array for F16 (1) / BF16 (2), kind) -> first non-finite index or -1.
+napi_value FirstNonFinite(napi_env env, napi_callback_info info) {
+  Args args(env, info, 2);
+  const int64_t kind = args.integer(1);
+  if (!args.failed && (kind < 0 || kind > 2)) args.fail("firstNonFinite: kind must be 0 (F32), 1 (F16) or 2 (BF16)");
+  if (args.failed) return nullptr;
+  const void* data = kind == 0 ? (const void*)args.f32(0, 0, "data") : (const void*)args.u16(0, 0, "data");
+  if (args.failed) return nullptr;
+  size_t length = 0;
+  napi_typedarray_type type;
+  napi_get_typedarray_info(env, args.values[0], &type, &length, nullptr, nullptr, nullptr);
+  napi_value result;
+  napi_create_int64(env, elder::firstNonFinite(data, (elder::StoredKind)kind, length), &result);
+  return result;
+}
+
+napi_value LinearCrossEntropyHalf(napi_env env, napi_callback_info info) {
+  Args args(env, info, 10);  // (x, rows, width, weight, dtype, vocab, targets, losses, argmax, dx)
+  const int64_t rows = args.integer(1), width = args.integer(2), vocab = args.integer(5);
+  elder::HalfDtype dtype;
+  if (!halfDtype(args, 4, &dtype)) return nullptr;
+  if (!args.failed && (rows < 1 || width < 1 || vocab < 1)) args.fail("linearCrossEntropyHalf: rows, width and vocab must be positive");
+  float* x = args.f32(0, (size_t)(rows * width), "x");
+  uint16_t* weight = args.u16(3, (size_t)(vocab * width), "weight");
+  int32_t* targets = args.i32(6, rows, "targets");
+  float* losses = args.f32(7, rows, "losses");
+  int32_t* argmax = args.i32(8, rows, "argmax");
+  float* dx = args.f32(9, (size_t)(rows * width), "dx");
+  if (args.failed) return nullptr;
+  for (int64_t r = 0; r < rows; ++r)
+    if (targets[r] < 0 || targets[r] >= vocab) {
+      args.fail("linearCrossEntropyHalf: target " + std::to_string(targets[r]) + " outside the vocabulary");
+      return nullptr;
+    }
+  elder::linearCrossEntropyHalf(x, (int)rows, (int)width, weight, dtype, (int)vocab, targets, losses, argmax, dx);
+  return undefinedValue(env);
+}
+
+struct Mapping {
+  void* base;
+  size_t length;
+};
+
+void unmap(napi_env, void*, void* hint) {
+  Mapping* mapping = static_cast<Mapping*>(hint);
+  munmap(mapping->base, mapping->length);
+  delete mapping;
+}
+
+// (fd, offset, length) -> an ArrayBuffer over bytes [offset, offset + length) of the
+// open file, mapped copy-on-write: pages are read from disk (or the page cache,
+// shared between processes) on first touch, and a write makes a private copy of
+// its page, never reaching the file. Unmapped when the buffer is collected.
+napi_value MapRange(napi_env env, napi_callback_info info) {
+  Args args(env, info, 3);
+  const int64_t fd = args.integer(0), offset = args.integer(1), length = args.integer(2);
+  if (!args.failed && (fd < 0 || offset < 0 || length <= 0)) args.fail("mapRange: bad descriptor, offset or length");
+  if (args.failed) return nullptr;
+  const int64_t page = sysconf(_SC_PAGESIZE);
+  const int64_t start = offset - offset % page;
+  const size_t span = (size_t)(offset - start + length);
+  void* base = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE, (int)fd, (off_t)start);
+  if (base == MAP_FAILED) {
+    napi_throw_error(env, nullptr, (std::string("mmap failed: ") + std::strerror(errno)).c_str());
+    return nullptr;
+  }
+  Mapping* mapping = new Mapping{base, span};
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, static_cast<char*>(base) + (offset - start), (size_t)length, unmap, mapping,
+                                       &buffer) != napi_ok) {
+    munmap(base, span);
+    delete mapping;
+    napi_throw_error(env, nullptr, "mapRange: this Node.js cannot wrap mapped memory in an ArrayBuffer");
+    return nullptr;
+  }
+  return buffer;
+}
+
 void define(napi_env env, napi_value exports, const char* name, napi_callback callback) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
@@ -524,6 +667,11 @@ napi_value Init(napi_env env, napi_value exports) {
   define(env, exports, "crossEntropyForward", CrossEntropyForward);
   define(env, exports, "crossEntropyBackward", CrossEntropyBackward);
   define(env, exports, "linearCrossEntropy", LinearCrossEntropy);
+  define(env, exports, "linearCrossEntropyHalf", LinearCrossEntropyHalf);
+  define(env, exports, "sgemmHalfB", SgemmHalfB);
+  define(env, exports, "halfToFloat", HalfToFloat);
+  define(env, exports, "firstNonFinite", FirstNonFinite);
+  define(env, exports, "mapRange", MapRange);
   define(env, exports, "adamStep", AdamStep);
   define(env, exports, "sumSquares", SumSquares);
   define(env, exports, "scaleInPlace", ScaleInPlace);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fast_math.h"
+#include "half.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -71,10 +72,40 @@ void foldChunk(float* logits, int rows, int n, int first, Partial& p, int width)
   }
 }
 
+// The head's rows as float32: in place for a float32 head, converted into the
+// caller's buffer for a half-precision one (so it is never upcast whole).
+struct HeadRows {
+  const float* f32;
+  const uint16_t* half;
+  HalfDtype dtype;
+  int width;
+  const float* rows(int first, int n, std::vector<float>& buffer) const {
+    if (f32 != nullptr) return f32 + (size_t)first * width;
+    buffer.resize((size_t)n * width);
+    halfToFloat(half + (size_t)first * width, dtype, buffer.data(), (size_t)n * width);
+    return buffer.data();
+  }
+};
+
+void fusedHead(const float* x, int rows, int width, const HeadRows& head, int vocab, const int32_t* targets,
+               float* losses, int32_t* argmax, float* dx);
+
 }  // namespace
 
 void linearCrossEntropy(const float* x, int rows, int width, const float* weight, int vocab,
                         const int32_t* targets, float* losses, int32_t* argmax, float* dx) {
+  fusedHead(x, rows, width, HeadRows{weight, nullptr, HalfDtype::BF16, width}, vocab, targets, losses, argmax, dx);
+}
+
+void linearCrossEntropyHalf(const float* x, int rows, int width, const uint16_t* weight, HalfDtype dtype,
+                            int vocab, const int32_t* targets, float* losses, int32_t* argmax, float* dx) {
+  fusedHead(x, rows, width, HeadRows{nullptr, weight, dtype, width}, vocab, targets, losses, argmax, dx);
+}
+
+namespace {
+
+void fusedHead(const float* x, int rows, int width, const HeadRows& head, int vocab, const int32_t* targets,
+               float* losses, int32_t* argmax, float* dx) {
   const int chunks = (vocab + kChunk - 1) / kChunk;
   // Enough tasks to balance two or more threads; each keeps its own partial, whose
   // accumulator is rows × width floats: at most 16 M floats (64 MB) of them in all, so a
@@ -89,11 +120,12 @@ void linearCrossEntropy(const float* x, int rows, int width, const float* weight
       const int firstChunk = (int)((int64_t)chunks * task / tasks);
       const int endChunk = (int)((int64_t)chunks * (task + 1) / tasks);
       std::vector<float> logits((size_t)rows * kChunk);
+      std::vector<float> converted;
       Partial& p = partials[task];
       for (int chunk = firstChunk; chunk < endChunk; ++chunk) {
         const int first = chunk * kChunk;
         const int n = std::min(kChunk, vocab - first);
-        const float* w = weight + (size_t)first * width;
+        const float* w = head.rows(first, n, converted);
         sgemm(false, true, rows, n, width, 1.0f, x, width, w, width, 0.0f, logits.data(), n);
         foldChunk(logits.data(), rows, n, first, p, width);
         sgemm(false, false, rows, width, n, 1.0f, logits.data(), n, w, width, 1.0f, p.acc.data(), width);
@@ -121,7 +153,8 @@ void linearCrossEntropy(const float* x, int rows, int width, const float* weight
       const float* a = p.acc.data() + (size_t)r * width;
       for (int i = 0; i < width; ++i) d[i] += factor * a[i];
     }
-    const float* target = weight + (size_t)targets[r] * width;
+    std::vector<float> converted;
+    const float* target = head.rows(targets[r], 1, converted);
     float targetLogit = 0.0f;
     const float* xr = x + (size_t)r * width;
     for (int i = 0; i < width; ++i) targetLogit += xr[i] * target[i];
@@ -131,5 +164,7 @@ void linearCrossEntropy(const float* x, int rows, int width, const float* weight
     argmax[r] = bestIndex;
   }
 }
+
+}  // namespace
 
 }  // namespace elder

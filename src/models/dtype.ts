@@ -1,26 +1,10 @@
 /** Half-precision conversions for checkpoints: F16 and BF16 to F32 on load, F32 to either on save. */
 
-let f16Table: Float32Array | null = null;
-
-/** All 65536 half values as float32, built once (256 KiB) so conversion is one lookup per element. */
-function halfTable(): Float32Array {
-  if (f16Table !== null) return f16Table;
-  const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const mantissa = h & 0x3ff;
-    if (exponent === 0) table[h] = sign * mantissa * 2 ** -24;
-    else if (exponent === 31) table[h] = mantissa === 0 ? sign * Infinity : NaN;
-    else table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-  }
-  f16Table = table;
-  return table;
-}
+import { f16Table32 } from '../tensor/half.js';
 
 /** Converts `count` little-endian F16 values from `src` (byte offset) into dst[dstOffset…]. */
 export function f16ToF32(src: Uint8Array, dst: Float32Array, dstOffset: number, count: number): void {
-  const table = halfTable();
+  const table = f16Table32();
   const halves = new Uint16Array(src.buffer, src.byteOffset, count);
   for (let i = 0; i < count; i++) dst[dstOffset + i] = table[halves[i]];
 }

@@ -9,7 +9,8 @@ import { configToJson, type ModelConfig, readConfig } from './config.js';
 import type { DecoderLM, WeightSource } from './decoder.js';
 import { Gpt2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
-import { type StoredDtype, writeSafetensors } from './safetensors.js';
+import { checkFits, estimateMemory } from './memory.js';
+import { canMap, type MappedRange, mappedRangeOf, mapRange, type StoredDtype, writeSafetensors } from './safetensors.js';
 import { TextTokenizer, TOKENIZER_FILES } from './tokenizer.js';
 import { WeightStore } from './weights.js';
 
@@ -18,7 +19,7 @@ export interface LoadedModel {
   /** Null for folders without `tokenizer.json` (ids only). */
   tokenizer: TextTokenizer | null;
   dir: string;
-  /** Dtypes found in the checkpoint (weights are always computed in float32). */
+  /** Dtypes found in the checkpoint (F16/BF16 matrices are kept as stored and computed in float32). */
   storedDtypes: StoredDtype[];
 }
 
@@ -29,18 +30,24 @@ export function buildModel(config: ModelConfig, source: WeightSource): DecoderLM
 
 export interface LoadOptions {
   /**
-   * Keep every weight in a SharedArrayBuffer, so that worker threads can build
-   * the same model over the same memory ({@link modelFromSharedWeights})
-   * instead of holding a copy each.
+   * Let worker threads build the same model over the same memory
+   * ({@link modelFromSharedWeights}) instead of holding a copy each: mapped
+   * weights are mapped again by the worker (the page cache holds them once),
+   * and weights read into memory are kept in SharedArrayBuffers.
    */
   sharedMemory?: boolean;
 }
 
-/** Loads `config.json`, the safetensors weights and (if present) the tokenizer of a model folder. */
+/**
+ * Loads `config.json`, the safetensors weights and (if present) the
+ * tokenizer of a model folder. A checkpoint that will not fit in the memory
+ * available is refused before any tensor is mapped or read.
+ */
 export function loadModel(dir: string, options: LoadOptions = {}): LoadedModel {
   const config = readConfig(dir);
   const store = WeightStore.open(dir);
   try {
+    checkFits(dir, estimateMemory(store.entries(), canMap()));
     // GPT-2 checkpoints exist both with and without the `transformer.` prefix.
     const take: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, '')], shape);
     const source: WeightSource = options.sharedMemory ? (name, shape, init) => toSharedMemory(take(name, shape, init)) : take;
@@ -63,20 +70,33 @@ function matchingTokenizer(dir: string, config: ModelConfig): TextTokenizer | nu
   return tokenizer;
 }
 
+/** A tensor read into memory, moved into a SharedArrayBuffer; a mapped one is left as it is (a worker maps its file range again). */
 function toSharedMemory(tensor: Tensor): Tensor {
+  if (tensor.half !== null || mappedRangeOf(tensor.data.buffer) !== undefined) return tensor;
   const data = new Float32Array(new SharedArrayBuffer(tensor.data.byteLength));
   data.set(tensor.data);
   return new Tensor(data, tensor.shape);
 }
 
-/** A model's weights by name, as posted to a worker thread (shared, not copied, when loaded with `sharedMemory`). */
+/** One weight as posted to a worker: values in shared memory, or the file range it maps. */
+type SharedTensor = { data: Float32Array; shape: readonly number[] } | { mapped: MappedRange; shape: readonly number[] };
+
+/**
+ * A model's weights by name, as posted to a worker thread (shared, not
+ * copied, when loaded with `sharedMemory`). A mapped weight is sent as its
+ * file range: the worker sees the file's values, not writes made here.
+ */
 export interface SharedWeights {
   config: ModelConfig;
-  tensors: Map<string, { data: Float32Array; shape: readonly number[] }>;
+  tensors: Map<string, SharedTensor>;
 }
 
 export function sharedWeights(model: DecoderLM): SharedWeights {
-  const tensors = new Map([...model.parameters].map(([name, tensor]) => [name, { data: tensor.data, shape: tensor.shape }]));
+  const tensors = new Map<string, SharedTensor>();
+  for (const [name, tensor] of model.parameters) {
+    const range = mappedRangeOf(tensor.half?.bits.buffer ?? tensor.data.buffer);
+    tensors.set(name, range === undefined ? { data: tensor.data, shape: tensor.shape } : { mapped: range, shape: tensor.shape });
+  }
   return { config: model.config, tensors };
 }
 
@@ -86,7 +106,11 @@ export function modelFromSharedWeights(weights: SharedWeights): DecoderLM {
     const stored = weights.tensors.get(name);
     if (stored === undefined || stored.shape.join('x') !== shape.join('x'))
       throw new CheckpointError(name, 'shared weights do not match the model configuration');
-    return new Tensor(stored.data, shape);
+    if ('data' in stored) return new Tensor(stored.data, shape);
+    const values = mapRange(stored.mapped);
+    if (values === null) throw new CheckpointError(stored.mapped.file, 'this thread cannot map the weights its model was loaded from');
+    if (values instanceof Float32Array) return new Tensor(values, shape);
+    return new Tensor({ bits: values, dtype: stored.mapped.dtype as 'F16' | 'BF16' }, shape);
   });
 }
 

@@ -2,11 +2,14 @@
  * The safetensors format: an 8-byte little-endian header length, a JSON
  * header of {name: {dtype, shape, data_offsets}}, then raw little-endian data.
  *
- * Reading streams each tensor from disk straight into its Float32Array (F32)
- * or through a small scratch buffer (F16/BF16 upcast), so a checkpoint is
- * never held twice in memory.
+ * A tensor is either mapped from the file as stored (copy-on-write: pages
+ * come from the page cache on first touch and a write stays private), or
+ * read into a Float32Array, straight from disk (F32) or through a small
+ * scratch buffer (F16/BF16 upcast), so a checkpoint is never held twice in
+ * memory.
  */
 import fs from 'node:fs';
+import { fileMapper } from '../tensor/backends/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { CheckpointError, quote, UnsupportedError } from '../util/errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16Bits, f32ToF16Bits } from './dtype.js';
@@ -24,6 +27,47 @@ export interface TensorEntry {
   /** Absolute byte range in the file. */
   readonly begin: number;
   readonly end: number;
+}
+
+/** Where a mapped tensor's bytes lie, so another thread can map the same bytes. */
+export interface MappedRange {
+  file: string;
+  begin: number;
+  end: number;
+  dtype: StoredDtype;
+}
+
+/** The file range behind each mapped buffer. */
+const mappedRanges = new WeakMap<ArrayBufferLike, MappedRange>();
+
+/** The file range a buffer maps, when it is a mapped tensor's. */
+export function mappedRangeOf(buffer: ArrayBufferLike): MappedRange | undefined {
+  return mappedRanges.get(buffer);
+}
+
+/** A tensor's stored values in place: float32 for F32, the 16-bit patterns for F16 and BF16. */
+export type MappedValues = Float32Array | Uint16Array;
+
+/** Whether this process can map files (the native addon is in use). */
+export function canMap(): boolean {
+  return fileMapper() !== null;
+}
+
+/** Maps a range again (in a worker thread, say); null where this process cannot map files. */
+export function mapRange(range: MappedRange): MappedValues | null {
+  const mapper = fileMapper();
+  if (mapper === null) return null;
+  const fd = fs.openSync(range.file, 'r');
+  try {
+    return viewOf(mapper(fd, range.begin, range.end - range.begin), range);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function viewOf(buffer: ArrayBuffer, range: MappedRange): MappedValues {
+  mappedRanges.set(buffer, range);
+  return range.dtype === 'F32' ? new Float32Array(buffer) : new Uint16Array(buffer);
 }
 
 /** An open safetensors file: its header is parsed and validated, tensors are read on demand. */
@@ -57,6 +101,19 @@ export class SafetensorsFile {
       fs.closeSync(fd);
       throw error;
     }
+  }
+
+  /**
+   * Maps one F32, F16 or BF16 tensor as stored, or returns null where this
+   * process cannot map files (the caller reads it instead).
+   */
+  map(name: string): { values: MappedValues; shape: readonly number[]; dtype: StoredDtype } | null {
+    const entry = this.entries.get(name);
+    if (entry === undefined) throw new CheckpointError(this.file, `no tensor named "${name}"`);
+    const mapper = fileMapper();
+    if (mapper === null || entry.dtype === 'F64' || entry.end === entry.begin) return null;
+    const range = { file: this.file, begin: entry.begin, end: entry.end, dtype: entry.dtype };
+    return { values: viewOf(mapper(this.fd, entry.begin, entry.end - entry.begin), range), shape: entry.shape, dtype: entry.dtype };
   }
 
   /** Reads one tensor as float32. */

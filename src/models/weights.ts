@@ -1,13 +1,25 @@
 /**
  * The tensors of a Hugging Face model folder: `model.safetensors`, or the
- * shards named by `model.safetensors.index.json`. Each tensor is read once,
- * upcast to float32, checked for shape and for NaN/infinity.
+ * shards named by `model.safetensors.index.json`, each checked for shape and
+ * for NaN/infinity. Where the native addon is in use, tensors are mapped as
+ * stored: F32 ones are used in place, F16 and BF16 matrices stay half
+ * precision (the kernels convert as they read), and only vectors (norms,
+ * biases) are upcast. Otherwise each tensor is read once, upcast to float32.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { kernels } from '../tensor/backends/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from '../util/errors.js';
-import { SafetensorsFile, type StoredDtype } from './safetensors.js';
+import { SafetensorsFile, type StoredDtype, type TensorEntry } from './safetensors.js';
+
+/** Bytes a tensor takes in memory once loaded: as stored when mapped, else as float32. */
+export function residentBytes(entry: Pick<TensorEntry, 'dtype' | 'shape'>, mapped: boolean): number {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  if (!mapped || entry.dtype === 'F64') return count * 4;
+  if (entry.dtype === 'F32') return count * 4;
+  return entry.shape.length === 2 ? count * 2 : count * 4;
+}
 
 export class WeightStore {
   private readonly files = new Map<string, SafetensorsFile>();
@@ -62,7 +74,16 @@ export class WeightStore {
     return [...this.location.keys()];
   }
 
-  /** Loads a tensor, checking its shape and that every value is finite. */
+  /** Every tensor's header entry, for estimates made before anything is mapped. */
+  entries(): TensorEntry[] {
+    return [...this.location].map(([name, file]) => this.files.get(file)!.entries.get(name)!);
+  }
+
+  /**
+   * Loads a tensor, checking its shape and that every value is finite:
+   * mapped as stored where it can be (F32 tensors, F16/BF16 matrices), else
+   * read into float32.
+   */
   take(names: string | readonly string[], shape: readonly number[]): Tensor {
     const candidates = typeof names === 'string' ? [names] : names;
     const name = this.resolve(candidates);
@@ -71,16 +92,32 @@ export class WeightStore {
       throw new CheckpointError(where, `missing tensor "${candidates[0]}"`);
     }
     const file = this.location.get(name)!;
-    const { data, shape: stored, dtype } = this.files.get(file)!.read(name);
-    if (stored.length !== shape.length || stored.some((d, i) => d !== shape[i])) {
-      throw new CheckpointError(file, `tensor "${name}" has shape [${stored.join(', ')}], the config implies [${shape.join(', ')}]`);
+    const opened = this.files.get(file)!;
+    const entry = opened.entries.get(name)!;
+    if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(file, `tensor "${name}" has shape [${entry.shape.join(', ')}], the config implies [${shape.join(', ')}]`);
     }
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new CheckpointError(file, `tensor "${name}" holds a non-finite value (${data[i]}) at element ${i}`);
+    this.dtypes.add(entry.dtype);
+    const keepsHalf = entry.dtype !== 'F64' && (entry.dtype === 'F32' || shape.length === 2);
+    const mapped = keepsHalf ? opened.map(name) : null;
+    if (mapped !== null) {
+      const kind = mapped.dtype === 'F32' ? 0 : mapped.dtype === 'F16' ? 1 : 2;
+      const bad = kernels.firstNonFinite(mapped.values, kind);
+      if (bad >= 0) throw new CheckpointError(file, `tensor "${name}" holds a non-finite value at element ${bad}`);
+      const values = mapped.values;
+      return values instanceof Float32Array ? new Tensor(values, shape) : new Tensor({ bits: values, dtype: mapped.dtype as 'F16' | 'BF16' }, shape);
     }
-    this.dtypes.add(dtype);
+    if (entry.dtype === 'F64' && shape.length === 2 && !this.warnedF64) {
+      this.warnedF64 = true;
+      process.stderr.write(`elder: ${file} stores F64 weights; they are converted to F32 as they load\n`);
+    }
+    const { data } = opened.read(name);
+    const bad = kernels.firstNonFinite(data, 0);
+    if (bad >= 0) throw new CheckpointError(file, `tensor "${name}" holds a non-finite value (${data[bad]}) at element ${bad}`);
     return new Tensor(data, shape);
   }
+
+  private warnedF64 = false;
 
   close(): void {
     for (const file of this.files.values()) file.close();

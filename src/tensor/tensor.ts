@@ -9,6 +9,7 @@
  */
 import { ShapeError } from '../util/errors.js';
 import { allocate, allocateForOverwrite } from './buffers.js';
+import { countMaterialized, decodeHalf, type HalfStorage } from './half.js';
 
 /** How an op's output sends its gradient back to its inputs. */
 export interface GradNode {
@@ -35,7 +36,14 @@ export function isGradEnabled(): boolean {
 }
 
 export class Tensor {
-  readonly data: Float32Array;
+  /** The float32 values; null while a half-precision weight has only its stored bits. */
+  private values: Float32Array | null;
+  /**
+   * A frozen weight's stored half-precision bits, read by the kernels that
+   * convert as they go; null once anything asked for {@link data} (from then
+   * on the tensor holds, and is changed through, a private float32 copy).
+   */
+  half: HalfStorage | null = null;
   readonly shape: readonly number[];
   /** Leaves set this to ask for `.grad`; op outputs inherit it from their inputs. */
   requiresGrad: boolean;
@@ -43,14 +51,34 @@ export class Tensor {
   grad: Float32Array | null = null;
   gradNode: GradNode | null = null;
 
-  constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
+  constructor(data: Float32Array | HalfStorage, shape: readonly number[], requiresGrad = false) {
     const size = shapeSize(shape);
-    if (data.length !== size) {
-      throw new ShapeError(`tensor data has ${data.length} elements, shape [${shape.join(', ')}] needs ${size}`);
+    const length = data instanceof Float32Array ? data.length : data.bits.length;
+    if (length !== size) {
+      throw new ShapeError(`tensor data has ${length} elements, shape [${shape.join(', ')}] needs ${size}`);
     }
-    this.data = data;
+    if (data instanceof Float32Array) this.values = data;
+    else {
+      this.values = null;
+      this.half = data;
+    }
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
+  }
+
+  /** The values as float32 (a half-precision weight is copied to float32 on first use, and kept so). */
+  get data(): Float32Array {
+    return this.values ?? this.materialize();
+  }
+
+  private materialize(): Float32Array {
+    const half = this.half!;
+    const values = new Float32Array(half.bits.length);
+    decodeHalf(half.bits, half.dtype, 0, values.length, values);
+    countMaterialized(values.length);
+    this.values = values;
+    this.half = null;
+    return values;
   }
 
   static zeros(shape: readonly number[], requiresGrad = false): Tensor {
@@ -67,7 +95,7 @@ export class Tensor {
   }
 
   get size(): number {
-    return this.data.length;
+    return (this.values ?? this.half!.bits).length;
   }
 
   get rank(): number {
@@ -102,13 +130,13 @@ export class Tensor {
     return out;
   }
 
-  /** A detached copy of the values (no graph, no grad). */
+  /** The same values without the graph (no grad); a half-precision weight stays half. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape);
+    return new Tensor(this.values ?? this.half!, this.shape);
   }
 
   clone(): Tensor {
-    return new Tensor(this.data.slice(), this.shape);
+    return new Tensor(this.values?.slice() ?? { bits: this.half!.bits.slice(), dtype: this.half!.dtype }, this.shape);
   }
 
   item(): number {

@@ -40,3 +40,6 @@ export function quote(value: unknown, max = 60): string {
   const text = String(value);
   return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
 }
+
+/** Work that needs more memory than this machine has available. */
+export class ResourceError extends ElderError {}

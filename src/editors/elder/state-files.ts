@@ -16,6 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DecoderLM } from '../../models/decoder.js';
+import { hashTensorValues } from '../../models/fingerprint.js';
 import { SafetensorsFile } from '../../models/safetensors.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { Allocation } from './allocation.js';
@@ -89,7 +90,7 @@ export function baseFingerprint(model: DecoderLM, config: Pick<CoreConfig, 'firs
     const weight = model.parameters.get(`${model.linearName(layer, config.site)}.weight`);
     if (weight === undefined) throw new StateError(`the base model has no linear "${config.site}" in block ${layer}`);
     siteShape = [...weight.shape];
-    hash.update(new Uint8Array(weight.data.buffer, weight.data.byteOffset, weight.data.byteLength));
+    hashTensorValues(hash, weight);
   }
   const { architecture, layers, width, vocabSize } = model.config;
   return { name, architecture, layers, width, vocabSize, siteShape, weightsSha256: hash.digest('hex') };

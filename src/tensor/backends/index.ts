@@ -11,12 +11,14 @@ import { loadNativeAddon, nativeKernels } from './native.js';
 export { jsKernels } from './js.js';
 export type { Kernels } from './kernels.js';
 
-function chooseKernels(): { kernels: Kernels; fallbackReason: string | null; simd: string | null } {
+type MapRange = (fd: number, offset: number, length: number) => ArrayBuffer;
+
+function chooseKernels(): { kernels: Kernels; fallbackReason: string | null; simd: string | null; mapRange: MapRange | null } {
   const requested = process.env.ELDER_BACKEND;
-  if (requested === 'js') return { kernels: jsKernels, fallbackReason: 'ELDER_BACKEND=js', simd: null };
+  if (requested === 'js') return { kernels: jsKernels, fallbackReason: 'ELDER_BACKEND=js', simd: null, mapRange: null };
   const addon = loadNativeAddon();
-  if (addon instanceof Error) return { kernels: jsKernels, fallbackReason: addon.message, simd: null };
-  return { kernels: nativeKernels(addon, requested === 'portable'), fallbackReason: null, simd: addon.simdClone };
+  if (addon instanceof Error) return { kernels: jsKernels, fallbackReason: addon.message, simd: null, mapRange: null };
+  return { kernels: nativeKernels(addon, requested === 'portable'), fallbackReason: null, simd: addon.simdClone, mapRange: addon.mapRange };
 }
 
 const chosen = chooseKernels();
@@ -51,6 +53,15 @@ function configuredThreads(): number {
   return threads;
 }
 kernels.setThreads(configuredThreads());
+
+/**
+ * Maps bytes [offset, offset + length) of an open file into memory,
+ * copy-on-write, or null where the native addon is not in use (weights are
+ * then read into memory instead).
+ */
+export function fileMapper(): MapRange | null {
+  return chosen.mapRange;
+}
 
 /** What `elder info` reports about the compute backend. */
 export interface BackendInfo {

@@ -3,7 +3,17 @@
  * loaded (`ELDER_BACKEND=js` forces it). Slow, but numerically equivalent to
  * the native ones, which the kernel tests check.
  */
+import { decodeHalf, type HalfDtype } from '../half.js';
 import type { Kernels } from './kernels.js';
+
+const HALF_DTYPES: Record<1 | 2, HalfDtype> = { 1: 'F16', 2: 'BF16' };
+
+/** Rows [first, first + rows) of a half-precision matrix with `cols` columns, as float32. */
+function halfRows(bits: Uint16Array, code: 1 | 2, offset: number, rows: number, cols: number, ld: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) decodeHalf(bits, HALF_DTYPES[code], offset + r * ld, cols, out, r * cols);
+  return out;
+}
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -34,6 +44,26 @@ export const jsKernels: Kernels = {
         }
       }
     }
+  },
+
+  sgemmHalfB(transB, M, N, K, A, aOffset, lda, B, bOffset, ldb, dtype, beta, C, cOffset, ldc) {
+    const [rows, cols] = transB ? [N, K] : [K, N];
+    const values = halfRows(B, dtype, bOffset, rows, cols, ldb);
+    jsKernels.sgemm(false, transB, M, N, K, 1, A, aOffset, lda, values, 0, cols, beta, C, cOffset, ldc);
+  },
+
+  halfToFloat(src, srcOffset, dtype, dst, n) {
+    decodeHalf(src, HALF_DTYPES[dtype], srcOffset, n, dst);
+  },
+
+  firstNonFinite(data, kind) {
+    if (data instanceof Float32Array) {
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+      return -1;
+    }
+    const mask = kind === 1 ? 0x7c00 : 0x7f80;
+    for (let i = 0; i < data.length; i++) if ((data[i] & mask) === mask) return i;
+    return -1;
   },
 
   setThreads() {},
@@ -210,6 +240,10 @@ export const jsKernels: Kernels = {
       losses[r] = max + Math.log(sum) - targetLogit;
       argmax[r] = best;
     }
+  },
+
+  linearCrossEntropyHalf(x, rows, width, weight, dtype, vocab, targets, losses, argmax, dx) {
+    jsKernels.linearCrossEntropy(x, rows, width, halfRows(weight, dtype, 0, vocab, width, width), vocab, targets, losses, argmax, dx);
   },
 
   attentionForward(dims, q, k, v, out, probs, past, keyStride) {

@@ -50,6 +50,32 @@ export interface Kernels {
     cOffset: number,
     ldc: number,
   ): void;
+  /**
+   * C = op(A)·op(B) + beta·C where B holds half-precision bits (code 1: F16,
+   * 2: BF16) converted inside the kernel: A [M, K] float32, B [N, K] when
+   * transB, else [K, N].
+   */
+  sgemmHalfB(
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    aOffset: number,
+    lda: number,
+    B: Uint16Array,
+    bOffset: number,
+    ldb: number,
+    dtype: 1 | 2,
+    beta: number,
+    C: Float32Array,
+    cOffset: number,
+    ldc: number,
+  ): void;
+  /** dst[i] = value of src[srcOffset + i] (code 1: F16, 2: BF16) for i < n. */
+  halfToFloat(src: Uint16Array, srcOffset: number, dtype: 1 | 2, dst: Float32Array, n: number): void;
+  /** Index of the first infinity or NaN among stored values (F32 as float32, F16 or BF16 as bits with their code), or -1. */
+  firstNonFinite(data: Float32Array | Uint16Array, kind: 0 | 1 | 2): number;
   setThreads(threads: number): void;
   getThreads(): number;
   geluForward(x: Float32Array, y: Float32Array, n: number): void;
@@ -115,6 +141,19 @@ export interface Kernels {
     rows: number,
     width: number,
     weight: Float32Array,
+    vocab: number,
+    targets: Int32Array,
+    losses: Float32Array,
+    argmax: Int32Array,
+    dx: Float32Array,
+  ): void;
+  /** {@link Kernels.linearCrossEntropy} over a head stored as half-precision bits (code 1: F16, 2: BF16). */
+  linearCrossEntropyHalf(
+    x: Float32Array,
+    rows: number,
+    width: number,
+    weight: Uint16Array,
+    dtype: 1 | 2,
     vocab: number,
     targets: Int32Array,
     losses: Float32Array,

@@ -23,6 +23,8 @@ interface NativeAddon extends Omit<Kernels, 'name' | 'attentionForward' | 'atten
   sgemmPortable: Kernels['sgemm'];
   attentionForward: Positional;
   attentionBackward: Positional;
+  /** Maps bytes [offset, offset + length) of an open file copy-on-write (never written back). */
+  mapRange(fd: number, offset: number, length: number): ArrayBuffer;
 }
 
 /** The package root, found from this file whether it runs from `src` or `dist/src`. */

@@ -3,6 +3,7 @@
 import { ShapeError } from '../../util/errors.js';
 import { kernels } from '../backends/index.js';
 import { allocate, allocateForOverwrite } from '../buffers.js';
+import { halfCode } from '../half.js';
 import { recordGrad, Tensor, writeGrad } from '../tensor.js';
 
 /** Per-row losses (detached) and their mean as a scalar tensor with gradient. */
@@ -83,7 +84,9 @@ export function linearCrossEntropy(rows: Tensor, weight: Tensor, targets: Int32A
   const predictions = new Int32Array(count);
   // d loss_r / d row_r for every row, computed in the same pass; the backward only scales it.
   const rowGrads = allocateForOverwrite(count * width);
-  kernels.linearCrossEntropy(rows.data, count, width, weight.data, vocab, targets, rowLosses, predictions, rowGrads);
+  const half = weight.half;
+  if (half !== null) kernels.linearCrossEntropyHalf(rows.data, count, width, half.bits, halfCode(half.dtype), vocab, targets, rowLosses, predictions, rowGrads);
+  else kernels.linearCrossEntropy(rows.data, count, width, weight.data, vocab, targets, rowLosses, predictions, rowGrads);
   let sum = 0;
   for (let r = 0; r < count; r++) sum += rowLosses[r];
   const loss = Tensor.from([sum / count], [1]);

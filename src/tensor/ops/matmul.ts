@@ -2,6 +2,7 @@
 
 import { ShapeError } from '../../util/errors.js';
 import { kernels } from '../backends/index.js';
+import { halfCode } from '../half.js';
 import { gradSlot, recordGrad, Tensor } from '../tensor.js';
 
 /**
@@ -31,13 +32,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, layout: W
   const y = out.data;
   if (bias !== null) for (let r = 0; r < rows; r++) y.set(bias.data, r * outDim);
   const transW = layout === 'out_in';
-  kernels.sgemm(false, transW, rows, outDim, inDim, 1, x.data, 0, x.lastDim, weight.data, 0, weight.shape[1], bias ? 1 : 0, y, 0, outDim);
+  timesWeight(transW, rows, outDim, inDim, x.data, weight, bias ? 1 : 0, y);
 
   recordGrad(out, bias ? [x, weight, bias] : [x, weight], (dy) => {
     if (x.requiresGrad) {
       const { grad, beta } = gradSlot(x);
       // dX = dY·Wᵀ for [in,out] weights, dY·W for [out,in] ones.
-      kernels.sgemm(false, !transW, rows, inDim, outDim, 1, dy, 0, outDim, weight.data, 0, weight.shape[1], beta, grad, 0, inDim);
+      timesWeight(!transW, rows, inDim, outDim, dy, weight, beta, grad);
     }
     if (weight.requiresGrad) {
       const { grad, beta } = gradSlot(weight);
@@ -47,6 +48,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, layout: W
     if (bias?.requiresGrad) kernels.addColumnSums(dy, rows, outDim, bias.gradBuffer());
   });
   return out;
+}
+
+/** C [M, N] = A [M, K]·op(W) + beta·C, reading a half-precision weight as stored. */
+function timesWeight(transW: boolean, M: number, N: number, K: number, A: Float32Array, weight: Tensor, beta: number, C: Float32Array): void {
+  const half = weight.half;
+  if (half !== null) kernels.sgemmHalfB(transW, M, N, K, A, 0, K, half.bits, 0, weight.shape[1], halfCode(half.dtype), beta, C, 0, N);
+  else kernels.sgemm(false, transW, M, N, K, 1, A, 0, K, weight.data, 0, weight.shape[1], beta, C, 0, N);
 }
 
 /** a·b for a [..., K] and b [K, N]. */
