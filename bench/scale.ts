@@ -44,13 +44,13 @@ import { formatSeconds } from '../src/util/progress.js';
 import { Random } from '../src/util/random.js';
 import { machineLine, printTable } from './harness.js';
 
-interface Shape {
+export interface Shape {
   name: string;
   dtype: 'F16' | 'BF16';
   config: Record<string, unknown>;
 }
 
-const SHAPES: Shape[] = [
+export const SHAPES: Shape[] = [
   {
     name: 'llama3.2-1b',
     dtype: 'BF16',
@@ -222,7 +222,7 @@ function unknownShape(name: string): never {
  * Writes a shape's checkpoint in Hugging Face layout, tensor by tensor in its
  * stored dtype (the model is never built in float32), unless it is there.
  */
-function writeCheckpoint(dir: string, shape: Shape): void {
+export function writeCheckpoint(dir: string, shape: Shape): void {
   const file = path.join(dir, 'model.safetensors');
   if (fs.existsSync(file)) return;
   fs.mkdirSync(dir, { recursive: true });

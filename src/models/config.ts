@@ -1,10 +1,12 @@
 /**
  * Hugging Face `config.json` → one normalised {@link ModelConfig}, and back.
- * Supported: `gpt2`, and the LLaMA family (`llama`, `mistral`: RMSNorm, RoPE,
- * SwiGLU, grouped-query attention, tied or untied head).
+ * Supported: `gpt2`, and the LLaMA family (`llama` with plain, `linear` or
+ * `llama3` RoPE, `mistral`, `qwen2`: RMSNorm, RoPE, SwiGLU, grouped-query
+ * attention, tied or untied head).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RopeScaling } from '../tensor/ops/rope.js';
 import { CheckpointError, quote, UnsupportedError } from '../util/errors.js';
 
 export type Architecture = 'gpt2' | 'llama';
@@ -25,9 +27,13 @@ export interface ModelConfig {
   normEps: number;
   /** RoPE base (LLaMA only). */
   ropeTheta: number;
+  /** How the RoPE frequencies are rescaled for long contexts (null: plain RoPE). */
+  ropeScaling: RopeScaling | null;
   tiedEmbeddings: boolean;
   /** q/k/v/o projections carry biases (some LLaMA-style models). */
   attentionBias: boolean;
+  /** q/k/v projections alone carry biases (Qwen2). */
+  qkvBias: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
 }
@@ -75,8 +81,8 @@ export function parseConfig(raw: RawConfig, file: string): ModelConfig {
   const modelType = raw.model_type;
   if (typeof modelType !== 'string') throw new CheckpointError(file, 'missing "model_type"');
   if (modelType === 'gpt2') return parseGpt2(raw, file);
-  if (modelType === 'llama' || modelType === 'mistral') return parseLlama(raw, file, modelType);
-  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral)`);
+  if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2') return parseLlama(raw, file, modelType);
+  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2)`);
 }
 
 function parseGpt2(raw: RawConfig, file: string): ModelConfig {
@@ -102,8 +108,10 @@ function parseGpt2(raw: RawConfig, file: string): ModelConfig {
     ffnWidth: inner,
     normEps: num(raw, 'layer_norm_epsilon', file, 1e-5),
     ropeTheta: 0,
+    ropeScaling: null,
     tiedEmbeddings: true,
     attentionBias: true,
+    qkvBias: false,
     bosTokenId: tokenIds(raw.bos_token_id)[0] ?? null,
     eosTokenIds: eos,
   };
@@ -112,9 +120,7 @@ function parseGpt2(raw: RawConfig, file: string): ModelConfig {
 function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfig {
   const activation = raw.hidden_act ?? 'silu';
   if (activation !== 'silu') throw new UnsupportedError(`${file}: hidden_act ${quote(activation)} is not supported (silu only)`);
-  if (raw.rope_scaling !== undefined && raw.rope_scaling !== null) {
-    throw new UnsupportedError(`${file}: rope_scaling ${quote(JSON.stringify(raw.rope_scaling))} is not supported (plain RoPE only)`);
-  }
+  const ropeScaling = parseRopeScaling(raw.rope_scaling, file);
   const width = int(raw, 'hidden_size', file);
   const heads = int(raw, 'num_attention_heads', file);
   const kvHeads = int(raw, 'num_key_value_heads', file, heads);
@@ -137,11 +143,39 @@ function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfi
     ffnWidth: int(raw, 'intermediate_size', file),
     normEps: num(raw, 'rms_norm_eps', file, 1e-6),
     ropeTheta: num(raw, 'rope_theta', file, 10000),
+    ropeScaling,
     tiedEmbeddings: raw.tie_word_embeddings === true,
     attentionBias: raw.attention_bias === true,
+    // Qwen2's q/k/v projections always carry biases (its config has no switch for them).
+    qkvBias: modelType === 'qwen2',
     bosTokenId: tokenIds(raw.bos_token_id)[0] ?? null,
     eosTokenIds: tokenIds(raw.eos_token_id),
   };
+}
+
+/**
+ * `rope_scaling` → the scaling RoPE applies: `linear` and `llama3` are
+ * computed; the types that change with the sequence (`dynamic`) or rescale
+ * attention (`yarn`, `longrope`) are refused, each by name.
+ */
+function parseRopeScaling(value: unknown, file: string): RopeScaling | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new CheckpointError(file, '"rope_scaling" must be an object');
+  const raw = value as RawConfig;
+  const type = raw.rope_type ?? raw.type;
+  if (type === 'default') return null;
+  const field = (key: string) => num(raw, key, `${file} rope_scaling`, Number.NaN);
+  if (type === 'linear') return { type, factor: field('factor') };
+  if (type === 'llama3') {
+    return {
+      type,
+      factor: field('factor'),
+      lowFreqFactor: field('low_freq_factor'),
+      highFreqFactor: field('high_freq_factor'),
+      originalContext: field('original_max_position_embeddings'),
+    };
+  }
+  throw new UnsupportedError(`${file}: rope_scaling type ${quote(type)} is not supported (supported: linear, llama3)`);
 }
 
 /** Reads and parses `dir/config.json`. */
@@ -183,7 +217,7 @@ export function configToJson(config: ModelConfig): RawConfig {
   }
   return {
     model_type: config.modelType,
-    architectures: ['LlamaForCausalLM'],
+    architectures: [config.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
     vocab_size: config.vocabSize,
     hidden_size: config.width,
     intermediate_size: config.ffnWidth,
@@ -194,10 +228,22 @@ export function configToJson(config: ModelConfig): RawConfig {
     max_position_embeddings: config.contextLength,
     rms_norm_eps: config.normEps,
     rope_theta: config.ropeTheta,
+    ...(config.ropeScaling === null ? {} : { rope_scaling: ropeScalingToJson(config.ropeScaling) }),
     hidden_act: 'silu',
     attention_bias: config.attentionBias,
     tie_word_embeddings: config.tiedEmbeddings,
     bos_token_id: config.bosTokenId,
     eos_token_id: eos,
+  };
+}
+
+function ropeScalingToJson(scaling: RopeScaling): RawConfig {
+  if (scaling.type === 'linear') return { rope_type: 'linear', factor: scaling.factor };
+  return {
+    rope_type: 'llama3',
+    factor: scaling.factor,
+    low_freq_factor: scaling.lowFreqFactor,
+    high_freq_factor: scaling.highFreqFactor,
+    original_max_position_embeddings: scaling.originalContext,
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The LLaMA family (LLaMA, TinyLlama, SmolLM, Mistral-style configs) as
- * Hugging Face stores it: nn.Linear weights [out, in], RMSNorm, rotary
- * positions (rotate-half), grouped-query attention, SwiGLU MLP.
+ * The LLaMA family (LLaMA 1–3, TinyLlama, SmolLM, Mistral-style configs,
+ * Qwen2/2.5) as Hugging Face stores it: nn.Linear weights [out, in], RMSNorm,
+ * rotary positions (rotate-half, optionally rescaled), grouped-query
+ * attention, SwiGLU MLP; Qwen2 adds biases to the q, k and v projections.
  */
 
 import { add } from '../tensor/ops/arithmetic.js';
@@ -48,6 +49,7 @@ export class LlamaModel extends DecoderLM {
   constructor(config: ModelConfig, source: WeightSource) {
     super(config);
     const { vocabSize, width, ffnWidth, layers, heads, kvHeads, headDim, attentionBias } = config;
+    const qkvBias = attentionBias || config.qkvBias;
     const p = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros' = 'normal') => this.param(source, name, shape, init);
     const proj = (name: string, inDim: number, outDim: number, bias = false): LinearWeights => ({
       weight: p(`${name}.weight`, [outDim, inDim]),
@@ -59,9 +61,9 @@ export class LlamaModel extends DecoderLM {
       const prefix = `model.layers.${i}`;
       return {
         inputNorm: p(`${prefix}.input_layernorm.weight`, [width], 'ones'),
-        q: proj(`${prefix}.self_attn.q_proj`, width, heads * headDim, attentionBias),
-        k: proj(`${prefix}.self_attn.k_proj`, width, kvHeads * headDim, attentionBias),
-        v: proj(`${prefix}.self_attn.v_proj`, width, kvHeads * headDim, attentionBias),
+        q: proj(`${prefix}.self_attn.q_proj`, width, heads * headDim, qkvBias),
+        k: proj(`${prefix}.self_attn.k_proj`, width, kvHeads * headDim, qkvBias),
+        v: proj(`${prefix}.self_attn.v_proj`, width, kvHeads * headDim, qkvBias),
         o: proj(`${prefix}.self_attn.o_proj`, heads * headDim, width, attentionBias),
         postAttentionNorm: p(`${prefix}.post_attention_layernorm.weight`, [width], 'ones'),
         gate: proj(`${prefix}.mlp.gate_proj`, width, ffnWidth),
@@ -71,7 +73,7 @@ export class LlamaModel extends DecoderLM {
     });
     this.norm = p('model.norm.weight', [width], 'ones');
     this.outputWeight = config.tiedEmbeddings ? this.tokenEmbedding : p('lm_head.weight', [vocabSize, width]);
-    this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength);
+    this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength, config.ropeScaling);
   }
 
   linearName(layer: number, local: string): string {

@@ -8,6 +8,29 @@ import { ShapeError } from '../../util/errors.js';
 import { recordGrad, Tensor } from '../tensor.js';
 
 /** cos/sin per (position, frequency), computed once per (headDim, base, length). */
+/**
+ * A rescaling of RoPE's frequencies for contexts longer than training's:
+ * `linear` divides every frequency by `factor`; `llama3` (Llama 3.1 and
+ * later) divides the low frequencies by `factor`, keeps the high ones and
+ * blends between, by wavelength against the original context.
+ */
+export type RopeScaling =
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number };
+
+/** RoPE's inverse frequency for pair i of `headDim`, as Hugging Face computes it in float32. */
+export function inverseFrequency(i: number, headDim: number, base: number, scaling: RopeScaling | null): number {
+  const plain = Math.fround(1 / Math.fround(base ** Math.fround((2 * i) / headDim)));
+  if (scaling === null) return plain;
+  if (scaling.type === 'linear') return Math.fround(plain / scaling.factor);
+  const { factor, lowFreqFactor, highFreqFactor, originalContext } = scaling;
+  const wavelength = Math.fround((2 * Math.PI) / plain);
+  if (wavelength < originalContext / highFreqFactor) return plain;
+  if (wavelength > originalContext / lowFreqFactor) return Math.fround(plain / factor);
+  const smooth = Math.fround((originalContext / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor));
+  return Math.fround((1 - smooth) * Math.fround(plain / factor) + smooth * plain);
+}
+
 export class RopeTable {
   readonly cos: Float32Array;
   readonly sin: Float32Array;
@@ -17,14 +40,14 @@ export class RopeTable {
     readonly headDim: number,
     readonly base: number,
     readonly maxPositions: number,
+    readonly scaling: RopeScaling | null = null,
   ) {
     if (headDim % 2 !== 0) throw new ShapeError(`rope: head dimension ${headDim} must be even`);
     this.half = headDim / 2;
     this.cos = new Float32Array(maxPositions * this.half);
     this.sin = new Float32Array(maxPositions * this.half);
     for (let i = 0; i < this.half; i++) {
-      // Same float32 rounding of the inverse frequency as Hugging Face.
-      const invFreq = Math.fround(1 / Math.fround(base ** Math.fround((2 * i) / headDim)));
+      const invFreq = inverseFrequency(i, headDim, base, scaling);
       for (let p = 0; p < maxPositions; p++) {
         const angle = Math.fround(p * invFreq);
         this.cos[p * this.half + i] = Math.cos(angle);

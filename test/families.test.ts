@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { lmLoss } from '../src/models/batch.js';
+import { parseConfig } from '../src/models/config.js';
+import { generate } from '../src/models/generate.js';
+import { loadModel } from '../src/models/load.js';
+import { SafetensorsFile } from '../src/models/safetensors.js';
+import { materializedElements } from '../src/tensor/half.js';
+import { selectRows } from '../src/tensor/ops/select.js';
+import { backward, noGrad } from '../src/tensor/tensor.js';
+import { maxAbsDiff, maxRelativeToScale, sharedDir } from './helpers.js';
+
+/** The families' fixtures: random weights stored as each family ships, with PyTorch references computed in float32 from the stored values. */
+const FAMILIES = [
+  { name: 'tiny-qwen2', what: 'Qwen2: q/k/v biases, tied head, BF16' },
+  { name: 'tiny-llama3', what: 'Llama 3: llama3 RoPE scaling, tied head, F16' },
+];
+
+for (const family of FAMILIES) {
+  const dir = path.join(sharedDir, 'fixtures', family.name);
+  test(`${family.what}: logits, loss and gradients match PyTorch within 1e-4, computed from the weights as stored`, () => {
+    const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as { ids: number[][]; target_mask: number[][]; loss: number; stored_dtype: string };
+    const { model, storedDtypes } = loadModel(dir);
+    assert.deepEqual(storedDtypes, [reference.stored_dtype]);
+    assert.ok([...model.parameters.values()].filter((t) => t.rank === 2).every((t) => t.half !== null), 'matrices are kept as stored');
+    const before = materializedElements();
+    const [batch, steps] = [reference.ids.length, reference.ids[0].length];
+    const ids = Int32Array.from(reference.ids.flat());
+    const bytes = fs.readFileSync(path.join(dir, 'reference-logits.bin'));
+    const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const logits = noGrad(() => model.forward(ids, batch, steps)).data;
+    assert.ok(maxAbsDiff(logits, expected) < 1e-4, `logits: max |Δ| ${maxAbsDiff(logits, expected)}`);
+
+    const grads = SafetensorsFile.open(path.join(dir, 'reference-grads.safetensors'));
+    const names = [...grads.entries.keys()];
+    for (const name of names) model.parameters.get(name)!.requiresGrad = true;
+    const { loss } = lmLoss(model, { ids, batch, steps }, reference.target_mask.flat());
+    assert.ok(Math.abs(loss.item() - reference.loss) < 1e-4 * reference.loss, `loss ${loss.item()} against ${reference.loss}`);
+    backward(loss);
+    for (const name of names) {
+      const error = maxRelativeToScale(model.parameters.get(name)!.grad!, grads.read(name).data);
+      assert.ok(error < 1e-4, `${name}: ${error}`);
+    }
+    grads.close();
+    assert.equal(materializedElements(), before, 'no stored weight was copied to float32');
+  });
+
+  test(`${family.what}: decoding with the KV cache equals the full forward at every step`, () => {
+    const { model } = loadModel(dir);
+    const prompt = [5, 77, 300, 12];
+    const { ids } = generate(model, prompt, { maxTokens: 12, stopIds: [] });
+    const all = Int32Array.from([...prompt, ...ids]);
+    const hidden = noGrad(() => model.hiddenStates(all, 1, all.length));
+    for (let step = 0; step < ids.length; step++) {
+      const row = prompt.length - 1 + step;
+      const logits = noGrad(() => model.lmHead(selectRows(hidden, [row]))).data;
+      let best = 0;
+      for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+      assert.equal(ids[step], best, `step ${step}`);
+    }
+  });
+}
+
+test('rope_scaling: linear and llama3 are computed, the rest refused by name', () => {
+  const base = { model_type: 'llama', vocab_size: 10, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 16 };
+  assert.deepEqual(parseConfig({ ...base, rope_scaling: { rope_type: 'linear', factor: 2 } }, 'c').ropeScaling, { type: 'linear', factor: 2 });
+  assert.equal(parseConfig({ ...base, rope_scaling: { type: 'default' } }, 'c').ropeScaling, null);
+  for (const type of ['dynamic', 'yarn', 'longrope'])
+    assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: type, factor: 2 } }, 'c'), new RegExp(`^UnsupportedError: c: rope_scaling type "${type}" is not supported \\(supported: linear, llama3\\)$`));
+  assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c'), /low_freq_factor/);
+});
