@@ -37,6 +37,7 @@ import { f32ToBf16Bits, f32ToF16Bits } from '../src/models/dtype.js';
 import { generate } from '../src/models/generate.js';
 import { buildModel, loadModel } from '../src/models/load.js';
 import { kernels } from '../src/tensor/backends/index.js';
+import { packageRoot } from '../src/tensor/backends/native.js';
 import { materializedElements } from '../src/tensor/half.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
@@ -48,12 +49,15 @@ export interface Shape {
   name: string;
   dtype: 'F16' | 'BF16';
   config: Record<string, unknown>;
+  /** Anchors run beside elder with `--anchors`: llama.cpp needs a LLaMA layout with GPT-2's vocabulary (its GGUF takes GPT-2's tokenizer); PyTorch's script knows GPT2-XL. */
+  anchors: Array<'llama.cpp' | 'pytorch'>;
 }
 
 export const SHAPES: Shape[] = [
   {
     name: 'llama3.2-1b',
     dtype: 'BF16',
+    anchors: ['llama.cpp'],
     config: {
       model_type: 'llama',
       vocab_size: 50257,
@@ -73,11 +77,13 @@ export const SHAPES: Shape[] = [
   {
     name: 'gpt2-xl',
     dtype: 'F16',
+    anchors: ['pytorch'],
     config: { model_type: 'gpt2', vocab_size: 50257, n_embd: 1600, n_layer: 48, n_head: 25, n_positions: 1024, n_ctx: 1024 },
   },
   {
     name: 'llama2-7b',
     dtype: 'BF16',
+    anchors: [],
     config: {
       model_type: 'llama',
       vocab_size: 32000,
@@ -364,10 +370,23 @@ function measure(dir: string, iterations: number, tokens: number): Measured {
   };
 }
 
+/** PyTorch's s/edit at 50 iterations on the GPT2-XL shape (../shared/bench/torch_elder_bench.py), or null where it cannot run. */
+function pytorchEdit(mode: 'official' | 'cached', iterations: number): number | null {
+  const script = path.resolve(packageRoot(), '..', 'shared', 'bench', 'torch_elder_bench.py');
+  try {
+    const out = execFileSync('/usr/bin/python3', [script, 'gpt2-xl', String(iterations), mode], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const match = /([\d.]+) s\/edit at 50 iters/.exec(out);
+    return match === null ? null : Number(match[1]);
+  } catch (error) {
+    process.stderr.write(`PyTorch anchor (${mode}) did not run: ${(error as Error).message.split('\n')[0]}\n`);
+    return null;
+  }
+}
+
 /** llama.cpp on the same weights, or null (with the reason on stderr) where its anchor cannot run. */
 function llamaCpp(dir: string, shape: Shape, tokens: number): { loadMs: number; promptMs: number; decodeTokPerS: number; rssGiB: number } | null {
-  const shared = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)), '..', 'shared', 'bench');
-  const prefix = path.resolve(shared, '..', '..', 'llamacpp');
+  const shared = path.resolve(packageRoot(), '..', 'shared', 'bench');
+  const prefix = path.resolve(packageRoot(), '..', 'llamacpp');
   const gguf = path.join(dir, `${shape.name}-${shape.dtype}.gguf`);
   try {
     if (!fs.existsSync(gguf)) execFileSync('python3', [path.join(shared, 'safetensors_to_gguf.py'), dir, gguf], { stdio: ['ignore', 'ignore', 'inherit'] });

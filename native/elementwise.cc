@@ -371,7 +371,9 @@ namespace elder {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target("default"))) const char* simdVersion() { return "x86-64 baseline (SSE2)"; }
 __attribute__((target("arch=x86-64-v3"))) const char* simdVersion() { return "x86-64-v3 (AVX2, FMA)"; }
+#ifndef ELDER_AVX2_ONLY
 __attribute__((target("arch=x86-64-v4"))) const char* simdVersion() { return "x86-64-v4 (AVX-512)"; }
+#endif
 #else
 const char* simdVersion() { return "compiler default (no clones on this platform)"; }
 #endif

@@ -74,12 +74,18 @@ void bf16Convert(const uint16_t* src, float* dst, size_t n) {
 
 using Converter = void (*)(const uint16_t*, float*, size_t);
 
-// The F16 converter for this CPU; ELDER_SIMD=x86-64-v3 (or baseline) holds
-// it to a lower level, so one machine can measure the AVX2 path too.
+// The widest vector level the hand-written kernels may use: AVX-512 unless
+// this is the AVX2 build of the addon (kernels.h).
+#ifdef ELDER_AVX2_ONLY
+constexpr bool kAllow512 = false;
+#else
+constexpr bool kAllow512 = true;
+#endif
+
+// The F16 converter for this CPU.
 Converter pickF16() {
-  const char* cap = std::getenv("ELDER_SIMD");
-  const bool allow512 = cap == nullptr || std::strcmp(cap, "x86-64-v4") == 0;
-  const bool allow256 = allow512 || std::strcmp(cap, "x86-64-v3") == 0;
+  const bool allow512 = kAllow512;
+  const bool allow256 = true;
   __builtin_cpu_init();
   if (allow512 && __builtin_cpu_supports("avx512f")) return f16Avx512;
   if (allow256 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return f16Avx2;
@@ -207,7 +213,7 @@ using StreamKernel = void (*)(const float*, int, const uint16_t*, int, int, int,
 
 template <int M, bool BF16>
 constexpr int rowsTogether() {
-  return M <= 2 ? 4 : 2;
+  return M == 1 ? 8 : M <= 2 ? 4 : 2;
 }
 
 template <bool BF16, size_t... I>
@@ -219,12 +225,11 @@ std::array<StreamKernel, sizeof...(I)> table256(std::index_sequence<I...>) {
   return {&streamRows256<I + 1, rowsTogether<I + 1, BF16>(), BF16>...};
 }
 
-// The streaming kernel for M rows of A, or null where this CPU (or ELDER_SIMD) has neither AVX-512 nor AVX2.
+// The streaming kernel for M rows of A, or null where this CPU (or this build) has neither AVX-512 nor AVX2.
 StreamKernel streamKernel(int M, HalfDtype dtype) {
   static const int level = [] {
-    const char* cap = std::getenv("ELDER_SIMD");
-    const bool allow512 = cap == nullptr || std::strcmp(cap, "x86-64-v4") == 0;
-    const bool allow256 = allow512 || std::strcmp(cap, "x86-64-v3") == 0;
+    const bool allow512 = kAllow512;
+    const bool allow256 = true;
     __builtin_cpu_init();
     if (allow512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) return 2;
     if (allow256 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return 1;

@@ -14,7 +14,12 @@
 // fast. The levels are chosen by feature; a named CPU ("arch=haswell", as here
 // before) is chosen only on that very CPU model, so AMD machines ran the baseline
 // clone: 4-wide SSE loops, 2.8× slower than v3's on a vectorised exp.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+//
+// The second build of the addon (ELDER_AVX2_ONLY, loaded when ELDER_SIMD=x86-64-v3) has no
+// v4 clones, so that one AVX-512 machine can measure the AVX2 path as well.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(ELDER_AVX2_ONLY)
+#define ELDER_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ELDER_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ELDER_SIMD_CLONES

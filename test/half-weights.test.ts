@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { decodeHalf, materializedElements } from '../src/tensor/half.js';
 import { backward, noGrad } from '../src/tensor/tensor.js';
 import { ResourceError } from '../src/util/errors.js';
 import { Random } from '../src/util/random.js';
-import { maxRelativeToScale } from './helpers.js';
+import { maxRelativeToScale, repoRoot } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-half-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -212,4 +213,27 @@ test('non-finite values in a half-precision matrix and a file shorter than its h
 
   fs.writeFileSync(file, bytes.subarray(0, bytes.length - 100));
   assert.throws(() => loadModel(bad), /model\.safetensors: truncated: tensor .* ends at byte \d+, file has \d+/);
+});
+
+test('ELDER_SIMD=x86-64-v3 loads the AVX2 build: its kernels run without AVX-512 and compute the same products', () => {
+  const script = `
+    import { backendInfo, kernels } from ${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'tensor', 'backends', 'index.js'))};
+    const [N, K] = [40, 300];
+    const bits = Uint16Array.from({ length: N * K }, (_, i) => 0x3c00 + ((i * 37) % 1000));
+    const values = new Float32Array(N * K);
+    kernels.halfToFloat(bits, 0, 2, values, N * K);
+    const A = Float32Array.from({ length: K }, (_, i) => Math.sin(i));
+    const [expected, actual] = [new Float32Array(N), new Float32Array(N)];
+    kernels.sgemm(false, true, 1, N, K, 1, A, 0, K, values, 0, K, 0, expected, 0, N);
+    kernels.sgemmHalfB(true, 1, N, K, A, 0, K, bits, 0, K, 2, 0, actual, 0, N);
+    const error = Math.max(...expected.map((e, i) => Math.abs(e - actual[i]))) / Math.max(...expected.map(Math.abs));
+    console.log(JSON.stringify({ simd: backendInfo().simd, error, coretype: process.env.OPENBLAS_CORETYPE }));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ELDER_SIMD: 'x86-64-v3' } });
+  assert.equal(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as { simd: string; error: number; coretype: string };
+  assert.doesNotMatch(result.simd, /AVX-512/);
+  assert.equal(result.coretype, 'Haswell');
+  assert.ok(result.error < 1e-5, `error ${result.error}`);
+  const bad = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ELDER_SIMD: 'avx9000' } });
+  assert.match(bad.stderr, /ELDER_SIMD must be x86-64-v3 or x86-64-v4, got "avx9000"/);
 });

@@ -38,9 +38,18 @@ export function packageRoot(): string {
   return dir;
 }
 
-/** The raw addon, or the reason it could not be loaded. */
+/**
+ * The raw addon, or the reason it could not be loaded. `ELDER_SIMD=x86-64-v3`
+ * loads the build without AVX-512 code paths and asks OpenBLAS for its
+ * Haswell kernels, so that an AVX-512 machine measures what an AVX2 CPU runs.
+ */
 export function loadNativeAddon(): NativeAddon | Error {
-  const file = path.join(packageRoot(), 'build', 'Release', 'elder_native.node');
+  const simd = process.env.ELDER_SIMD;
+  if (simd !== undefined && simd !== '' && simd !== 'x86-64-v3' && simd !== 'x86-64-v4')
+    return new Error(`ELDER_SIMD must be x86-64-v3 or x86-64-v4, got "${simd}"`);
+  const avx2 = simd === 'x86-64-v3';
+  if (avx2) process.env.OPENBLAS_CORETYPE ??= 'Haswell';
+  const file = path.join(packageRoot(), 'build', 'Release', avx2 ? 'elder_native_avx2.node' : 'elder_native.node');
   if (!existsSync(file)) return new Error(`native addon not built (${file} missing; run npm run build:native)`);
   // OpenBLAS reads this as the addon loads it. By default its idle workers spin (sched_yield) for
   // 2^28 cycles after every call, holding a core that elder's own threaded kernels need between
