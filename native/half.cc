@@ -124,6 +124,13 @@ void axpySpan(const float* a, int lda, int M, const float* w, int width, float* 
   }
 }
 
+// total[i] += part[i] for i < n.
+ELDER_SIMD_CLONES
+void addInto(float* total, const float* part, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; ++i) total[i] += part[i];
+}
+
 inline void store(float* c, float value, float beta) { *c = beta == 0.0f ? value : value + beta * *c; }
 
 // Streaming few-row kernels: out rows n0..n1 of C = A·Bᵀ for M rows of A,
@@ -245,55 +252,64 @@ StreamKernel streamKernel(int M, HalfDtype dtype) {
   return nullptr;
 }
 
-// Streaming few-row kernel for B [K, N]: columns n0..n1 of C = A·B, walking
-// down B's rows; each task's column block keeps its M·(W/16) accumulators in
-// registers (W columns: 256 for one row of A, fewer for more).
-template <int M, bool BF16>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void streamColumns512(const float* A, int lda, const uint16_t* B,
-                                                                            int ldb, int K, int n0, int n1, float* C,
-                                                                            int ldc, float beta) {
-  constexpr int V = M == 1 ? 16 : M == 2 ? 8 : M <= 4 ? 4 : 2;  // vectors of 16 columns per row of A
-  for (int n = n0; n < n1; n += 16 * V) {
-    const int width = std::min(16 * V, n1 - n);
-    __mmask16 masks[V];
-    for (int v = 0; v < V; ++v) {
-      const int left = std::max(0, std::min(16, width - 16 * v));
-      masks[v] = (__mmask16)((1u << left) - 1);
+// acc[m·width + j] += Σ_r a[m·lda + r]·float(rows[r·ldb + j]) for m < M, r < R,
+// j < width: R consecutive rows of a half-precision B converted in registers
+// and read once, contiguously; the sums (in L1) are loaded and stored once
+// per R rows.
+template <int R, bool BF16>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void accumulateRows512(const float* a, int lda, int M,
+                                                                             const uint16_t* rows, int ldb, int width,
+                                                                             float* acc) {
+  for (int j = 0; j < width; j += 16) {
+    const __mmask16 mask = width - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (width - j)) - 1);
+    __m512 w[R];
+    for (int r = 0; r < R; ++r) w[r] = convert512<BF16>(_mm256_maskz_loadu_epi16(mask, rows + (size_t)r * ldb + j));
+    for (int m = 0; m < M; ++m) {
+      float* out = acc + (size_t)m * width + j;
+      __m512 sum = _mm512_maskz_loadu_ps(mask, out);
+      for (int r = 0; r < R; ++r) sum = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)m * lda + r]), w[r], sum);
+      _mm512_mask_storeu_ps(out, mask, sum);
     }
-    __m512 acc[M][V];
-    for (int m = 0; m < M; ++m)
-      for (int v = 0; v < V; ++v) acc[m][v] = _mm512_setzero_ps();
-    for (int k = 0; k < K; ++k) {
-      const uint16_t* row = B + (size_t)k * ldb + n;
-      __m512 w[V];
-      for (int v = 0; v < V; ++v) w[v] = convert512<BF16>(_mm256_maskz_loadu_epi16(masks[v], row + 16 * v));
-      for (int m = 0; m < M; ++m) {
-        const __m512 x = _mm512_set1_ps(A[(size_t)m * lda + k]);
-        for (int v = 0; v < V; ++v) acc[m][v] = _mm512_fmadd_ps(x, w[v], acc[m][v]);
-      }
-    }
-    for (int m = 0; m < M; ++m)
-      for (int v = 0; v < V; ++v) {
-        float* out = C + (size_t)m * ldc + n + 16 * v;
-        __m512 result = acc[m][v];
-        if (beta != 0.0f) result = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(masks[v], out), result);
-        _mm512_mask_storeu_ps(out, masks[v], result);
-      }
   }
 }
 
-template <bool BF16, size_t... I>
-std::array<StreamKernel, sizeof...(I)> columns512(std::index_sequence<I...>) {
-  return {&streamColumns512<I + 1, BF16>...};
+template <int R, bool BF16>
+__attribute__((target("avx2,fma,f16c"))) void accumulateRows256(const float* a, int lda, int M, const uint16_t* rows,
+                                                                 int ldb, int width, float* acc) {
+  int j = 0;
+  for (; j + 8 <= width; j += 8) {
+    __m256 w[R];
+    for (int r = 0; r < R; ++r) w[r] = convert256<BF16>(_mm_loadu_si128((const __m128i*)(rows + (size_t)r * ldb + j)));
+    for (int m = 0; m < M; ++m) {
+      float* out = acc + (size_t)m * width + j;
+      __m256 sum = _mm256_loadu_ps(out);
+      for (int r = 0; r < R; ++r) sum = _mm256_fmadd_ps(_mm256_set1_ps(a[(size_t)m * lda + r]), w[r], sum);
+      _mm256_storeu_ps(out, sum);
+    }
+  }
+  for (; j < width; ++j)
+    for (int r = 0; r < R; ++r) {
+      float w;
+      halfToFloat(rows + (size_t)r * ldb + j, BF16 ? HalfDtype::BF16 : HalfDtype::F16, &w, 1);
+      for (int m = 0; m < M; ++m) acc[(size_t)m * width + j] += a[(size_t)m * lda + r] * w;
+    }
 }
 
-// The column-streaming kernel for M rows of A where the CPU has AVX-512, else null.
-StreamKernel columnKernel(int M, HalfDtype dtype) {
-  static const bool avx512 = streamKernel(1, HalfDtype::BF16) == table512<true>(std::make_index_sequence<kMaxFewRows>())[0];
-  static const auto bf = columns512<true>(std::make_index_sequence<kMaxFewRows>());
-  static const auto f = columns512<false>(std::make_index_sequence<kMaxFewRows>());
-  if (!avx512) return nullptr;
-  return (dtype == HalfDtype::BF16 ? bf : f)[M - 1];
+// Rows of B taken together by the fused accumulators.
+constexpr int kRowsTogether = 4;
+
+using RowAccumulator = void (*)(const float*, int, int, const uint16_t*, int, int, float*);
+
+// The fused accumulator of kRowsTogether rows (or of one, `single`) for this CPU and build, or null: convert, then axpySpan.
+RowAccumulator rowAccumulator(HalfDtype dtype, bool single) {
+  const StreamKernel wide = streamKernel(1, HalfDtype::BF16);
+  const bool bf = dtype == HalfDtype::BF16;
+  if (wide == nullptr) return nullptr;
+  if (wide == table512<true>(std::make_index_sequence<kMaxFewRows>())[0])
+    return single ? (bf ? accumulateRows512<1, true> : accumulateRows512<1, false>)
+                  : (bf ? accumulateRows512<kRowsTogether, true> : accumulateRows512<kRowsTogether, false>);
+  return single ? (bf ? accumulateRows256<1, true> : accumulateRows256<1, false>)
+                : (bf ? accumulateRows256<kRowsTogether, true> : accumulateRows256<kRowsTogether, false>);
 }
 
 // C = A·Bᵀ + beta·C with B [N, K] half, for few rows of A: each task takes
@@ -325,28 +341,36 @@ void fewRowsTransB(int M, int N, int K, const float* A, int lda, const uint16_t*
 }
 
 // C = A·B + beta·C with B [K, N] half, for few rows of A: each task takes a
-// column block of B and walks down its rows.
+// chunk of B's rows and reads it once, contiguously, into partial sums of
+// its own; the partials are added in chunk order, so the result is the same
+// whatever the thread count.
 void fewRowsNoTrans(int M, int N, int K, const float* A, int lda, const uint16_t* B, HalfDtype dtype,
                     int ldb, float beta, float* C, int ldc) {
-  const int tasks = (N + kSpan - 1) / kSpan;
-  if (StreamKernel kernel = columnKernel(M, dtype)) {
-    parallelFor(tasks, 2.0 * M * N * (double)K, [&](int task) {
-      kernel(A, lda, B, ldb, K, task * kSpan, std::min(N, (task + 1) * kSpan), C, ldc, beta);
-    }, 5e5);
-    return;
-  }
-  parallelFor(tasks, 2.0 * M * N * (double)K, [&](int task) {
-    float span[kSpan];
-    std::vector<float> acc((size_t)M * kSpan, 0.0f);
-    const int n0 = task * kSpan;
-    const int width = std::min(kSpan, N - n0);
-    for (int k = 0; k < K; ++k) {
-      halfToFloat(B + (size_t)k * ldb + n0, dtype, span, width);
-      axpySpan(A + k, lda, M, span, width, acc.data());
+  constexpr int kMaxChunks = 32;
+  const int chunkRows = std::max(64, (K + kMaxChunks - 1) / kMaxChunks);
+  const int chunks = (K + chunkRows - 1) / chunkRows;
+  const size_t perChunk = (size_t)M * N;
+  std::vector<float> partial((size_t)chunks * perChunk);
+  const RowAccumulator together = rowAccumulator(dtype, false), single = rowAccumulator(dtype, true);
+  parallelFor(chunks, 2.0 * M * N * (double)K, [&](int chunk) {
+    float* acc = partial.data() + (size_t)chunk * perChunk;
+    std::fill(acc, acc + perChunk, 0.0f);
+    const int end = std::min(K, (chunk + 1) * chunkRows);
+    int k = chunk * chunkRows;
+    if (together != nullptr) {
+      for (; k + kRowsTogether <= end; k += kRowsTogether) together(A + k, lda, M, B + (size_t)k * ldb, ldb, N, acc);
+      for (; k < end; ++k) single(A + k, lda, M, B + (size_t)k * ldb, ldb, N, acc);
     }
-    for (int m = 0; m < M; ++m)
-      for (int j = 0; j < width; ++j) store(C + (size_t)m * ldc + n0 + j, acc[(size_t)m * width + j], beta);
+    std::vector<float> row(k < end ? N : 0);
+    for (; k < end; ++k) {
+      halfToFloat(B + (size_t)k * ldb, dtype, row.data(), N);
+      axpySpan(A + k, lda, M, row.data(), N, acc);
+    }
   }, 5e5);
+  float* total = partial.data();
+  for (int chunk = 1; chunk < chunks; ++chunk) addInto(total, partial.data() + (size_t)chunk * perChunk, perChunk);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) store(C + (size_t)m * ldc + n, total[(size_t)m * N + n], beta);
 }
 
 // The sgemm path: tasks convert panels of B into their own buffer and run a

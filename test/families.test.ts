@@ -21,10 +21,18 @@ const FAMILIES = [
 for (const family of FAMILIES) {
   const dir = path.join(sharedDir, 'fixtures', family.name);
   test(`${family.what}: logits, loss and gradients match PyTorch within 1e-4, computed from the weights as stored`, () => {
-    const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as { ids: number[][]; target_mask: number[][]; loss: number; stored_dtype: string };
+    const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as {
+      ids: number[][];
+      target_mask: number[][];
+      loss: number;
+      stored_dtype: string;
+    };
     const { model, storedDtypes } = loadModel(dir);
     assert.deepEqual(storedDtypes, [reference.stored_dtype]);
-    assert.ok([...model.parameters.values()].filter((t) => t.rank === 2).every((t) => t.half !== null), 'matrices are kept as stored');
+    assert.ok(
+      [...model.parameters.values()].filter((t) => t.rank === 2).every((t) => t.half !== null),
+      'matrices are kept as stored',
+    );
     const before = materializedElements();
     const [batch, steps] = [reference.ids.length, reference.ids[0].length];
     const ids = Int32Array.from(reference.ids.flat());
@@ -64,10 +72,21 @@ for (const family of FAMILIES) {
 }
 
 test('rope_scaling: linear and llama3 are computed, the rest refused by name', () => {
-  const base = { model_type: 'llama', vocab_size: 10, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 16 };
+  const base = {
+    model_type: 'llama',
+    vocab_size: 10,
+    hidden_size: 8,
+    intermediate_size: 8,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    max_position_embeddings: 16,
+  };
   assert.deepEqual(parseConfig({ ...base, rope_scaling: { rope_type: 'linear', factor: 2 } }, 'c').ropeScaling, { type: 'linear', factor: 2 });
   assert.equal(parseConfig({ ...base, rope_scaling: { type: 'default' } }, 'c').ropeScaling, null);
   for (const type of ['dynamic', 'yarn', 'longrope'])
-    assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: type, factor: 2 } }, 'c'), new RegExp(`^UnsupportedError: c: rope_scaling type "${type}" is not supported \\(supported: linear, llama3\\)$`));
+    assert.throws(
+      () => parseConfig({ ...base, rope_scaling: { rope_type: type, factor: 2 } }, 'c'),
+      new RegExp(`^UnsupportedError: c: rope_scaling type "${type}" is not supported \\(supported: linear, llama3\\)$`),
+    );
   assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c'), /low_freq_factor/);
 });
