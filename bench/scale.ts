@@ -32,7 +32,7 @@ import type { TokenizedEdit } from '../src/editors/edit.js';
 import { elderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { parseConfig } from '../src/models/config.js';
-import type { WeightSource } from '../src/models/decoder.js';
+import type { DecoderLM, WeightSource } from '../src/models/decoder.js';
 import { f32ToBf16Bits, f32ToF16Bits } from '../src/models/dtype.js';
 import { generate } from '../src/models/generate.js';
 import { buildModel, loadModel } from '../src/models/load.js';
@@ -113,8 +113,9 @@ interface Measured {
   firstTokenSeconds: number;
   decodeTokensPerSecond: number;
   generatePeakGiB: number;
-  iterations: number;
   iterationSeconds: number;
+  /** The same on the PyTorch anchor's blocks, where the shape has one. */
+  anchorIterationSeconds: number | null;
   editPeakGiB: number;
   materialized: number;
 }
@@ -123,8 +124,9 @@ const self = fileURLToPath(import.meta.url);
 const GIB = 2 ** 30;
 
 if (process.argv[2] === 'measure') {
-  const [dir, iterations, tokens] = process.argv.slice(3);
-  console.log(JSON.stringify(measure(dir, Number(iterations), Number(tokens))));
+  const [dir, iterations, tokens, blocks] = process.argv.slice(3);
+  const anchorBlocks = blocks === undefined ? undefined : (blocks.split('-').map(Number) as [number, number]);
+  console.log(JSON.stringify(measure(dir, Number(iterations), Number(tokens), anchorBlocks)));
 } else if (process.argv[1] === self) {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -156,7 +158,7 @@ export function scaleTable(options: ScaleOptions): void {
   let done = 0;
   const step = (what: string) => {
     const elapsed = (performance.now() - started) / 1000;
-    const eta = done === 0 ? '' : `, ETA ${formatSeconds((elapsed / done) * (steps - done))}`;
+    const eta = elapsed < 1 ? '' : `, ETA ${formatSeconds((elapsed / done) * (steps - done))}`;
     process.stderr.write(`[${++done}/${steps}] ${what} (elapsed ${formatSeconds(elapsed)}${eta})\n`);
   };
   const rows: Array<Array<string | number>> = [];
@@ -165,8 +167,11 @@ export function scaleTable(options: ScaleOptions): void {
     step(`${shape.name}: checkpoint`);
     writeCheckpoint(dir, shape);
     step(`${shape.name}: load, generate and edit in a fresh process`);
+    // With the PyTorch anchor, ELDER is also timed on the anchor's own blocks (its script edits the six below the top one).
+    const layers = Number(shape.config.n_layer ?? shape.config.num_hidden_layers);
+    const anchorBlocks = options.anchors && shape.anchors.includes('pytorch') ? [`${layers - 7}-${layers - 2}`] : [];
     const m = JSON.parse(
-      execFileSync(process.execPath, [self, 'measure', dir, String(options.iterations), String(options.tokens)], {
+      execFileSync(process.execPath, [self, 'measure', dir, String(options.iterations), String(options.tokens), ...anchorBlocks], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       }),
@@ -185,14 +190,15 @@ export function scaleTable(options: ScaleOptions): void {
       m.materialized === 0 ? 'none' : `${(m.materialized / 1e6).toFixed(1)} M values`,
     ]);
     if (options.anchors) {
-      step(`${shape.name}: llama.cpp on the same weights`);
-      const anchor = llamaCpp(dir, shape, options.tokens);
-      if (anchor !== null)
+      step(`${shape.name}: anchors (${shape.anchors.join(', ') || 'none'})`);
+      const anchor = shape.anchors.includes('llama.cpp') ? llamaCpp(dir, shape, options.tokens) : null;
+      if (anchor !== null) {
+        const [load, prompt] = [anchor.loadMs / 1000, anchor.promptMs / 1000];
         rows.push([
           `llama.cpp ${shape.name}`,
           '',
-          (anchor.loadMs / 1000).toFixed(2),
-          (anchor.promptMs / 1000).toFixed(2),
+          load.toFixed(2),
+          prompt.toFixed(2),
           anchor.decodeTokPerS.toFixed(2),
           anchor.rssGiB.toFixed(2),
           '',
@@ -200,6 +206,27 @@ export function scaleTable(options: ScaleOptions): void {
           '',
           '',
         ]);
+      }
+      if (m.anchorIterationSeconds !== null)
+        rows.push([
+          `elder ${shape.name} (blocks ${anchorBlocks[0]})`,
+          '',
+          '',
+          '',
+          '',
+          '',
+          m.anchorIterationSeconds.toFixed(2),
+          ((m.anchorIterationSeconds * 50) / 4).toFixed(1),
+          '',
+          '',
+        ]);
+      if (shape.anchors.includes('pytorch')) {
+        for (const mode of ['official', 'cached'] as const) {
+          const edit = pytorchEdit(mode, options.iterations);
+          if (edit !== null)
+            rows.push([`PyTorch ${shape.name} (${mode}, blocks 41–46)`, '', '', '', '', '', ((edit * 4) / 50).toFixed(2), edit.toFixed(1), '', '']);
+        }
+      }
     }
   }
   printTable(
@@ -308,7 +335,31 @@ function resetPeak(): void {
   }
 }
 
-function measure(dir: string, iterations: number, tokens: number): Measured {
+/** Median seconds of an ELDER iteration (paper preset, batch of 4 random edits × 20 tokens) on blocks first–last. */
+function elderIteration(model: DecoderLM, firstBlock: number, lastBlock: number, iterations: number, rng: Random): number {
+  const config = elderConfig(model.config, { preset: 'paper', iterations, firstBlock, lastBlock });
+  const editor = new ElderEditor(model, config);
+  const edits: TokenizedEdit[] = Array.from({ length: 4 }, (_, i) => ({
+    id: `e${i}`,
+    label: `e${i}`,
+    prompt: '',
+    target: '',
+    promptIds: Array.from({ length: 15 }, () => rng.int(model.config.vocabSize)),
+    targetIds: Array.from({ length: 5 }, () => rng.int(model.config.vocabSize)),
+  }));
+  const times: number[] = [];
+  let last = performance.now();
+  editor.train(edits, () => {
+    const now = performance.now();
+    times.push((now - last) / 1000);
+    last = now;
+  });
+  // The first iteration also runs the frozen prefix once; the median is a steady one.
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+function measure(dir: string, iterations: number, tokens: number, anchorBlocks?: [number, number]): Measured {
   const t0 = performance.now();
   const { model } = loadModel(dir);
   const loadSeconds = (performance.now() - t0) / 1000;
@@ -333,27 +384,10 @@ function measure(dir: string, iterations: number, tokens: number): Measured {
   const generatePeakGiB = peakGiB();
 
   resetPeak();
-  const layers = model.config.layers;
-  const lastBlock = Math.round(0.84 * layers);
-  const config = elderConfig(model.config, { preset: 'paper', iterations, firstBlock: lastBlock - 5, lastBlock });
-  const editor = new ElderEditor(model, config);
-  const edits: TokenizedEdit[] = Array.from({ length: 4 }, (_, i) => ({
-    id: `e${i}`,
-    label: `e${i}`,
-    prompt: '',
-    target: '',
-    promptIds: Array.from({ length: 15 }, () => rng.int(model.config.vocabSize)),
-    targetIds: Array.from({ length: 5 }, () => rng.int(model.config.vocabSize)),
-  }));
-  const times: number[] = [];
-  let last = performance.now();
-  const result = editor.train(edits, () => {
-    const now = performance.now();
-    times.push((now - last) / 1000);
-    last = now;
-  });
-  // The first iteration also runs the frozen prefix once; the median is a steady one.
-  times.sort((a, b) => a - b);
+  const lastBlock = Math.round(0.84 * model.config.layers);
+  const iterationSeconds = elderIteration(model, lastBlock - 5, lastBlock, iterations, rng);
+  const editPeakGiB = peakGiB();
+  const anchorIterationSeconds = anchorBlocks === undefined ? null : elderIteration(model, anchorBlocks[0], anchorBlocks[1], iterations, rng);
   return {
     parameters: model.parameterCount(),
     weightBytes,
@@ -363,9 +397,9 @@ function measure(dir: string, iterations: number, tokens: number): Measured {
     firstTokenSeconds,
     decodeTokensPerSecond,
     generatePeakGiB,
-    iterations: result.iterations,
-    iterationSeconds: times[times.length >> 1],
-    editPeakGiB: peakGiB(),
+    iterationSeconds,
+    anchorIterationSeconds,
+    editPeakGiB,
     materialized: materializedElements(),
   };
 }
