@@ -23,7 +23,7 @@ import { selectRows } from '../src/tensor/ops/select.js';
 import { backward, noGrad, type Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
 import { interleavedMedians, medianSeconds, printTable } from './harness.js';
-import { breakdownRows, profile } from './profile.js';
+import { breakdownRows, peakSeconds, productFlops, profile } from './profile.js';
 
 /** The same optimisation as ElderEditor.trainBatch, done naively: every iteration runs the whole model and the LM head on all positions. */
 function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): void {
@@ -146,13 +146,34 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   // Where the time of elder's loop goes: a batch on an editor of its own (the editors above stay as measured), after one warm-up batch.
   const profiledEditor = new ElderEditor(model, config);
   profiledEditor.train(edits);
+  const breakdown = profile(() => profiledEditor.train(edits));
   printTable(
     `Where an ELDER training iteration goes (the elder loop above, one batch of ${iterations} iterations, profiled)`,
     ['part', 'ms per iteration', 'share'],
-    breakdownRows(
-      profile(() => profiledEditor.train(edits)),
-      iterations,
-    ),
+    breakdownRows(breakdown, iterations),
+  );
+  // The iteration against the machine: its counted FLOPs over its time, and the time its products take alone at sgemm's rate.
+  const flops = breakdown.products.reduce((sum, shape) => sum + shape.calls * productFlops(shape), 0);
+  const atPeak = peakSeconds(breakdown.products);
+  const perIteration = fast / iterations;
+  printTable(
+    'ELDER iteration against the sgemm peak of its own product shapes (same run)',
+    ['', 'GFLOP per iteration', 'ms per iteration', 'GFLOP/s'],
+    [
+      [
+        'elder iteration (counted: every sgemm and the fused LM head)',
+        (flops / iterations / 1e9).toFixed(2),
+        (perIteration * 1e3).toFixed(1),
+        (flops / iterations / perIteration / 1e9).toFixed(0),
+      ],
+      [
+        'the same products alone, each shape at sgemm’s rate',
+        (flops / iterations / 1e9).toFixed(2),
+        ((atPeak / iterations) * 1e3).toFixed(1),
+        (flops / atPeak / 1e9).toFixed(0),
+      ],
+      [`share of that peak the iteration reaches`, '', '', `${((100 * atPeak) / (perIteration * iterations)).toFixed(0)}%`],
+    ],
   );
 
   const rows = [1_000, 10_000, 100_000].map((count) => {

@@ -151,4 +151,4 @@ if (!only || only === 'pretrain') pretrainTable(quick);
 if (!only || only === 'elder') elderTables(randomModel(gpt2SmallConfig(), 0), quick);
 if (!only || only === 'serve') await serveTable(quick);
 // The real shapes write gigabytes of checkpoints and take minutes: asked for by name only.
-if (only === 'scale') scaleTable({ iterations: 3, tokens: 16, anchors: process.argv.includes('--anchors') });
+if (only === 'scale') scaleTable({ iterations: 3, tokens: 16, anchors: process.argv.includes('--anchors'), repeat: quick ? 1 : 3 });

@@ -18,7 +18,7 @@
  * timed by ../shared/bench/llamacpp_gen.mjs; install node-llama-cpp beside
  * the repository first, see ../shared/README.md).
  *
- *   node dist/bench/scale.js [--shapes llama3.2-1b,gpt2-xl,llama2-7b] [--iterations 3] [--tokens 16] [--anchors]
+ *   node dist/bench/scale.js [--shapes llama3.2-1b,gpt2-xl,llama2-7b] [--iterations 3] [--tokens 16] [--anchors] [--repeat 3]
  *
  * The cache folder is $ELDER_BENCH_CACHE, else ~/.cache/elder/scale.
  */
@@ -130,13 +130,20 @@ if (process.argv[2] === 'measure') {
 } else if (process.argv[1] === self) {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { shapes: { type: 'string' }, iterations: { type: 'string' }, tokens: { type: 'string' }, anchors: { type: 'boolean' } },
+    options: {
+      shapes: { type: 'string' },
+      iterations: { type: 'string' },
+      tokens: { type: 'string' },
+      anchors: { type: 'boolean' },
+      repeat: { type: 'string' },
+    },
   });
   scaleTable({
     shapes: values.shapes?.split(','),
     iterations: Number(values.iterations ?? 3),
     tokens: Number(values.tokens ?? 16),
     anchors: values.anchors === true,
+    repeat: Number(values.repeat ?? 1),
   });
 }
 
@@ -145,6 +152,19 @@ export interface ScaleOptions {
   iterations: number;
   tokens: number;
   anchors: boolean;
+  /** Runs of each shape (elder and its anchors alternating); the table gives each cell's median. */
+  repeat: number;
+}
+
+/** Each numeric cell's median over the runs of one engine (text cells from the first run). */
+function medianRow(runs: Array<Array<string | number>>): Array<string | number> {
+  return runs[0].map((cell, c) => {
+    const values = runs.map((run) => Number(run[c])).filter((v) => Number.isFinite(v));
+    if (cell === '' || values.length !== runs.length) return cell;
+    const sorted = [...values].sort((a, b) => a - b);
+    const digits = String(cell).split('.')[1]?.length ?? 0;
+    return sorted[sorted.length >> 1].toFixed(digits);
+  });
 }
 
 export function scaleTable(options: ScaleOptions): void {
@@ -152,8 +172,8 @@ export function scaleTable(options: ScaleOptions): void {
   const cache = process.env.ELDER_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'elder', 'scale');
   console.log(machineLine());
   const bandwidth = readBandwidth();
-  console.log(`read bandwidth: ${bandwidth.toFixed(1)} GB/s (sum of squares over 1 GiB, ${kernels.getThreads()} threads)`);
-  const steps = shapes.length * (options.anchors ? 3 : 2);
+  console.log(`read bandwidth: ${bandwidth.toFixed(1)} GB/s (a vectorised scan of 1 GiB, ${kernels.getThreads()} threads, median of 5)`);
+  const steps = shapes.length * (1 + options.repeat * (options.anchors ? 2 : 1));
   const started = performance.now();
   let done = 0;
   const step = (what: string) => {
@@ -161,55 +181,45 @@ export function scaleTable(options: ScaleOptions): void {
     const eta = elapsed < 1 ? '' : `, ETA ${formatSeconds((elapsed / done) * (steps - done))}`;
     process.stderr.write(`[${++done}/${steps}] ${what} (elapsed ${formatSeconds(elapsed)}${eta})\n`);
   };
+  // Each shape's rows, by engine, from every repeat: elder and its anchors alternate, so that a drift of the machine reaches both.
   const rows: Array<Array<string | number>> = [];
   for (const shape of shapes) {
     const dir = path.join(cache, shape.name);
     step(`${shape.name}: checkpoint`);
     writeCheckpoint(dir, shape);
-    step(`${shape.name}: load, generate and edit in a fresh process`);
     // With the PyTorch anchor, ELDER is also timed on the anchor's own blocks (its script edits the six below the top one).
     const layers = Number(shape.config.n_layer ?? shape.config.num_hidden_layers);
     const anchorBlocks = options.anchors && shape.anchors.includes('pytorch') ? [`${layers - 7}-${layers - 2}`] : [];
-    const m = JSON.parse(
-      execFileSync(process.execPath, [self, 'measure', dir, String(options.iterations), String(options.tokens), ...anchorBlocks], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }),
-    ) as Measured;
-    const reached = (m.decodeTokensPerSecond * m.bytesPerToken) / 1e9;
-    rows.push([
-      `elder ${shape.name} (${shape.dtype})`,
-      (m.parameters / 1e9).toFixed(2),
-      m.loadSeconds.toFixed(2),
-      m.firstTokenSeconds.toFixed(2),
-      `${m.decodeTokensPerSecond.toFixed(2)} (${((100 * reached) / bandwidth).toFixed(0)}% of bandwidth)`,
-      m.generatePeakGiB.toFixed(2),
-      m.iterationSeconds.toFixed(2),
-      ((m.iterationSeconds * 50) / 4).toFixed(1),
-      m.editPeakGiB.toFixed(2),
-      m.materialized === 0 ? 'none' : `${(m.materialized / 1e6).toFixed(1)} M values`,
-    ]);
-    if (options.anchors) {
+    const repeats = new Map<string, Array<Array<string | number>>>();
+    const keep = (row: Array<string | number>) => repeats.set(String(row[0]), [...(repeats.get(String(row[0])) ?? []), row]);
+    for (let repeat = 0; repeat < options.repeat; repeat++) {
+      step(`${shape.name}: load, generate and edit in a fresh process${options.repeat > 1 ? ` (${repeat + 1}/${options.repeat})` : ''}`);
+      const m = JSON.parse(
+        execFileSync(process.execPath, [self, 'measure', dir, String(options.iterations), String(options.tokens), ...anchorBlocks], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+        }),
+      ) as Measured;
+      const reached = (m.decodeTokensPerSecond * m.bytesPerToken) / 1e9;
+      keep([
+        `elder ${shape.name} (${shape.dtype})`,
+        (m.parameters / 1e9).toFixed(2),
+        m.loadSeconds.toFixed(2),
+        m.firstTokenSeconds.toFixed(2),
+        m.decodeTokensPerSecond.toFixed(2),
+        ((100 * reached) / bandwidth).toFixed(0),
+        m.generatePeakGiB.toFixed(2),
+        m.iterationSeconds.toFixed(2),
+        ((m.iterationSeconds * 50) / 4).toFixed(1),
+        m.editPeakGiB.toFixed(2),
+        m.materialized === 0 ? 'none' : `${(m.materialized / 1e6).toFixed(1)} M values`,
+      ]);
+      if (!options.anchors) continue;
       step(`${shape.name}: anchors (${shape.anchors.join(', ') || 'none'})`);
-      const anchor = shape.anchors.includes('llama.cpp') ? llamaCpp(dir, shape, options.tokens) : null;
-      if (anchor !== null) {
-        const [load, prompt] = [anchor.loadMs / 1000, anchor.promptMs / 1000];
-        rows.push([
-          `llama.cpp ${shape.name}`,
-          '',
-          load.toFixed(2),
-          prompt.toFixed(2),
-          anchor.decodeTokPerS.toFixed(2),
-          anchor.rssGiB.toFixed(2),
-          '',
-          '',
-          '',
-          '',
-        ]);
-      }
       if (m.anchorIterationSeconds !== null)
-        rows.push([
+        keep([
           `elder ${shape.name} (blocks ${anchorBlocks[0]})`,
+          '',
           '',
           '',
           '',
@@ -220,23 +230,43 @@ export function scaleTable(options: ScaleOptions): void {
           '',
           '',
         ]);
+      const anchor = shape.anchors.includes('llama.cpp') ? llamaCpp(dir, shape, options.tokens) : null;
+      if (anchor !== null) {
+        const reachedByAnchor = (anchor.decodeTokPerS * m.bytesPerToken) / 1e9;
+        const [load, prompt] = [anchor.loadMs / 1000, anchor.promptMs / 1000];
+        keep([
+          `llama.cpp ${shape.name}`,
+          '',
+          load.toFixed(2),
+          prompt.toFixed(2),
+          anchor.decodeTokPerS.toFixed(2),
+          ((100 * reachedByAnchor) / bandwidth).toFixed(0),
+          anchor.rssGiB.toFixed(2),
+          '',
+          '',
+          '',
+          '',
+        ]);
+      }
       if (shape.anchors.includes('pytorch')) {
         for (const mode of ['official', 'cached'] as const) {
           const edit = pytorchEdit(mode, options.iterations);
           if (edit !== null)
-            rows.push([`PyTorch ${shape.name} (${mode}, blocks 41–46)`, '', '', '', '', '', ((edit * 4) / 50).toFixed(2), edit.toFixed(1), '', '']);
+            keep([`PyTorch ${shape.name} (${mode}, blocks ${anchorBlocks[0]})`, '', '', '', '', '', '', ((edit * 4) / 50).toFixed(2), edit.toFixed(1), '', '']);
         }
       }
     }
+    for (const runs of repeats.values()) rows.push(medianRow(runs));
   }
   printTable(
-    `Real shapes, patterned weights: a 16-token prompt, ${options.tokens} greedy tokens; ELDER with the paper's settings (batch 4 × 20 tokens, 6 blocks ending at 84% of the depth, 4 experts of rank 8), ${options.iterations} iterations timed`,
+    `Real shapes, patterned weights: a 16-token prompt, ${options.tokens} greedy tokens; ELDER with the paper's settings (batch 4 × 20 tokens, 6 blocks ending at 84% of the depth, 4 experts of rank 8), ${options.iterations} iterations timed; medians of ${options.repeat} run${options.repeat > 1 ? 's' : ''}`,
     [
       'engine, shape',
       'B params',
       'load s',
       'first token s',
       'decode tokens/s',
+      '% of read bandwidth',
       'peak GiB (generate)',
       's/iteration',
       's/edit at 50',
@@ -306,13 +336,13 @@ export function writeCheckpoint(dir: string, shape: Shape): void {
   fs.renameSync(partial, file);
 }
 
-/** The machine's read bandwidth in GB/s: Σx² over 1 GiB, as many threads as elder uses (median of 5). */
+/** The machine's read bandwidth in GB/s: the NaN scan over 1 GiB of float32, as many threads as elder uses (median of 5). */
 function readBandwidth(): number {
   const data = new Float32Array(GIB / 4).fill(0.5);
   const times: number[] = [];
   for (let i = 0; i < 6; i++) {
     const t0 = performance.now();
-    kernels.sumSquares(data, data.length);
+    kernels.firstNonFinite(data, 0);
     times.push((performance.now() - t0) / 1000);
   }
   times.shift();
