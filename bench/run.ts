@@ -17,6 +17,7 @@ import { kernels as activeKernels, availableKernels, jsKernels, type Kernels, us
 import { backward, noGrad, Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/util/random.js';
 import { elderTables } from './elder.js';
+import { halfTable } from './half.js';
 import { machineLine, medianSeconds, printTable } from './harness.js';
 import { pretrainTable } from './pretrain.js';
 import { scaleTable } from './scale.js';
@@ -145,6 +146,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 if (!only || only === 'kernels') {
   sgemmTable();
   elementwiseTable();
+  halfTable(budget);
 }
 if (!only || only === 'model') modelTable();
 if (!only || only === 'pretrain') pretrainTable(quick);
