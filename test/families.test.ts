@@ -16,6 +16,7 @@ import { maxAbsDiff, maxRelativeToScale, sharedDir } from './helpers.js';
 const FAMILIES = [
   { name: 'tiny-qwen2', what: 'Qwen2: q/k/v biases, tied head, BF16' },
   { name: 'tiny-llama3', what: 'Llama 3: llama3 RoPE scaling, tied head, F16' },
+  { name: 'tiny-qwen3', what: 'Qwen3: per-head q/k norms, head_dim from the config, BF16' },
 ];
 
 for (const family of FAMILIES) {

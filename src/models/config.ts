@@ -1,8 +1,8 @@
 /**
  * Hugging Face `config.json` → one normalised {@link ModelConfig}, and back.
  * Supported: `gpt2`, and the LLaMA family (`llama` with plain, `linear` or
- * `llama3` RoPE, `mistral`, `qwen2`: RMSNorm, RoPE, SwiGLU, grouped-query
- * attention, tied or untied head).
+ * `llama3` RoPE, `mistral`, `qwen2`, `qwen3`: RMSNorm, RoPE, SwiGLU,
+ * grouped-query attention, tied or untied head).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +34,8 @@ export interface ModelConfig {
   attentionBias: boolean;
   /** q/k/v projections alone carry biases (Qwen2). */
   qkvBias: boolean;
+  /** Queries and keys pass an RMSNorm over each head before RoPE (Qwen3). */
+  qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
 }
@@ -81,8 +83,8 @@ export function parseConfig(raw: RawConfig, file: string): ModelConfig {
   const modelType = raw.model_type;
   if (typeof modelType !== 'string') throw new CheckpointError(file, 'missing "model_type"');
   if (modelType === 'gpt2') return parseGpt2(raw, file);
-  if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2') return parseLlama(raw, file, modelType);
-  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2)`);
+  if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2' || modelType === 'qwen3') return parseLlama(raw, file, modelType);
+  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2, qwen3)`);
 }
 
 function parseGpt2(raw: RawConfig, file: string): ModelConfig {
@@ -112,6 +114,7 @@ function parseGpt2(raw: RawConfig, file: string): ModelConfig {
     tiedEmbeddings: true,
     attentionBias: true,
     qkvBias: false,
+    qkNorm: false,
     bosTokenId: tokenIds(raw.bos_token_id)[0] ?? null,
     eosTokenIds: eos,
   };
@@ -146,8 +149,9 @@ function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfi
     ropeScaling,
     tiedEmbeddings: raw.tie_word_embeddings === true,
     attentionBias: raw.attention_bias === true,
-    // Qwen2's q/k/v projections always carry biases (its config has no switch for them).
+    // Qwen2's q/k/v projections always carry biases, and Qwen3's queries and keys are always normalised per head (their configs have no switch).
     qkvBias: modelType === 'qwen2',
+    qkNorm: modelType === 'qwen3',
     bosTokenId: tokenIds(raw.bos_token_id)[0] ?? null,
     eosTokenIds: tokenIds(raw.eos_token_id),
   };
@@ -194,6 +198,9 @@ export function readConfig(dir: string): ModelConfig {
   return parseConfig(raw as RawConfig, file);
 }
 
+/** Hugging Face's model class of each LLaMA-family model_type that has its own. */
+const ARCHITECTURE_CLASSES: Record<string, string> = { mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+
 /** The config.json that Hugging Face would write for this configuration. */
 export function configToJson(config: ModelConfig): RawConfig {
   const eos = config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds;
@@ -217,7 +224,7 @@ export function configToJson(config: ModelConfig): RawConfig {
   }
   return {
     model_type: config.modelType,
-    architectures: [config.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    architectures: [ARCHITECTURE_CLASSES[config.modelType] ?? 'LlamaForCausalLM'],
     vocab_size: config.vocabSize,
     hidden_size: config.width,
     intermediate_size: config.ffnWidth,

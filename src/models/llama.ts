@@ -2,7 +2,8 @@
  * The LLaMA family (LLaMA 1–3, TinyLlama, SmolLM, Mistral-style configs,
  * Qwen2/2.5) as Hugging Face stores it: nn.Linear weights [out, in], RMSNorm,
  * rotary positions (rotate-half, optionally rescaled), grouped-query
- * attention, SwiGLU MLP; Qwen2 adds biases to the q, k and v projections.
+ * attention, SwiGLU MLP; Qwen2 adds biases to the q, k and v projections,
+ * Qwen3 an RMSNorm over each head of the queries and keys before RoPE.
  */
 
 import { add } from '../tensor/ops/arithmetic.js';
@@ -20,6 +21,9 @@ interface LlamaBlock {
   inputNorm: Tensor;
   q: LinearWeights;
   k: LinearWeights;
+  /** Per-head norms of queries and keys (Qwen3), or null. */
+  qNorm: Tensor | null;
+  kNorm: Tensor | null;
   v: LinearWeights;
   o: LinearWeights;
   postAttentionNorm: Tensor;
@@ -64,6 +68,8 @@ export class LlamaModel extends DecoderLM {
         q: proj(`${prefix}.self_attn.q_proj`, width, heads * headDim, qkvBias),
         k: proj(`${prefix}.self_attn.k_proj`, width, kvHeads * headDim, qkvBias),
         v: proj(`${prefix}.self_attn.v_proj`, width, kvHeads * headDim, qkvBias),
+        qNorm: config.qkNorm ? p(`${prefix}.self_attn.q_norm.weight`, [headDim], 'ones') : null,
+        kNorm: config.qkNorm ? p(`${prefix}.self_attn.k_norm.weight`, [headDim], 'ones') : null,
         o: proj(`${prefix}.self_attn.o_proj`, heads * headDim, width, attentionBias),
         postAttentionNorm: p(`${prefix}.post_attention_layernorm.weight`, [width], 'ones'),
         gate: proj(`${prefix}.mlp.gate_proj`, width, ffnWidth),
@@ -91,8 +97,8 @@ export class LlamaModel extends DecoderLM {
 
     // Attention: x + o_proj(attention(rope(q), rope(k), v)) on rmsnorm(x)
     const normed = rmsNorm(x, w.inputNorm, normEps);
-    const q = rope(this.project(layer, 'self_attn.q_proj', w.q, normed, options), this.rope, heads, startPos);
-    const k = rope(this.project(layer, 'self_attn.k_proj', w.k, normed, options), this.rope, kvHeads, startPos);
+    const q = rope(this.perHead(this.project(layer, 'self_attn.q_proj', w.q, normed, options), w.qNorm), this.rope, heads, startPos);
+    const k = rope(this.perHead(this.project(layer, 'self_attn.k_proj', w.k, normed, options), w.kNorm), this.rope, kvHeads, startPos);
     const v = this.project(layer, 'self_attn.v_proj', w.v, normed, options);
     const attended = attention(q, k, v, { heads, kvHeads, headDim }, options.caches?.[layer]);
     // Below, only `rows` (when asked): every row was needed above as a key and value.
@@ -105,6 +111,12 @@ export class LlamaModel extends DecoderLM {
     const gate = this.project(layer, 'mlp.gate_proj', w.gate, normed2, options);
     const up = this.project(layer, 'mlp.up_proj', w.up, normed2, options);
     return add(afterAttention, this.project(layer, 'mlp.down_proj', w.down, swiglu(gate, up), options));
+  }
+
+  /** Projected queries or keys [..., heads · headDim] through an RMSNorm over each head, where the family has one. */
+  private perHead(x: Tensor, norm: Tensor | null): Tensor {
+    if (norm === null) return x;
+    return rmsNorm(x.reshape([-1, this.config.headDim]), norm, this.config.normEps).reshape(x.shape);
   }
 
   finalNorm(hidden: Tensor): Tensor {
