@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { TokenizedEdit } from '../src/editors/edit.js';
+import { createEditor } from '../src/editors/registry.js';
 import { lmLoss } from '../src/models/batch.js';
 import { parseConfig } from '../src/models/config.js';
 import { generate } from '../src/models/generate.js';
@@ -17,6 +19,7 @@ const FAMILIES = [
   { name: 'tiny-qwen2', what: 'Qwen2: q/k/v biases, tied head, BF16' },
   { name: 'tiny-llama3', what: 'Llama 3: llama3 RoPE scaling, tied head, F16' },
   { name: 'tiny-qwen3', what: 'Qwen3: per-head q/k norms, head_dim from the config, BF16' },
+  { name: 'tiny-phi3', what: 'Phi-3: fused qkv_proj and gate_up_proj, partial rotary, untied head, F32' },
 ];
 
 for (const family of FAMILIES) {
@@ -30,8 +33,9 @@ for (const family of FAMILIES) {
     };
     const { model, storedDtypes } = loadModel(dir);
     assert.deepEqual(storedDtypes, [reference.stored_dtype]);
+    const halfStored = reference.stored_dtype !== 'F32';
     assert.ok(
-      [...model.parameters.values()].filter((t) => t.rank === 2).every((t) => t.half !== null),
+      [...model.parameters.values()].filter((t) => t.rank === 2).every((t) => (t.half !== null) === halfStored),
       'matrices are kept as stored',
     );
     const before = materializedElements();
@@ -90,4 +94,16 @@ test('rope_scaling: linear and llama3 are computed, the rest refused by name', (
       new RegExp(`^UnsupportedError: c: rope_scaling type "${type}" is not supported \\(supported: linear, llama3\\)$`),
     );
   assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c'), /low_freq_factor/);
+});
+
+test('ELDER edits a model of every family: one batch drives its loss down through the family’s own blocks', () => {
+  for (const family of FAMILIES) {
+    const { model } = loadModel(path.join(sharedDir, 'fixtures', family.name));
+    const { editor } = createEditor('elder', model, { elder: { iterations: 30 } });
+    const edits: TokenizedEdit[] = [{ id: 'a', label: 'a', prompt: '', target: '', promptIds: [10, 20, 30, 40], targetIds: [500, 600] }];
+    const losses: number[] = [];
+    editor.applyBatch(edits, ({ loss }) => losses.push(loss));
+    assert.ok(losses.length > 1 && losses.every(Number.isFinite), `${family.name}: ${losses}`);
+    assert.ok(losses[losses.length - 1] < 0.5 * losses[0], `${family.name}: loss ${losses[0]} → ${losses[losses.length - 1]}`);
+  }
 });

@@ -2,14 +2,15 @@
  * Hugging Face `config.json` → one normalised {@link ModelConfig}, and back.
  * Supported: `gpt2`, and the LLaMA family (`llama` with plain, `linear` or
  * `llama3` RoPE, `mistral`, `qwen2`, `qwen3`: RMSNorm, RoPE, SwiGLU,
- * grouped-query attention, tied or untied head).
+ * grouped-query attention, tied or untied head), and `phi3` (the same with
+ * fused projections and partial rotary).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RopeScaling } from '../tensor/ops/rope.js';
 import { CheckpointError, quote, UnsupportedError } from '../util/errors.js';
 
-export type Architecture = 'gpt2' | 'llama';
+export type Architecture = 'gpt2' | 'llama' | 'phi3';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -29,6 +30,8 @@ export interface ModelConfig {
   ropeTheta: number;
   /** How the RoPE frequencies are rescaled for long contexts (null: plain RoPE). */
   ropeScaling: RopeScaling | null;
+  /** Leading dimensions of each head that RoPE rotates (headDim unless `partial_rotary_factor`). */
+  rotaryDim: number;
   tiedEmbeddings: boolean;
   /** q/k/v/o projections carry biases (some LLaMA-style models). */
   attentionBias: boolean;
@@ -84,7 +87,9 @@ export function parseConfig(raw: RawConfig, file: string): ModelConfig {
   if (typeof modelType !== 'string') throw new CheckpointError(file, 'missing "model_type"');
   if (modelType === 'gpt2') return parseGpt2(raw, file);
   if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2' || modelType === 'qwen3') return parseLlama(raw, file, modelType);
-  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2, qwen3)`);
+  // Phi-3, Phi-3.5 and Phi-4 (mini) share the LLaMA family's settings; their model file differs (fused projections).
+  if (modelType === 'phi3') return { ...parseLlama(raw, file, modelType), architecture: 'phi3' };
+  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2, qwen3, phi3)`);
 }
 
 function parseGpt2(raw: RawConfig, file: string): ModelConfig {
@@ -111,6 +116,7 @@ function parseGpt2(raw: RawConfig, file: string): ModelConfig {
     normEps: num(raw, 'layer_norm_epsilon', file, 1e-5),
     ropeTheta: 0,
     ropeScaling: null,
+    rotaryDim: width / heads,
     tiedEmbeddings: true,
     attentionBias: true,
     qkvBias: false,
@@ -130,6 +136,10 @@ function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfi
   if (heads % kvHeads !== 0) throw new CheckpointError(file, `num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
   const headDim = raw.head_dim === undefined || raw.head_dim === null ? width / heads : int(raw, 'head_dim', file);
   if (!Number.isInteger(headDim)) throw new CheckpointError(file, `hidden_size ${width} is not divisible by num_attention_heads ${heads}`);
+  const rotaryFactor = num(raw, 'partial_rotary_factor', file, 1);
+  const rotaryDim = Math.floor(headDim * rotaryFactor);
+  if (!(rotaryFactor > 0 && rotaryFactor <= 1) || rotaryDim % 2 !== 0)
+    throw new CheckpointError(file, `"partial_rotary_factor" ${rotaryFactor} does not give an even number of the ${headDim} head dimensions`);
   let contextLength = int(raw, 'max_position_embeddings', file);
   // Sliding-window attention (Mistral) equals full attention up to the window; beyond it we refuse rather than differ.
   if (typeof raw.sliding_window === 'number' && raw.sliding_window > 0) contextLength = Math.min(contextLength, raw.sliding_window);
@@ -147,6 +157,7 @@ function parseLlama(raw: RawConfig, file: string, modelType: string): ModelConfi
     normEps: num(raw, 'rms_norm_eps', file, 1e-6),
     ropeTheta: num(raw, 'rope_theta', file, 10000),
     ropeScaling,
+    rotaryDim,
     tiedEmbeddings: raw.tie_word_embeddings === true,
     attentionBias: raw.attention_bias === true,
     // Qwen2's q/k/v projections always carry biases, and Qwen3's queries and keys are always normalised per head (their configs have no switch).
@@ -199,7 +210,12 @@ export function readConfig(dir: string): ModelConfig {
 }
 
 /** Hugging Face's model class of each LLaMA-family model_type that has its own. */
-const ARCHITECTURE_CLASSES: Record<string, string> = { mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+const ARCHITECTURE_CLASSES: Record<string, string> = {
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  phi3: 'Phi3ForCausalLM',
+};
 
 /** The config.json that Hugging Face would write for this configuration. */
 export function configToJson(config: ModelConfig): RawConfig {
@@ -236,6 +252,7 @@ export function configToJson(config: ModelConfig): RawConfig {
     rms_norm_eps: config.normEps,
     rope_theta: config.ropeTheta,
     ...(config.ropeScaling === null ? {} : { rope_scaling: ropeScalingToJson(config.ropeScaling) }),
+    ...(config.rotaryDim === config.headDim ? {} : { partial_rotary_factor: config.rotaryDim / config.headDim }),
     hidden_act: 'silu',
     attention_bias: config.attentionBias,
     tie_word_embeddings: config.tiedEmbeddings,

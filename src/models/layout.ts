@@ -41,9 +41,14 @@ const LLAMA: ModelLayout = {
   paperSite: 'mlp.down_proj',
 };
 
+/** Phi-3's FFN input is its fused gate and up projection (its input is the FFN's input, as up_proj's is in LLaMA). */
+const PHI3: ModelLayout = { ...LLAMA, mlpInput: 'mlp.gate_up_proj' };
+
+const LAYOUTS: Record<ModelConfig['architecture'], ModelLayout> = { gpt2: GPT2, llama: LLAMA, phi3: PHI3 };
+
 /** The layout of a configuration's architecture (the LLaMA family shares one). */
 export function layoutOf(config: Pick<ModelConfig, 'architecture'>): ModelLayout {
-  return config.architecture === 'gpt2' ? GPT2 : LLAMA;
+  return LAYOUTS[config.architecture];
 }
 
 /** Input and output widths of a linear weight stored in `layout` with `shape`. */

@@ -79,7 +79,7 @@ export class LlamaModel extends DecoderLM {
     });
     this.norm = p('model.norm.weight', [width], 'ones');
     this.outputWeight = config.tiedEmbeddings ? this.tokenEmbedding : p('lm_head.weight', [vocabSize, width]);
-    this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength, config.ropeScaling);
+    this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength, config.ropeScaling, config.rotaryDim);
   }
 
   linearName(layer: number, local: string): string {

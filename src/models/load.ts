@@ -10,6 +10,7 @@ import type { DecoderLM, WeightSource } from './decoder.js';
 import { Gpt2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
 import { checkFits, estimateMemory } from './memory.js';
+import { Phi3Model } from './phi3.js';
 import { canMap, type MappedRange, mappedRangeOf, mapRange, type StoredDtype, writeSafetensors } from './safetensors.js';
 import { TextTokenizer, TOKENIZER_FILES } from './tokenizer.js';
 import { WeightStore } from './weights.js';
@@ -25,7 +26,8 @@ export interface LoadedModel {
 
 /** Builds the model class for a configuration from any weight source. */
 export function buildModel(config: ModelConfig, source: WeightSource): DecoderLM {
-  return config.architecture === 'gpt2' ? new Gpt2Model(config, source) : new LlamaModel(config, source);
+  if (config.architecture === 'gpt2') return new Gpt2Model(config, source);
+  return config.architecture === 'phi3' ? new Phi3Model(config, source) : new LlamaModel(config, source);
 }
 
 export interface LoadOptions {

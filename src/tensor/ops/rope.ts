@@ -1,13 +1,14 @@
 /**
  * Rotary position embeddings in Hugging Face's rotate-half layout: within each
  * head, element i pairs with element i + d/2 and both turn by position·θ_i,
- * θ_i = base^(-2i/d). The backward turns the gradient back by the same angle.
+ * θ_i = base^(-2i/d), over the head's first d (rotary) dimensions, d the
+ * whole head unless the family rotates only part of it. The backward turns
+ * the gradient back by the same angle.
  */
 
 import { ShapeError } from '../../util/errors.js';
 import { recordGrad, Tensor } from '../tensor.js';
 
-/** cos/sin per (position, frequency), computed once per (headDim, base, length). */
 /**
  * A rescaling of RoPE's frequencies for contexts longer than training's:
  * `linear` divides every frequency by `factor`; `llama3` (Llama 3.1 and
@@ -31,23 +32,31 @@ export function inverseFrequency(i: number, headDim: number, base: number, scali
   return Math.fround((1 - smooth) * Math.fround(plain / factor) + smooth * plain);
 }
 
+/** cos/sin per (position, frequency), computed once per (headDim, base, length). */
 export class RopeTable {
   readonly cos: Float32Array;
   readonly sin: Float32Array;
+  /** Pairs rotated per head: half of the rotary dimensions. */
   readonly half: number;
 
+  /**
+   * `rotaryDim` (default the whole head) is how many of each head's leading
+   * dimensions rotate; the rest pass through (Phi-3's partial rotary).
+   */
   constructor(
     readonly headDim: number,
     readonly base: number,
     readonly maxPositions: number,
     readonly scaling: RopeScaling | null = null,
+    readonly rotaryDim = headDim,
   ) {
-    if (headDim % 2 !== 0) throw new ShapeError(`rope: head dimension ${headDim} must be even`);
-    this.half = headDim / 2;
+    if (rotaryDim % 2 !== 0 || rotaryDim > headDim || rotaryDim <= 0)
+      throw new ShapeError(`rope: ${rotaryDim} rotary dimensions do not fit a head of ${headDim} (even, at most the head)`);
+    this.half = rotaryDim / 2;
     this.cos = new Float32Array(maxPositions * this.half);
     this.sin = new Float32Array(maxPositions * this.half);
     for (let i = 0; i < this.half; i++) {
-      const invFreq = inverseFrequency(i, headDim, base, scaling);
+      const invFreq = inverseFrequency(i, rotaryDim, base, scaling);
       for (let p = 0; p < maxPositions; p++) {
         const angle = Math.fround(p * invFreq);
         this.cos[p * this.half + i] = Math.cos(angle);
@@ -74,6 +83,7 @@ function rotate(src: Float32Array, dst: Float32Array, table: RopeTable, batch: n
           dst[o + i] = x1 * c - x2 * s;
           dst[o + i + half] = x2 * c + x1 * s;
         }
+        for (let i = 2 * half; i < headDim; i++) dst[o + i] = src[o + i];
       }
     }
   }
