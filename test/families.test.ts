@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { TokenizedEdit } from '../src/editors/edit.js';
@@ -105,5 +106,30 @@ test('ELDER edits a model of every family: one batch drives its loss down throug
     editor.applyBatch(edits, ({ loss }) => losses.push(loss));
     assert.ok(losses.length > 1 && losses.every(Number.isFinite), `${family.name}: ${losses}`);
     assert.ok(losses[losses.length - 1] < 0.5 * losses[0], `${family.name}: loss ${losses[0]} → ${losses[losses.length - 1]}`);
+  }
+});
+
+test('end-of-text ids: config.json may list several and generation_config.json adds its own; generation stops at any of them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-eos-'));
+  try {
+    fs.cpSync(path.join(sharedDir, 'fixtures', 'tiny-qwen2'), dir, { recursive: true });
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, eos_token_id: [2, 3] }));
+    const { model } = loadModel(dir);
+    const prompt = [5, 77, 300, 12];
+    const free = generate(model, prompt, { maxTokens: 8, stopIds: [] }).ids;
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [free[2]] }));
+    const reloaded = loadModel(dir).model;
+    assert.deepEqual(
+      reloaded.config.eosTokenIds,
+      [2, 3, free[2]].filter((id, i, all) => all.indexOf(id) === i),
+    );
+    const stopped = generate(reloaded, prompt, { maxTokens: 8 });
+    assert.equal(stopped.stoppedBy, 'eos');
+    assert.ok(stopped.ids.length <= 3 && reloaded.config.eosTokenIds.includes(stopped.ids[stopped.ids.length - 1]));
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), '{"eos_token_id": ');
+    assert.throws(() => loadModel(dir), /generation_config\.json: not valid JSON/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -206,7 +206,29 @@ export function readConfig(dir: string): ModelConfig {
     throw new CheckpointError(file, `not valid JSON (${(error as Error).message})`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(file, 'not a JSON object');
-  return parseConfig(raw as RawConfig, file);
+  const config = parseConfig(raw as RawConfig, file);
+  const extra = generationEosIds(dir);
+  return { ...config, eosTokenIds: [...new Set([...config.eosTokenIds, ...extra])] };
+}
+
+/**
+ * The end-of-text ids `generation_config.json` adds (instruction-tuned models
+ * list their end-of-turn tokens there, e.g. Llama 3's `<|eot_id|>`), so that
+ * generation stops at any of them as transformers' does.
+ */
+function generationEosIds(dir: string): number[] {
+  const file = path.join(dir, 'generation_config.json');
+  if (!fs.existsSync(file)) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CheckpointError(file, `not valid JSON (${(error as Error).message})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(file, 'not a JSON object');
+  const ids = tokenIds((raw as RawConfig).eos_token_id);
+  if (ids.some((id) => !Number.isInteger(id) || id < 0)) throw new CheckpointError(file, '"eos_token_id" must be a token id or a list of them');
+  return ids;
 }
 
 /** Hugging Face's model class of each LLaMA-family model_type that has its own. */
