@@ -391,12 +391,16 @@ bool attentionDims(Args& args, size_t index, elder::AttentionDims& dims) {
 
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   // (q, qOff, ldq, k, kOff, ldk, v, vOff, ldv, out, outOff, ldo, probs,
-  //  batch, heads, kvHeads, steps, headDim, scale, past, keyStride)
-  Args args(env, info, 21);
+  //  batch, heads, kvHeads, steps, headDim, scale, past, keyStride, window)
+  Args args(env, info, 22);
   elder::AttentionDims d{};
   if (!attentionDims(args, 13, d)) return nullptr;
-  const int64_t past = args.integer(19), keyStride = args.integer(20);
+  const int64_t past = args.integer(19), keyStride = args.integer(20), window = args.integer(21);
   if (args.failed) return nullptr;
+  if (window < 0) {
+    args.fail("attention: negative window");
+    return nullptr;
+  }
   if (past < 0 || past + d.steps > keyStride) {
     args.fail("attention: past + steps exceeds the key stride");
     return nullptr;
@@ -410,7 +414,7 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
   if (args.failed) return nullptr;
   if (qRows == 0) return undefinedValue(env);
   const elder::AttentionViews views{d, q.data, (int)q.ld, k.data, (int)k.ld, v.data, (int)v.ld, out.data, (int)out.ld};
-  elder::attentionForward(views, probs, (int)past, (int)keyStride);
+  elder::attentionForward(views, probs, (int)past, (int)keyStride, (int)window);
   return undefinedValue(env);
 }
 

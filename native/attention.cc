@@ -4,6 +4,7 @@
 // of one fused qkv projection. Per head the work is a few 128×128×64 products:
 // threaded inside sgemm they ran slower on two threads than on one, so here
 // each head's products run serially and the heads run in parallel.
+#include <limits>
 #include <vector>
 
 #include "kernels.h"
@@ -11,7 +12,7 @@
 
 namespace elder {
 
-void attentionForward(const AttentionViews& in, float* probs, int past, int keyStride) {
+void attentionForward(const AttentionViews& in, float* probs, int past, int keyStride, int window) {
   const AttentionDims& d = in.dims;
   const int span = past + d.steps;
   const int group = d.heads / d.kvHeads;
@@ -26,7 +27,16 @@ void attentionForward(const AttentionViews& in, float* probs, int past, int keyS
       float* p = probs + ((size_t)b * d.heads + h) * d.steps * span;
       float* out = in.out + (size_t)b * d.steps * in.ldo + (size_t)h * d.headDim;
       sgemm(false, true, d.steps, span, d.headDim, d.scale, q, in.ldq, keys, in.ldk, 0.0f, p, span);
+      // A sliding window hides keys more than window - 1 positions back: out of the softmax, then exactly 0.
+      // Row t hides keys j < past + t + 1 - window.
+      const int hidden = past + 1 - window;
+      if (window > 0)
+        for (int t = 0; t < d.steps; ++t)
+          for (int j = 0; j < hidden + t; ++j) p[(size_t)t * span + j] = -std::numeric_limits<float>::infinity();
       softmaxRows(p, 1, d.steps, span, past);
+      if (window > 0)
+        for (int t = 0; t < d.steps; ++t)
+          for (int j = 0; j < hidden + t; ++j) p[(size_t)t * span + j] = 0.0f;
       sgemm(false, false, d.steps, d.headDim, span, 1.0f, p, span, values, in.ldv, 0.0f, out, in.ldo);
     }
   });

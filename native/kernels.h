@@ -114,7 +114,8 @@ struct AttentionGrads {
   float* dv;
   int ldv;
 };
-void attentionForward(const AttentionViews& in, float* probs, int past, int keyStride);
+// With window > 0, query t (at position past + t) sees only keys past + t - window + 1 … past + t.
+void attentionForward(const AttentionViews& in, float* probs, int past, int keyStride, int window);
 void attentionBackward(const AttentionViews& in, const float* probs, const AttentionGrads& grads);
 
 // Σ x², accumulated in a fixed order whatever the thread count.

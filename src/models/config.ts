@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { RopeScaling } from '../tensor/ops/rope.js';
 import { CheckpointError, quote, UnsupportedError } from '../util/errors.js';
 
-export type Architecture = 'gpt2' | 'llama' | 'phi3';
+export type Architecture = 'gpt2' | 'llama' | 'phi3' | 'gemma3';
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -41,6 +41,18 @@ export interface ModelConfig {
   qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /** What Gemma 3 adds (absent for the other families). */
+  gemma3?: Gemma3Settings;
+}
+
+/** Gemma 3's own settings. */
+export interface Gemma3Settings {
+  /** Attention multiplies q·kᵀ by queryPreAttnScalar^-1/2 (not headDim^-1/2). */
+  queryPreAttnScalar: number;
+  /** Per block: its sliding window (keys seen, its own included), or 0 for full attention. */
+  windows: number[];
+  /** RoPE base of the sliding blocks (full blocks use ropeTheta and ropeScaling). */
+  localRopeTheta: number;
 }
 
 type RawConfig = Record<string, unknown>;
@@ -89,7 +101,14 @@ export function parseConfig(raw: RawConfig, file: string): ModelConfig {
   if (modelType === 'llama' || modelType === 'mistral' || modelType === 'qwen2' || modelType === 'qwen3') return parseLlama(raw, file, modelType);
   // Phi-3, Phi-3.5 and Phi-4 (mini) share the LLaMA family's settings; their model file differs (fused projections).
   if (modelType === 'phi3') return { ...parseLlama(raw, file, modelType), architecture: 'phi3' };
-  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2, qwen3, phi3)`);
+  if (modelType === 'gemma3_text') return parseGemma3(raw, file);
+  if (modelType === 'gemma3') {
+    const text = raw.text_config;
+    if (text === null || typeof text !== 'object' || Array.isArray(text)) throw new CheckpointError(file, 'a gemma3 config needs a "text_config" object');
+    process.stderr.write(`elder: ${file}: a multimodal Gemma 3; its language model is loaded text-only and the vision tower is ignored\n`);
+    return { ...parseGemma3({ ...(text as RawConfig), model_type: 'gemma3_text' }, file), modelType: 'gemma3' };
+  }
+  throw new UnsupportedError(`${file}: unsupported model_type ${quote(modelType)} (supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gemma3_text, gemma3)`);
 }
 
 function parseGpt2(raw: RawConfig, file: string): ModelConfig {
@@ -193,6 +212,41 @@ function parseRopeScaling(value: unknown, file: string): RopeScaling | null {
   throw new UnsupportedError(`${file}: rope_scaling type ${quote(type)} is not supported (supported: linear, llama3)`);
 }
 
+/**
+ * Gemma 3 (text): the LLaMA family's sizes, plus its attention scale, sliding
+ * and full blocks (`layer_types`, or every `sliding_window_pattern`-th block
+ * full) with their two RoPE bases, and GeGLU. Soft-capping (Gemma 2) is
+ * refused by name.
+ */
+function parseGemma3(raw: RawConfig, file: string): ModelConfig {
+  const activation = raw.hidden_activation ?? raw.hidden_act ?? 'gelu_pytorch_tanh';
+  if (activation !== 'gelu_pytorch_tanh')
+    throw new UnsupportedError(`${file}: hidden_activation ${quote(activation)} is not supported (gelu_pytorch_tanh only)`);
+  for (const key of ['attn_logit_softcapping', 'final_logit_softcapping'])
+    if (raw[key] !== undefined && raw[key] !== null) throw new UnsupportedError(`${file}: ${key} ${quote(raw[key])} is not supported (no soft-capping)`);
+  const base = parseLlama({ ...raw, hidden_act: 'silu', sliding_window: null, head_dim: raw.head_dim ?? 256 }, file, 'gemma3_text');
+  const window = int(raw, 'sliding_window', file, 4096);
+  let sliding: boolean[];
+  if (Array.isArray(raw.layer_types)) {
+    if (raw.layer_types.length !== base.layers || raw.layer_types.some((t) => t !== 'sliding_attention' && t !== 'full_attention'))
+      throw new CheckpointError(file, `"layer_types" must give sliding_attention or full_attention for each of the ${base.layers} blocks`);
+    sliding = raw.layer_types.map((t) => t === 'sliding_attention');
+  } else {
+    const pattern = int(raw, 'sliding_window_pattern', file, 6);
+    sliding = Array.from({ length: base.layers }, (_, i) => (i + 1) % pattern !== 0);
+  }
+  return {
+    ...base,
+    architecture: 'gemma3',
+    tiedEmbeddings: raw.tie_word_embeddings !== false,
+    gemma3: {
+      queryPreAttnScalar: num(raw, 'query_pre_attn_scalar', file, base.headDim),
+      windows: sliding.map((s) => (s ? window : 0)),
+      localRopeTheta: num(raw, 'rope_local_base_freq', file, 10000),
+    },
+  };
+}
+
 /** Reads and parses `dir/config.json`. */
 export function readConfig(dir: string): ModelConfig {
   const file = path.join(dir, 'config.json');
@@ -233,6 +287,7 @@ function generationEosIds(dir: string): number[] {
 
 /** Hugging Face's model class of each LLaMA-family model_type that has its own. */
 const ARCHITECTURE_CLASSES: Record<string, string> = {
+  gemma3_text: 'Gemma3ForCausalLM',
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
@@ -275,6 +330,7 @@ export function configToJson(config: ModelConfig): RawConfig {
     rope_theta: config.ropeTheta,
     ...(config.ropeScaling === null ? {} : { rope_scaling: ropeScalingToJson(config.ropeScaling) }),
     ...(config.rotaryDim === config.headDim ? {} : { partial_rotary_factor: config.rotaryDim / config.headDim }),
+    ...(config.gemma3 === undefined ? {} : gemma3ToJson(config.gemma3)),
     hidden_act: 'silu',
     attention_bias: config.attentionBias,
     tie_word_embeddings: config.tiedEmbeddings,
@@ -291,5 +347,16 @@ function ropeScalingToJson(scaling: RopeScaling): RawConfig {
     low_freq_factor: scaling.lowFreqFactor,
     high_freq_factor: scaling.highFreqFactor,
     original_max_position_embeddings: scaling.originalContext,
+  };
+}
+
+function gemma3ToJson(gemma: Gemma3Settings): RawConfig {
+  const window = Math.max(...gemma.windows);
+  return {
+    hidden_activation: 'gelu_pytorch_tanh',
+    query_pre_attn_scalar: gemma.queryPreAttnScalar,
+    sliding_window: window > 0 ? window : null,
+    layer_types: gemma.windows.map((w) => (w > 0 ? 'sliding_attention' : 'full_attention')),
+    rope_local_base_freq: gemma.localRopeTheta,
   };
 }

@@ -44,7 +44,7 @@ const LLAMA: ModelLayout = {
 /** Phi-3's FFN input is its fused gate and up projection (its input is the FFN's input, as up_proj's is in LLaMA). */
 const PHI3: ModelLayout = { ...LLAMA, mlpInput: 'mlp.gate_up_proj' };
 
-const LAYOUTS: Record<ModelConfig['architecture'], ModelLayout> = { gpt2: GPT2, llama: LLAMA, phi3: PHI3 };
+const LAYOUTS: Record<ModelConfig['architecture'], ModelLayout> = { gpt2: GPT2, llama: LLAMA, phi3: PHI3, gemma3: LLAMA };
 
 /** The layout of a configuration's architecture (the LLaMA family shares one). */
 export function layoutOf(config: Pick<ModelConfig, 'architecture'>): ModelLayout {

@@ -7,6 +7,7 @@ import { CheckpointError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import { configToJson, type ModelConfig, readConfig } from './config.js';
 import type { DecoderLM, WeightSource } from './decoder.js';
+import { Gemma3Model } from './gemma3.js';
 import { Gpt2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
 import { checkFits, estimateMemory } from './memory.js';
@@ -27,6 +28,7 @@ export interface LoadedModel {
 /** Builds the model class for a configuration from any weight source. */
 export function buildModel(config: ModelConfig, source: WeightSource): DecoderLM {
   if (config.architecture === 'gpt2') return new Gpt2Model(config, source);
+  if (config.architecture === 'gemma3') return new Gemma3Model(config, source);
   return config.architecture === 'phi3' ? new Phi3Model(config, source) : new LlamaModel(config, source);
 }
 
@@ -50,8 +52,8 @@ export function loadModel(dir: string, options: LoadOptions = {}): LoadedModel {
   const store = WeightStore.open(dir);
   try {
     checkFits(dir, estimateMemory(store.entries(), canMap()));
-    // GPT-2 checkpoints exist both with and without the `transformer.` prefix.
-    const take: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, '')], shape);
+    // GPT-2 checkpoints exist both with and without the `transformer.` prefix; a multimodal Gemma 3 keeps its language model under `language_model.`.
+    const take: WeightSource = (name, shape) => store.take([name, name.replace(/^transformer\./, ''), `language_model.${name}`], shape);
     const source: WeightSource = options.sharedMemory ? (name, shape, init) => toSharedMemory(take(name, shape, init)) : take;
     const model = buildModel(config, source);
     return { model, tokenizer: matchingTokenizer(dir, config), dir, storedDtypes: [...store.dtypes] };

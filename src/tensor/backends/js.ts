@@ -254,13 +254,15 @@ export const jsKernels: Kernels = {
       for (let h = 0; h < heads; h++) {
         const kvColumn = Math.floor(h / group) * headDim;
         const block = (b * heads + h) * steps * span;
+        const window = dims.window ?? 0;
         for (let i = 0; i < steps; i++) {
           const qi = q.offset + (b * steps + i) * q.ld + h * headDim;
+          const first = window > 0 ? Math.max(0, past + i + 1 - window) : 0;
           for (let j = 0; j < past + i + 1; j++) {
             const kj = k.offset + (b * keyStride + j) * k.ld + kvColumn;
             let s = 0;
             for (let c = 0; c < headDim; c++) s += q.data[qi + c] * k.data[kj + c];
-            probs[block + i * span + j] = s * scale;
+            probs[block + i * span + j] = j < first ? Number.NEGATIVE_INFINITY : s * scale;
           }
         }
         jsKernels.softmaxRows(probs.subarray(block, block + steps * span), 1, steps, span, past);

@@ -24,8 +24,10 @@ export interface AttentionDims {
   kvHeads: number;
   steps: number;
   headDim: number;
-  /** Multiplies q·kᵀ before the softmax (1/√headDim). */
+  /** Multiplies q·kᵀ before the softmax (1/√headDim unless the family sets its own). */
   scale: number;
+  /** A sliding window: each query sees only the keys at most window − 1 positions back (0 or absent: all earlier keys). */
+  window?: number;
 }
 
 export interface Kernels {

@@ -79,7 +79,7 @@ export function nativeKernels(addon: NativeAddon, portableSgemm = false): Kernel
     symmetricEigen: lapack ? addon.symmetricEigen! : jsKernels.symmetricEigen,
     // The addon takes views flat (array, offset, ld) so that N-API reads numbers, not objects.
     attentionForward(dims, q, k, v, out, probs, past, keyStride) {
-      addon.attentionForward(...flat(q), ...flat(k), ...flat(v), ...flat(out), probs, ...sizes(dims), past, keyStride);
+      addon.attentionForward(...flat(q), ...flat(k), ...flat(v), ...flat(out), probs, ...sizes(dims), past, keyStride, dims.window ?? 0);
     },
     attentionBackward(dims, q, k, v, probs, dOut, dq, dk, dv) {
       addon.attentionBackward(...flat(q), ...flat(k), ...flat(v), probs, ...flat(dOut), ...flat(dq), ...flat(dk), ...flat(dv), ...sizes(dims));

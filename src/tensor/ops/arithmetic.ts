@@ -43,3 +43,11 @@ export function masked(a: Tensor, keep: Uint8Array): Tensor {
   });
   return out;
 }
+
+/** a + c for a constant c (Gemma's norms scale by 1 + weight). */
+export function addScalar(a: Tensor, c: number): Tensor {
+  const out = Tensor.forOverwrite(a.shape);
+  for (let i = 0; i < a.size; i++) out.data[i] = a.data[i] + c;
+  recordGrad(out, [a], (dy) => accumulateGrad(a, dy));
+  return out;
+}

@@ -30,6 +30,10 @@ export interface AttentionShape {
   heads: number;
   kvHeads: number;
   headDim: number;
+  /** Multiplies q·kᵀ (default 1/√headDim; Gemma's query_pre_attn_scalar^-1/2). */
+  scale?: number;
+  /** Sliding-window attention: each query sees the keys at most window − 1 positions back (default: all earlier keys). */
+  window?: number;
 }
 
 /**
@@ -78,7 +82,7 @@ function attend(q: Column, k: Column, v: Column, [batch, steps]: [number, number
   if (heads % kvHeads !== 0) throw new ShapeError(`attention: ${heads} heads not divisible into ${kvHeads} kv heads`);
   const qWidth = heads * headDim;
   const kvWidth = kvHeads * headDim;
-  const dims = { batch, heads, kvHeads, steps, headDim, scale: 1 / Math.sqrt(headDim) };
+  const dims = { batch, heads, kvHeads, steps, headDim, scale: shape.scale ?? 1 / Math.sqrt(headDim), window: shape.window ?? 0 };
   const view = (c: Column, data = c.tensor.data) => ({ data, offset: c.offset, ld: c.ld });
 
   // Keys/values to attend over: the fresh ones, or the cache after appending them.
