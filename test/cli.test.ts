@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cli, tinyGpt2Dir, tinyLlamaDir } from './helpers.js';
+import { cli, sharedDir, tinyGpt2Dir, tinyLlamaDir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-cli-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -32,7 +32,14 @@ test('info reports architecture, parameters, dtype and backend', () => {
   assert.equal(info.architecture, 'gpt2');
   assert.equal(info.parameters, 50257 * 64 + 64 * 64 + 4 * (2 * 64 + 64 * 192 + 192 + 64 * 64 + 64 + 2 * 64 + 64 * 256 + 256 + 256 * 64 + 64) + 2 * 64);
   assert.equal(info.dtype, 'F32');
+  assert.equal(info.weightBytes, 4 * (info.parameters as number), 'float32 weights take 4 bytes each');
   assert.match(String(info.backend), /^(openblas|portable|js)$/);
+  const qwen = JSON.parse(elder('info', '--model', path.join(sharedDir, 'fixtures', 'tiny-qwen2'), '--json').stdout) as Record<string, unknown>;
+  assert.equal(qwen.dtype, 'BF16');
+  assert.ok(
+    (qwen.weightBytes as number) < 2.2 * (qwen.parameters as number),
+    `BF16 matrices stay half: ${qwen.weightBytes} bytes for ${qwen.parameters} values`,
+  );
   const llama = JSON.parse(elder('info', '--model', tinyLlamaDir, '--json').stdout) as Record<string, unknown>;
   assert.equal(llama.kvHeads, 2);
   assert.equal(llama.tokenizer, false);

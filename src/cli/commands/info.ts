@@ -30,6 +30,8 @@ export function infoCommand(argv: string[]): void {
     parameters: model.parameterCount(),
     dtype: storedDtypes.join(', '),
     computeDtype: 'F32',
+    // What the weights take in memory: half-precision matrices stay as stored (mapped), the rest is float32.
+    weightBytes: [...model.parameters.values()].reduce((sum, t) => sum + t.size * (t.half === null ? 4 : 2), 0),
     tokenizer: tokenizer !== null,
     backend: backend.backend,
     threads: backend.threads,
@@ -42,7 +44,12 @@ export function infoCommand(argv: string[]): void {
   }
   const width = Math.max(...Object.keys(report).map((k) => k.length));
   for (const [key, value] of Object.entries(report)) {
-    const shown = key === 'parameters' ? `${(value as number).toLocaleString('en-US')} (${((value as number) / 1e6).toFixed(2)}M)` : String(value);
+    const shown =
+      key === 'parameters'
+        ? `${(value as number).toLocaleString('en-US')} (${((value as number) / 1e6).toFixed(2)}M)`
+        : key === 'weightBytes'
+          ? `${((value as number) / 2 ** 30).toFixed(2)} GiB in memory`
+          : String(value);
     console.log(`${key.padEnd(width)}  ${shown}`);
   }
 }
