@@ -3,7 +3,6 @@
 // TypeScript raises a RangeError instead of touching memory it does not own.
 #include <node_api.h>
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -317,23 +316,44 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// The buffers of a fused LM-head loss call: x at 0, the head's weight at
+// `weightIndex`, then (after vocab) targets, losses, argmax and dx, each sized
+// and every target checked against the vocabulary. False once a check failed.
+struct HeadLossArgs {
+  int64_t rows = 0, width = 0, vocab = 0;
+  float* x = nullptr;
+  int32_t* targets = nullptr;
+  float* losses = nullptr;
+  int32_t* argmax = nullptr;
+  float* dx = nullptr;
+};
+
+bool headLossArgs(Args& args, size_t vocabIndex, const char* name, HeadLossArgs& out) {
+  out.rows = args.integer(1);
+  out.width = args.integer(2);
+  out.vocab = args.integer(vocabIndex);
+  if (!args.failed && (out.rows < 1 || out.width < 1 || out.vocab < 1)) args.fail(std::string(name) + ": rows, width and vocab must be positive");
+  out.x = args.f32(0, (size_t)(out.rows * out.width), "x");
+  out.targets = args.i32(vocabIndex + 1, out.rows, "targets");
+  out.losses = args.f32(vocabIndex + 2, out.rows, "losses");
+  out.argmax = args.i32(vocabIndex + 3, out.rows, "argmax");
+  out.dx = args.f32(vocabIndex + 4, (size_t)(out.rows * out.width), "dx");
+  if (args.failed) return false;
+  for (int64_t r = 0; r < out.rows; ++r)
+    if (out.targets[r] < 0 || out.targets[r] >= out.vocab) {
+      args.fail(std::string(name) + ": target " + std::to_string(out.targets[r]) + " outside the vocabulary");
+      return false;
+    }
+  return true;
+}
+
 napi_value LinearCrossEntropy(napi_env env, napi_callback_info info) {
   Args args(env, info, 9);  // (x, rows, width, weight, vocab, targets, losses, argmax, dx)
-  const int64_t rows = args.integer(1), width = args.integer(2), vocab = args.integer(4);
-  if (!args.failed && (rows < 1 || width < 1 || vocab < 1)) args.fail("linearCrossEntropy: rows, width and vocab must be positive");
-  float* x = args.f32(0, (size_t)(rows * width), "x");
-  float* weight = args.f32(3, (size_t)(vocab * width), "weight");
-  int32_t* targets = args.i32(5, rows, "targets");
-  float* losses = args.f32(6, rows, "losses");
-  int32_t* argmax = args.i32(7, rows, "argmax");
-  float* dx = args.f32(8, (size_t)(rows * width), "dx");
+  HeadLossArgs a;
+  if (!headLossArgs(args, 4, "linearCrossEntropy", a)) return nullptr;
+  float* weight = args.f32(3, (size_t)(a.vocab * a.width), "weight");
   if (args.failed) return nullptr;
-  for (int64_t r = 0; r < rows; ++r)
-    if (targets[r] < 0 || targets[r] >= vocab) {
-      args.fail("linearCrossEntropy: target " + std::to_string(targets[r]) + " outside the vocabulary");
-      return nullptr;
-    }
-  elder::linearCrossEntropy(x, (int)rows, (int)width, weight, (int)vocab, targets, losses, argmax, dx);
+  elder::linearCrossEntropy(a.x, (int)a.rows, (int)a.width, weight, (int)a.vocab, a.targets, a.losses, a.argmax, a.dx);
   return undefinedValue(env);
 }
 
@@ -587,23 +607,13 @@ napi_value FirstNonFinite(napi_env env, napi_callback_info info) {
 
 napi_value LinearCrossEntropyHalf(napi_env env, napi_callback_info info) {
   Args args(env, info, 10);  // (x, rows, width, weight, dtype, vocab, targets, losses, argmax, dx)
-  const int64_t rows = args.integer(1), width = args.integer(2), vocab = args.integer(5);
   elder::HalfDtype dtype;
   if (!halfDtype(args, 4, &dtype)) return nullptr;
-  if (!args.failed && (rows < 1 || width < 1 || vocab < 1)) args.fail("linearCrossEntropyHalf: rows, width and vocab must be positive");
-  float* x = args.f32(0, (size_t)(rows * width), "x");
-  uint16_t* weight = args.u16(3, (size_t)(vocab * width), "weight");
-  int32_t* targets = args.i32(6, rows, "targets");
-  float* losses = args.f32(7, rows, "losses");
-  int32_t* argmax = args.i32(8, rows, "argmax");
-  float* dx = args.f32(9, (size_t)(rows * width), "dx");
+  HeadLossArgs a;
+  if (!headLossArgs(args, 5, "linearCrossEntropyHalf", a)) return nullptr;
+  uint16_t* weight = args.u16(3, (size_t)(a.vocab * a.width), "weight");
   if (args.failed) return nullptr;
-  for (int64_t r = 0; r < rows; ++r)
-    if (targets[r] < 0 || targets[r] >= vocab) {
-      args.fail("linearCrossEntropyHalf: target " + std::to_string(targets[r]) + " outside the vocabulary");
-      return nullptr;
-    }
-  elder::linearCrossEntropyHalf(x, (int)rows, (int)width, weight, dtype, (int)vocab, targets, losses, argmax, dx);
+  elder::linearCrossEntropyHalf(a.x, (int)a.rows, (int)a.width, weight, dtype, (int)a.vocab, a.targets, a.losses, a.argmax, a.dx);
   return undefinedValue(env);
 }
 

@@ -1,18 +1,17 @@
 // Frozen weights kept as the checkpoint stores them (F16 or BF16 bits): the
 // products convert the weight to float32 inside the kernel, panel by panel,
 // so a weight is never upcast whole; a product of a few rows (one decoding
-// step) streams the weight once; and the file helpers map a checkpoint's
-// tensors and check them for non-finite values in place.
+// step) streams the weight once; and a scan checks mapped tensors for
+// non-finite values in place.
 #include <immintrin.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
-#include <utility>
-#include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
+#include "fast_math.h"
 #include "half.h"
 #include "kernels.h"
 #include "parallel.h"
@@ -74,22 +73,25 @@ void bf16Convert(const uint16_t* src, float* dst, size_t n) {
 
 using Converter = void (*)(const uint16_t*, float*, size_t);
 
-// The widest vector level the hand-written kernels may use: AVX-512 unless
-// this is the AVX2 build of the addon (kernels.h).
-#ifdef ELDER_AVX2_ONLY
-constexpr bool kAllow512 = false;
-#else
-constexpr bool kAllow512 = true;
+// The vector level the hand-written kernels use: 2 for AVX-512 (F, BW, VL),
+// 1 for AVX2 with FMA and F16C, 0 for neither. The AVX2 build of the addon
+// (kernels.h) stops at 1.
+int simdLevel() {
+  static const int level = [] {
+    __builtin_cpu_init();
+#ifndef ELDER_AVX2_ONLY
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) return 2;
 #endif
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return 1;
+    return 0;
+  }();
+  return level;
+}
 
 // The F16 converter for this CPU.
 Converter pickF16() {
-  const bool allow512 = kAllow512;
-  const bool allow256 = true;
-  __builtin_cpu_init();
-  if (allow512 && __builtin_cpu_supports("avx512f")) return f16Avx512;
-  if (allow256 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return f16Avx2;
-  return f16Portable;
+  const int level = simdLevel();
+  return level == 2 ? f16Avx512 : level == 1 ? f16Avx2 : f16Portable;
 }
 
 const Converter kF16 = pickF16();
@@ -218,30 +220,24 @@ __attribute__((target("avx2,fma,f16c"))) void streamRows256(const float* A, int 
 
 using StreamKernel = void (*)(const float*, int, const uint16_t*, int, int, int, int, float*, int, float);
 
-template <int M, bool BF16>
+// Rows of B advanced together for M rows of A (8 accumulators for one row of A).
+template <int M>
 constexpr int rowsTogether() {
   return M == 1 ? 8 : M <= 2 ? 4 : 2;
 }
 
 template <bool BF16, size_t... I>
 std::array<StreamKernel, sizeof...(I)> table512(std::index_sequence<I...>) {
-  return {&streamRows512<I + 1, rowsTogether<I + 1, BF16>(), BF16>...};
+  return {&streamRows512<I + 1, rowsTogether<I + 1>(), BF16>...};
 }
 template <bool BF16, size_t... I>
 std::array<StreamKernel, sizeof...(I)> table256(std::index_sequence<I...>) {
-  return {&streamRows256<I + 1, rowsTogether<I + 1, BF16>(), BF16>...};
+  return {&streamRows256<I + 1, rowsTogether<I + 1>(), BF16>...};
 }
 
 // The streaming kernel for M rows of A, or null where this CPU (or this build) has neither AVX-512 nor AVX2.
 StreamKernel streamKernel(int M, HalfDtype dtype) {
-  static const int level = [] {
-    const bool allow512 = kAllow512;
-    const bool allow256 = true;
-    __builtin_cpu_init();
-    if (allow512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) return 2;
-    if (allow256 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return 1;
-    return 0;
-  }();
+  const int level = simdLevel();
   static const auto bf512 = table512<true>(std::make_index_sequence<kMaxFewRows>());
   static const auto f512 = table512<false>(std::make_index_sequence<kMaxFewRows>());
   static const auto bf256 = table256<true>(std::make_index_sequence<kMaxFewRows>());
@@ -302,10 +298,10 @@ using RowAccumulator = void (*)(const float*, int, int, const uint16_t*, int, in
 
 // The fused accumulator of kRowsTogether rows (or of one, `single`) for this CPU and build, or null: convert, then axpySpan.
 RowAccumulator rowAccumulator(HalfDtype dtype, bool single) {
-  const StreamKernel wide = streamKernel(1, HalfDtype::BF16);
+  const int level = simdLevel();
   const bool bf = dtype == HalfDtype::BF16;
-  if (wide == nullptr) return nullptr;
-  if (wide == table512<true>(std::make_index_sequence<kMaxFewRows>())[0])
+  if (level == 0) return nullptr;
+  if (level == 2)
     return single ? (bf ? accumulateRows512<1, true> : accumulateRows512<1, false>)
                   : (bf ? accumulateRows512<kRowsTogether, true> : accumulateRows512<kRowsTogether, false>);
   return single ? (bf ? accumulateRows256<1, true> : accumulateRows256<1, false>)
@@ -397,8 +393,8 @@ void panels(bool transB, int M, int N, int K, const float* A, int lda, const uin
 
 // Index of the first value in [begin, end) whose exponent bits are all set
 // (infinity or NaN), or -1: blocks are tested with a vectorised count first.
-ELDER_SIMD_CLONES
-int64_t scan16(const uint16_t* bits, size_t begin, size_t end, uint16_t mask) {
+template <typename Bits>
+ELDER_ALWAYS_INLINE int64_t scanExponent(const Bits* bits, size_t begin, size_t end, Bits mask) {
   for (size_t b = begin; b < end; b += 1024) {
     const size_t stop = std::min(end, b + 1024);
     int hits = 0;
@@ -411,19 +407,12 @@ int64_t scan16(const uint16_t* bits, size_t begin, size_t end, uint16_t mask) {
   return -1;
 }
 
+// The scan compiled per x86-64 level (a template cannot carry target_clones itself).
 ELDER_SIMD_CLONES
-int64_t scan32(const uint32_t* bits, size_t begin, size_t end, uint32_t mask) {
-  for (size_t b = begin; b < end; b += 1024) {
-    const size_t stop = std::min(end, b + 1024);
-    int hits = 0;
-#pragma omp simd reduction(+ : hits)
-    for (size_t i = b; i < stop; ++i) hits += (bits[i] & mask) == mask;
-    if (hits == 0) continue;
-    for (size_t i = b; i < stop; ++i)
-      if ((bits[i] & mask) == mask) return (int64_t)i;
-  }
-  return -1;
-}
+int64_t scan16(const uint16_t* bits, size_t begin, size_t end, uint16_t mask) { return scanExponent(bits, begin, end, mask); }
+
+ELDER_SIMD_CLONES
+int64_t scan32(const uint32_t* bits, size_t begin, size_t end, uint32_t mask) { return scanExponent(bits, begin, end, mask); }
 
 }  // namespace
 
