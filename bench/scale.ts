@@ -528,13 +528,12 @@ function measure(dir: string, iterations: number, tokens: number, anchorBlocks?:
   const { model } = loadModel(dir);
   const loadSeconds = (performance.now() - t0) / 1000;
   const loadPeakGiB = peakGiB();
-  const storedBytes = (t: Tensor) => t.size * (t.half === null ? 4 : 2);
   let weightBytes = 0;
-  for (const t of model.parameters.values()) weightBytes += storedBytes(t);
+  for (const t of model.parameters.values()) weightBytes += t.heldBytes;
   // A decoding step reads every block linear and the LM head whole, and one row of the embeddings.
-  let bytesPerToken = storedBytes(model.lmHeadWeight);
+  let bytesPerToken = model.lmHeadWeight.heldBytes;
   for (let block = 0; block < model.config.layers; block++)
-    for (const local of model.blockLinears) bytesPerToken += storedBytes(model.parameters.get(`${model.linearName(block, local)}.weight`)!);
+    for (const local of model.blockLinears) bytesPerToken += model.parameters.get(`${model.linearName(block, local)}.weight`)!.heldBytes;
 
   resetPeak();
   const rng = new Random(3);

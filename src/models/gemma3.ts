@@ -9,14 +9,14 @@
 
 import { add, addScalar, scale } from '../tensor/ops/arithmetic.js';
 import { attention } from '../tensor/ops/attention.js';
-import { embedding } from '../tensor/ops/embedding.js';
 import { geglu } from '../tensor/ops/geglu.js';
 import { rmsNorm } from '../tensor/ops/rmsnorm.js';
 import { RopeTable, rope } from '../tensor/ops/rope.js';
 import { selectRows } from '../tensor/ops/select.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Gemma3Settings, ModelConfig } from './config.js';
-import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
+import type { ForwardOptions, LinearWeights, WeightSource } from './decoder.js';
+import { LlamaFamilyModel } from './llama-family.js';
 
 interface Gemma3Block {
   inputNorm: Tensor;
@@ -34,8 +34,7 @@ interface Gemma3Block {
   down: LinearWeights;
 }
 
-export class Gemma3Model extends DecoderLM {
-  protected readonly layout = 'out_in' as const;
+export class Gemma3Model extends LlamaFamilyModel {
   readonly blockLinears = [
     'self_attn.q_proj',
     'self_attn.k_proj',
@@ -60,7 +59,7 @@ export class Gemma3Model extends DecoderLM {
     this.gemma = config.gemma3!;
     // Gemma's norms scale by (1 + weight): a fresh model's weights start at 0.
     const p = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros' = 'normal') => this.param(source, name, shape, init);
-    const proj = (name: string, inDim: number, outDim: number): LinearWeights => ({ weight: p(`${name}.weight`, [outDim, inDim]), bias: null });
+    const proj = (name: string, inDim: number, outDim: number) => this.linearWeights(source, name, inDim, outDim);
 
     this.tokenEmbedding = p('model.embed_tokens.weight', [vocabSize, width]);
     this.blocks = Array.from({ length: layers }, (_, i) => {
@@ -87,13 +86,9 @@ export class Gemma3Model extends DecoderLM {
     this.localRope = new RopeTable(headDim, this.gemma.localRopeTheta, config.contextLength);
   }
 
-  linearName(layer: number, local: string): string {
-    return `model.layers.${layer}.${local}`;
-  }
-
   /** Token embeddings times √width (rounded to float32, as Gemma computes the factor). */
-  embed(ids: Int32Array, batch: number, steps: number): Tensor {
-    return scale(embedding(this.tokenEmbedding, ids, [batch, steps]), Math.fround(Math.sqrt(this.config.width)));
+  override embed(ids: Int32Array, batch: number, steps: number): Tensor {
+    return scale(super.embed(ids, batch, steps), Math.fround(Math.sqrt(this.config.width)));
   }
 
   block(layer: number, x: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor {
@@ -133,11 +128,7 @@ export class Gemma3Model extends DecoderLM {
     return this.norm1p(x.reshape([-1, this.config.headDim]), weight).reshape(x.shape);
   }
 
-  finalNorm(hidden: Tensor): Tensor {
+  override finalNorm(hidden: Tensor): Tensor {
     return this.norm1p(hidden, this.norm);
-  }
-
-  get lmHeadWeight(): Tensor {
-    return this.outputWeight;
   }
 }

@@ -8,14 +8,14 @@
 
 import { add } from '../tensor/ops/arithmetic.js';
 import { attention } from '../tensor/ops/attention.js';
-import { embedding } from '../tensor/ops/embedding.js';
 import { rmsNorm } from '../tensor/ops/rmsnorm.js';
 import { RopeTable, rope } from '../tensor/ops/rope.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { swiglu } from '../tensor/ops/swiglu.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
-import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
+import type { ForwardOptions, LinearWeights, WeightSource } from './decoder.js';
+import { LlamaFamilyModel } from './llama-family.js';
 
 interface LlamaBlock {
   inputNorm: Tensor;
@@ -32,8 +32,7 @@ interface LlamaBlock {
   down: LinearWeights;
 }
 
-export class LlamaModel extends DecoderLM {
-  protected readonly layout = 'out_in' as const;
+export class LlamaModel extends LlamaFamilyModel {
   readonly blockLinears = [
     'self_attn.q_proj',
     'self_attn.k_proj',
@@ -46,7 +45,6 @@ export class LlamaModel extends DecoderLM {
   readonly tokenEmbedding: Tensor;
   readonly blocks: LlamaBlock[];
   readonly norm: Tensor;
-  /** The untied output projection, or the token embedding when tied. */
   readonly outputWeight: Tensor;
   readonly rope: RopeTable;
 
@@ -55,10 +53,7 @@ export class LlamaModel extends DecoderLM {
     const { vocabSize, width, ffnWidth, layers, heads, kvHeads, headDim, attentionBias } = config;
     const qkvBias = attentionBias || config.qkvBias;
     const p = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros' = 'normal') => this.param(source, name, shape, init);
-    const proj = (name: string, inDim: number, outDim: number, bias = false): LinearWeights => ({
-      weight: p(`${name}.weight`, [outDim, inDim]),
-      bias: bias ? p(`${name}.bias`, [outDim], 'zeros') : null,
-    });
+    const proj = (name: string, inDim: number, outDim: number, bias = false) => this.linearWeights(source, name, inDim, outDim, bias);
 
     this.tokenEmbedding = p('model.embed_tokens.weight', [vocabSize, width]);
     this.blocks = Array.from({ length: layers }, (_, i) => {
@@ -80,14 +75,6 @@ export class LlamaModel extends DecoderLM {
     this.norm = p('model.norm.weight', [width], 'ones');
     this.outputWeight = config.tiedEmbeddings ? this.tokenEmbedding : p('lm_head.weight', [vocabSize, width]);
     this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength, config.ropeScaling, config.rotaryDim);
-  }
-
-  linearName(layer: number, local: string): string {
-    return `model.layers.${layer}.${local}`;
-  }
-
-  embed(ids: Int32Array, batch: number, steps: number): Tensor {
-    return embedding(this.tokenEmbedding, ids, [batch, steps]);
   }
 
   block(layer: number, x: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor {
@@ -117,13 +104,5 @@ export class LlamaModel extends DecoderLM {
   private perHead(x: Tensor, norm: Tensor | null): Tensor {
     if (norm === null) return x;
     return rmsNorm(x.reshape([-1, this.config.headDim]), norm, this.config.normEps).reshape(x.shape);
-  }
-
-  finalNorm(hidden: Tensor): Tensor {
-    return rmsNorm(hidden, this.norm, this.config.normEps);
-  }
-
-  get lmHeadWeight(): Tensor {
-    return this.outputWeight;
   }
 }

@@ -7,14 +7,14 @@
 
 import { add } from '../tensor/ops/arithmetic.js';
 import { attention } from '../tensor/ops/attention.js';
-import { embedding } from '../tensor/ops/embedding.js';
 import { rmsNorm } from '../tensor/ops/rmsnorm.js';
 import { RopeTable, rope } from '../tensor/ops/rope.js';
 import { selectRows, splitColumns } from '../tensor/ops/select.js';
 import { swiglu } from '../tensor/ops/swiglu.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
-import { DecoderLM, type ForwardOptions, type LinearWeights, type WeightSource } from './decoder.js';
+import type { ForwardOptions, LinearWeights, WeightSource } from './decoder.js';
+import { LlamaFamilyModel } from './llama-family.js';
 
 interface Phi3Block {
   inputNorm: Tensor;
@@ -25,13 +25,11 @@ interface Phi3Block {
   down: LinearWeights;
 }
 
-export class Phi3Model extends DecoderLM {
-  protected readonly layout = 'out_in' as const;
+export class Phi3Model extends LlamaFamilyModel {
   readonly blockLinears = ['self_attn.qkv_proj', 'self_attn.o_proj', 'mlp.gate_up_proj', 'mlp.down_proj'] as const;
   readonly tokenEmbedding: Tensor;
   readonly blocks: Phi3Block[];
   readonly norm: Tensor;
-  /** The untied output projection, or the token embedding when tied. */
   readonly outputWeight: Tensor;
   readonly rope: RopeTable;
 
@@ -39,7 +37,7 @@ export class Phi3Model extends DecoderLM {
     super(config);
     const { vocabSize, width, ffnWidth, layers, heads, kvHeads, headDim } = config;
     const p = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros' = 'normal') => this.param(source, name, shape, init);
-    const proj = (name: string, inDim: number, outDim: number): LinearWeights => ({ weight: p(`${name}.weight`, [outDim, inDim]), bias: null });
+    const proj = (name: string, inDim: number, outDim: number) => this.linearWeights(source, name, inDim, outDim);
 
     this.tokenEmbedding = p('model.embed_tokens.weight', [vocabSize, width]);
     this.blocks = Array.from({ length: layers }, (_, i) => {
@@ -56,14 +54,6 @@ export class Phi3Model extends DecoderLM {
     this.norm = p('model.norm.weight', [width], 'ones');
     this.outputWeight = config.tiedEmbeddings ? this.tokenEmbedding : p('lm_head.weight', [vocabSize, width]);
     this.rope = new RopeTable(headDim, config.ropeTheta, config.contextLength, config.ropeScaling, config.rotaryDim);
-  }
-
-  linearName(layer: number, local: string): string {
-    return `model.layers.${layer}.${local}`;
-  }
-
-  embed(ids: Int32Array, batch: number, steps: number): Tensor {
-    return embedding(this.tokenEmbedding, ids, [batch, steps]);
   }
 
   block(layer: number, x: Tensor, options: ForwardOptions, rows?: Int32Array): Tensor {
@@ -90,13 +80,5 @@ export class Phi3Model extends DecoderLM {
     const gateUp = this.project(layer, 'mlp.gate_up_proj', w.gateUp, rmsNorm(afterAttention, w.postAttentionNorm, normEps), options);
     const [gate, up] = splitColumns(gateUp, [ffnWidth, ffnWidth]);
     return add(afterAttention, this.project(layer, 'mlp.down_proj', w.down, swiglu(gate, up), options));
-  }
-
-  finalNorm(hidden: Tensor): Tensor {
-    return rmsNorm(hidden, this.norm, this.config.normEps);
-  }
-
-  get lmHeadWeight(): Tensor {
-    return this.outputWeight;
   }
 }

@@ -102,6 +102,11 @@ export class Tensor {
     return this.shape.length;
   }
 
+  /** Bytes the values take as held: 2 each while a half-precision weight keeps its stored bits, else 4. */
+  get heldBytes(): number {
+    return this.size * (this.values === null ? 2 : 4);
+  }
+
   /** Size of the last dimension. */
   get lastDim(): number {
     return this.shape[this.shape.length - 1] ?? 1;

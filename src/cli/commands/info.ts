@@ -31,7 +31,7 @@ export function infoCommand(argv: string[]): void {
     dtype: storedDtypes.join(', '),
     computeDtype: 'F32',
     // What the weights take in memory: half-precision matrices stay as stored (mapped), the rest is float32.
-    weightBytes: [...model.parameters.values()].reduce((sum, t) => sum + t.size * (t.half === null ? 4 : 2), 0),
+    weightBytes: [...model.parameters.values()].reduce((sum, t) => sum + t.heldBytes, 0),
     tokenizer: tokenizer !== null,
     backend: backend.backend,
     threads: backend.threads,
