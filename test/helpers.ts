@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tokenizeEdit } from '../src/editors/edit.js';
 import { readDataset } from '../src/eval/datasets.js';
@@ -151,3 +151,55 @@ export const smallLlama: ModelConfig = parseConfig(
   },
   'inline',
 );
+
+/**
+ * Writes `dir/tokenizer.json` of Gemma's kind: SentencePiece-style BPE over
+ * "▁"-joined text (a Replace normalizer, no pre-tokenizer), single
+ * characters plus `merges` (and the pieces they make), byte fallback for what
+ * the vocabulary lacks, the start and end tokens at the given ids, and the
+ * start token put before every text by TemplateProcessing, as Llama 3's and
+ * Gemma's tokenizers do.
+ */
+export function writeSentencePieceTokenizer(dir: string, options: { bosId: number; eosId: number; merges?: readonly string[] }): void {
+  const { bosId, eosId } = options;
+  const merges = options.merges ?? [];
+  const specials = new Map([
+    [bosId, '<bos>'],
+    [eosId, '<eos>'],
+  ]);
+  const vocab: Record<string, number> = {};
+  let next = 0;
+  const add = (piece: string) => {
+    while (specials.has(next)) vocab[specials.get(next)!] = next++;
+    vocab[piece] = next++;
+  };
+  add('<unk>');
+  for (let b = 0; b < 256; b++) add(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+  for (const piece of ['▁', ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,.:?', ...merges.map((m) => m.replace(' ', ''))]) add(piece);
+  for (const [id, content] of specials) vocab[content] = id;
+  const json = {
+    version: '1.0',
+    added_tokens: [...specials].map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<bos>': { id: '<bos>', ids: [bosId], tokens: ['<bos>'] } },
+    },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges,
+    },
+  };
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+}

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { tokenizeEdit } from '../src/editors/edit.js';
 import { parseConfig } from '../src/models/config.js';
 import { TextTokenizer } from '../src/models/tokenizer.js';
-import { gpt2TokenizerDir } from './helpers.js';
+import { gpt2TokenizerDir, writeSentencePieceTokenizer } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-tokenizers-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -56,52 +56,11 @@ function familyTokenizer(name: string, bos: string, preTokenizer: unknown): { di
   return { dir, bosId };
 }
 
-/**
- * A tokenizer.json of Gemma's kind: SentencePiece-style BPE over "▁"-joined
- * text (a Replace normalizer, no pre-tokenizer), byte fallback for what the
- * vocabulary lacks, and `<bos>` put before every text by TemplateProcessing.
- * Its vocabulary is small (single characters), the kinds are Gemma's.
- */
+/** A tokenizer.json of Gemma's kind ({@link writeSentencePieceTokenizer}) with a few merges, `<bos>` at id 2 as Gemma has it. */
 function gemmaTokenizer(): { dir: string; bosId: number } {
-  const vocab: Record<string, number> = { '<pad>': 0, '<eos>': 1, '<bos>': 2, '<unk>': 3 };
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 4 + b;
-  for (const piece of ['▁', ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,.', '▁c', '▁ca', '▁F', '▁Fr'])
-    vocab[piece] = Object.keys(vocab).length;
-  const json = {
-    version: '1.0',
-    added_tokens: ['<pad>', '<eos>', '<bos>', '<unk>'].map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-    pre_tokenizer: null,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-      special_tokens: { '<bos>': { id: '<bos>', ids: [2], tokens: ['<bos>'] } },
-    },
-    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }] },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: '<unk>',
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      vocab,
-      merges: ['▁ c', '▁c a', '▁ F', '▁F r'],
-    },
-  };
   const dir = path.join(tmp, 'gemma');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  writeSentencePieceTokenizer(dir, { bosId: 2, eosId: 1, merges: ['▁ c', '▁c a', '▁ F', '▁F r'] });
   return { dir, bosId: 2 };
 }
 
