@@ -7,7 +7,7 @@
  * copies of each B are cycled so that none stays in cache.
  */
 import { kernels } from '../src/tensor/backends/index.js';
-import { medianSeconds, printTable } from './harness.js';
+import { medianSeconds, printTable, readBandwidth } from './harness.js';
 
 /** B's shapes of a 1B LLaMA block and head ([N, K], nn.Linear) and of GPT2-XL's MLP ([K, N], Conv1D). */
 const SHAPES: Array<{ name: string; transB: boolean; N: number; K: number }> = [
@@ -41,8 +41,7 @@ export function halfTable(budget: number): void {
     }
     rows.push([name, ...rates]);
   }
-  const data = new Float32Array(2 ** 28).fill(0.5);
-  const bandwidth = 2 ** 30 / medianSeconds(() => kernels.firstNonFinite(data, 0), { budgetSeconds: budget }) / 1e9;
+  const bandwidth = readBandwidth();
   printTable(
     `Half-precision products (BF16 B converted in the kernel) against float32 sgemm on the same values; read bandwidth ${bandwidth.toFixed(1)} GB/s`,
     ['B', '1 row: BF16, B read', '1 row: F32 sgemm', '16 rows: BF16 GFLOP/s', '16 rows: F32', '80 rows: BF16 GFLOP/s', '80 rows: F32'],

@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { backendInfo } from '../src/tensor/backends/index.js';
+import { backendInfo, kernels } from '../src/tensor/backends/index.js';
 
 /** The median of a list of numbers (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -63,4 +63,10 @@ export function interleavedMedians(fns: ReadonlyArray<() => void>, rounds: numbe
     });
   }
   return times.map(median);
+}
+
+/** The machine's read bandwidth in GB/s: the native NaN scan over 1 GiB of float32 (a pure, vectorised read), as many threads as elder uses, median of 5 after a warm-up. */
+export function readBandwidth(): number {
+  const data = new Float32Array(2 ** 28).fill(0.5);
+  return 2 ** 30 / medianSeconds(() => kernels.firstNonFinite(data, 0), { minRuns: 5, maxRuns: 5 }) / 1e9;
 }

@@ -46,7 +46,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
 import { formatSeconds } from '../src/util/progress.js';
 import { Random } from '../src/util/random.js';
-import { machineLine, printTable } from './harness.js';
+import { machineLine, printTable, readBandwidth } from './harness.js';
 
 export interface Shape {
   name: string;
@@ -255,7 +255,6 @@ interface Measured {
 }
 
 const self = fileURLToPath(import.meta.url);
-const GIB = 2 ** 30;
 
 if (process.argv[2] === 'measure') {
   const [dir, iterations, tokens, blocks] = process.argv.slice(3);
@@ -468,20 +467,6 @@ export function writeCheckpoint(dir: string, shape: Shape): void {
   }
   writeFileAtomic(path.join(dir, 'config.json'), [Buffer.from(`${JSON.stringify(shape.config, null, 2)}\n`)]);
   fs.renameSync(partial, file);
-}
-
-/** The machine's read bandwidth in GB/s: the NaN scan over 1 GiB of float32, as many threads as elder uses (median of 5). */
-function readBandwidth(): number {
-  const data = new Float32Array(GIB / 4).fill(0.5);
-  const times: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const t0 = performance.now();
-    kernels.firstNonFinite(data, 0);
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.shift();
-  times.sort((a, b) => a - b);
-  return GIB / times[2] / 1e9;
 }
 
 /** Peak resident memory of this process since the last reset, GiB. */

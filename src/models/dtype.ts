@@ -1,19 +1,15 @@
 /** Half-precision conversions for checkpoints: F16 and BF16 to F32 on load, F32 to either on save. */
 
-import { f16Table32 } from '../tensor/half.js';
+import { decodeHalf } from '../tensor/half.js';
 
 /** Converts `count` little-endian F16 values from `src` (byte offset) into dst[dstOffset…]. */
 export function f16ToF32(src: Uint8Array, dst: Float32Array, dstOffset: number, count: number): void {
-  const table = f16Table32();
-  const halves = new Uint16Array(src.buffer, src.byteOffset, count);
-  for (let i = 0; i < count; i++) dst[dstOffset + i] = table[halves[i]];
+  decodeHalf(new Uint16Array(src.buffer, src.byteOffset, count), 'F16', 0, count, dst, dstOffset);
 }
 
 /** BF16 is the top half of an F32: shift it back into place. */
 export function bf16ToF32(src: Uint8Array, dst: Float32Array, dstOffset: number, count: number): void {
-  const halves = new Uint16Array(src.buffer, src.byteOffset, count);
-  const bits = new Uint32Array(dst.buffer, dst.byteOffset + dstOffset * 4, count);
-  for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
+  decodeHalf(new Uint16Array(src.buffer, src.byteOffset, count), 'BF16', 0, count, dst, dstOffset);
 }
 
 const f32Scratch = new Float32Array(1);
