@@ -100,6 +100,45 @@ test('rope_scaling: linear and llama3 are computed, the rest refused by name', (
   assert.throws(() => parseConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c'), /low_freq_factor/);
 });
 
+test('a family config whose head_dim, head counts or intermediate_size disagree with the tensors is refused in one line naming the tensor and both shapes', () => {
+  const cases: Array<{ family: string; change: Record<string, number>; tensor: RegExp }> = [
+    {
+      family: 'tiny-qwen3',
+      change: { head_dim: 16 },
+      tensor: /tensor "model\.layers\.0\.self_attn\.q_proj\.weight" has shape \[128, 64\], the config implies \[64, 64\]$/,
+    },
+    {
+      family: 'tiny-qwen2',
+      change: { num_key_value_heads: 1 },
+      tensor: /tensor "model\.layers\.0\.self_attn\.k_proj\.(weight|bias)" has shape \[\d+(, 64)?\], the config implies \[\d+(, 64)?\]$/,
+    },
+    {
+      family: 'tiny-phi3',
+      change: { intermediate_size: 100 },
+      tensor: /tensor "model\.layers\.0\.mlp\.gate_up_proj\.weight" has shape \[\d+, 64\], the config implies \[200, 64\]$/,
+    },
+    {
+      family: 'tiny-gemma3',
+      change: { intermediate_size: 100 },
+      tensor: /tensor "model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight" has shape \[\d+, \d+\], the config implies \[\d+, \d+\]$/,
+    },
+  ];
+  for (const { family, change, tensor } of cases) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `elder-${family}-shape-`));
+    try {
+      fs.cpSync(path.join(sharedDir, 'fixtures', family), dir, { recursive: true });
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...change }));
+      assert.throws(
+        () => loadModel(dir),
+        (e: Error) => e.name === 'CheckpointError' && !e.message.includes('\n') && tensor.test(e.message),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 test('ELDER edits a model of every family: one batch lowers its loss by more than a quarter through the family’s own blocks', () => {
   for (const family of FAMILIES) {
     const { model } = loadModel(path.join(sharedDir, 'fixtures', family.name));
