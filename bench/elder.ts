@@ -6,8 +6,9 @@
  *   nearest-code search time for 1k, 10k and 100k stored codes.
  */
 
-import { prepareBatch } from '../src/editors/common/batch.js';
+import { padTokenId, prepareBatch } from '../src/editors/common/batch.js';
 import type { TokenizedEdit } from '../src/editors/edit.js';
+import { presetsOf } from '../src/editors/elder/allocation.js';
 import { Codebook, encodeCode } from '../src/editors/elder/codebook.js';
 import { elderConfig, settingsOf } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
@@ -29,8 +30,14 @@ import { breakdownRows, peakSeconds, productFlops, profile } from './profile.js'
 function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): void {
   const { model, mixture } = editor;
   const { core, training } = editor.config;
-  const prepared = prepareBatch(edits, editor.core.padId);
-  const presets = editor.core.presets(edits.map((e) => e.label));
+  const prepared = prepareBatch(edits, padTokenId(model.config));
+  const labels = edits.map((e) => e.label);
+  const allocations = editor.draftAllocations(labels);
+  const presets = presetsOf(
+    labels.map((label) => allocations.get(label)!),
+    core.lastBlock - core.firstBlock + 1,
+    core.topK,
+  );
   const optimizer = new AdamW(mixture.parameters(), { lr: training.lr });
   const { ids, batch, steps } = prepared.tokens;
   for (let iteration = 0; iteration < training.iterations; iteration++) {
@@ -38,13 +45,13 @@ function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): 
     let routingHooks: Map<string, LinearHook> | null = null;
     let guided: Tensor | null = null;
     const hooks = new Map<string, LinearHook>();
-    hooks.set(editor.core.querySite, (input, output) => {
+    hooks.set(editor.querySite, (input, output) => {
       const routing = mixture.route(selectRows(input, prepared.queryRows).detach());
       routingHooks = mixture.hooks(model, routing);
       guided = routing.logits.map((logits, i) => guidedLoss(logits, presets[i], core.topK)).reduce((a, b) => add(a, b));
       return output;
     });
-    for (const site of editor.core.editedSites) hooks.set(site, (input, output) => routingHooks!.get(site)!(input, output));
+    for (const site of editor.editedSites) hooks.set(site, (input, output) => routingHooks!.get(site)!(input, output));
     const logits = model.forward(ids, batch, steps, { hooks });
     const targetLogits = selectRows(logits, prepared.targets.rows);
     const { loss } = crossEntropy(targetLogits, prepared.targets.targets);

@@ -466,6 +466,51 @@ test('the replay memory comes back from the journal on reopen, and a retracted e
   reopened.close();
 });
 
+test('training stores nothing, and a commit that fails leaves the editor as it was: weights, allocations, codes and memory', () => {
+  const dir = path.join(tmp, 'failed-commit');
+  const opened = ElderState.open(dir, model, { modelName: 'tiny-gpt2', overrides: { ...FIXTURE_TRAINING, iterations: 5, batchSize: 2, replay: 2 } });
+  const stream = expandRequests(requests).map((e) => tokenizeEdit(tok, model.config, e));
+  opened.applyBatch(stream.slice(0, 2));
+  const before = opened.editor.snapshot();
+  const batch = stream.slice(2, 4);
+
+  // Training alone draws the new labels' allocations (two labels of one batch, two different ones) but keeps none of them.
+  const trained = opened.editor.train(batch);
+  assert.deepEqual(
+    [...trained.allocations.keys()],
+    batch.map((e) => e.label),
+  );
+  const [first, second] = [...trained.allocations.values()];
+  assert.notDeepEqual(first, second);
+  for (const edit of batch) assert.equal(opened.editor.allocationOf(edit.label), undefined, `${edit.label} stored by training`);
+  assert.deepEqual(opened.editor.snapshot().allocations, before.allocations);
+  assert.deepEqual(opened.editor.draftAllocations(batch.map((e) => e.label)), trained.allocations, 'drawn again, the same allocations');
+  opened.editor.loadWeights(before.weights, 'test');
+
+  // The next weights file cannot be written: the commit fails, and nothing of the batch stays.
+  fs.mkdirSync(path.join(dir, 'adapters-000002.safetensors'));
+  assert.throws(() => opened.applyBatch(batch));
+  const after = opened.editor.snapshot();
+  assert.deepEqual(after.allocations, before.allocations);
+  assert.deepEqual(after.codes, before.codes);
+  assert.deepEqual(after.memory, before.memory);
+  for (const [name, tensor] of before.weights) assert.ok(bytesEqual(after.weights.get(name)!.data, tensor.data), `${name} not put back`);
+  assert.deepEqual(
+    [...opened.files.edits.keys()],
+    stream.slice(0, 2).map((e) => e.id),
+  );
+
+  // Once the file can be written, the same batch commits with the allocations it drew before.
+  fs.rmdirSync(path.join(dir, 'adapters-000002.safetensors'));
+  const record = opened.applyBatch(batch);
+  assert.deepEqual(
+    record.edits.map((e) => e.allocation),
+    [first, second],
+  );
+  for (const edit of batch) assert.deepEqual(opened.editor.allocationOf(edit.label), trained.allocations.get(edit.label));
+  opened.close();
+});
+
 test('the paper preset is the paper algorithm: six blocks ending at 84% depth, router top-k while training, no replay, codes as their batch left them, lr 1e-4', () => {
   const big = { ...model.config, layers: 48 };
   const paper = elderConfig(big, { preset: 'paper' });
@@ -543,7 +588,7 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     assert.equal(result.decision.deferred, false);
     assert.ok(result.correct, edit.id);
     // A matched input runs through its matched edit's experts (matchedExperts, on by default).
-    const stored = decodeCode(opened.editor.storedCode(edit.id)!, opened.editor.core.blocks.length, opened.config.core.experts);
+    const stored = decodeCode(opened.editor.storedCode(edit.id)!, opened.editor.editedBlocks.length, opened.config.core.experts);
     assert.deepEqual(
       result.decision.experts.map((experts) => [...experts].sort()),
       stored,

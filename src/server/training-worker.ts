@@ -45,7 +45,6 @@ parentPort!.on('message', (job: TrainJob) => {
     const trained = [...mixture.namedParameters()].map(
       ([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }],
     );
-    const allocations = [...new Set(job.edits.map((e) => e.label))].map((label) => [label, editor.allocationOf(label)!] as [string, number[][]]);
     post(
       {
         type: 'trained',
@@ -54,7 +53,7 @@ parentPort!.on('message', (job: TrainJob) => {
         loss: result.loss,
         codes: result.codes,
         weights: trained,
-        allocations,
+        allocations: [...result.allocations],
         memory: threadMemory(),
       },
       trained.map(([, t]) => t.data.buffer as ArrayBuffer),

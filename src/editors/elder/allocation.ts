@@ -28,29 +28,49 @@ export class AllocationTable {
     return this.byLabel.get(label);
   }
 
-  /** Every label's allocation, in the order they were assigned or restored. */
+  /** Every label's allocation, in the order they were recorded. */
   entries(): Array<[string, Allocation]> {
     return [...this.byLabel];
   }
 
-  /** Records an allocation read back from the journal. */
-  restore(label: string, allocation: Allocation): void {
+  /** Stores a label's allocation: one a committed batch drew, or one read back from the journal. */
+  record(label: string, allocation: Allocation): void {
     this.byLabel.set(label, allocation);
-    this.usedCodes.add(codeToHex(encodeCode(allocation, this.experts)));
+    this.usedCodes.add(allocationKey(allocation, this.experts));
   }
 
-  /** The label's allocation, drawing a fresh one for a new label. */
-  assign(label: string): Allocation {
-    const existing = this.byLabel.get(label);
-    if (existing) return existing;
-    // Seeded by (seed, label) so a replayed journal draws the same allocations.
+  /**
+   * Each label's allocation: the stored one, or one drawn for it now and not
+   * stored ({@link record} stores it once its batch commits). New labels are
+   * drawn in order, each different from the stored allocations and from
+   * those drawn before it here, so a batch draws what it would draw one
+   * label at a time.
+   */
+  draft(labels: readonly string[]): Map<string, Allocation> {
+    const drafted = new Map<string, Allocation>();
+    const pending = new Set<string>();
+    for (const label of labels) {
+      if (drafted.has(label)) continue;
+      const stored = this.byLabel.get(label);
+      if (stored !== undefined) {
+        drafted.set(label, stored);
+        continue;
+      }
+      const allocation = this.drawFor(label, (key) => this.usedCodes.has(key) || pending.has(key), this.usedCodes.size + pending.size);
+      pending.add(allocationKey(allocation, this.experts));
+      drafted.set(label, allocation);
+    }
+    return drafted;
+  }
+
+  /** A fresh allocation for `label`, avoiding used ones while unused combinations remain. Seeded by (seed, label), so a replayed journal draws the same. */
+  private drawFor(label: string, used: (key: string) => boolean, usedCount: number): Allocation {
     const rng = new Random(this.seed ^ hashString(label));
     let allocation = this.draw(rng);
-    for (let attempt = 0; attempt < 1000 && this.usedCodes.size < this.capacity; attempt++) {
-      if (!this.usedCodes.has(codeToHex(encodeCode(allocation, this.experts)))) break;
+    for (let attempt = 0; attempt < 1000 && usedCount < this.capacity; attempt++) {
+      if (!used(allocationKey(allocation, this.experts))) break;
       allocation = this.draw(rng);
     }
-    this.restore(label, allocation);
     return allocation;
   }
 
@@ -62,6 +82,21 @@ export class AllocationTable {
         .sort((a, b) => a - b),
     );
   }
+}
+
+function allocationKey(allocation: Allocation, experts: number): string {
+  return codeToHex(encodeCode(allocation, experts));
+}
+
+/** A batch's allocations as the routing loss reads them: per edited block, the k experts of each sequence in turn (Int32Array [B·k]). */
+export function presetsOf(allocations: readonly Allocation[], blocks: number, k: number): Int32Array[] {
+  return Array.from({ length: blocks }, (_, i) => {
+    const preset = new Int32Array(allocations.length * k);
+    allocations.forEach((allocation, b) => {
+      preset.set(allocation[i], b * k);
+    });
+    return preset;
+  });
 }
 
 function binomial(n: number, k: number): number {

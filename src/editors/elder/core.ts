@@ -1,18 +1,17 @@
 /**
  * ELDER's core (Li et al., AAAI 2025): the mixture of LoRA experts on one
- * linear per edited block, its routers, and each label's pre-assigned
- * allocation. The core routes router queries to codes and computes a batch's
- * losses,
+ * linear per edited block and its routers. The core routes router queries to
+ * codes and computes a batch's losses,
  *   L = L_model + λ · Σ_blocks −Σ_k log s[allocation]   (averaged over the batch),
- * from the frozen part of its forward pass. It keeps no edits: the codebook
- * and the replay memory belong to the editor's state.
+ * from the frozen part of its forward pass and the allocations it is given.
+ * It keeps no edits: the allocations, the codebook and the replay memory
+ * belong to the editor.
  */
 import { lossOnRows } from '../../models/batch.js';
 import type { DecoderLM } from '../../models/decoder.js';
 import { add, scale } from '../../tensor/ops/arithmetic.js';
 import { noGrad, Tensor } from '../../tensor/tensor.js';
 import { type PreparedBatch, padTokenId } from '../common/batch.js';
-import { AllocationTable } from './allocation.js';
 import { loadBalanceLoss } from './balance-loss.js';
 import { codeWords, encodeCode } from './codebook.js';
 import { type CoreConfig, editedBlocks, querySiteOf } from './core-config.js';
@@ -57,7 +56,6 @@ export class ElderCore {
     readonly model: DecoderLM,
     readonly config: CoreConfig,
     readonly mixture: MixtureOfLora = new MixtureOfLora(config, model),
-    readonly allocations: AllocationTable = new AllocationTable(config.lastBlock - config.firstBlock + 1, config.experts, config.topK, config.seed),
   ) {
     this.blocks = editedBlocks(config);
     this.querySite = querySiteOf(model, config);
@@ -101,19 +99,6 @@ export class ElderCore {
       });
     }
     return codes;
-  }
-
-  /** Pre-assigned experts of a batch's labels, per edited block as Int32Array [B·k] (drawing allocations for new labels). */
-  presets(labels: readonly string[]): Int32Array[] {
-    const k = this.config.topK;
-    const allocations = labels.map((label) => this.allocations.assign(label));
-    return this.blocks.map((_, i) => {
-      const preset = new Int32Array(labels.length * k);
-      allocations.forEach((allocation, b) => {
-        preset.set(allocation[i], b * k);
-      });
-      return preset;
-    });
   }
 
   /**

@@ -1,10 +1,10 @@
 /**
  * ELDER (Li et al., AAAI 2025) on a frozen decoder, as the benchmark and the
- * state folder use it: the core (mixture, routers, allocations), a gate, and
- * the editor's state, the codebook of live codes, the retracted codes and the
- * remembered edits. That state is private: it changes only through
- * {@link ElderEditor.commit} and {@link ElderEditor.retract}, and leaves or
- * enters as an {@link ElderSnapshot}.
+ * state folder use it: the core (mixture and routers), a gate, and what the
+ * editor holds, each label's allocation, the codebook of live codes, the
+ * retracted codes and the remembered edits. All of it is private: it changes
+ * only through {@link ElderEditor.commit} and {@link ElderEditor.retract},
+ * and leaves or enters as an {@link ElderSnapshot}.
  */
 import { countArgmaxHits } from '../../models/batch.js';
 import type { DecoderLM } from '../../models/decoder.js';
@@ -15,7 +15,7 @@ import { noGrad } from '../../tensor/tensor.js';
 import { prepareBatch } from '../common/batch.js';
 import type { TokenizedEdit } from '../edit.js';
 import type { CodeRouting, Editor, EditorDiagnostics, GateRadius, StepReport } from '../editor.js';
-import type { Allocation } from './allocation.js';
+import { type Allocation, AllocationTable } from './allocation.js';
 import { Codebook, codeToHex } from './codebook.js';
 import { type ElderConfig, methodOf } from './config.js';
 import { ElderCore } from './core.js';
@@ -40,7 +40,8 @@ export interface EditorOptions {
 }
 
 export class ElderEditor implements Editor {
-  readonly core: ElderCore;
+  private readonly core: ElderCore;
+  private readonly allocations: AllocationTable;
   private readonly codebook: Codebook;
   private readonly retracted: Codebook;
   private readonly memory = new ReplayMemory();
@@ -54,6 +55,7 @@ export class ElderEditor implements Editor {
     options: EditorOptions = {},
   ) {
     this.core = new ElderCore(model, config.core, options.mixture);
+    this.allocations = new AllocationTable(this.core.blocks.length, config.core.experts, config.core.topK, config.core.seed);
     this.codebook = new Codebook(this.core.codeWords);
     this.retracted = new Codebook(this.core.codeWords);
     this.scratch = options.scratch ?? new BufferPool();
@@ -66,7 +68,7 @@ export class ElderEditor implements Editor {
   static restore(model: DecoderLM, config: ElderConfig, snapshot: ElderSnapshot, options: EditorOptions & { refresh?: boolean } = {}): ElderEditor {
     const editor = new ElderEditor(model, config, options);
     editor.loadWeights(snapshot.weights, 'snapshot');
-    for (const [label, allocation] of snapshot.allocations) editor.core.allocations.restore(label, allocation);
+    for (const [label, allocation] of snapshot.allocations) editor.allocations.record(label, allocation);
     for (const [id, code] of snapshot.retracted) editor.retracted.add(id, code);
     editor.admit(snapshot.codes, snapshot.memory, options.refresh === true);
     return editor;
@@ -87,7 +89,7 @@ export class ElderEditor implements Editor {
       weights,
       codes: this.codebook.entries(),
       retracted: this.retracted.entries(),
-      allocations: this.core.allocations.entries(),
+      allocations: this.allocations.entries(),
       memory: remembered,
     };
   }
@@ -98,6 +100,21 @@ export class ElderEditor implements Editor {
 
   get mixture(): MixtureOfLora {
     return this.core.mixture;
+  }
+
+  /** The edited blocks, in the order of each code's layers. */
+  get editedBlocks(): readonly number[] {
+    return this.core.blocks;
+  }
+
+  /** Module names of the edited linears, in block order. */
+  get editedSites(): string[] {
+    return this.core.editedSites;
+  }
+
+  /** Module name of the linear whose input is the router query. */
+  get querySite(): string {
+    return this.core.querySite;
   }
 
   /** Number of live edits (codes in the codebook). */
@@ -129,8 +146,14 @@ export class ElderEditor implements Editor {
     return this.memory.all().map((m) => m.id);
   }
 
+  /** The stored allocation of `label`, or undefined before a batch with it commits. */
   allocationOf(label: string): Allocation | undefined {
-    return this.core.allocations.get(label);
+    return this.allocations.get(label);
+  }
+
+  /** The allocations a batch of `labels` would train towards now: stored ones, and fresh ones drawn but not stored. */
+  draftAllocations(labels: readonly string[]): Map<string, Allocation> {
+    return this.allocations.draft(labels);
   }
 
   /** Trains a batch and commits it at once (in memory); the state folder trains with {@link train} and commits once the weights are durable. */
@@ -140,25 +163,30 @@ export class ElderEditor implements Editor {
     return { iterations: result.iterations, loss: result.loss };
   }
 
-  /** Trains the mixture on one batch next to the remembered edits and returns each edit's code; stores nothing. */
+  /**
+   * Trains the mixture on one batch next to the remembered edits and returns
+   * each edit's code and its label's allocation (drawn for a new label).
+   * Stores nothing: {@link commit} does.
+   */
   train(edits: readonly TokenizedEdit[], onIteration?: (report: IterationReport) => void): BatchResult {
     const replay = this.config.rehearsal.replay;
-    return trainBatch(this.core, this.memory.all(), edits, this.config.training, { scratch: this.scratch, replay, onIteration });
+    const drafted = this.allocations.draft(edits.map((e) => e.label));
+    const allocationOf = (label: string): Allocation => {
+      const allocation = drafted.get(label) ?? this.allocations.get(label);
+      if (allocation === undefined) throw new Error(`ELDER: remembered label "${label}" has no allocation`);
+      return allocation;
+    };
+    return trainBatch(this.core, this.memory.all(), edits, allocationOf, this.config.training, { scratch: this.scratch, replay, onIteration });
   }
 
-  /** Stores a trained batch's codes and remembers its edits. */
-  commit(edits: readonly RememberedEdit[], result: Pick<BatchResult, 'codes'>): void {
+  /** Stores a trained batch's allocations and codes, and remembers its edits. */
+  commit(edits: readonly RememberedEdit[], result: Pick<BatchResult, 'codes' | 'allocations'>): void {
+    for (const [label, allocation] of result.allocations) this.allocations.record(label, allocation);
     this.admit(
       edits.map((edit, b) => [edit.id, result.codes[b].code] as const),
       edits,
       true,
     );
-  }
-
-  /** Replaces the mixture's weights and merges allocations drawn elsewhere (a batch trained in another thread). */
-  loadTrained(weights: ReadonlyMap<string, StoredTensor>, allocations: Iterable<readonly [string, Allocation]>): void {
-    this.loadWeights(weights, 'trained batch');
-    for (const [label, allocation] of allocations) this.core.allocations.restore(label, allocation);
   }
 
   loadWeights(weights: ReadonlyMap<string, StoredTensor>, source: string): void {

@@ -79,8 +79,6 @@ export interface TrainedBatch extends BatchResult {
   fromGeneration: number;
   /** Every mixture tensor after training, by stored name. */
   weights: ReadonlyMap<string, StoredTensor>;
-  /** Allocations drawn for the batch's labels. */
-  allocations: ReadonlyMap<string, Allocation>;
 }
 
 export function baseFingerprint(model: DecoderLM, config: Pick<CoreConfig, 'firstBlock' | 'lastBlock' | 'site'>, name: string): BaseFingerprint {

@@ -160,7 +160,7 @@ export class ElderState {
     }
     if (trained.codes.length !== edits.length) throw new StateError(`trained batch has ${trained.codes.length} codes for ${edits.length} edits`);
     return this.commit(edits, () => {
-      this.editor.loadTrained(trained.weights, trained.allocations);
+      this.editor.loadWeights(trained.weights, 'trained batch');
       return trained;
     });
   }
@@ -203,7 +203,7 @@ export class ElderState {
           target: edit.target,
           experts: result.codes[b].experts,
           code: codeToHex(result.codes[b].code),
-          allocation: this.editor.allocationOf(edit.label)!,
+          allocation: result.allocations.get(edit.label)!,
           promptIds: [...edit.promptIds],
           targetIds: [...edit.targetIds],
           ...(edit.endingIds === undefined ? {} : { endingIds: [...edit.endingIds] }),

@@ -13,6 +13,7 @@ import { Random } from '../../util/random.js';
 import { prepareBatch } from '../common/batch.js';
 import { trainLoop } from '../common/train-loop.js';
 import type { TokenizedEdit } from '../edit.js';
+import { type Allocation, presetsOf } from './allocation.js';
 import type { BatchLosses, ElderCore, FrozenPrefix, RoutedCode } from './core.js';
 import { type EditMemory, frozenPass, trainedSequence } from './frozen.js';
 import type { SettingsOf, SettingsTable } from './settings.js';
@@ -66,6 +67,8 @@ export interface BatchResult {
   loss: number;
   /** Per edit: the experts its router picks in each edited block, and the packed code. */
   codes: RoutedCode[];
+  /** The allocation of each of the batch's labels, those drawn for it among them (stored when the batch commits). */
+  allocations: ReadonlyMap<string, Allocation>;
 }
 
 export interface TrainOptions {
@@ -79,12 +82,15 @@ export interface TrainOptions {
 /**
  * Trains the core's mixture on one batch of edits next to the remembered
  * edits `memory` (in the order they were applied) and returns each edit's
- * code. Nothing is stored: the caller commits the codes once the weights are.
+ * code. `allocationOf` gives each label's allocation, for the batch's labels
+ * and the remembered edits'. Nothing is stored: the caller commits the codes
+ * and the batch's allocations once the weights are durable.
  */
 export function trainBatch(
   core: ElderCore,
   memory: readonly EditMemory[],
   edits: readonly TokenizedEdit[],
+  allocationOf: (label: string) => Allocation,
   training: TrainingConfig,
   options: TrainOptions,
 ): BatchResult {
@@ -94,7 +100,8 @@ export function trainBatch(
     core.padId,
   );
   const prefix = frozenPass(core, prepared.tokens, prepared.queryRows, new Map());
-  const presets = core.presets(edits.map((e) => e.label));
+  const presetsFor = (labels: readonly string[]) => presetsOf(labels.map(allocationOf), core.blocks.length, config.topK);
+  const presets = presetsFor(edits.map((e) => e.label));
   const throughPresets = training.trainRouting === 'preset';
   const earlier = memory.filter((m) => !edits.some((e) => e.id === m.id));
   const replayCount = Math.min(options.replay, earlier.length);
@@ -113,7 +120,7 @@ export function trainBatch(
       const losses =
         replayed.length === 0
           ? core.batchLosses(prepared, frozen, presets, throughPresets)
-          : replayLosses(core, edits, prefix, replayed, training, throughPresets);
+          : replayLosses(core, edits, prefix, replayed, training, presetsFor, throughPresets);
       return {
         loss: losses.total,
         solved: () => countHits(losses.predictions, losses.targets) === losses.targets.length,
@@ -126,7 +133,7 @@ export function trainBatch(
     'ELDER',
   );
   const routing = noGrad(() => core.mixture.route(prefix.query));
-  return { iterations, loss, codes: edits.map((_, b) => core.codeOf(routing, b)) };
+  return { iterations, loss, codes: edits.map((_, b) => core.codeOf(routing, b)), allocations: new Map(edits.map((e) => [e.label, allocationOf(e.label)])) };
 }
 
 /** The losses of a batch next to replayed earlier edits: one padded batch of the batch's own frozen prefix and the replayed edits' remembered ones. */
@@ -136,6 +143,7 @@ function replayLosses(
   prefix: FrozenPrefix,
   replayed: readonly EditMemory[],
   training: TrainingConfig,
+  presetsFor: (labels: readonly string[]) => Int32Array[],
   throughPresets: boolean,
 ): BatchLosses {
   const all = [...edits, ...replayed];
@@ -158,5 +166,5 @@ function replayLosses(
     hidden.data.set(m.hidden, b * steps * width);
     query.data.set(m.query, b * inDim);
   });
-  return core.batchLosses(prepared, { hidden, query }, core.presets(all.map((e) => e.label)), throughPresets);
+  return core.batchLosses(prepared, { hidden, query }, presetsFor(all.map((e) => e.label)), throughPresets);
 }

@@ -37,7 +37,7 @@ export function completionRoutes({ service, limits, metrics }: RouteContext): Ro
           // The subject gate's match (absent with the code gate alone).
           ...(decision.matched === undefined ? {} : { matched_edit: decision.matched }),
           experts: decision.experts,
-          blocks: service.state.editor.core.blocks,
+          blocks: service.state.editor.editedBlocks,
           generation: completion.generation,
           choices: [{ index: 0, text: completion.text, finish_reason: completion.finishReason }],
           usage: {
