@@ -19,7 +19,6 @@ import type { DecoderLM } from '../../models/decoder.js';
 import { hashTensorValues } from '../../models/fingerprint.js';
 import { SafetensorsFile } from '../../models/safetensors.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import type { Allocation } from './allocation.js';
 import type { ElderConfig } from './config.js';
 import type { CoreConfig } from './core-config.js';
 import { StateError } from './errors.js';
