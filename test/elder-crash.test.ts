@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { tokenizeEdit } from '../src/editors/edit.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
-import { ElderState, StateFiles } from '../src/editors/elder/state.js';
+import { ElderState, StateFiles } from '../src/editors/elder/store/state.js';
 import { loadModel } from '../src/models/load.js';
 import { Random } from '../src/util/random.js';
 import { cli, EDIT_SUBJECTS as subjects, SHARED_TARGET as TARGET, tinyGpt2Dir } from './helpers.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { copyModel, createWorkspace } from '../fuzz/workspace.js';
 import { parseEditsJsonl } from '../src/editors/edits-file.js';
-import { appendJournal, readJournal } from '../src/editors/elder/journal.js';
+import { appendJournal, readJournal } from '../src/editors/elder/store/journal.js';
 import { readDataset } from '../src/eval/datasets.js';
 import { loadModel } from '../src/models/load.js';
 import { CheckpointError, ElderError } from '../src/util/errors.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { tokenizeEdit } from '../src/editors/edit.js';
-import { ElderState } from '../src/editors/elder/state.js';
+import { ElderState } from '../src/editors/elder/store/state.js';
 import { answersWith } from '../src/eval/generation.js';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { loadModel } from '../src/models/load.js';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { tokenizeEdit } from '../../src/editors/edit.js';
-import { ElderState } from '../../src/editors/elder/state.js';
+import { ElderState } from '../../src/editors/elder/store/state.js';
 import { loadModel } from '../../src/models/load.js';
 import { requireTokenizer } from '../../src/models/tokenizer.js';
 import { type CaseResult, classifyError, type Surface } from '../harness.js';

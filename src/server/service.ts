@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { type EditRequest, expandRequests, type TokenizedEdit, tokenizeEdit, tokenizeEdits } from '../editors/edit.js';
 import type { ElderConfig, ElderSettings } from '../editors/elder/config.js';
 import type { RoutingDecision } from '../editors/elder/editor.js';
-import { type BatchRecord, ElderState, type TrainedBatch } from '../editors/elder/state.js';
+import { type BatchRecord, ElderState, type TrainedBatch } from '../editors/elder/store/state.js';
 import { withAnswerEndings } from '../editors/ending.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { answerIds, type FinishReason, finishReason } from '../models/generate.js';

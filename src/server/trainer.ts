@@ -8,7 +8,7 @@ import type { TokenizedEdit } from '../editors/edit.js';
 import type { Allocation } from '../editors/elder/allocation.js';
 import type { ElderConfig } from '../editors/elder/config.js';
 import type { ElderSnapshot } from '../editors/elder/snapshot.js';
-import type { TrainedBatch } from '../editors/elder/state.js';
+import type { TrainedBatch } from '../editors/elder/store/state.js';
 import type { IterationReport } from '../editors/elder/training.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { sharedWeights } from '../models/load.js';

@@ -1,4 +1,4 @@
-import { ElderState } from '../../editors/elder/state.js';
+import { ElderState } from '../../editors/elder/store/state.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { answerIds, finishReason } from '../../models/generate.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';

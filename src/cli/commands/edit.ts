@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expandRequests, tokenizeEdit, tokenizeEdits } from '../../editors/edit.js';
 import { EditFileError, readEditsFile } from '../../editors/edits-file.js';
-import { ElderState } from '../../editors/elder/state.js';
+import { ElderState } from '../../editors/elder/store/state.js';
 import { withAnswerEndings } from '../../editors/ending.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';

@@ -1,4 +1,4 @@
-import { retractEdit } from '../../editors/elder/state.js';
+import { retractEdit } from '../../editors/elder/store/state.js';
 import { type CommandSpec, parseOptions, requireString } from '../args.js';
 
 export const RETRACT_COMMAND: CommandSpec = {

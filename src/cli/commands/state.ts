@@ -1,5 +1,5 @@
 import { GATES } from '../../editors/elder/gates/index.js';
-import { StateFiles } from '../../editors/elder/state.js';
+import { StateFiles } from '../../editors/elder/store/state.js';
 import { type CommandSpec, parseOptions, requireString } from '../args.js';
 
 export const STATE_COMMAND: CommandSpec = {

@@ -16,7 +16,8 @@ import { loadBalanceLoss } from './balance-loss.js';
 import { codeWords, encodeCode } from './codebook.js';
 import { type CoreConfig, editedBlocks, querySiteOf } from './core-config.js';
 import { guidedLoss } from './guided-loss.js';
-import { MixtureOfLora, type Routing } from './mixture.js';
+import { MixtureOfLora } from './mixture.js';
+import type { Routing } from './router.js';
 
 /** The frozen part of a batch: hidden state entering the first edited block, and the router query at each last prompt token. */
 export interface FrozenPrefix {

@@ -74,7 +74,7 @@ export class ElderEditor implements Editor {
     return editor;
   }
 
-  /** The editor's whole state as a plain value (copies). */
+  /** Everything the editor holds, as one plain value (copies). */
   snapshot(): ElderSnapshot {
     const weights = new Map([...this.mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }]));
     const remembered = this.memory.all().map(({ id, label, promptIds, targetIds, endingIds, subjectEnd }) => ({

@@ -1,6 +1,6 @@
 /**
- * The mixture of LoRA experts on one linear per edited block, with its router
- * s(q) = softmax(W_r·q + b_r). Parameters are named `layer{i}.router.weight`
+ * The mixture of LoRA experts on one linear per edited block, each block with
+ * its router (router.ts). Parameters are named `layer{i}.router.weight`
  * [N, in], `layer{i}.router.bias` [N], `layer{i}.expert{j}.A` [in, r] and
  * `layer{i}.expert{j}.B` [r, out], i the block index.
  */
@@ -8,26 +8,17 @@
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { add } from '../../tensor/ops/arithmetic.js';
 import { type LoraExpert, routedLora } from '../../tensor/ops/lora.js';
-import { linear } from '../../tensor/ops/matmul.js';
-import { softmax } from '../../tensor/ops/softmax.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ShapeError } from '../../util/errors.js';
 import { Random } from '../../util/random.js';
 import { type CoreConfig, editedBlocks } from './core-config.js';
+import { type Router, type Routing, route } from './router.js';
 
 export interface MixtureLayer {
   /** Block index (stored tensor names keep `layer{block}`). */
   block: number;
-  routerWeight: Tensor;
-  routerBias: Tensor;
+  router: Router;
   experts: LoraExpert[];
-}
-
-/** Router outputs for a batch: per edited layer, logits and scores [B, N] and the top-k experts [B·k]. */
-export interface Routing {
-  logits: Tensor[];
-  scores: Tensor[];
-  selection: Int32Array[];
 }
 
 export class MixtureOfLora {
@@ -55,8 +46,7 @@ export class MixtureOfLora {
     };
     this.layers = editedBlocks(config).map((block) => ({
       block,
-      routerWeight: uniform([config.experts, this.inDim]),
-      routerBias: uniform([config.experts]),
+      router: { weight: uniform([config.experts, this.inDim]), bias: uniform([config.experts]) },
       experts: Array.from({ length: config.experts }, () => ({ A: uniform([this.inDim, config.rank]), B: Tensor.zeros([config.rank, this.outDim], true) })),
     }));
   }
@@ -64,9 +54,9 @@ export class MixtureOfLora {
   /** Every trainable tensor under its stored name. */
   namedParameters(): Map<string, Tensor> {
     const named = new Map<string, Tensor>();
-    for (const { block, routerWeight, routerBias, experts } of this.layers) {
-      named.set(`layer${block}.router.weight`, routerWeight);
-      named.set(`layer${block}.router.bias`, routerBias);
+    for (const { block, router, experts } of this.layers) {
+      named.set(`layer${block}.router.weight`, router.weight);
+      named.set(`layer${block}.router.bias`, router.bias);
       experts.forEach(({ A, B }, j) => {
         named.set(`layer${block}.expert${j}.A`, A);
         named.set(`layer${block}.expert${j}.B`, B);
@@ -83,7 +73,7 @@ export class MixtureOfLora {
     return this.parameters().reduce((n, t) => n + t.size, 0);
   }
 
-  /** Replaces every parameter's values (e.g. from a saved state); shapes must match exactly. */
+  /** Replaces every parameter's values (e.g. a state folder's committed weights); shapes must match exactly. */
   loadValues(values: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>, source: string): void {
     for (const [name, tensor] of this.namedParameters()) {
       const stored = values.get(name);
@@ -95,18 +85,14 @@ export class MixtureOfLora {
     }
   }
 
-  /** Routes a batch of queries [B, in] through every layer's router. */
+  /** Routes a batch of queries [B, in] through every block's router. */
   route(query: Tensor): Routing {
-    const k = this.config.topK;
-    const routing: Routing = { logits: [], scores: [], selection: [] };
-    for (const layer of this.layers) {
-      const logits = linear(query, layer.routerWeight, layer.routerBias, 'out_in');
-      const scores = softmax(logits);
-      routing.logits.push(logits);
-      routing.scores.push(scores);
-      routing.selection.push(topK(scores.data, query.shape[0], this.config.experts, k));
-    }
-    return routing;
+    return route(
+      this.layers.map((layer) => layer.router),
+      query,
+      this.config.experts,
+      this.config.topK,
+    );
   }
 
   /** Hooks adding each layer's selected experts to its linear's output. */
@@ -120,14 +106,4 @@ export class MixtureOfLora {
     });
     return hooks;
   }
-}
-
-/** Per row of scores [rows, n], the k largest indices, largest first (ties: lower index first). */
-export function topK(scores: Float32Array, rows: number, n: number, k: number): Int32Array {
-  const selection = new Int32Array(rows * k);
-  for (let r = 0; r < rows; r++) {
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[r * n + b] - scores[r * n + a] || a - b);
-    for (let j = 0; j < k; j++) selection[r * k + j] = order[j];
-  }
-  return selection;
 }

@@ -15,7 +15,7 @@ import { runBefore } from '../editor.js';
 import type { ElderCore } from './core.js';
 import type { GateInputs } from './frozen.js';
 import type { Gate, RoutingDecision } from './gates/gate.js';
-import type { Routing } from './mixture.js';
+import type { Routing } from './router.js';
 
 export type { RoutingDecision };
 

@@ -4,7 +4,7 @@
  * code distance (`code-gate.ts`); elder adds the subject gate
  * (`subject-gate.ts`). A gate is a component: it declares its own settings,
  * the captures it adds to a forward pass, and its decision, and it reads the
- * editor's state only through a {@link GateView}.
+ * editor's codes and remembered edits only through a {@link GateView}.
  */
 import type { ModelConfig } from '../../../models/config.js';
 import type { GateRadius } from '../../editor.js';
@@ -12,7 +12,7 @@ import type { Codebook } from '../codebook.js';
 import type { ElderCore, RoutedCode } from '../core.js';
 import type { CoreConfig } from '../core-config.js';
 import type { EditMemory, GateCaptures, GateInputs } from '../frozen.js';
-import type { Routing } from '../mixture.js';
+import type { Routing } from '../router.js';
 import type { SettingsTable } from '../settings.js';
 
 /** How one sequence was routed at inference. */
@@ -27,7 +27,7 @@ export interface RoutingDecision {
   experts: number[][];
 }
 
-/** What a gate reads of the editor's state. */
+/** What a gate reads of what the editor holds. */
 export interface GateView {
   /** Codes of live edits. */
   readonly codebook: Pick<Codebook, 'nearest' | 'get' | 'size'>;

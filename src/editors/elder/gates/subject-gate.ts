@@ -21,7 +21,7 @@ import { decodeCode } from '../codebook.js';
 import type { ElderCore, RoutedCode } from '../core.js';
 import type { CoreConfig } from '../core-config.js';
 import type { GateInputs, GateKeys } from '../frozen.js';
-import type { Routing } from '../mixture.js';
+import type { Routing } from '../router.js';
 import { checkSetting, type Rule, type SettingsOf, type SettingsTable } from '../settings.js';
 import { codeVerdict } from './code-gate.js';
 import type { Gate, GateConfig, GateKind, GateRuleContext, GateView, RoutingDecision } from './gate.js';

@@ -15,17 +15,17 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DecoderLM } from '../../models/decoder.js';
-import { hashTensorValues } from '../../models/fingerprint.js';
-import { SafetensorsFile } from '../../models/safetensors.js';
-import { writeFileAtomic } from '../../util/atomic-file.js';
-import type { ElderConfig } from './config.js';
-import type { CoreConfig } from './core-config.js';
+import type { DecoderLM } from '../../../models/decoder.js';
+import { hashTensorValues } from '../../../models/fingerprint.js';
+import { SafetensorsFile } from '../../../models/safetensors.js';
+import { writeFileAtomic } from '../../../util/atomic-file.js';
+import type { ElderConfig } from '../config.js';
+import type { CoreConfig } from '../core-config.js';
+import type { StoredTensor } from '../snapshot.js';
+import type { BatchResult } from '../training.js';
 import { StateError } from './errors.js';
 import { appendJournal, digest, type JournalEditEntry, type JournalRecord, readJournal } from './journal.js';
 import { CONFIG_VERSION, migrateElderConfig } from './migrate.js';
-import type { StoredTensor } from './snapshot.js';
-import type { BatchResult } from './training.js';
 
 export const CONFIG_FILE = 'config.json';
 export const JOURNAL_FILE = 'journal.jsonl';

@@ -6,14 +6,14 @@
  * never rewritten: it is migrated each time it is read, and validated
  * against the model when the state is opened with one.
  */
-import type { ElderConfig } from './config.js';
-import { CORE_SETTINGS, type CoreConfig } from './core-config.js';
-import type { GateConfig } from './gates/gate.js';
-import { GATES } from './gates/index.js';
-import type { ElderPreset } from './presets.js';
-import { REHEARSAL_SETTINGS, type RehearsalConfig } from './rehearsal.js';
-import { pickSettings } from './settings.js';
-import { TRAINING_SETTINGS, type TrainingConfig } from './training.js';
+import type { ElderConfig } from '../config.js';
+import { CORE_SETTINGS, type CoreConfig } from '../core-config.js';
+import type { GateConfig } from '../gates/gate.js';
+import { GATES } from '../gates/index.js';
+import type { ElderPreset } from '../presets.js';
+import { REHEARSAL_SETTINGS, type RehearsalConfig } from '../rehearsal.js';
+import { pickSettings } from '../settings.js';
+import { TRAINING_SETTINGS, type TrainingConfig } from '../training.js';
 
 export const CONFIG_VERSION = 3;
 

@@ -9,12 +9,12 @@
  * edits is checked again.
  */
 
-import { answersWith } from '../../eval/generation.js';
-import { scoreTargets } from '../../eval/metrics.js';
-import { answerIds } from '../../models/generate.js';
-import { Random } from '../../util/random.js';
-import type { TokenizedEdit } from '../edit.js';
-import type { ElderEditor } from './editor.js';
+import { answersWith } from '../../../eval/generation.js';
+import { scoreTargets } from '../../../eval/metrics.js';
+import { answerIds } from '../../../models/generate.js';
+import { Random } from '../../../util/random.js';
+import type { TokenizedEdit } from '../../edit.js';
+import type { ElderEditor } from '../editor.js';
 import type { HoldsCheck } from './journal.js';
 
 /** Earlier edits re-checked after each batch. */

@@ -1,23 +1,22 @@
 /**
- * A durable ELDER editing session: the state folder's files (state-files.ts)
- * bound to an editor over the base model. Opening rebuilds the editor from
+ * An ELDER state: the durable folder `elder edit --state` names, its files
+ * (files.ts) bound to an editor over the base model. Opening rebuilds the editor from
  * one {@link ElderSnapshot} of the files; committing a batch makes its
  * weights and journal line durable before the editor admits its edits.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DecoderLM } from '../../models/decoder.js';
-import { encodeSafetensors } from '../../models/safetensors.js';
-import { writeFileAtomic } from '../../util/atomic-file.js';
-import type { TokenizedEdit } from '../edit.js';
-import { codeFromHex, codeToHex, codeWords } from './codebook.js';
-import { type ElderConfig, type ElderSettings, elderConfig, fixedSettings, reconfigure, settingsOf } from './config.js';
-import { ElderEditor } from './editor.js';
+import type { DecoderLM } from '../../../models/decoder.js';
+import { encodeSafetensors } from '../../../models/safetensors.js';
+import { writeFileAtomic } from '../../../util/atomic-file.js';
+import type { TokenizedEdit } from '../../edit.js';
+import { codeFromHex, codeToHex, codeWords } from '../codebook.js';
+import { type ElderConfig, type ElderSettings, elderConfig, fixedSettings, reconfigure, settingsOf } from '../config.js';
+import { ElderEditor } from '../editor.js';
+import { MixtureOfLora } from '../mixture.js';
+import type { ElderSnapshot } from '../snapshot.js';
+import type { BatchResult, IterationReport } from '../training.js';
 import { StateError } from './errors.js';
-import { type CheckableEdit, checkEdits, recheckSample } from './holds.js';
-import type { HoldsCheck } from './journal.js';
-import { MixtureOfLora } from './mixture.js';
-import type { ElderSnapshot } from './snapshot.js';
 import {
   acquireLock,
   type BatchRecord,
@@ -29,10 +28,11 @@ import {
   sha256Chunks,
   type TrainedBatch,
   weightsFileName,
-} from './state-files.js';
-import type { BatchResult, IterationReport } from './training.js';
+} from './files.js';
+import { type CheckableEdit, checkEdits, recheckSample } from './holds.js';
+import type { HoldsCheck } from './journal.js';
 
-export { type BatchRecord, baseFingerprint, type EditRecord, retractEdit, StateFiles, type TrainedBatch } from './state-files.js';
+export { type BatchRecord, baseFingerprint, type EditRecord, retractEdit, StateFiles, type TrainedBatch } from './files.js';
 
 export interface OpenOptions {
   /** Name recorded for the base model (default: the folder's base name). */
