@@ -10,9 +10,10 @@ import { defaultBlockRange, paperBlockRange } from '../src/editors/common/sites.
 import { type EditRequest, expandRequests, tokenizeEdit } from '../src/editors/edit.js';
 import { EditFileError, parseEditsJsonl } from '../src/editors/edits-file.js';
 import { Codebook, decodeCode, encodeCode, hamming } from '../src/editors/elder/codebook.js';
-import { type ElderSettings, elderConfig, settingsOf } from '../src/editors/elder/config.js';
+import { checkPreset, type ElderSettings, elderConfig, settingsOf } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import type { SubjectGateConfig } from '../src/editors/elder/gates/subject-gate.js';
+import { ELDER_PRESETS, PRESETS, type PresetSettings } from '../src/editors/elder/presets.js';
 import { StateError } from '../src/editors/elder/store/errors.js';
 import { ElderState, retractEdit, StateFiles } from '../src/editors/elder/store/state.js';
 import { createEditor } from '../src/editors/registry.js';
@@ -20,6 +21,7 @@ import { padBatch } from '../src/models/batch.js';
 import { generate } from '../src/models/generate.js';
 import { loadModel } from '../src/models/load.js';
 import { noGrad } from '../src/tensor/tensor.js';
+import { UsageError } from '../src/util/errors.js';
 import { cli, tinyGpt2Dir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-editor-'));
@@ -124,6 +126,17 @@ test('default blocks: six blocks ending at ~84% of the depth, the query never fr
   assert.equal(elderConfig({ ...model.config, layers: 48 }, { experts: 8 }).core.epsilon, 24);
 });
 
+test('a preset names settings by their exact names: a misspelled one fails to compile and is refused at load, naming it', () => {
+  // @ts-expect-error "rnak" is no setting: the preset's type refuses it.
+  const misspelled: PresetSettings = { ...PRESETS.elder.settings, rnak: 64 };
+  assert.throws(
+    () => checkPreset('elder', misspelled),
+    (e: Error) => e instanceof UsageError && /^ELDER preset "elder" sets "rnak", which is not a setting \(settings: preset, gate, site, /.test(e.message),
+  );
+  assert.throws(() => checkPreset('elder', { ...PRESETS.elder.settings, rank: 0 }), /^UsageError: ELDER rank must be an integer ≥ 1, got 0$/);
+  for (const preset of ELDER_PRESETS) assert.doesNotThrow(() => checkPreset(preset, PRESETS[preset].settings));
+});
+
 test('settings that cannot work are refused before any training, naming the setting', () => {
   const big = { ...model.config, layers: 48 };
   assert.throws(() => elderConfig(big, { topK: 5 }), /top-k 5 exceeds the 4 experts/);
@@ -141,7 +154,7 @@ test('settings that cannot work are refused before any training, naming the sett
     () => elderConfig(big, { gateBlock: first + 1 }),
     new RegExp(`gate block ${first + 1} must be a block from 0 to the first edited block ${first}`),
   );
-  assert.throws(() => elderConfig(big, { queryMetric: 'cosine' }), /ELDER queryMetric must be one of euclidean, whitened/);
+  assert.throws(() => elderConfig(big, JSON.parse('{"queryMetric": "cosine"}')), /ELDER queryMetric must be one of euclidean, whitened/);
   const wide = { ...big, width: 4096, ffnWidth: 16384 };
   assert.equal((elderConfig(wide).gate as SubjectGateConfig).queryMetric, 'euclidean', 'a query wider than 2,048 defaults to the Euclidean metric');
   assert.throws(() => elderConfig(wide, { queryMetric: 'whitened' }), /"whitened" needs a gate query at most 2048 wide; mlp\.c_fc takes 4096/);
@@ -345,7 +358,8 @@ test('an older state reads: block indices under their former names, and the Eucl
   const reopened = ElderState.open(dir, model, { modelName: 'x' });
   try {
     const { core, gate } = reopened.editor.config;
-    assert.deepEqual([core.firstBlock, core.lastBlock, (gate as SubjectGateConfig).subjectBlock], [firstBlock, lastBlock, subjectBlock]);
+    assert.ok(gate.kind === 'subject');
+    assert.deepEqual([core.firstBlock, core.lastBlock, gate.subjectBlock], [firstBlock, lastBlock, subjectBlock]);
     assert.equal('firstLayer' in core, false);
     assert.equal(gate.queryMetric, 'euclidean');
     assert.equal(gate.gateBlock, core.firstBlock - 1);

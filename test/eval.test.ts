@@ -4,13 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { GraceEditor } from '../src/editors/baselines/grace.js';
+import { scoreTargets } from '../src/editors/common/scoring.js';
 import { type TokenizedEdit, tokenizeEdit } from '../src/editors/edit.js';
 import { EditFileError } from '../src/editors/edits-file.js';
 import { loadBalanceLoss } from '../src/editors/elder/balance-loss.js';
 import type { ElderConfig } from '../src/editors/elder/config.js';
 import { createEditor, type MethodName } from '../src/editors/registry.js';
 import { readDataset } from '../src/eval/datasets.js';
-import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
+import { greedyContinuations } from '../src/eval/metrics.js';
 import { buildStream } from '../src/eval/protocol.js';
 import { distanceChart } from '../src/eval/report.js';
 import { type BenchOptions, runBenchmark } from '../src/eval/runner.js';
@@ -419,7 +420,9 @@ test('bench-edit --gate-radii measures each radius of ELDER subject gate on the 
     elder.gateSweep?.map((p) => p.radius),
     [1e-9, 1e9],
   );
-  assert.equal(elder.gateRadius, (elder.config as ElderConfig).gate.queryRadius, 'the radius the method ran with is recorded');
+  const ranWith = (elder.config as ElderConfig).gate;
+  assert.ok(ranWith.kind === 'subject');
+  assert.equal(elder.gateRadius, ranWith.queryRadius, 'the radius the method ran with is recorded');
   const [closed] = elder.gateSweep!;
   // Closed: no rephrasing or unrelated prompt reaches an expert, so they read as the base model does.
   assert.equal(closed.locality, 1);
@@ -436,7 +439,9 @@ test('bench-edit --gate-radii measures each radius of ELDER subject gate on the 
   const { model } = loadModel(tinyGpt2Dir);
   const { editor, config } = createEditor('elder', model, { elder: { iterations: 1 } }, {});
   const radius = editor.gateRadius!;
-  assert.equal(radius.value, (config as ElderConfig).gate.queryRadius);
+  const gate = (config as ElderConfig).gate;
+  assert.ok(gate.kind === 'subject');
+  assert.equal(radius.value, gate.queryRadius);
   radius.set(0.7);
   assert.equal(editor.gateRadius!.value, 0.7);
   assert.throws(

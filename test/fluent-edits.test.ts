@@ -9,10 +9,10 @@ import { elderConfig } from '../src/editors/elder/config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import { trainedSequence } from '../src/editors/elder/frozen.js';
 import { answerEnding, withAnswerEndings } from '../src/editors/ending.js';
-import { answersWith, fluency, repeatsFragment } from '../src/eval/generation.js';
 import { defaultModelDir } from '../src/models/default-model.js';
 import { answerIds, generate } from '../src/models/generate.js';
 import { loadModel } from '../src/models/load.js';
+import { answersWith, fluency, repeatsFragment } from '../src/text/answers.js';
 import { cli, repoRoot } from './helpers.js';
 
 const { model, tokenizer } = loadModel(defaultModelDir());

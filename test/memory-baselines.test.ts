@@ -5,9 +5,10 @@ import { defaultSeracConfig, scopeConfigOf } from '../src/editors/baselines/sera
 import { ScopeClassifier, ScopeClassifierError } from '../src/editors/baselines/serac-scope.js';
 import type { WiseEditor } from '../src/editors/baselines/wise.js';
 import type { EditorResources } from '../src/editors/common/resources.js';
+import { scoreTargets } from '../src/editors/common/scoring.js';
 import { createEditor } from '../src/editors/registry.js';
 import { readDataset } from '../src/eval/datasets.js';
-import { greedyContinuations, scoreTargets } from '../src/eval/metrics.js';
+import { greedyContinuations } from '../src/eval/metrics.js';
 import { UsageError } from '../src/util/errors.js';
 import { factsFirstRecord, repoRoot } from './helpers.js';
 
@@ -84,10 +85,9 @@ test('SERAC and WISE refuse settings that cannot work before training, each in o
     /serac\.scopeBlock \(7\) must not exceed serac\.block \(6\)/,
   );
   assert.throws(() => createEditor('serac', model, { serac: { scopeWidth: 0 } }, resources), /serac\.scopeWidth must be a positive integer, got 0/);
-  assert.throws(
-    () => createEditor('wise', model, { wise: { actRatio: Number.NaN } }, resources),
-    /wise\.actRatio must be a finite non-negative number, got NaN/,
-  );
+  // NaN is refused by the registry's check, before WISE's own: every method's numbers must be finite.
+  assert.throws(() => createEditor('wise', model, { wise: { actRatio: Number.NaN } }, resources), /setting wise\.actRatio must be a finite number, got NaN$/);
+  assert.throws(() => createEditor('wise', model, { wise: { actRatio: -1 } }, resources), /wise\.actRatio must be a finite non-negative number, got -1/);
   assert.throws(
     () => createEditor('wise', model, { wise: { shardsPerMerge: 10_000_000 } }, resources),
     /wise\.shardsPerMerge 10000000 exceeds the 262144 entries/,

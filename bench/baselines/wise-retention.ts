@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { WiseEditor, WiseRoute } from '../../src/editors/baselines/wise.js';
+import { scoreTargets } from '../../src/editors/common/scoring.js';
 import { createEditor } from '../../src/editors/registry.js';
-import { scoreTargets } from '../../src/eval/metrics.js';
 import { studyStream } from './stream.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { records: { type: 'string' }, settings: { type: 'string' } } });

@@ -19,6 +19,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { scoreTargets } from '../../src/editors/common/scoring.js';
 import { tokenizeEdit } from '../../src/editors/edit.js';
 import { Codebook } from '../../src/editors/elder/codebook.js';
 import { elderConfig } from '../../src/editors/elder/config.js';
@@ -27,7 +28,6 @@ import { type EditMemory, memoryOf, promptPass } from '../../src/editors/elder/f
 import { GATES } from '../../src/editors/elder/gates/index.js';
 import { type GateSettings, SubjectIndex } from '../../src/editors/elder/gates/subject-index.js';
 import { readDataset } from '../../src/eval/datasets.js';
-import { scoreTargets } from '../../src/eval/metrics.js';
 import { buildStream } from '../../src/eval/protocol.js';
 import { defaultModelDir } from '../../src/models/default-model.js';
 import { loadModel } from '../../src/models/load.js';

@@ -13,7 +13,7 @@ import type { OptionDoc, OptionSpec, ParsedOptions } from './args.js';
 /** A setting's default under each preset, as `--help` shows it. */
 function defaultsText(setting: Setting): string {
   const of = (preset: (typeof ELDER_PRESETS)[number]): unknown => {
-    const departures = PRESETS[preset].settings;
+    const departures: Readonly<Record<string, unknown>> = PRESETS[preset].settings;
     return setting.name in departures ? departures[setting.name] : setting.default;
   };
   const shown = ELDER_PRESETS.map((preset) => {

@@ -8,14 +8,14 @@
 import type { DecoderLM } from '../models/decoder.js';
 import { UsageError } from '../util/errors.js';
 import { type AlphaEditConfig, AlphaEditEditor, defaultAlphaEditConfig } from './baselines/alphaedit.js';
-import { defaultFtlConfig, FtlEditor } from './baselines/ft-l.js';
-import { defaultGraceConfig, GraceEditor } from './baselines/grace.js';
-import { defaultLoraConfig, LoraEditor } from './baselines/lora.js';
-import { defaultMeloConfig, MeloEditor } from './baselines/melo.js';
+import { defaultFtlConfig, type FtlConfig, FtlEditor } from './baselines/ft-l.js';
+import { defaultGraceConfig, type GraceConfig, GraceEditor } from './baselines/grace.js';
+import { defaultLoraConfig, type LoraConfig, LoraEditor } from './baselines/lora.js';
+import { defaultMeloConfig, type MeloConfig, MeloEditor } from './baselines/melo.js';
 import { defaultMemitConfig, type MemitConfig, MemitEditor } from './baselines/memit.js';
 import { defaultRomeConfig, type RomeConfig, RomeEditor } from './baselines/rome.js';
 import { defaultSeracConfig, type SeracConfig, SeracEditor } from './baselines/serac.js';
-import { defaultTPatcherConfig, TPatcherEditor } from './baselines/t-patcher.js';
+import { defaultTPatcherConfig, type TPatcherConfig, TPatcherEditor } from './baselines/t-patcher.js';
 import { defaultWilkeConfig, type WilkeConfig, WilkeEditor } from './baselines/wilke.js';
 import { defaultWiseConfig, type WiseConfig, WiseEditor } from './baselines/wise.js';
 import type { EditorResources } from './common/resources.js';
@@ -45,8 +45,31 @@ export const METHODS = [
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
-/** Per method, configuration fields to override (`{"elder": {"lr": 0.01}}`). */
-export type MethodSettings = Partial<Record<MethodName, Record<string, unknown>>>;
+/** Each method's configuration: what its settings are, by name and type. */
+interface MethodConfigs {
+  elder: ElderSettings;
+  'elder-paper': ElderSettings;
+  'elder-noguide': ElderSettings;
+  'elder-balance': ElderSettings;
+  grace: GraceConfig;
+  melo: MeloConfig;
+  'ft-l': FtlConfig;
+  lora: LoraConfig;
+  't-patcher': TPatcherConfig;
+  rome: RomeConfig;
+  wilke: WilkeConfig;
+  memit: MemitConfig;
+  alphaedit: AlphaEditConfig;
+  serac: SeracConfig;
+  wise: WiseConfig;
+}
+
+/**
+ * Per method, configuration fields to override (`{"elder": {"lr": 0.01}}`):
+ * typed, so a misspelled name in code fails to compile; settings read from a
+ * file are checked by {@link createEditor}, which refuses an unknown name.
+ */
+export type MethodSettings = { [M in MethodName]?: Partial<MethodConfigs[M]> };
 
 interface MethodSpec<Config extends object> {
   /** The default settings on `model`, by name: the settings a user may override. */
@@ -167,11 +190,14 @@ export function createEditor(
 ): { editor: Editor; config: object } {
   const spec = SPECS[method];
   const defaults = spec.defaults(model) as Record<string, unknown>;
-  const overrides = settings[method] ?? {};
-  for (const key of Object.keys(overrides)) {
+  const overrides: Readonly<Record<string, unknown>> = settings[method] ?? {};
+  for (const [key, value] of Object.entries(overrides)) {
     if (!(key in defaults)) throw new UsageError(`unknown setting "${key}" for ${method} (known: ${Object.keys(defaults).join(', ')})`);
     const expected = typeof defaults[key];
-    if (typeof overrides[key] !== expected) throw new UsageError(`setting ${method}.${key} must be a ${expected}, got ${JSON.stringify(overrides[key])}`);
+    if (typeof value !== expected || (typeof value === 'number' && !Number.isFinite(value)))
+      throw new UsageError(
+        `setting ${method}.${key} must be a ${expected === 'number' ? 'finite number' : expected}, got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))}`,
+      );
   }
   for (const need of spec.needs ?? []) {
     if (resources[need] === undefined) throw new UsageError(`${method} needs ${NEEDS_TOLD[need]}`);

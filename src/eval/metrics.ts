@@ -1,58 +1,18 @@
 /**
- * The metrics every method is measured with, through the same code path:
- * - teacher-forced target accuracy (reliability / generalization): an item is
- *   correct when every target token is the argmax after the prompt and the
- *   target tokens before it (the paper's definition); token accuracy is the
- *   fraction of target tokens that are;
+ * The metrics every method is measured with, through the same code path,
+ * besides teacher-forced target accuracy (editors/common/scoring.ts, shared
+ * with the state's holds check):
  * - greedy continuations, compared with the base model's for locality;
  * - next-token loss on general text (retention as perplexity).
  */
 
-import { padTokenId, prepareBatch } from '../editors/common/batch.js';
 import type { Editor } from '../editors/editor.js';
-import { argmaxHits } from '../models/batch.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { answerIds, type Generation, generate } from '../models/generate.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { crossEntropy } from '../tensor/ops/crossentropy.js';
 import { selectRows } from '../tensor/ops/select.js';
 import { noGrad } from '../tensor/tensor.js';
-
-export interface TargetItem {
-  promptIds: number[];
-  targetIds: number[];
-}
-
-export interface TargetScores {
-  /** Per item: every target token is the argmax. */
-  correct: boolean[];
-  /** Per item: fraction of target tokens that are the argmax. */
-  tokenAccuracy: number[];
-}
-
-/** Teacher-forced scores of items under `editor` (null: the base model), in batches. */
-export function scoreTargets(model: DecoderLM, editor: Editor | null, items: readonly TargetItem[], batchSize = 8): TargetScores {
-  const scores: TargetScores = { correct: [], tokenAccuracy: [] };
-  const padId = padTokenId(model.config);
-  for (let start = 0; start < items.length; start += batchSize) {
-    const chunk = items.slice(start, start + batchSize);
-    const prepared = prepareBatch(chunk, padId);
-    const hooks = editor?.session(prepared.queryRows).hooks('prompt');
-    const logits = noGrad(() => {
-      const hidden = model.hiddenStates(prepared.tokens.ids, prepared.tokens.batch, prepared.tokens.steps, { hooks });
-      return model.lmHead(selectRows(hidden, prepared.targets.rows));
-    });
-    const rowHits = argmaxHits(logits, prepared.targets.targets);
-    let row = 0;
-    for (const item of chunk) {
-      let hits = 0;
-      for (let t = 0; t < item.targetIds.length; t++, row++) hits += rowHits[row];
-      scores.correct.push(hits === item.targetIds.length);
-      scores.tokenAccuracy.push(hits / item.targetIds.length);
-    }
-  }
-  return scores;
-}
 
 /** Greedy continuation of each prompt (`maxTokens` new tokens, stopping at EOS) under `editor` (null: base). */
 export function greedyContinuations(model: DecoderLM, editor: Editor | null, prompts: readonly number[][], maxTokens: number): number[][] {

@@ -2,37 +2,34 @@
  * The lifelong-editing benchmark: every method edits the same frozen model
  * through the same stream of edits, measured by the same metrics.
  *
- * Interrupted runs resume: each finished method's results are kept in
- * `progress.json` in the output folder (with a fingerprint of the settings),
- * and a rerun with the same settings skips them. The report files are written
- * only once every method has finished.
+ * Interrupted runs resume (progress.ts): a rerun with the same settings
+ * skips the methods it finished. The report files are written only once
+ * every method has finished.
  */
 
-import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { padTokenId } from '../editors/common/batch.js';
 import type { EditorResources } from '../editors/common/resources.js';
+import { scoreTargets, type TargetItem } from '../editors/common/scoring.js';
 import { type TokenizedEdit, tokenizeEdit } from '../editors/edit.js';
 import type { Editor } from '../editors/editor.js';
 import { withAnswerEndings } from '../editors/ending.js';
 import { CovarianceCache, cachedCovariances } from '../editors/locate/covariance.js';
-import { COVARIANCE_TOKENS, covarianceText } from '../editors/locate/covariance-text.js';
 import { checkEditsFor, createEditor, type MethodName, type MethodSettings, methodIsSeeded, methodNeeds } from '../editors/registry.js';
+import { COVARIANCE_TOKENS, covarianceText } from '../facts/covariance-text.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
 import { tokenWindows } from '../train/dataset.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
 import { InputError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { embedCodes } from './code-embedding.js';
 import { type DatasetFormat, type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
 import { type AnswerItem, type GenerationProbe, scoreGenerations, subjectPrompts } from './generation.js';
-import { greedyContinuations, greedyText, mean, rate, scoreTargets, type TargetItem, textLoss } from './metrics.js';
+import { greedyContinuations, greedyText, mean, rate, textLoss } from './metrics.js';
+import { RunProgress } from './progress.js';
 import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
 import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS, type MethodResult, type RetentionPoint } from './results.js';
@@ -69,11 +66,6 @@ export interface BenchOptions {
   mergeFrom?: string[];
 }
 
-interface ProgressFile {
-  fingerprint: string;
-  finished: MethodResult[];
-}
-
 /** Unrelated prompts whose routing the per-batch diagnostics follow. */
 const DIAGNOSTIC_PROMPTS = 64;
 
@@ -89,21 +81,20 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const prepared = prepareRun(options, log);
   // Every method's refusal of an edit comes before any method trains.
   for (const method of options.methods) checkEditsFor(method, prepared.inputs.edits);
-  const { progress, progressPath } = openProgress(options, log);
+  const progress = RunProgress.open(options, log);
   const { base, heldOutKnown, baseContinuations } = measureBase(prepared, log);
   const inputs: RunInputs = { ...prepared.inputs, heldOutKnown, baseContinuations, resources: methodResources(prepared, log), log };
   for (const method of options.methods) {
-    if (progress.finished.some((r) => r.method === method)) {
+    if (progress.finished(method) !== undefined) {
       log(`${method}: finished in an earlier run, kept`);
       continue;
     }
-    progress.finished.push(runMethod(method, inputs));
-    writeProgress(progressPath, progress);
+    progress.record(runMethod(method, inputs));
   }
   const results = assembleResults(
     prepared,
     base,
-    options.methods.map((method) => progress.finished.find((r) => r.method === method)!),
+    options.methods.map((method) => progress.finished(method)!),
   );
   writeReport(options.outDir, results);
   return results;
@@ -175,19 +166,6 @@ function prepareRun(options: BenchOptions, log: (line: string) => void): Prepare
     generateText: (editor: Editor) => greedyText(model, editor, tokenizer),
   };
   return { inputs, tokenizer, dataset, skipped, heldOutTrue };
-}
-
-/** The run's progress file: finished methods of an interrupted run with the same fingerprint, and those merged from side-by-side runs. */
-function openProgress(options: BenchOptions, log: (line: string) => void): { progress: ProgressFile; progressPath: string } {
-  fs.mkdirSync(options.outDir, { recursive: true });
-  const fingerprint = fingerprintOf(options);
-  const progressPath = path.join(options.outDir, 'progress.json');
-  const progress = readProgress(progressPath, fingerprint);
-  if (options.mergeFrom !== undefined && options.mergeFrom.length > 0) {
-    for (const dir of options.mergeFrom) mergeProgress(progress, dir, fingerprint, options.methods, log);
-    writeProgress(progressPath, progress);
-  }
-  return { progress, progressPath };
 }
 
 /** The unedited model on every measure (and what methods are compared against: its knowledge of the held-out facts, its locality continuations). */
@@ -493,62 +471,4 @@ function validateOptions(options: BenchOptions): void {
   if (options.methods.length === 0) throw new UsageError('--methods names no method');
   for (const radius of options.gateRadii ?? [])
     if (!Number.isFinite(radius) || radius <= 0) throw new UsageError(`--gate-radii must list numbers > 0, got ${radius}`);
-}
-
-function fingerprintOf(options: BenchOptions): string {
-  const hash = createHash('sha256');
-  hash.update(fs.readFileSync(options.dataFile));
-  if (options.localityFile !== undefined) hash.update(fs.readFileSync(options.localityFile));
-  hash.update(
-    JSON.stringify([
-      path.resolve(options.modelDir),
-      options.format ?? null,
-      options.edits,
-      options.seed,
-      options.batchSize,
-      options.evalEvery,
-      options.settings,
-      options.localityTokens,
-      // Only when given, so that runs saved before the sweep existed still resume.
-      ...(options.gateRadii === undefined ? [] : [options.gateRadii]),
-    ]),
-  );
-  return hash.digest('hex');
-}
-
-/** Takes the finished methods of the run in `dir` that this run lists and has not finished. */
-function mergeProgress(progress: ProgressFile, dir: string, fingerprint: string, methods: readonly MethodName[], log: (line: string) => void): void {
-  const file = path.join(dir, 'progress.json');
-  if (!fs.existsSync(file)) throw new UsageError(`--merge ${dir}: no progress.json there (not a bench-edit output folder, or its run finished no method yet)`);
-  const other = readProgress(file, fingerprint, 'its methods cannot be merged into this run');
-  for (const result of other.finished) {
-    if (!methods.includes(result.method)) continue;
-    if (progress.finished.some((r) => r.method === result.method)) {
-      log(`${result.method}: already finished here, the one in ${dir} is not taken`);
-      continue;
-    }
-    progress.finished.push(result);
-    log(`${result.method}: taken from ${dir}`);
-  }
-}
-
-/** Keeps the finished methods, atomically (a killed process leaves the previous file). */
-function writeProgress(file: string, progress: ProgressFile): void {
-  writeFileAtomic(file, [Buffer.from(`${JSON.stringify(progress)}\n`)]);
-}
-
-/**
- * The progress kept in `file`, or none yet; a run of other data or settings is
- * refused, with `remedy` (by default: how to resume this folder elsewhere).
- */
-function readProgress(file: string, fingerprint: string, remedy = `use another --out, or remove ${file} to start over`): ProgressFile {
-  if (!fs.existsSync(file)) return { fingerprint, finished: [] };
-  let stored: ProgressFile;
-  try {
-    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as ProgressFile;
-  } catch (error) {
-    throw new UsageError(`${file}: unreadable progress (${(error as Error).message}); remove it to start over`);
-  }
-  if (stored.fingerprint !== fingerprint) throw new UsageError(`${path.dirname(file)} holds a run with other data or settings; ${remedy}`);
-  return stored;
 }

@@ -7,8 +7,8 @@
  * A seeded third of each relation's known facts is set aside as locality
  * facts, never edited: in a stream of hundreds of sequential edits, a
  * neighbour drawn from all known facts is often edited itself a few records
- * later (28% of the first 1,000 records' neighbours were), and then a perfect
- * editor must change it. Per remaining known fact (seeded, shuffled across
+ * later (docs/evaluation.md#lifelong-editing-on-the-facts-benchmark), and
+ * then a perfect editor must change it. Per remaining known fact (seeded, shuffled across
  * relations):
  * - the edit prompt: one of the relation's training templates (rotating),
  *   which the base model answers correctly;

@@ -15,9 +15,9 @@
  */
 
 import { padTokenId } from '../editors/common/batch.js';
+import { scoreTargets, type TargetItem } from '../editors/common/scoring.js';
 import { subjectEndOf, tokenizeEdit } from '../editors/edit.js';
 import { rowCapture } from '../editors/editor.js';
-import { scoreTargets, type TargetItem } from '../eval/metrics.js';
 import { padBatch } from '../models/batch.js';
 import type { DecoderLM } from '../models/decoder.js';
 import type { TextTokenizer } from '../models/tokenizer.js';

@@ -1,6 +1,6 @@
 import { padTokenId } from '../../editors/common/batch.js';
 import { CovarianceCache, cachedCovariances } from '../../editors/locate/covariance.js';
-import { COVARIANCE_TOKENS, covarianceText } from '../../editors/locate/covariance-text.js';
+import { COVARIANCE_TOKENS, covarianceText } from '../../facts/covariance-text.js';
 import { resolveModelDir } from '../../models/default-model.js';
 import { loadModel } from '../../models/load.js';
 import { requireTokenizer } from '../../models/tokenizer.js';

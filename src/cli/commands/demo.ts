@@ -7,14 +7,14 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { scoreTargets } from '../../editors/common/scoring.js';
 import { tokenizeEdit } from '../../editors/edit.js';
 import { elderConfig } from '../../editors/elder/config.js';
 import { ElderEditor, type RoutingDecision } from '../../editors/elder/editor.js';
 import { GATES } from '../../editors/elder/gates/index.js';
 import { withAnswerEndings } from '../../editors/ending.js';
 import { type BenchRecord, readDataset } from '../../eval/datasets.js';
-import { answersWith } from '../../eval/generation.js';
-import { rate, scoreTargets } from '../../eval/metrics.js';
+import { rate } from '../../eval/metrics.js';
 import { buildStream, type StreamRecord } from '../../eval/protocol.js';
 import type { DecoderLM } from '../../models/decoder.js';
 import { resolveModelDir } from '../../models/default-model.js';
@@ -23,6 +23,7 @@ import { loadModel } from '../../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../../models/tokenizer.js';
 import { backendInfo } from '../../tensor/backends/index.js';
 import { packageRoot } from '../../tensor/backends/native.js';
+import { answersWith } from '../../text/answers.js';
 import { Progress } from '../../util/progress.js';
 import { type CommandSpec, MODEL_OPTION, optionalString, parseOptions } from '../args.js';
 

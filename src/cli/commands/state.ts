@@ -1,4 +1,4 @@
-import { GATES } from '../../editors/elder/gates/index.js';
+import { GATES, gateKindOf } from '../../editors/elder/gates/index.js';
 import { StateFiles } from '../../editors/elder/store/state.js';
 import { type CommandSpec, parseOptions, requireString } from '../args.js';
 
@@ -31,7 +31,8 @@ export function stateCommand(argv: string[]): void {
   console.log(
     `elder      ${preset} preset: ${c.site} in blocks ${c.firstBlock}-${c.lastBlock}, ${c.experts} experts of rank ${c.rank} (α ${c.alpha}), top-${c.topK}, λ ${c.lambda}, ε ${c.epsilon}`,
   );
-  const gateText = GATES[gate.kind]?.describe(gate) ?? gate.kind;
+  // A folder written by a later elder may name a gate this one lacks.
+  const gateText = GATES[gate.kind] === undefined ? gate.kind : gateKindOf(gate).describe(gate);
   console.log(`routing    ${gateText}; ${r.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
   console.log(
     `training   lr ${t.lr}, batch ${t.batchSize}, ${t.iterations} iterations${t.earlyStop ? ', early stop' : ''}, replay ${r.replay}, ${t.trainRouting} routing, seed ${c.seed}`,

@@ -13,31 +13,17 @@
  * - The solve runs in null-space coordinates (symmetric positive definite,
  *   Cholesky) rather than the paper's non-symmetric P(…)+l2·I system; both
  *   give the same Δ, since the paper's solution lies in P's range.
- * - Threshold: 2e-2 as in the paper's GPT2-XL settings, on C of the model's
- *   own pretraining mix (`elder covariance`); on elder-facts that leaves 257,
- *   809, 798 and 677 of the 1024 key directions of blocks 0–3, holding 1.0,
- *   18.2, 16.1 and 13.0% of C's energy (trace); 2.0, 19.3, 20.6 and 13.4%
- *   of the energy of the first 100 records' subject keys lies in them. A
- *   threshold set as a share of the energy instead (the maintainers'
- *   advice) was measured on the first 25 COUNTERFACT records (50 sequential
- *   edits): 1% leaves 261, 409, 453 and 309 directions, reaching 1–2% of the
- *   subject keys' energy, and keeps 26 / 20 / 80.6% (reliability /
- *   generalization / locality; 91.5% of other facts); 5%: 70 / 52 / 65.3%
- *   (85.1%); the absolute 2e-2: 84 / 62 / 65.3% (83.0%). The absolute
- *   threshold stays.
+ * - Threshold: an absolute 2e-2 as in the paper's GPT2-XL settings, on C of
+ *   the model's own pretraining mix (`elder covariance`), not a share of C's
+ *   energy (the maintainers' advice), which leaves too few directions to
+ *   write an edit.
  * - C over the pretraining mix, fact sentences included (each 6 times, as
- *   pretraining saw them). Over the general text alone (100,000 tokens of
- *   the Debian documents, `elder covariance --text`) more of the subject
- *   keys lie in the null space (2.3, 21.7, 31.0 and 24.8% of their energy),
- *   but the facts the model knows lose their protection: on the same 25
- *   records 64 / 54 / 55.6%, and 61.7% of other facts kept.
+ *   pretraining saw them): over general text alone the facts the model
+ *   knows lose their protection.
  * - l2 = 1, not the paper's 10: the ridge is in squared-key units, and
- *   elder-facts' keys carry little energy in the null space. On records
- *   1500–1519 (outside the 1,000-edit run), 20 sequential batches, blocks
- *   0–1: l2 = 10 reliability 20%, generalization 15%; l2 = 1: 70 / 52.5%;
- *   l2 = 0.1: 67.5 / 50% with fewer other facts kept (45 against 62.5%).
- *   Blocks 0–3, l2 = 1: 80 / 50%, other facts kept 70%.
+ *   elder-facts' keys carry little energy in the null space.
  * - Blocks, prefixes, value shift and clamp as in memit.ts.
+ * The measurements behind each: docs/evaluation.md#deviations-kept-and-the-measurements-behind-them.
  */
 import type { DecoderLM } from '../../models/decoder.js';
 import { UsageError } from '../../util/errors.js';

@@ -10,23 +10,17 @@
  * What is implemented, and where it departs from the paper:
  * - The range: four blocks from ROME's causally traced block up, 0–3 on
  *   elder-facts (MEMIT: five blocks, GPT-2 XL 13–17 ending at ROME's 17,
- *   GPT-J 3–8). On records 1500–1519, 20 sequential batches: blocks 0–1
- *   reliability 55%, generalization 37.5%, other facts kept 87.5%; 0–3:
- *   67.5 / 47.5 / 82.5%.
+ *   GPT-J 3–8).
  * - δ, prefixes, KL term and covariance as in rome.ts, with MEMIT's clamp
  *   (0.75 of the hidden state's norm).
  * - λ scales with the key width d: a typical key has kᵀC⁻¹k ≈ d, so the share
  *   of the residual a block writes depends on λ/d. GPT-J's 15000 at d = 16384
- *   becomes 15000·d/16384 (938 on elder-facts). Unscaled, λ = 15000 wrote
- *   nothing that held (records 1500–1519, blocks 0–1: reliability 0%);
- *   λ = 1000: 55%, λ = 100: 80% with other facts kept 57.5 against 87.5%
- *   (blocks 0–3, λ = 100: 70 / 55 / 57.5%). GPT2-XL's own 20000 at d = 6400
- *   would give 3200 here: on 12 sequential capital edits
- *   (bench/data/facts/capitals-12.json) it keeps 33.3% of the edited prompts
- *   (other facts' locality 84.4%) against 79.2% (81.3%) at 938, so 938 stays.
+ *   becomes 15000·d/16384 (938 on elder-facts); unscaled, it writes nothing
+ *   that holds there.
  * - Sequential editing: each batch is solved against C alone; earlier edits'
  *   keys are not held (that is AlphaEdit's addition).
  * - A failed solve puts back every block written in the batch.
+ * The measurements behind the range and λ: docs/evaluation.md#deviations-kept-and-the-measurements-behind-them.
  */
 import type { DecoderLM } from '../../models/decoder.js';
 import { UsageError } from '../../util/errors.js';

@@ -20,13 +20,10 @@
  *   Wikipedia; it is used whole (ROME's `mom2_adjustment`).
  * - Edits apply one at a time, in stream order; nothing is revisited.
  * - The weight decay is ‖δ‖² / ‖v‖² (ROME's code: ‖δ‖ / ‖v‖², at the same
- *   0.5). On the first 25 COUNTERFACT records of bench/data/facts (50
- *   sequential edits, batches of 4) the squared form keeps 100 / 84.0 /
- *   66.7% (reliability / generalization / locality) and 85.1% of the other
- *   facts; the reference's form 100 / 82.0 / 65.3% and 80.9%. MEMIT, which
- *   fits its δ the same way, moves alike (70 / 58 against 62 / 54%).
+ *   0.5): it kept more edits and more of the other facts.
  * - An edit whose prompt does not contain its subject is refused before
  *   anything is written (locate/subjects.ts).
+ * The measurements behind each: docs/evaluation.md#deviations-kept-and-the-measurements-behind-them.
  */
 import type { DecoderLM } from '../../models/decoder.js';
 import type { EditorResources } from '../common/resources.js';
@@ -44,12 +41,11 @@ export interface RomeConfig extends LocateSettings {
 /**
  * ROME's block on a model of `layers` blocks. On elder-facts (8 blocks)
  * causal tracing puts the largest indirect effect of the MLP at the
- * subject's last token in block 0 (`elder trace`; README, "Choosing ROME's
- * block"), and ROME edits there hold best (20 sequential edits, records
- * 1500–1519, reliability / generalization by block 0–3: 100/80, 80/70,
- * 60/55, 60/55%). So small models (≤ 12 blocks) default to block 0; deeper
- * ones to ROME's relative depth on GPT-2 XL (17 of 48). Run `elder trace`
- * on another model and pass its block as the `block` setting.
+ * subject's last token in block 0 (`elder trace`), and ROME's edits there
+ * hold best (docs/evaluation.md#choosing-romes-block-causal-tracing-on-elder-facts).
+ * So small models (≤ 12 blocks) default to block 0; deeper ones to ROME's
+ * relative depth on GPT-2 XL (17 of 48). Run `elder trace` on another model
+ * and pass its block as the `block` setting.
  */
 export function defaultRomeBlock(layers: number): number {
   return layers <= 12 ? 0 : Math.round((17 / 48) * layers);

@@ -3,7 +3,22 @@
  * by whoever builds it (the benchmark runner, a test): methods that need
  * none ignore it, and a method that needs what is missing says so when built.
  */
-import type { KeyCovariance } from '../locate/covariance.js';
+/** E[k kᵀ] of one block's keys, and where it came from. */
+export interface KeyCovariance {
+  /** The linear whose inputs are the keys (`mlp.c_proj`, `mlp.down_proj`). */
+  site: string;
+  block: number;
+  /** Key width (the FFN width). */
+  width: number;
+  /** Keys averaged: every position of every text window. */
+  tokens: number;
+  /** What text the keys came from (files, packages, token count). */
+  corpus: string;
+  /** The weight fingerprint of the model measured. */
+  fingerprint: string;
+  /** E[k kᵀ], row-major width × width. */
+  second: Float64Array;
+}
 
 export interface EditorResources {
   /** Key covariances of the MLP output projection at `blocks` (locate-then-edit methods), read from the cache or measured. */

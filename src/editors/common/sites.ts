@@ -44,13 +44,11 @@ export function defaultSite(model: DecoderLM): EditSite {
  * Blocks edited by default: six, ending at ~84% of the depth (GPT2-XL: 35–40
  * of 48; LLaMA2-7B: 21–26 of 32), and never so many that the router query
  * (taken one block below the first edited one) comes from the lower half of
- * the model. There the last token has not yet gathered the subject: on the
- * 6-block elder-facts, a held-out rephrasing's query is nearest to its own
- * fact's query (among every subject of the relation) 65% of the time at
- * block 2 and 85% at block 3 (`elder eval-base`'s separation, 40 facts per
- * relation). So shallow models get fewer edited blocks: elder-facts (8
- * blocks) 5–6, GPT-2 small 7–10, a 4-block model 3 only; deep ones keep the
- * paper's six.
+ * the model. There the last token has not yet gathered the subject, so a
+ * held-out rephrasing's query lies far from its own fact's
+ * (docs/decisions.md, `elder eval-base`'s separation). So shallow models get
+ * fewer edited blocks: elder-facts (8 blocks) 5–6, GPT-2 small 7–10, a
+ * 4-block model 3 only; deep ones keep the paper's six.
  */
 export function defaultBlockRange(layers: number, count = 6): { firstBlock: number; lastBlock: number } {
   const { lastBlock, firstBlock } = paperBlockRange(layers, count);

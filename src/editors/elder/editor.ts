@@ -21,7 +21,7 @@ import { type ElderConfig, methodOf } from './config.js';
 import { ElderCore } from './core.js';
 import { type EditMemory, memoryOf, promptPass, type RememberedEdit } from './frozen.js';
 import type { Gate, GateView, RoutingDecision } from './gates/gate.js';
-import { GATES } from './gates/index.js';
+import { gateKindOf } from './gates/index.js';
 import type { MixtureOfLora } from './mixture.js';
 import { ReplayMemory } from './rehearsal.js';
 import { decideBatch, ElderSession } from './session.js';
@@ -61,7 +61,7 @@ export class ElderEditor implements Editor {
     this.scratch = options.scratch ?? new BufferPool();
     this.frozenCache = options.frozenCache;
     const view: GateView = { codebook: this.codebook, retracted: this.retracted, liveMemories: () => this.liveMemories() };
-    this.gate = GATES[config.gate.kind].create(config.gate, this.core, view);
+    this.gate = gateKindOf(config.gate).create(config.gate, this.core, view);
   }
 
   /** An editor holding `snapshot`; with `refresh` (and fresh codes on) the codes are re-routed as after a batch. */

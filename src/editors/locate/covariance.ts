@@ -19,24 +19,8 @@ import { SafetensorsFile, writeSafetensors } from '../../models/safetensors.js';
 import { kernels } from '../../tensor/backends/index.js';
 import { noGrad } from '../../tensor/tensor.js';
 import { CheckpointError, ElderError, UsageError } from '../../util/errors.js';
+import type { KeyCovariance } from '../common/resources.js';
 import { checkBlock, mlpOutputSite } from '../common/sites.js';
-
-/** E[k kᵀ] of one block's keys, and where it came from. */
-export interface KeyCovariance {
-  /** The linear whose inputs are the keys (`mlp.c_proj`, `mlp.down_proj`). */
-  site: string;
-  block: number;
-  /** Key width (the FFN width). */
-  width: number;
-  /** Keys averaged: every position of every text window. */
-  tokens: number;
-  /** What text the keys came from (files, packages, token count). */
-  corpus: string;
-  /** The weight fingerprint of the model measured. */
-  fingerprint: string;
-  /** E[k kᵀ], row-major width × width. */
-  second: Float64Array;
-}
 
 /** A covariance measured on other weights than the model being edited. */
 export class StaleCovarianceError extends ElderError {}

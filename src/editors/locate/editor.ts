@@ -9,14 +9,13 @@ import type { DecoderLM } from '../../models/decoder.js';
 import { kernels } from '../../tensor/backends/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { UsageError } from '../../util/errors.js';
-import type { EditorResources } from '../common/resources.js';
+import type { EditorResources, KeyCovariance } from '../common/resources.js';
 import { FixedSession } from '../common/session.js';
 import { checkBlock, mlpOutputSite, siteShape } from '../common/sites.js';
 import { BaseWeightEdits } from '../common/weight-edits.js';
 import type { TokenizedEdit } from '../edit.js';
 import type { Editor, StepReport } from '../editor.js';
 import { type ContextBatch, contextBatch, type EssenceBatch, essenceBatch, samplePrefixes } from './contexts.js';
-import type { KeyCovariance } from './covariance.js';
 import type { ValueShiftOptions } from './key-value.js';
 import { requireSubjects } from './subjects.js';
 
@@ -33,9 +32,7 @@ export interface LocateSettings extends ValueShiftOptions {
 /**
  * ROME's `v_*` settings for GPT-2 XL (rome/hparams/ROME/gpt2-xl.json), with 5
  * prefixes of 5 tokens (ROME: 20 of 5 and 10): on elder-facts 5 and 10 gave
- * the same edits (20 sequential ROME edits, records 1500–1519: reliability
- * 100/100%, generalization 82.5/85%, other facts kept 82.5/82.5%) at 1.26
- * against 1.74 s/edit.
+ * the same edits, 5 in less time (docs/evaluation.md#deviations-kept-and-the-measurements-behind-them).
  */
 export const ROME_SETTINGS: LocateSettings = {
   lr: 0.5,

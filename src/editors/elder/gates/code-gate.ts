@@ -7,6 +7,11 @@
 import type { ElderCore, RoutedCode } from '../core.js';
 import type { Gate, GateKind, GateView, RoutingDecision } from './gate.js';
 
+/** The code gate has no settings of its own: ε is the core's. */
+export interface CodeGateConfig {
+  readonly kind: 'code';
+}
+
 /** The code distance's verdict on one routed sequence. */
 export function codeVerdict(routed: RoutedCode, view: GateView, epsilon: number): RoutingDecision {
   const nearest = view.codebook.nearest(routed.code);
@@ -41,7 +46,7 @@ class CodeGate implements Gate {
   invalidate(): void {}
 }
 
-export const CODE_GATE: GateKind = {
+export const CODE_GATE: GateKind<CodeGateConfig> = {
   kind: 'code',
   summary: 'an input uses the experts when its code is within ε of a stored code (the paper)',
   settings: [],

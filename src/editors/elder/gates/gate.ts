@@ -37,10 +37,9 @@ export interface GateView {
   liveMemories(): readonly EditMemory[];
 }
 
-/** A gate's configuration: which gate, and its own settings. */
-export interface GateConfig {
+/** What every gate's configuration has: which gate it configures (each gate adds its own settings; gates/index.ts unites them). */
+export interface GateConfigBase {
   readonly kind: string;
-  readonly [setting: string]: unknown;
 }
 
 export interface Gate extends GateCaptures {
@@ -64,18 +63,18 @@ export interface GateRuleContext {
   resolved: Record<string, unknown>;
 }
 
-/** One kind of gate: its settings, their defaults, and how to build it. */
-export interface GateKind {
-  readonly kind: string;
+/** One kind of gate: its settings, their defaults, and how to build it, typed to its configuration `C`. */
+export interface GateKind<C extends GateConfigBase> {
+  readonly kind: C['kind'];
   /** What it does, one line (for `--help`). */
   readonly summary: string;
   /** Its settings, with their defaults (values, or rules on the model and the core). */
   readonly settings: SettingsTable;
   /** Cross-setting checks beyond each setting's own (the table checks those). */
-  validate(config: GateConfig, core: CoreConfig, model: ModelConfig): void;
-  create(config: GateConfig, core: ElderCore, view: GateView): Gate;
+  validate(config: C, core: CoreConfig, model: ModelConfig): void;
+  create(config: C, core: ElderCore, view: GateView): Gate;
   /** One line for `elder state`. */
-  describe(config: GateConfig): string;
-  /** A configuration of this gate from a state written before gates had their own settings (flat fields, some missing). */
+  describe(config: C): string;
+  /** The settings of this gate in a state written before gates had their own settings (flat fields, some missing). */
   fromLegacy?(flat: Readonly<Record<string, unknown>>, core: CoreConfig): Record<string, unknown>;
 }

@@ -24,7 +24,7 @@ import type { GateInputs, GateKeys } from '../frozen.js';
 import type { Routing } from '../router.js';
 import { checkSetting, type Rule, type SettingsOf, type SettingsTable } from '../settings.js';
 import { codeVerdict } from './code-gate.js';
-import type { Gate, GateConfig, GateKind, GateRuleContext, GateView, RoutingDecision } from './gate.js';
+import type { Gate, GateKind, GateRuleContext, GateView, RoutingDecision } from './gate.js';
 import { MAX_WHITENED_WIDTH, QUERY_METRICS, SubjectIndex } from './subject-index.js';
 
 const rule = (text: string, value: (context: GateRuleContext) => unknown): Rule<GateRuleContext> => ({ rule: text, value });
@@ -219,8 +219,7 @@ export function promptTokenStates(input: Tensor, queryRows: Int32Array): Float32
   return Array.from(queryRows, (last, b) => input.data.slice(b * steps * inDim, (last + 1) * inDim));
 }
 
-function validate(gate: GateConfig, core: CoreConfig, model: ModelConfig): void {
-  const config = gate as unknown as SubjectGateConfig;
+function validate(config: SubjectGateConfig, core: CoreConfig, model: ModelConfig): void {
   if (config.subjectBlock >= core.firstBlock)
     throw new UsageError(`ELDER subject block ${config.subjectBlock} must be a block below the first edited block ${core.firstBlock}`);
   if (config.gateBlock > core.firstBlock)
@@ -232,15 +231,14 @@ function validate(gate: GateConfig, core: CoreConfig, model: ModelConfig): void 
     throw new UsageError(`ELDER query metric "whitened" needs a gate query at most ${MAX_WHITENED_WIDTH} wide; ${core.site} takes ${width} (use "euclidean")`);
 }
 
-export const SUBJECT_GATE: GateKind = {
+export const SUBJECT_GATE: GateKind<SubjectGateConfig> = {
   kind: 'subject',
   summary:
     "an input uses the experts only when its code is within ε and it is near one live edit twice, in its state entering the first edited linear and in some token's state at the edit's subject",
   settings: SETTINGS,
   validate,
-  create: (config, core, view) => new SubjectGate(config as unknown as SubjectGateConfig, core, view),
-  describe: (gate) => {
-    const c = gate as unknown as SubjectGateConfig;
+  create: (config, core, view) => new SubjectGate(config, core, view),
+  describe: (c) => {
     return `code distance and subject gate (subject keys at block ${c.subjectBlock}, ${c.queryMetric} query at block ${c.gateBlock}, radii ${c.subjectRadius} / ${c.queryRadius}${c.matchedExperts ? ', matched experts' : ''})`;
   },
   // States written before the gate's metric existed measured Euclidean distance at the router's query, radius 0.4, through the router's experts.

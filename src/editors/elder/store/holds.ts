@@ -9,10 +9,10 @@
  * edits is checked again.
  */
 
-import { answersWith } from '../../../eval/generation.js';
-import { scoreTargets } from '../../../eval/metrics.js';
 import { answerIds } from '../../../models/generate.js';
+import { answersWith } from '../../../text/answers.js';
 import { Random } from '../../../util/random.js';
+import { scoreTargets } from '../../common/scoring.js';
 import type { TokenizedEdit } from '../../edit.js';
 import type { ElderEditor } from '../editor.js';
 import type { HoldsCheck } from './journal.js';

@@ -6,14 +6,10 @@
  * never rewritten: it is migrated each time it is read, and validated
  * against the model when the state is opened with one.
  */
-import type { ElderConfig } from '../config.js';
-import { CORE_SETTINGS, type CoreConfig } from '../core-config.js';
-import type { GateConfig } from '../gates/gate.js';
-import { GATES } from '../gates/index.js';
-import type { ElderPreset } from '../presets.js';
-import { REHEARSAL_SETTINGS, type RehearsalConfig } from '../rehearsal.js';
+import { COMPONENTS, type ElderConfig } from '../config.js';
+import type { CoreConfig } from '../core-config.js';
+import { GATES, isGateKind } from '../gates/index.js';
 import { pickSettings } from '../settings.js';
-import { TRAINING_SETTINGS, type TrainingConfig } from '../training.js';
 
 export const CONFIG_VERSION = 3;
 
@@ -45,14 +41,11 @@ export function migrateElderConfig(stored: unknown, version: number): ElderConfi
     delete flat[before];
   }
   for (const [name, value] of Object.entries(BEFORE_IT_EXISTED)) flat[name] ??= value;
-  const core = pickSettings(CORE_SETTINGS, flat) as unknown as CoreConfig;
-  const kind = GATES[String(flat.gate)];
-  const gate: GateConfig = { kind: String(flat.gate), ...(kind?.fromLegacy?.(flat, core) ?? (kind === undefined ? {} : pickSettings(kind.settings, flat))) };
-  return {
-    preset: flat.preset as ElderPreset,
-    core,
-    training: pickSettings(TRAINING_SETTINGS, flat) as unknown as TrainingConfig,
-    rehearsal: pickSettings(REHEARSAL_SETTINGS, flat) as unknown as RehearsalConfig,
-    gate,
-  };
+  const components = Object.fromEntries(COMPONENTS.map(({ component, table }) => [component, pickSettings(table, flat)]));
+  const gateKind = String(flat.gate);
+  const gateSettings = isGateKind(gateKind)
+    ? (GATES[gateKind].fromLegacy?.(flat, components.core as CoreConfig) ?? pickSettings(GATES[gateKind].settings, flat))
+    : {};
+  // Not yet validated: opening the state with its model checks every setting (config.ts elderConfig).
+  return { preset: flat.preset, ...components, gate: { kind: gateKind, ...gateSettings } } as unknown as ElderConfig;
 }

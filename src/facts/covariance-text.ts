@@ -6,11 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { trainingTextWindows } from '../../facts/training-text.js';
-import { defaultModelDir } from '../../models/default-model.js';
-import type { TextTokenizer } from '../../models/tokenizer.js';
-import { tokenWindows } from '../../train/dataset.js';
-import { InputError, UsageError } from '../../util/errors.js';
+import { defaultModelDir } from '../models/default-model.js';
+import type { TextTokenizer } from '../models/tokenizer.js';
+import { tokenWindows } from '../train/dataset.js';
+import { InputError, UsageError } from '../util/errors.js';
+import { trainingTextWindows } from './training-text.js';
 
 /** Tokens measured by default (ROME estimates GPT-2 XL's from 100,000 Wikipedia samples). */
 export const COVARIANCE_TOKENS = 100_000;
