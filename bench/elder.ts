@@ -8,12 +8,14 @@
 
 import { padTokenId, prepareBatch } from '../src/editors/common/batch.js';
 import type { TokenizedEdit } from '../src/editors/edit.js';
-import { presetsOf } from '../src/editors/elder/allocation.js';
+import { AllocationTable, presetsOf } from '../src/editors/elder/allocation.js';
 import { Codebook, encodeCode } from '../src/editors/elder/codebook.js';
-import { elderConfig, settingsOf } from '../src/editors/elder/config.js';
+import { type ElderConfig, elderConfig, settingsOf } from '../src/editors/elder/config.js';
+import { editedBlocks, querySiteOf } from '../src/editors/elder/core-config.js';
 import { ElderEditor } from '../src/editors/elder/editor.js';
 import type { EditMemory } from '../src/editors/elder/frozen.js';
 import { guidedLoss } from '../src/editors/elder/guided-loss.js';
+import { MixtureOfLora } from '../src/editors/elder/mixture.js';
 import type { ElderSnapshot } from '../src/editors/elder/snapshot.js';
 import type { DecoderLM, LinearHook } from '../src/models/decoder.js';
 import { generate } from '../src/models/generate.js';
@@ -26,16 +28,19 @@ import { Random } from '../src/util/random.js';
 import { interleavedMedians, medianSeconds, printTable } from './harness.js';
 import { breakdownRows, peakSeconds, productFlops, profile } from './profile.js';
 
-/** The same optimisation as ElderEditor.trainBatch, done naively: every iteration runs the whole model and the LM head on all positions. */
-function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): void {
-  const { model, mixture } = editor;
-  const { core, training } = editor.config;
+/**
+ * The same optimisation as ElderEditor.train, done naively on a mixture of
+ * its own: every iteration runs the whole model and the LM head on all
+ * positions.
+ */
+function naiveTrainBatch(model: DecoderLM, config: ElderConfig, mixture: MixtureOfLora, edits: readonly TokenizedEdit[]): void {
+  const { core, training } = config;
   const prepared = prepareBatch(edits, padTokenId(model.config));
-  const labels = edits.map((e) => e.label);
-  const allocations = editor.draftAllocations(labels);
+  const blocks = editedBlocks(core);
+  const allocations = new AllocationTable(blocks.length, core.experts, core.topK, core.seed).draft(edits.map((e) => e.label));
   const presets = presetsOf(
-    labels.map((label) => allocations.get(label)!),
-    core.lastBlock - core.firstBlock + 1,
+    edits.map((e) => allocations.get(e.label)!),
+    blocks.length,
     core.topK,
   );
   const optimizer = new AdamW(mixture.parameters(), { lr: training.lr });
@@ -45,13 +50,13 @@ function naiveTrainBatch(editor: ElderEditor, edits: readonly TokenizedEdit[]): 
     let routingHooks: Map<string, LinearHook> | null = null;
     let guided: Tensor | null = null;
     const hooks = new Map<string, LinearHook>();
-    hooks.set(editor.querySite, (input, output) => {
+    hooks.set(querySiteOf(model, core), (input, output) => {
       const routing = mixture.route(selectRows(input, prepared.queryRows).detach());
       routingHooks = mixture.hooks(model, routing);
       guided = routing.logits.map((logits, i) => guidedLoss(logits, presets[i], core.topK)).reduce((a, b) => add(a, b));
       return output;
     });
-    for (const site of editor.editedSites) hooks.set(site, (input, output) => routingHooks!.get(site)!(input, output));
+    for (const site of blocks.map((block) => model.linearName(block, core.site))) hooks.set(site, (input, output) => routingHooks!.get(site)!(input, output));
     const logits = model.forward(ids, batch, steps, { hooks });
     const targetLogits = selectRows(logits, prepared.targets.rows);
     const { loss } = crossEntropy(targetLogits, prepared.targets.targets);
@@ -80,8 +85,8 @@ export function elderTables(model: DecoderLM, quick: boolean): void {
   const edits = randomEdits(model, rng, 4, 15, 5);
 
   const fastEditor = new ElderEditor(model, config);
-  const naiveEditor = new ElderEditor(model, config);
-  const [fast, naive] = interleavedMedians([() => fastEditor.train(edits), () => naiveTrainBatch(naiveEditor, edits)], quick ? 1 : 3);
+  const naiveMixture = new MixtureOfLora(config.core, model);
+  const [fast, naive] = interleavedMedians([() => fastEditor.train(edits), () => naiveTrainBatch(model, config, naiveMixture, edits)], quick ? 1 : 3);
   printTable(
     `ELDER training, GPT-2 small shape, blocks ${core.firstBlock}–${core.lastBlock}, ${core.experts} experts of rank ${core.rank}, batch 4 × 20 tokens (5 target), ${iterations} iterations`,
     ['training loop', 's per batch', 's per edit', 'speed-up'],

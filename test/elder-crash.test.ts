@@ -153,7 +153,7 @@ test('SIGKILL at random moments of `elder edit` never loses an acknowledged edit
     replay.applyBatch(record.edits.map((e) => tokenizeEdit(tokenizer!, model.config, e)));
   }
   const stored = files.readWeights();
-  for (const [name, tensor] of replay.mixture.namedParameters()) {
+  for (const [name, tensor] of replay.weightViews()) {
     assert.ok(
       Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength).equals(Buffer.from(stored.get(name)!.data.buffer)),
       `${name} differs from a replay of the committed batches`,

@@ -42,8 +42,8 @@ parentPort!.on('message', (job: TrainJob) => {
     const live = new Set(job.snapshot.memory.map((m) => m.id));
     for (const id of frozenCache.keys()) if (!live.has(id)) frozenCache.delete(id);
     const result = editor.train(job.edits, (report) => post({ type: 'progress', job: job.job, ...report }));
-    const trained = [...mixture.namedParameters()].map(
-      ([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }],
+    const trained = [...editor.snapshot().weights].map(
+      ([name, t]) => [name, { data: t.data, shape: [...t.shape] }] as [string, { data: Float32Array; shape: number[] }],
     );
     post(
       {

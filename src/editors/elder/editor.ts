@@ -98,8 +98,13 @@ export class ElderEditor implements Editor {
     return methodOf(this.config);
   }
 
-  get mixture(): MixtureOfLora {
+  private get mixture(): MixtureOfLora {
     return this.core.mixture;
+  }
+
+  /** The mixture's tensors by stored name, as views of the live values (not copies), for writing them out: read only. */
+  weightViews(): ReadonlyMap<string, StoredTensor> {
+    return this.mixture.namedParameters();
   }
 
   /** The edited blocks, in the order of each code's layers. */

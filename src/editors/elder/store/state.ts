@@ -186,7 +186,7 @@ export class ElderState {
     try {
       const result = train();
       const generation = this.files.weights.generation + 1;
-      const chunks = encodeSafetensors(this.editor.mixture.namedParameters(), { metadata: { generation: String(generation) } });
+      const chunks = encodeSafetensors(this.editor.weightViews(), { metadata: { generation: String(generation) } });
       const weights = weightsFileName(generation);
       writeFileAtomic(path.join(this.dir, weights), chunks);
       const record = this.files.append({
