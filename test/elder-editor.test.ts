@@ -635,3 +635,39 @@ test('subject gate: an input uses the experts only when it is near an edit twice
     /line 1: subject "Spain" does not occur in the prompt/,
   );
 });
+
+test("the span subject test: the journal keeps the subject's span and its tokens alone, the keys come back identical, and the test is selectable per run", () => {
+  const dir = path.join(tmp, 'span-gate');
+  const opened = ElderState.open(dir, model, {
+    modelName: 'tiny-gpt2',
+    overrides: { ...FIXTURE_TRAINING, gate: 'subject', subjectTest: 'span' },
+  });
+  const stream = expandRequests([
+    { id: 'kenya', prompt: 'Which country is Mount Kenya in?', target: 'Chile', subject: 'Mount Kenya' },
+    { id: 'hamlet', prompt: 'Who wrote Hamlet?', target: 'Charles Dickens' },
+  ]).map((e) => tokenizeEdit(tok, model.config, e));
+  const record = opened.applyBatch(stream);
+  const kenya = record.edits[0];
+  assert.deepEqual([kenya.subjectStart, kenya.subjectEnd], [tok.encode('Which country is').length, tok.encode('Which country is Mount Kenya').length - 1]);
+  assert.deepEqual(kenya.subjectIds, tok.encode('Mount Kenya'));
+  assert.equal(record.edits[1].subjectIds, undefined, 'an edit without a subject keeps none');
+  const width = model.config.width;
+  const keys = opened.editor.remembered('kenya')!.keys;
+  assert.equal(keys.subjectSpan!.length, 2 * width, 'both subject tokens, as in the prompt');
+  assert.equal(keys.subjectOpening!.length, tok.encode('Mount Kenya').length * width, 'and as opening words');
+  assert.ok(bytesEqual(keys.subjectSpan!.subarray(width), keys.subjectKey!), "the span ends at the subject's last token");
+  for (const text of ['Which country is Mount Kenya in?', 'Who wrote Hamlet?'])
+    assert.notEqual(editedLogits(opened, text).decision.matched, null, `${text}: its own prompt matches`);
+  for (const text of ['Which country is Mount Fuji in?', 'Hello world']) assert.equal(editedLogits(opened, text).decision.matched, null, text);
+  opened.close();
+  const reopened = ElderState.open(dir, model, { modelName: 'tiny-gpt2' });
+  const again = reopened.editor.remembered('kenya')!.keys;
+  assert.ok(bytesEqual(again.subjectSpan!, keys.subjectSpan!) && bytesEqual(again.subjectOpening!, keys.subjectOpening!), 'recomputed identically');
+  assert.ok(reopened.config.gate.kind === 'subject' && reopened.config.gate.subjectTest === 'span');
+  reopened.close();
+  // The test is a per-run setting: the same folder opens with the last-token test.
+  const lastToken = ElderState.open(dir, model, { modelName: 'tiny-gpt2', overrides: { subjectTest: 'last-token' } });
+  assert.ok(lastToken.config.gate.kind === 'subject' && lastToken.config.gate.subjectTest === 'last-token');
+  assert.equal(editedLogits(lastToken, 'Which country is Mount Kenya in?').decision.matched, 'kenya');
+  lastToken.close();
+});

@@ -8,14 +8,10 @@
  * true object) and each other fact's prompt is matched, and each miss is
  * put down to the query radius, the subject radius, or both.
  *
- * With `--span`, the subject test is the one docs/decisions.md measures as a
- * candidate: the input must hold a run of consecutive tokens each within the
- * subject radius of the edit's subject tokens (its whole span, not only its
- * last token), as written in the edit's prompt or as a text's first words
- * (the subject's tokens alone: GPT-2's BPE spells a word differently without
- * its leading space).
+ * The gate's settings are elder's; `--settings` changes them (the span
+ * subject test: `'{"subjectTest": "span"}'`).
  *
- *   node dist/bench/gate/admission.js [--records 1000] [--radii 0.45,0.5,0.55] [--templates 0.5] [--span] [--settings '{"scatterShrinkage": 0.1}']
+ *   node dist/bench/gate/admission.js [--records 1000] [--radii 0.45,0.5,0.55] [--templates 0.5] [--settings '{"scatterShrinkage": 0.1}']
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,7 +32,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { records: { type: 'string' }, radii: { type: 'string' }, settings: { type: 'string' }, templates: { type: 'string' }, span: { type: 'boolean' } },
+  options: { records: { type: 'string' }, radii: { type: 'string' }, settings: { type: 'string' }, templates: { type: 'string' } },
 });
 const records = Number(values.records ?? 1000);
 const radii = (values.radii ?? '0.4,0.45,0.5,0.55,0.6').split(',').map(Number);
@@ -57,27 +53,7 @@ const gate = GATES.subject.create(config.gate, core, view);
 
 const edits = stream.flatMap((r) => r.edits.map((e) => tokenizeEdit(tok, model.config, e)));
 for (const edit of edits) memories.push(memoryOf(core, gate, edit, false));
-/** Per edit, the subject site's states at its subject's tokens, and at the subject's tokens alone (for `--span`). */
-const subjectSpans: Array<Float32Array | null> = [];
-const openingSpans = new Map<string, Float32Array>();
-if (values.span === true) {
-  const subjects = stream.filter((r) => r.subject !== undefined);
-  const alone = inputsOf(subjects.map((r) => ({ label: r.id, ids: tok.encode(r.subject!) })));
-  subjects.forEach((r, i) => {
-    openingSpans.set(r.id, alone[i].tokens);
-  });
-  const states = inputsOf(edits.map((e) => ({ label: e.label, ids: e.promptIds })));
-  edits.forEach((e, i) => {
-    const width = states[i].tokens.length / e.promptIds.length;
-    subjectSpans.push(e.subjectEnd === undefined ? null : states[i].tokens.slice((e.subjectStart ?? e.subjectEnd) * width, (e.subjectEnd + 1) * width));
-  });
-}
-/** The median norm of the stored subject keys: the subject radius's unit, as the index has it. */
-const keyNorms = memories.flatMap((m) => (m.keys.subjectKey ? [Math.hypot(...m.keys.subjectKey)] : [])).sort((a, b) => a - b);
-const medianKeyNorm = keyNorms[keyNorms.length >> 1] ?? 0;
 const gateSettings = config.gate as unknown as GateSettings;
-/** The span test's radius, squared: the subject radius in the index's unit. */
-const spanRadius2 = (gateSettings.subjectRadius * medianKeyNorm) ** 2;
 const labelOf = new Map(memories.map((m) => [m.id, m.label]));
 
 interface Probe {
@@ -133,7 +109,14 @@ console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const templateTables: Array<{ radius: number; byTemplate: Map<string, { own: number; count: number; subjectFar: number }> }> = [];
 for (const radius of radii) {
   const index = SubjectIndex.build(
-    memories.map((m) => ({ id: m.id, label: m.label, gateQuery: m.keys.gateQuery!, subjectKey: m.keys.subjectKey ?? null })),
+    memories.map((m) => ({
+      id: m.id,
+      label: m.label,
+      gateQuery: m.keys.gateQuery!,
+      subjectKey: m.keys.subjectKey ?? null,
+      subjectSpan: m.keys.subjectSpan ?? null,
+      subjectOpening: m.keys.subjectOpening ?? null,
+    })),
     { ...gateSettings, queryRadius: radius },
   );
   let own = 0;
@@ -143,7 +126,7 @@ for (const radius of radii) {
   let none = 0;
   const why = { query: 0, subject: 0, both: 0 };
   const byTemplate = new Map<string, { own: number; count: number; subjectFar: number }>();
-  const matchOf = values.span === true ? spanMatcher(index) : (query: Float32Array, tokens: Float32Array) => index.match(query, tokens);
+  const matchOf = (query: Float32Array, tokens: Float32Array) => index.match(query, tokens);
   heldOut.forEach((probe, i) => {
     const { query, tokens } = heldOutInputs[i];
     const matched = matchOf(query, tokens);
@@ -166,7 +149,7 @@ for (const radius of radii) {
       if (m.label === probe.label && (best < 0 || queryDistance[j] < queryDistance[best])) best = j;
     });
     const outside = queryDistance[best] >= 1;
-    const far = values.span === true ? !spanTest(best, tokens) : !index.subjectsNear(tokens)[best];
+    const far = !index.subjectsNear(tokens)[best];
     if (far) tally.subjectFar++;
     if (outside && far) why.both++;
     else if (outside) why.query++;
@@ -185,43 +168,4 @@ for (const { radius, byTemplate } of templateTables) {
   console.log('|---|---:|---:|---:|');
   const rows = [...byTemplate].sort((a, b) => a[1].own / a[1].count - b[1].own / b[1].count).slice(0, 16);
   for (const [template, t] of rows) console.log(`| \`${template}\` | ${t.count} | ${pct(t.own, t.count)} | ${pct(t.subjectFar, t.count)} |`);
-}
-
-/** Edit i's subject span, as in its prompt or as a text's first words, is found in the input's tokens (true where it named no subject). */
-function spanTest(i: number, tokens: Float32Array): boolean {
-  const span = subjectSpans[i];
-  if (span === null) return true;
-  const opening = openingSpans.get(memories[i].label);
-  return spanFound(tokens, span, spanRadius2) || (opening !== undefined && spanFound(tokens, opening, spanRadius2));
-}
-
-/** The nearest edit within the query radius whose whole subject span some run of the input's tokens matches, token by token. */
-function spanMatcher(index: SubjectIndex): (query: Float32Array, tokens: Float32Array) => string | null {
-  return (query, tokens) => {
-    const queryDistance = index.queryDistances(query);
-    let best = -1;
-    memories.forEach((_, i) => {
-      if (queryDistance[i] >= 1 || (best >= 0 && queryDistance[i] >= queryDistance[best])) return;
-      if (spanTest(i, tokens)) best = i;
-    });
-    return best < 0 ? null : memories[best].id;
-  };
-}
-
-function spanFound(tokens: Float32Array, span: Float32Array, radius2: number): boolean {
-  const width = memories[0].keys.subjectKey!.length;
-  const length = span.length / width;
-  for (let t = 0; t + length <= tokens.length / width; t++) {
-    let all = true;
-    for (let j = 0; j < length && all; j++) {
-      let d = 0;
-      for (let c = 0; c < width; c++) {
-        const diff = tokens[(t + j) * width + c] - span[j * width + c];
-        d += diff * diff;
-      }
-      all = d < radius2;
-    }
-    if (all) return true;
-  }
-  return false;
 }

@@ -32,6 +32,8 @@ export interface TokenizedEdit {
   subjectEnd?: number;
   /** Index in `promptIds` of the subject's first token (with `subjectEnd`). */
   subjectStart?: number;
+  /** The subject's tokens as a text's opening words (with `subjectEnd`): BPE spells a word differently there than after a space. */
+  subjectIds?: number[];
   /** What the base model says after its own answer to the prompt ({@link answerEnding} in `ending.ts`): trained after the target by editors that teach answers to end. */
   endingIds?: number[];
 }
@@ -118,7 +120,8 @@ export function tokenizeEdit(tokenizer: TextTokenizer, config: ModelConfig, text
     );
   }
   const span = subjectSpanOf(tokenizer, edit.prompt, promptIds, edit.subject);
-  return span === undefined ? { ...edit, promptIds, targetIds } : { ...edit, promptIds, targetIds, subjectEnd: span.end, subjectStart: span.start };
+  if (span === undefined) return { ...edit, promptIds, targetIds };
+  return { ...edit, promptIds, targetIds, subjectEnd: span.end, subjectStart: span.start, subjectIds: tokenizer.encode(edit.subject!) };
 }
 
 /**

@@ -34,6 +34,9 @@ export function stateCommand(argv: string[]): void {
   // A folder written by a later elder may name a gate this one lacks.
   const gateText = GATES[gate.kind] === undefined ? gate.kind : gateKindOf(gate).describe(gate);
   console.log(`routing    ${gateText}; ${r.freshCodes ? 'fresh codes' : 'codes as their batch left them'}`);
+  const spanless = edits.filter((e) => e.status === 'applied' && e.subjectEnd !== undefined && e.subjectStart === undefined).length;
+  if (gate.kind === 'subject' && gate.subjectTest === 'span' && spanless > 0)
+    console.log(`           ${spanless} applied edits were journaled before subject spans were kept: the span test reads only their subject's last token`);
   console.log(
     `training   lr ${t.lr}, batch ${t.batchSize}, ${t.iterations} iterations${t.earlyStop ? ', early stop' : ''}, replay ${r.replay}, ${t.trainRouting} routing, seed ${c.seed}`,
   );

@@ -77,13 +77,15 @@ export class ElderEditor implements Editor {
   /** Everything the editor holds, as one plain value (copies). */
   snapshot(): ElderSnapshot {
     const weights = new Map([...this.mixture.namedParameters()].map(([name, t]) => [name, { data: t.data.slice(), shape: [...t.shape] }]));
-    const remembered = this.memory.all().map(({ id, label, promptIds, targetIds, endingIds, subjectEnd }) => ({
+    const remembered = this.memory.all().map(({ id, label, promptIds, targetIds, endingIds, subjectEnd, subjectStart, subjectIds }) => ({
       id,
       label,
       promptIds,
       targetIds,
       endingIds,
       ...(subjectEnd === undefined ? {} : { subjectEnd }),
+      ...(subjectStart === undefined ? {} : { subjectStart }),
+      ...(subjectIds === undefined ? {} : { subjectIds }),
     }));
     return {
       weights,

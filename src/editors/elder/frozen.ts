@@ -21,18 +21,26 @@ export type GateKeys = Readonly<Record<string, Float32Array | null>>;
 /** What a gate reads of a batch of prompts to decide them (its own to read). */
 export type GateInputs = Readonly<Record<string, unknown>>;
 
+/** Where a sequence's subject lies in a batch's flattened rows: its first and last token. */
+export interface SubjectRows {
+  start: number;
+  end: number;
+}
+
 /** The captures a gate adds to a forward pass before any expert acts. */
 export interface GateCaptures {
   /** The deepest block whose linear input the gate reads (a frozen pass runs through it when it lies at or above the first edited block). */
   readonly deepestBlock: number;
-  /** Captures the keys of edits whose last prompt tokens sit at `queryRows` and whose subjects end at `subjectRows` (null: no subject named). */
-  captureKeys(hooks: Map<string, LinearHook>, queryRows: Int32Array, subjectRows: readonly (number | null)[]): () => GateKeys[];
+  /** Captures the keys of edits whose last prompt tokens sit at `queryRows` and whose subjects lie at `subjects` (null: no subject named). */
+  captureKeys(hooks: Map<string, LinearHook>, queryRows: Int32Array, subjects: readonly (SubjectRows | null)[]): () => GateKeys[];
+  /** Where the gate keys on the subject as a text's opening words: captures them from a pass over the subject's tokens `ids` alone. */
+  captureOpening?(hooks: Map<string, LinearHook>, ids: readonly number[]): () => GateKeys;
   /** Captures what the gate decides prompts from. */
   captureInputs(hooks: Map<string, LinearHook>, queryRows: Int32Array): () => GateInputs;
 }
 
 /** An edit as it is remembered for replay and gating. */
-export type RememberedEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'endingIds' | 'subjectEnd'>;
+export type RememberedEdit = Pick<TokenizedEdit, 'id' | 'label' | 'promptIds' | 'targetIds' | 'endingIds' | 'subjectEnd' | 'subjectStart' | 'subjectIds'>;
 
 /**
  * What the editor keeps of a live edit: its tokens and label, the frozen
@@ -49,6 +57,8 @@ export interface EditMemory {
   /** The base model's ending after its own answer (trained after the target when training asks for endings). */
   endingIds: number[];
   subjectEnd?: number;
+  subjectStart?: number;
+  subjectIds?: number[];
   /** Hidden states entering the first edited block, [promptIds + trained target, width]. */
   hidden: Float32Array;
   /** The router query (input of the query site at the last prompt token). */
@@ -89,7 +99,7 @@ export function frozenPass(core: ElderCore, tokens: TokenBatch, queryRows: Int32
 export function memoryOf(core: ElderCore, gate: GateCaptures, edit: RememberedEdit, withEnding: boolean): EditMemory {
   const prepared = prepareBatch([trainedSequence(edit, withEnding)], core.padId);
   const hooks = new Map<string, LinearHook>();
-  const keys = gate.captureKeys(hooks, prepared.queryRows, [edit.subjectEnd ?? null]);
+  const keys = gate.captureKeys(hooks, prepared.queryRows, [subjectRowsOf(edit)]);
   const pass = frozenPass(core, prepared.tokens, prepared.queryRows, hooks, gate);
   return {
     id: edit.id,
@@ -98,10 +108,27 @@ export function memoryOf(core: ElderCore, gate: GateCaptures, edit: RememberedEd
     targetIds: [...edit.targetIds],
     endingIds: [...(edit.endingIds ?? [])],
     ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
+    ...(edit.subjectStart === undefined ? {} : { subjectStart: edit.subjectStart }),
+    ...(edit.subjectIds === undefined ? {} : { subjectIds: [...edit.subjectIds] }),
     hidden: pass.hidden.data.slice(),
     query: pass.query.data.slice(),
-    keys: keys()[0],
+    keys: { ...keys()[0], ...openingKeys(core, gate, edit) },
   };
+}
+
+/** The subject's rows in a batch of one sequence (its last token alone where the start was not kept), or null where the edit named none. */
+function subjectRowsOf(edit: Pick<RememberedEdit, 'subjectStart' | 'subjectEnd'>): SubjectRows | null {
+  return edit.subjectEnd === undefined ? null : { start: edit.subjectStart ?? edit.subjectEnd, end: edit.subjectEnd };
+}
+
+/** The gate's keys of the subject as a text's opening words, where the gate reads them and the edit kept the subject's tokens. */
+function openingKeys(core: ElderCore, gate: GateCaptures, edit: RememberedEdit): GateKeys {
+  if (gate.captureOpening === undefined || edit.subjectIds === undefined || edit.subjectIds.length === 0) return {};
+  const prepared = prepareBatch([{ promptIds: [...edit.subjectIds], targetIds: [] }], core.padId);
+  const hooks = new Map<string, LinearHook>();
+  const keys = gate.captureOpening(hooks, edit.subjectIds);
+  frozenPass(core, prepared.tokens, prepared.queryRows, hooks, gate);
+  return keys();
 }
 
 /** Prompts' router queries and gate inputs, from the frozen pass alone. */

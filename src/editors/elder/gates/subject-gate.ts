@@ -3,8 +3,11 @@
  * only). Besides the code distance, an input may use the experts only when it
  * lies near one live edit twice: its gate query (a linear's input at the last
  * prompt token, below any expert) within the query radius of the edit's, and,
- * where the edit named its subject, some prompt token's state at the subject
- * site within the subject radius of the edit's subject key. A matched input
+ * where the edit named its subject, its subject found among the prompt's
+ * states at the subject site: one token within the subject radius of the
+ * subject's last token (`subjectTest: last-token`), or the subject's whole
+ * token span, each token within the radius, as in the edit's prompt or as a
+ * text's opening words (`span`). A matched input
  * runs through its edit's experts (`matchedExperts`): the gate has already
  * said which edit the input is, and a rephrasing's router query may pick
  * others. docs/decisions.md gives the measurements behind each default.
@@ -20,12 +23,12 @@ import { runBefore } from '../../editor.js';
 import { decodeCode } from '../codebook.js';
 import type { ElderCore, RoutedCode } from '../core.js';
 import type { CoreConfig } from '../core-config.js';
-import type { GateInputs, GateKeys } from '../frozen.js';
+import type { GateInputs, GateKeys, SubjectRows } from '../frozen.js';
 import type { Routing } from '../router.js';
 import { checkSetting, type Rule, type SettingsOf, type SettingsTable } from '../settings.js';
 import { codeVerdict } from './code-gate.js';
 import type { Gate, GateKind, GateRuleContext, GateView, RoutingDecision } from './gate.js';
-import { MAX_WHITENED_WIDTH, QUERY_METRICS, SubjectIndex } from './subject-index.js';
+import { MAX_WHITENED_WIDTH, QUERY_METRICS, SUBJECT_TESTS, SubjectIndex } from './subject-index.js';
 
 const rule = (text: string, value: (context: GateRuleContext) => unknown): Rule<GateRuleContext> => ({ rule: text, value });
 
@@ -67,6 +70,14 @@ const SETTINGS = [
     value: 'X',
     help: "radius around a subject's key, relative to the median key norm",
     default: 0.25,
+  },
+  {
+    name: 'subjectTest',
+    type: 'choice',
+    choices: SUBJECT_TESTS,
+    scope: 'run',
+    help: "how an input is found to name an edit's subject: one token near the subject's last, or its whole token span (as in the prompt or as opening words)",
+    default: 'last-token',
   },
   {
     name: 'queryRadius',
@@ -112,6 +123,8 @@ class SubjectGate implements Gate {
   readonly deepestBlock: number;
   private readonly gateSite: string;
   private readonly subjectSite: string;
+  /** Width of the subject site's input: one token's state. */
+  private readonly keyWidth: number;
   private queryRadius: number;
   private built: SubjectIndex | null = null;
 
@@ -127,22 +140,31 @@ class SubjectGate implements Gate {
     this.decisionSite = config.gateBlock >= core.config.firstBlock ? this.gateSite : core.querySite;
     this.deepestBlock = Math.max(config.gateBlock, config.subjectBlock);
     this.queryRadius = config.queryRadius;
+    this.keyWidth = siteInputWidth(model.config, core.config.site);
   }
 
-  captureKeys(hooks: Map<string, LinearHook>, queryRows: Int32Array, subjectRows: readonly (number | null)[]): () => GateKeys[] {
+  captureKeys(hooks: Map<string, LinearHook>, queryRows: Int32Array, subjects: readonly (SubjectRows | null)[]): () => GateKeys[] {
     let gateQueries: Tensor | undefined;
-    let keys: Tensor | undefined;
-    const rows = Int32Array.from(subjectRows, (row, b) => row ?? queryRows[b]);
+    let spans: Array<Float32Array | null> = [];
     runBefore(hooks, this.gateSite, (input) => (gateQueries = selectRows(input, queryRows)));
-    runBefore(hooks, this.subjectSite, (input) => (keys = selectRows(input, rows)));
+    // Copied as the hook runs: the pass may reuse the input's buffer afterwards.
+    runBefore(hooks, this.subjectSite, (input) => (spans = subjects.map((s) => (s === null ? null : rowsOf(input, s.start, s.end)))));
     return () => {
       const width = gateQueries!.lastDim;
-      const keyWidth = keys!.lastDim;
-      return subjectRows.map((row, b) => ({
+      return spans.map((span, b) => ({
         gateQuery: gateQueries!.data.slice(b * width, (b + 1) * width),
-        subjectKey: row === null ? null : keys!.data.slice(b * keyWidth, (b + 1) * keyWidth),
+        subjectKey: span === null ? null : span.slice(span.length - this.keyWidth),
+        subjectSpan: span,
       }));
     };
+  }
+
+  captureOpening(hooks: Map<string, LinearHook>, ids: readonly number[]): () => GateKeys {
+    let opening: Float32Array | null = null;
+    // A tokenizer that opens every text with its start token puts it before the subject; it is not the subject's.
+    const first = ids[0] === this.core.model.config.bosTokenId ? 1 : 0;
+    runBefore(hooks, this.subjectSite, (input) => (opening = first >= ids.length ? null : rowsOf(input, first, ids.length - 1)));
+    return () => ({ subjectOpening: opening });
   }
 
   captureInputs(hooks: Map<string, LinearHook>, queryRows: Int32Array): () => GateInputs {
@@ -184,7 +206,14 @@ class SubjectGate implements Gate {
 
   private index(): SubjectIndex {
     this.built ??= SubjectIndex.build(
-      this.view.liveMemories().map((m) => ({ id: m.id, label: m.label, gateQuery: m.keys.gateQuery!, subjectKey: m.keys.subjectKey ?? null })),
+      this.view.liveMemories().map((m) => ({
+        id: m.id,
+        label: m.label,
+        gateQuery: m.keys.gateQuery!,
+        subjectKey: m.keys.subjectKey ?? null,
+        subjectSpan: m.keys.subjectSpan ?? null,
+        subjectOpening: m.keys.subjectOpening ?? null,
+      })),
       { ...this.config, queryRadius: this.queryRadius },
     );
     return this.built;
@@ -210,6 +239,11 @@ export function subjectSiteOf(
   gate: Pick<SubjectGateConfig, 'subjectBlock'>,
 ): string {
   return model.linearName(gate.subjectBlock, core.site);
+}
+
+/** Rows `start` … `end` of a linear's input [rows, in], copied. */
+function rowsOf(input: Tensor, start: number, end: number): Float32Array {
+  return input.data.slice(start * input.lastDim, (end + 1) * input.lastDim);
 }
 
 /** Each sequence's states at every prompt token, from a linear's input rows [B·T, in]: sequence b's tokens are rows b·T … queryRows[b]. */
@@ -239,7 +273,7 @@ export const SUBJECT_GATE: GateKind<SubjectGateConfig> = {
   validate,
   create: (config, core, view) => new SubjectGate(config, core, view),
   describe: (c) => {
-    return `code distance and subject gate (subject keys at block ${c.subjectBlock}, ${c.queryMetric} query at block ${c.gateBlock}, radii ${c.subjectRadius} / ${c.queryRadius}${c.matchedExperts ? ', matched experts' : ''})`;
+    return `code distance and subject gate (${c.subjectTest} subject test at block ${c.subjectBlock}, ${c.queryMetric} query at block ${c.gateBlock}, radii ${c.subjectRadius} / ${c.queryRadius}${c.matchedExperts ? ', matched experts' : ''})`;
   },
   // States written before the gate's metric existed measured Euclidean distance at the router's query, radius 0.4, through the router's experts.
   fromLegacy: (flat, core) => ({
@@ -249,6 +283,7 @@ export const SUBJECT_GATE: GateKind<SubjectGateConfig> = {
     subjectRadius: 0.25,
     queryRadius: 0.4,
     matchedExperts: false,
+    subjectTest: 'last-token',
     ...Object.fromEntries(SETTINGS.filter((s) => flat[s.name] !== undefined).map((s) => [s.name, flat[s.name]])),
   }),
 };

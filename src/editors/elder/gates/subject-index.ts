@@ -1,8 +1,11 @@
 /**
  * The subject gate's index over live edits: an input matches an edit when
  * its gate query lies within the query radius of the edit's and, where the
- * edit named its subject, some prompt token's state at the subject site lies
- * within the subject radius of the edit's subject key.
+ * edit named its subject, the input's states at the subject site hold the
+ * subject: with `last-token`, one token within the subject radius of the
+ * subject's last; with `span`, a run of consecutive tokens each within the
+ * subject radius of the subject's tokens, as in the edit's prompt or as a
+ * text's opening words.
  *
  * A fact's rephrasing differs from its edited phrasing mostly along the
  * directions in which templates differ. The `whitened` metric measures query
@@ -17,6 +20,9 @@ import { choleskyLower, invertLower } from '../../../tensor/linalg.js';
 import { matmul } from '../../../tensor/ops/matmul.js';
 import { noGrad, Tensor } from '../../../tensor/tensor.js';
 
+export type SubjectTest = 'last-token' | 'span';
+export const SUBJECT_TESTS: readonly SubjectTest[] = ['last-token', 'span'];
+
 export type QueryMetric = 'euclidean' | 'whitened';
 export const QUERY_METRICS: readonly QueryMetric[] = ['euclidean', 'whitened'];
 
@@ -28,7 +34,12 @@ export interface GateEntry {
   id: string;
   label: string;
   gateQuery: Float32Array;
+  /** The subject site's state at the subject's last token. */
   subjectKey: Float32Array | null;
+  /** Its states at every subject token, [tokens · width], as in the prompt (null: not kept, or no subject). */
+  subjectSpan: Float32Array | null;
+  /** The same for the subject's tokens alone, as a text's opening words. */
+  subjectOpening: Float32Array | null;
 }
 
 export interface GateSettings {
@@ -39,6 +50,7 @@ export interface GateSettings {
   subjectRadius: number;
   /** Shrinkage of the within-label scatter towards the identity, as a share of its mean eigenvalue. */
   scatterShrinkage: number;
+  subjectTest: SubjectTest;
 }
 
 export class SubjectIndex {
@@ -50,6 +62,7 @@ export class SubjectIndex {
     private readonly whitening: Tensor | null,
     private readonly queryRadius2: number,
     private readonly subjectRadius2: number,
+    private readonly subjectTest: SubjectTest,
   ) {}
 
   /** The index over `entries` (live edits). Rebuild it whenever they change. */
@@ -63,12 +76,12 @@ export class SubjectIndex {
     const subjectRadius2 = (settings.subjectRadius * keyScale) ** 2;
     if (settings.queryMetric === 'euclidean' || entries.length === 0) {
       const queryScale = median(entries.map((e) => norm(e.gateQuery)));
-      return new SubjectIndex(entries, raw, null, (settings.queryRadius * queryScale) ** 2, subjectRadius2);
+      return new SubjectIndex(entries, raw, null, (settings.queryRadius * queryScale) ** 2, subjectRadius2, settings.subjectTest);
     }
     const whitening = whiteningOf(withinLabelCovariance(entries, width, settings.scatterShrinkage), width);
     const points = noGrad(() => matmul(new Tensor(raw, [entries.length, width]), whitening)).data;
     const scale = medianDistanceBetweenLabels(entries, points, width);
-    return new SubjectIndex(entries, points, whitening, (settings.queryRadius * scale) ** 2, subjectRadius2);
+    return new SubjectIndex(entries, points, whitening, (settings.queryRadius * scale) ** 2, subjectRadius2, settings.subjectTest);
   }
 
   get size(): number {
@@ -116,7 +129,7 @@ export class SubjectIndex {
     });
   }
 
-  /** For studies of the gate: per stored edit, whether some token lies within the subject radius of its subject key (true where it named no subject). */
+  /** For studies of the gate: per stored edit, whether the input's tokens pass the subject test (true where it named no subject). */
   subjectsNear(tokenStates: Float32Array): boolean[] {
     return this.entries.map((e) => this.subjectNear(e, tokenStates));
   }
@@ -126,22 +139,36 @@ export class SubjectIndex {
     return this.whitening === null ? gateQuery : noGrad(() => matmul(new Tensor(gateQuery, [1, gateQuery.length]), this.whitening!)).data;
   }
 
-  /** Some token's state (`tokenStates`: [tokens · width] at the subject site) lies within the subject radius of the entry's subject key, or it named none. */
+  /** The input's states (`tokenStates`: [tokens · width] at the subject site) hold the entry's subject, or it named none. */
   private subjectNear(entry: GateEntry, tokenStates: Float32Array): boolean {
     const key = entry.subjectKey;
-    return key === null || someTokenNear(tokenStates, tokenStates.length / key.length, key, this.subjectRadius2);
+    if (key === null) return true;
+    const width = key.length;
+    // An edit journaled before spans were kept has only its last token to test.
+    if (this.subjectTest === 'last-token' || entry.subjectSpan === null) return runFound(tokenStates, key, width, this.subjectRadius2);
+    return (
+      runFound(tokenStates, entry.subjectSpan, width, this.subjectRadius2) ||
+      (entry.subjectOpening !== null && runFound(tokenStates, entry.subjectOpening, width, this.subjectRadius2))
+    );
   }
 }
 
-function someTokenNear(tokenStates: Float32Array, tokens: number, key: Float32Array, radius2: number): boolean {
-  const width = key.length;
-  for (let t = 0; t < tokens; t++) {
-    let k = 0;
-    for (let j = 0; j < width && k < radius2; j++) {
-      const diff = tokenStates[t * width + j] - key[j];
-      k += diff * diff;
+/** Some run of consecutive tokens of `tokenStates` lies, token by token, within the radius of `run`'s tokens (both [tokens · width]). */
+function runFound(tokenStates: Float32Array, run: Float32Array, width: number, radius2: number): boolean {
+  const length = run.length / width;
+  const tokens = tokenStates.length / width;
+  for (let t = 0; t + length <= tokens; t++) {
+    let all = true;
+    for (let i = 0; i < length && all; i++) {
+      let d = 0;
+      const at = (t + i) * width;
+      for (let j = 0; j < width && d < radius2; j++) {
+        const diff = tokenStates[at + j] - run[i * width + j];
+        d += diff * diff;
+      }
+      all = d < radius2;
     }
-    if (k < radius2) return true;
+    if (all) return true;
   }
   return false;
 }

@@ -25,6 +25,10 @@ export interface JournalEditEntry {
   targetIds?: number[];
   /** Index of the subject's last prompt token, for edits that named a subject. */
   subjectEnd?: number;
+  /** Index of its first prompt token (absent in states written before the span subject test). */
+  subjectStart?: number;
+  /** The subject's tokens as a text's opening words (likewise). */
+  subjectIds?: number[];
   /** The base model's ending after its own answer, trained after the target (edits trained with `trainEnding`). */
   endingIds?: number[];
 }

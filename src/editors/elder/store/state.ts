@@ -111,7 +111,16 @@ export class ElderState {
       // Edits journaled before token ids were cannot be replayed or gated.
       memory: live
         .filter((e) => e.promptIds !== undefined && e.targetIds !== undefined)
-        .map((e) => ({ id: e.id, label: e.label, promptIds: e.promptIds!, targetIds: e.targetIds!, endingIds: e.endingIds, subjectEnd: e.subjectEnd })),
+        .map((e) => ({
+          id: e.id,
+          label: e.label,
+          promptIds: e.promptIds!,
+          targetIds: e.targetIds!,
+          endingIds: e.endingIds,
+          subjectEnd: e.subjectEnd,
+          subjectStart: e.subjectStart,
+          subjectIds: e.subjectIds,
+        })),
     };
   }
 
@@ -208,6 +217,8 @@ export class ElderState {
           targetIds: [...edit.targetIds],
           ...(edit.endingIds === undefined ? {} : { endingIds: [...edit.endingIds] }),
           ...(edit.subjectEnd === undefined ? {} : { subjectEnd: edit.subjectEnd }),
+          ...(edit.subjectStart === undefined ? {} : { subjectStart: edit.subjectStart }),
+          ...(edit.subjectIds === undefined ? {} : { subjectIds: [...edit.subjectIds] }),
         })),
       }) as BatchRecord;
       // Fresh codes are a function of the durable weights and the journaled prompts, so they are recomputed, not journaled.
