@@ -525,6 +525,24 @@ test('training stores nothing, and a commit that fails leaves the editor as it w
   opened.close();
 });
 
+test('training noise on the router query and the hidden states: seeded (the same batch trains the same twice), and none leaves training as it was', () => {
+  const stream = expandRequests(requests.slice(0, 2)).map((e) => tokenizeEdit(tok, model.config, e));
+  const trainWith = (settings: ElderSettings) => {
+    const editor = new ElderEditor(model, elderConfig(model.config, { ...FIXTURE_TRAINING, iterations: 5, replay: 0, ...settings }));
+    editor.train(stream);
+    return editor.snapshot().weights;
+  };
+  const same = (a: ReturnType<typeof trainWith>, b: ReturnType<typeof trainWith>) => [...a].every(([name, t]) => bytesEqual(t.data, b.get(name)!.data));
+  const plain = trainWith({});
+  assert.ok(same(plain, trainWith({ queryNoise: 0, hiddenNoise: 0 })), 'zero noise is no noise');
+  for (const noise of [{ queryNoise: 0.2 }, { hiddenNoise: 0.2 }]) {
+    const noisy = trainWith(noise);
+    assert.ok(same(noisy, trainWith(noise)), `${JSON.stringify(noise)}: seeded`);
+    assert.ok(!same(noisy, plain), `${JSON.stringify(noise)}: changes training`);
+  }
+  assert.throws(() => elderConfig(model.config, { hiddenNoise: -1 }), /ELDER hiddenNoise must be a finite number ≥ 0, got -1/);
+});
+
 test('the paper preset is the paper algorithm: six blocks ending at 84% depth, router top-k while training, no replay, codes as their batch left them, lr 1e-4', () => {
   const big = { ...model.config, layers: 48 };
   const paper = elderConfig(big, { preset: 'paper' });

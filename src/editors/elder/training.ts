@@ -51,6 +51,24 @@ export const TRAINING_SETTINGS = [
     help: 'experts used while training: the router top-k (the paper) or the preset allocation (the official code\'s "hard" target)',
     default: 'router',
   },
+  {
+    name: 'queryNoise',
+    type: 'number',
+    min: 0,
+    scope: 'run',
+    value: 'X',
+    help: "Gaussian noise added to each router query every iteration, relative to the query's RMS (0: none, the paper)",
+    default: 0,
+  },
+  {
+    name: 'hiddenNoise',
+    type: 'number',
+    min: 0,
+    scope: 'run',
+    value: 'X',
+    help: "Gaussian noise added to each token's hidden state entering the first edited block every iteration, relative to its RMS (0: none, the paper)",
+    default: 0,
+  },
 ] as const satisfies SettingsTable;
 
 export type TrainingConfig = SettingsOf<typeof TRAINING_SETTINGS>;
@@ -105,10 +123,15 @@ export function trainBatch(
   const throughPresets = training.trainRouting === 'preset';
   const earlier = memory.filter((m) => !edits.some((e) => e.id === m.id));
   const replayCount = Math.min(options.replay, earlier.length);
-  // Without replay every iteration runs the same batch: the first edited block's products
-  // up to the adapted linear are computed once (with replay the batch changes each time).
+  const noisy = training.queryNoise > 0 || training.hiddenNoise > 0;
+  // Without replay or noise every iteration runs the same batch: the first edited block's
+  // products up to the adapted linear are computed once (otherwise the batch changes each time).
   const frozen: FrozenPrefix =
-    replayCount === 0 ? { ...prefix, frozenOutputs: model.frozenLinearOutputs(prefix.hidden, config.firstBlock, new Set(core.editedSites)) } : prefix;
+    replayCount === 0 && !noisy ? { ...prefix, frozenOutputs: model.frozenLinearOutputs(prefix.hidden, config.firstBlock, new Set(core.editedSites)) } : prefix;
+  // Its own stream, so that noise leaves the replayed edits' draws as they are without it.
+  const noiseRng = new Random((Math.imul(config.seed + 7, 0x85ebca6b) ^ memory.length) >>> 0);
+  const perturb = (p: FrozenPrefix): FrozenPrefix =>
+    noisy ? { hidden: jitter(p.hidden, training.hiddenNoise, noiseRng), query: jitter(p.query, training.queryNoise, noiseRng) } : p;
   // Seeded by the memory's size, so a batch replays the same earlier edits whenever it is trained.
   const rng = new Random((Math.imul(config.seed + 1, 0x9e3779b1) ^ memory.length) >>> 0);
   const { onIteration } = options;
@@ -119,8 +142,8 @@ export function trainBatch(
       const replayed = replayCount === 0 ? [] : rng.sample(earlier, replayCount);
       const losses =
         replayed.length === 0
-          ? core.batchLosses(prepared, frozen, presets, throughPresets)
-          : replayLosses(core, edits, prefix, replayed, training, presetsFor, throughPresets);
+          ? core.batchLosses(prepared, perturb(frozen), presets, throughPresets)
+          : replayLosses(core, edits, prefix, replayed, training, presetsFor, throughPresets, perturb);
       return {
         loss: losses.total,
         solved: () => countHits(losses.predictions, losses.targets) === losses.targets.length,
@@ -145,6 +168,7 @@ function replayLosses(
   training: TrainingConfig,
   presetsFor: (labels: readonly string[]) => Int32Array[],
   throughPresets: boolean,
+  perturb: (prefix: FrozenPrefix) => FrozenPrefix,
 ): BatchLosses {
   const all = [...edits, ...replayed];
   const prepared = prepareBatch(
@@ -166,5 +190,21 @@ function replayLosses(
     hidden.data.set(m.hidden, b * steps * width);
     query.data.set(m.query, b * inDim);
   });
-  return core.batchLosses(prepared, { hidden, query }, presetsFor(all.map((e) => e.label)), throughPresets);
+  return core.batchLosses(prepared, perturb({ hidden, query }), presetsFor(all.map((e) => e.label)), throughPresets);
+}
+
+/** `t` with Gaussian noise of `scale` × each row's RMS added to each row (its last axis); `t` itself when `scale` is 0. */
+function jitter(t: Tensor, scale: number, rng: Random): Tensor {
+  if (scale === 0) return t;
+  const width = t.lastDim;
+  const out = new Tensor(t.data.slice(), [...t.shape]);
+  const data = out.data;
+  for (let row = 0; row < data.length / width; row++) {
+    let sum = 0;
+    for (let j = 0; j < width; j++) sum += data[row * width + j] ** 2;
+    const std = scale * Math.sqrt(sum / width);
+    if (std === 0) continue;
+    for (let j = 0; j < width; j++) data[row * width + j] += std * rng.normal();
+  }
+  return out;
 }
