@@ -76,7 +76,7 @@ const SETTINGS = [
     type: 'choice',
     choices: SUBJECT_TESTS,
     scope: 'run',
-    help: "how an input is found to name an edit's subject: one token near the subject's last, its whole token span (as in the prompt or as opening words), or that span without its first token",
+    help: "how an input is found to name an edit's subject: one token near the subject's last, or its whole token span (as in the prompt or as opening words)",
     default: 'last-token',
   },
   {

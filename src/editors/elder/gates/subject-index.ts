@@ -5,8 +5,7 @@
  * subject: with `last-token`, one token within the subject radius of the
  * subject's last; with `span`, a run of consecutive tokens each within the
  * subject radius of the subject's tokens, as in the edit's prompt or as a
- * text's opening words; with `span-tail`, the same without the span's first
- * token (the one its context changes most) where the subject has more than one.
+ * text's opening words.
  *
  * A fact's rephrasing differs from its edited phrasing mostly along the
  * directions in which templates differ. The `whitened` metric measures query
@@ -21,8 +20,8 @@ import { choleskyLower, invertLower } from '../../../tensor/linalg.js';
 import { matmul } from '../../../tensor/ops/matmul.js';
 import { noGrad, Tensor } from '../../../tensor/tensor.js';
 
-export type SubjectTest = 'last-token' | 'span' | 'span-tail';
-export const SUBJECT_TESTS: readonly SubjectTest[] = ['last-token', 'span', 'span-tail'];
+export type SubjectTest = 'last-token' | 'span';
+export const SUBJECT_TESTS: readonly SubjectTest[] = ['last-token', 'span'];
 
 export type QueryMetric = 'euclidean' | 'whitened';
 export const QUERY_METRICS: readonly QueryMetric[] = ['euclidean', 'whitened'];
@@ -147,10 +146,9 @@ export class SubjectIndex {
     const width = key.length;
     // An edit journaled before spans were kept has only its last token to test.
     if (this.subjectTest === 'last-token' || entry.subjectSpan === null) return runFound(tokenStates, key, width, this.subjectRadius2);
-    const run = (span: Float32Array) => (this.subjectTest === 'span-tail' && span.length > width ? span.subarray(width) : span);
     return (
-      runFound(tokenStates, run(entry.subjectSpan), width, this.subjectRadius2) ||
-      (entry.subjectOpening !== null && runFound(tokenStates, run(entry.subjectOpening), width, this.subjectRadius2))
+      runFound(tokenStates, entry.subjectSpan, width, this.subjectRadius2) ||
+      (entry.subjectOpening !== null && runFound(tokenStates, entry.subjectOpening, width, this.subjectRadius2))
     );
   }
 }
