@@ -74,6 +74,12 @@ export interface Entity {
  */
 export function entityF1(predicted: readonly Entity[], gold: readonly Entity[]): number {
   if (predicted.length === 0 && gold.length === 0) return 1;
+  const hits = entityMatches(predicted, gold);
+  return hits === 0 ? 0 : (2 * hits) / (predicted.length + gold.length);
+}
+
+/** How many predictions match a gold entity of the same type and normalised text, each gold entity at most once. */
+export function entityMatches(predicted: readonly Entity[], gold: readonly Entity[]): number {
   const key = (e: Entity) => `${e.type}\u0000${normalizeAnswer(e.text)}`;
   const left = new Map<string, number>();
   for (const e of gold) left.set(key(e), (left.get(key(e)) ?? 0) + 1);
@@ -85,10 +91,7 @@ export function entityF1(predicted: readonly Entity[], gold: readonly Entity[]):
       left.set(key(e), count - 1);
     }
   }
-  if (hits === 0) return 0;
-  const precision = hits / predicted.length;
-  const recall = hits / gold.length;
-  return (2 * precision * recall) / (precision + recall);
+  return hits;
 }
 
 /**

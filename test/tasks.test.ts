@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { greedyText } from '../src/eval/metrics.js';
+import { entitiesOf, readGuTask } from '../src/eval/tasks/gu-2024.js';
+import { readTasks } from '../src/eval/tasks/read-tasks.js';
+import { bestChoice, scoreTasks } from '../src/eval/tasks/run-tasks.js';
+import { parseTaskLines } from '../src/eval/tasks/task-file.js';
+import { loadModel } from '../src/models/load.js';
+import { InputError } from '../src/util/errors.js';
+import { hasShared, tinyGpt2Dir } from './helpers.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-tasks-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = path.join(tmp, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+const lines = (...records: object[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+
+test('task JSONL: every kind reads, grouped by task; a malformed line, an answer outside its choices or an unknown kind is refused with file, line and field', () => {
+  const file = 'tasks.jsonl';
+  const tasks = parseTaskLines(
+    lines(
+      { task: 'rte', kind: 'choice', prompt: 'p', choices: [' True', ' False'], answer: 1 },
+      { task: 'nq', kind: 'exact', prompt: 'q', answers: ['Paris'], maxTokens: 4 },
+      { task: 'rte', kind: 'choice', prompt: 'p2', choices: [' True', ' False'], answer: 0 },
+      { task: 'gsm8k', kind: 'number', prompt: 'g', answer: 18 },
+      { task: 'samsum', kind: 'rouge', prompt: 'd', reference: 'a summary' },
+      { task: 'conll03', kind: 'entities', prompt: 'n', entityType: 'PER', entities: [] },
+    ),
+    file,
+  );
+  assert.deepEqual(
+    tasks.map((t) => [t.name, t.kind, t.examples.length]),
+    [
+      ['rte', 'choice', 2],
+      ['nq', 'exact', 1],
+      ['gsm8k', 'number', 1],
+      ['samsum', 'rouge', 1],
+      ['conll03', 'entities', 1],
+    ],
+  );
+  assert.deepEqual(tasks[2].examples[0], { kind: 'number', prompt: 'g', answer: '18' });
+  const refused = (text: string, message: RegExp) =>
+    assert.throws(
+      () => parseTaskLines(text, file),
+      (e: Error) => e instanceof InputError && message.test(e.message),
+    );
+  refused(`${lines({ task: 'a', kind: 'exact', prompt: 'p', answers: ['x'] })}{"task": \n`, /^tasks\.jsonl: line 2: not JSON/);
+  refused(
+    lines({ task: 'a', kind: 'choice', prompt: 'p', choices: ['x', 'y'], answer: 2 }),
+    /^tasks\.jsonl: line 1: "answer" must index "choices" \(0 to 1\), got 2$/,
+  );
+  refused(
+    lines({ task: 'a', kind: 'cloze', prompt: 'p' }),
+    /^tasks\.jsonl: line 1: "kind" must be one of choice, exact, number, rouge, entities, got "cloze"$/,
+  );
+  refused(lines({ task: 'a', kind: 'exact', prompt: '', answers: ['x'] }), /line 1: "prompt" must be a non-empty string/);
+  refused(
+    lines({ task: 'a', kind: 'exact', prompt: 'p', answers: ['x'] }, { task: 'a', kind: 'rouge', prompt: 'p', reference: 'r' }),
+    /line 2: "kind" is "rouge", but task "a" is "exact"/,
+  );
+  refused(lines({ task: 'a', kind: 'number', prompt: 'p', answer: 'many' }), /line 1: "answer" must be a number/);
+});
+
+test("Gu et al.'s task-data files read in their own formats, with their prompts", () => {
+  const dir = path.join(tmp, 'gu');
+  write('gu/test-NLI.tsv', 'index\tsentence1\tsentence2\tlabel\n0\tA dog runs.\tAn animal moves.\tentailment\n1\tA dog runs.\tA cat sleeps.\tnot_entailment\n');
+  write('gu/test-ClosedDomainQA.jsonl', lines({ passage: 'Water is wet.', question: 'is water wet', answer: true }));
+  write('gu/test-SentimentAnalysis.tsv', 'sentence\tlabel\na great film\t1\na dull film\t0\n');
+  write('gu/test-dialogue/dev_2.txt', JSON.stringify({ answers: 'C', options: ['a', 'b', 'c', 'd'], article: 'M: hi F: hello' }));
+  write('gu/test-dialogue/dev_10.txt', JSON.stringify({ answers: 'A', options: ['a', 'b', 'c', 'd'], article: 'M: bye' }));
+  write(
+    'gu/test-NER.txt',
+    '-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\ncall NN I-NP O\n, , O O\nsays VBZ B-VP O\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n. . O O\n\n',
+  );
+  write('gu/test-OpenDomainQA.jsonl', lines({ question: 'capital of France', document: ['Paris is the capital of France.'], answer: ['Paris'] }));
+  write('gu/test-reasoning.jsonl', lines({ question: 'What is 2 + 3?', answer: '2 + 3 = 5.\n#### 5' }));
+  write('gu/test-summarization.json', JSON.stringify([{ dialogue: 'A: hi\nB: hello', summary: 'A and B greet.' }]));
+  const tasks = readTasks([dir]);
+  assert.deepEqual(tasks.map((t) => `${t.name}:${t.kind}:${t.examples.length}`).sort(), [
+    'boolq:choice:1',
+    'conll03:entities:4',
+    'gsm8k:number:1',
+    'mutual:choice:2',
+    'nq:exact:1',
+    'rte:choice:2',
+    'samsum:rouge:1',
+    'sst2:choice:2',
+  ]);
+  const byName = new Map(tasks.map((t) => [t.name, t]));
+  assert.deepEqual(byName.get('rte')!.examples[0], {
+    kind: 'choice',
+    prompt: 'A dog runs. entails the An animal moves.. True or False? answer:',
+    choices: [' True', ' False'],
+    answer: 0,
+  });
+  assert.equal((byName.get('rte')!.examples[1] as { answer: number }).answer, 1);
+  assert.deepEqual(
+    byName.get('sst2')!.examples.map((e) => (e as { answer: number }).answer),
+    [0, 1],
+  );
+  const mutual = byName.get('mutual')!.examples;
+  assert.deepEqual(
+    mutual.map((e) => (e as { answer: number }).answer),
+    [2, 0],
+    'dev_2 before dev_10',
+  );
+  assert.match(mutual[0].prompt, /^Q: M: hi F: hello Which choice is correct\? Answer Chioces: \(A\)a\(B\)b\(C\)c\(D\)d A: Among A through D, the answer is$/);
+  const ner = byName.get('conll03')!.examples as Array<{ prompt: string; entityType: string; entities: string[] }>;
+  assert.equal(ner[0].prompt, 'Please identify Person Entity from the given text. Text: EU rejects German call, says Peter Blackburn. Entity:');
+  assert.deepEqual(
+    ner.map((e) => [e.entityType, e.entities]),
+    [
+      ['PER', ['Peter Blackburn']],
+      ['LOC', []],
+      ['ORG', ['EU']],
+      ['MISC', ['German']],
+    ],
+  );
+  assert.deepEqual(byName.get('gsm8k')!.examples[0], {
+    kind: 'number',
+    prompt: "Q: What is 2 + 3? A:Let's think step by step. 2 + 3 = 5.\n Therefore, the answer (arabic numerals) is:",
+    answer: '5',
+  });
+  assert.equal(byName.get('samsum')!.examples[0].prompt, 'A: hi\nB: hello\nTL;DR:');
+  assert.equal(readTasks([dir], 1).find((t) => t.name === 'rte')!.examples.length, 1, '--task-limit');
+  // IOB1 starts an entity at I- after another tag; IOB2 at B-.
+  assert.deepEqual(entitiesOf(['New', 'York', 'and', 'Paris'], ['I-LOC', 'I-LOC', 'O', 'I-LOC'], 'LOC'), ['New York', 'Paris']);
+  assert.deepEqual(entitiesOf(['A', 'B'], ['B-PER', 'B-PER'], 'PER'), ['A', 'B']);
+  assert.throws(() => readGuTask(write('bad/test-NLI.tsv', 'h\nonly one field\n')), /test-NLI\.tsv: line 2: expected 4 tab-separated fields, got 1/);
+  assert.throws(() => readTasks([dir, path.join(dir, 'test-NLI.tsv')]), /task "rte" is also in/);
+});
+
+test('scoring: the likeliest choice wins, greedy answers are scored by kind, and an edit-free run is the base model', { skip: !hasShared }, () => {
+  const { model, tokenizer } = loadModel(tinyGpt2Dir);
+  const tok = tokenizer!;
+  const prompt = 'The capital of France is';
+  const greedy = greedyText(model, null, tok)(tok.encode(prompt), 8);
+  const firstToken = tok.decode([tok.encode(prompt + greedy).slice(tok.encode(prompt).length)[0]]);
+  // The model's own next token is, by definition, its likeliest one-token continuation.
+  const choices = [' zebra', firstToken, ' quantum'];
+  assert.equal(bestChoice(prompt, choices, model, null, tok), 1);
+  const tasks = parseTaskLines(
+    lines(
+      { task: 'choice', kind: 'choice', prompt, choices, answer: 1 },
+      { task: 'choice', kind: 'choice', prompt, choices, answer: 0 },
+      { task: 'exact', kind: 'exact', prompt, answers: [greedy.trimStart().split('\n')[0]], maxTokens: 8 },
+      { task: 'rouge', kind: 'rouge', prompt, reference: 'zebra quantum', maxTokens: 8 },
+      { task: 'entities', kind: 'entities', prompt, entityType: 'PER', entities: ['Nobody Here'], maxTokens: 8 },
+    ),
+    'scored.jsonl',
+  );
+  let progress = 0;
+  const scores = scoreTasks(tasks, model, null, tok, () => progress++);
+  assert.equal(progress, 5);
+  const by = Object.fromEntries(scores.map((s) => [s.task, s.score]));
+  assert.equal(by.choice, 0.5);
+  assert.equal(by.exact, 1, 'its own greedy answer is an exact match');
+  assert.ok(by.rouge >= 0 && by.rouge < 1);
+  assert.ok(by.entities >= 0 && by.entities < 1);
+});
