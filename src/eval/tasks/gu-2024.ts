@@ -181,7 +181,10 @@ function conllSentences(file: string): Array<{ words: string[]; tags: string[] }
     .split('\n')
     .forEach((line, i) => {
       const fields = line.trim().split(/\s+/);
-      if (line.trim() === '' || fields[0] === '-DOCSTART-') return flush();
+      if (line.trim() === '' || fields[0] === '-DOCSTART-') {
+        flush();
+        return;
+      }
       if (fields.length !== 4) throw new InputError(`${file}: line ${i + 1}: expected "word POS chunk tag", got ${JSON.stringify(line)}`);
       words.push(fields[0]);
       tags.push(fields[3]);
