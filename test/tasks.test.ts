@@ -4,13 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { greedyText } from '../src/eval/metrics.js';
+import { runBenchmark } from '../src/eval/runner.js';
 import { entitiesOf, readGuTask } from '../src/eval/tasks/gu-2024.js';
 import { readTasks } from '../src/eval/tasks/read-tasks.js';
 import { bestChoice, scoreTasks } from '../src/eval/tasks/run-tasks.js';
 import { parseTaskLines } from '../src/eval/tasks/task-file.js';
 import { loadModel } from '../src/models/load.js';
 import { InputError } from '../src/util/errors.js';
-import { hasShared, tinyGpt2Dir } from './helpers.js';
+import { hasShared, repoRoot, tinyGpt2Dir } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'elder-tasks-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -166,4 +167,71 @@ test('scoring: the likeliest choice wins, greedy answers are scored by kind, and
   assert.equal(by.exact, 1, 'its own greedy answer is an exact match');
   assert.ok(by.rouge >= 0 && by.rouge < 1);
   assert.ok(by.entities >= 0 && by.entities < 1);
+});
+
+test('bench-edit --tasks: every task on the base model (cached) and after each method, test retention and the Table 2 layout; a bad task file is refused before any model work', {
+  skip: !hasShared,
+}, () => {
+  const cacheDir = path.join(tmp, 'cache');
+  process.env.ELDER_CACHE_DIR = cacheDir;
+  const taskFile = write(
+    'run/tasks.jsonl',
+    lines(
+      { task: 'yesno', kind: 'choice', prompt: 'Is the sky blue? answer:', choices: [' yes', ' no'], answer: 0 },
+      { task: 'yesno', kind: 'choice', prompt: 'Is fire cold? answer:', choices: [' yes', ' no'], answer: 1 },
+      { task: 'capital', kind: 'exact', prompt: 'The capital of France is', answers: ['Paris'], maxTokens: 4 },
+      { task: 'sum', kind: 'number', prompt: '2 + 2 =', answer: '4', maxTokens: 4 },
+      { task: 'tldr', kind: 'rouge', prompt: 'A: hi\nB: hello\nTL;DR:', reference: 'A and B greet each other.', maxTokens: 8 },
+      {
+        task: 'names',
+        kind: 'entities',
+        prompt: 'Please identify Person Entity from the given text. Text: Peter met Mary. Entity:',
+        entityType: 'PER',
+        entities: ['Peter', 'Mary'],
+        maxTokens: 8,
+      },
+    ),
+  );
+  const options = {
+    modelDir: tinyGpt2Dir,
+    dataFile: path.join(repoRoot, 'bench/data/edits-small.jsonl'),
+    edits: 3,
+    methods: ['lora' as const, 'ft-l' as const],
+    seed: 1,
+    outDir: path.join(tmp, 'run/out'),
+    batchSize: 4,
+    evalEvery: 4,
+    settings: { lora: { lr: 1e-2, iterations: 3 }, 'ft-l': { lr: 1e-2, iterations: 3 } },
+    localityTokens: 4,
+    taskPaths: [taskFile],
+  };
+  const logged: string[] = [];
+  const results = runBenchmark(options, (line) => logged.push(line));
+  const names = ['yesno', 'capital', 'sum', 'tldr', 'names'];
+  assert.deepEqual(Object.keys(results.base.tasks!), names);
+  for (const m of results.methods) {
+    assert.deepEqual(Object.keys(m.tasks!), names);
+    for (const name of names) {
+      const { before, after } = m.tasks![name];
+      assert.equal(before, results.base.tasks![name]);
+      assert.ok(after >= 0 && after <= 1, `${m.method} ${name}: ${after}`);
+    }
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    assert.equal(m.taskRetention!.base, mean(Object.values(results.base.tasks!)));
+    assert.equal(m.taskRetention!.after, mean(names.map((n) => m.tasks![n].after)));
+  }
+  const report = fs.readFileSync(path.join(options.outDir, 'report.md'), 'utf8');
+  assert.match(report, /^\| Test retention, general tasks \| yesno \| capital \| sum \| tldr \| names \| Average \|$/m);
+  assert.match(report, /^\| base model \(no edit\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m);
+  assert.match(report, /^\| ft-l \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/m);
+  // The base model's scores are cached per model and tasks: a second run reads them.
+  assert.equal(fs.readdirSync(path.join(cacheDir, 'tasks')).length, 1);
+  const again = runBenchmark({ ...options, outDir: path.join(tmp, 'run/out2') }, (line) => logged.push(line));
+  assert.ok(logged.some((line) => /^base model: task scores from .*tasks\/[0-9a-f]{16}-[0-9a-f]{16}\.json$/.test(line)));
+  assert.deepEqual(again.base.tasks, results.base.tasks);
+  // A bad line is refused before the model loads, and nothing is written.
+  const bad = write('run/bad.jsonl', lines({ task: 'a', kind: 'choice', prompt: 'p', choices: ['x', 'y'], answer: 5 }));
+  const badOut = path.join(tmp, 'run/bad-out');
+  assert.throws(() => runBenchmark({ ...options, outDir: badOut, taskPaths: [bad] }), /bad\.jsonl: line 1: "answer" must index "choices" \(0 to 1\), got 5/);
+  assert.equal(fs.existsSync(badOut), false);
 });

@@ -27,6 +27,8 @@ export interface RunIdentity {
   localityFile?: string;
   localityTokens: number;
   gateRadii?: number[];
+  /** The general tasks' contents (tasks/base-cache.ts tasksHash), when the run measures any. */
+  tasksHash?: string;
 }
 
 interface ProgressFile {
@@ -106,6 +108,7 @@ function fingerprintOf(options: RunIdentity): string {
       options.localityTokens,
       // Only when given, so that runs saved before the sweep existed still resume.
       ...(options.gateRadii === undefined ? [] : [options.gateRadii]),
+      ...(options.tasksHash === undefined ? [] : [options.tasksHash]),
     ]),
   );
   return hash.digest('hex');

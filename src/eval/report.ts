@@ -122,6 +122,35 @@ const fixed = (value: number | null | undefined, digits: number) => (measured(va
 const change = (value: number | null | undefined, from: number) =>
   measured(value) && measured(from) ? `${value >= from ? '+' : ''}${((100 * (value - from)) / from).toFixed(1)}%` : '–';
 
+/**
+ * The general tasks in the paper's Table 2 layout: one column per task and
+ * their average, the base model first, then each method after its stream.
+ */
+function taskTable(results: BenchResults): string[] {
+  const names = Object.keys(results.base.tasks ?? {});
+  const average = (scores: readonly number[]) => scores.reduce((a, b) => a + b, 0) / scores.length;
+  const row = (who: string, scores: readonly (number | undefined)[]) => {
+    const known = scores.filter((s): s is number => s !== undefined);
+    return `| ${who} | ${scores.map((s) => pct(s)).join(' | ')} | ${known.length === scores.length ? pct(average(known)) : '–'} |`;
+  };
+  return [
+    `| Test retention, general tasks | ${names.join(' | ')} | Average |`,
+    `|---|${names.map(() => '---:').join('|')}|---:|`,
+    row(
+      'base model (no edit)',
+      names.map((n) => results.base.tasks![n]),
+    ),
+    ...results.methods.map((m) =>
+      row(
+        m.method,
+        names.map((n) => m.tasks?.[n]?.after),
+      ),
+    ),
+    '',
+    'Each task as Gu et al. (2024) measure it: accuracy of the likeliest choice (classification), exact match, the final number, ROUGE-1/2/L F1 averaged (summaries) or entity-level F1, in %; the average is the test retention the paper reports.',
+  ];
+}
+
 export function markdownReport(results: BenchResults, hasCodePlot: boolean): string {
   const { data, settings } = results;
   const lines = [
@@ -173,6 +202,7 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
       );
     }
   }
+  if (base.tasks !== undefined) lines.push('', ...taskTable(results));
   const understood = base.heldOutTrue;
   if (understood !== undefined) {
     const knownCount = Math.round(understood.known * understood.prompts);

@@ -70,6 +70,10 @@ export interface MethodResult {
   gateSweep?: GateSweepPoint[];
   /** The gate radius the method ran with (methods with a movable radius). */
   gateRadius?: number;
+  /** With `--tasks`: each general task's score on the base model and after the stream (accuracy, ROUGE or F1, in [0, 1]). */
+  tasks?: Record<string, { before: number; after: number }>;
+  /** With `--tasks`: the mean task score after the stream, and the base model's (the paper's test retention). */
+  taskRetention?: { after: number; base: number };
 }
 
 export interface BenchResults {
@@ -98,6 +102,8 @@ export interface BenchResults {
     heldOutTrue?: { prompts: number; known: number };
     /** The unedited model's generations on the same prompts (absent in runs saved before it existed). */
     generation?: GenerationScores;
+    /** With `--tasks`: each general task's score. */
+    tasks?: Record<string, number>;
   };
   /** What retention (unedited facts, perplexity) was measured on. */
   retentionData?: { factPrompts: number; generalTextTokens: number };

@@ -19,6 +19,7 @@ import { checkEditsFor, createEditor, type MethodName, type MethodSettings, meth
 import { COVARIANCE_TOKENS, covarianceText } from '../facts/covariance-text.js';
 import { generalTextIds, readGeneralText } from '../facts/general-text.js';
 import type { DecoderLM } from '../models/decoder.js';
+import { weightsFingerprint } from '../models/fingerprint.js';
 import { loadModel } from '../models/load.js';
 import { requireTokenizer, type TextTokenizer } from '../models/tokenizer.js';
 import { backendInfo } from '../tensor/backends/index.js';
@@ -33,6 +34,10 @@ import { RunProgress } from './progress.js';
 import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
 import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS, type MethodResult, type RetentionPoint } from './results.js';
+import { BaseTaskCache, tasksHash } from './tasks/base-cache.js';
+import { readTasks } from './tasks/read-tasks.js';
+import { scoreTasks, type TaskScore } from './tasks/run-tasks.js';
+import type { Task } from './tasks/task-file.js';
 
 export interface BenchOptions {
   modelDir: string;
@@ -64,6 +69,10 @@ export interface BenchOptions {
    * writes the report of them all.
    */
   mergeFrom?: string[];
+  /** General-task files and folders (tasks/read-tasks.ts), measured on the base model and after each method's stream. */
+  taskPaths?: string[];
+  /** At most this many examples per task (quick runs). */
+  taskLimit?: number;
 }
 
 /** Unrelated prompts whose routing the per-batch diagnostics follow. */
@@ -81,9 +90,11 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
   const prepared = prepareRun(options, log);
   // Every method's refusal of an edit comes before any method trains.
   for (const method of options.methods) checkEditsFor(method, prepared.inputs.edits);
-  const progress = RunProgress.open(options, log);
-  const { base, heldOutKnown, baseContinuations } = measureBase(prepared, log);
-  const inputs: RunInputs = { ...prepared.inputs, heldOutKnown, baseContinuations, resources: methodResources(prepared, log), log };
+  // The tasks join the run's identity only when given, so that runs saved before tasks existed still resume.
+  const { tasks } = prepared.inputs;
+  const progress = RunProgress.open(tasks.length === 0 ? options : { ...options, tasksHash: tasksHash(tasks) }, log);
+  const { base, heldOutKnown, baseContinuations, baseTasks } = measureBase(prepared, log);
+  const inputs: RunInputs = { ...prepared.inputs, heldOutKnown, baseContinuations, baseTasks, resources: methodResources(prepared, log), log };
   for (const method of options.methods) {
     if (progress.finished(method) !== undefined) {
       log(`${method}: finished in an earlier run, kept`);
@@ -102,7 +113,7 @@ export function runBenchmark(options: BenchOptions, log: (line: string) => void 
 
 /** A run's model, data and prompts, tokenized before any work so that a bad record fails fast and names itself. */
 interface PreparedRun {
-  inputs: Omit<RunInputs, 'resources' | 'log' | 'heldOutKnown' | 'baseContinuations'>;
+  inputs: Omit<RunInputs, 'resources' | 'log' | 'heldOutKnown' | 'baseContinuations' | 'baseTasks'>;
   tokenizer: TextTokenizer;
   dataset: ReturnType<typeof readDataset>;
   skipped: number;
@@ -111,6 +122,8 @@ interface PreparedRun {
 }
 
 function prepareRun(options: BenchOptions, log: (line: string) => void): PreparedRun {
+  // Task files are checked whole before the model loads.
+  const tasks = options.taskPaths === undefined ? [] : readTasks(options.taskPaths, options.taskLimit);
   const loaded = loadModel(options.modelDir);
   const model = loaded.model;
   const tokenizer = requireTokenizer(loaded.tokenizer, options.modelDir);
@@ -164,6 +177,8 @@ function prepareRun(options: BenchOptions, log: (line: string) => void): Prepare
     generalWindows,
     generationProbe,
     generateText: (editor: Editor) => greedyText(model, editor, tokenizer),
+    tasks,
+    scoreTasks: (editor: Editor | null, who: string) => scoreTasksShowing(tasks, model, editor, tokenizer, who),
   };
   return { inputs, tokenizer, dataset, skipped, heldOutTrue };
 }
@@ -172,7 +187,7 @@ function prepareRun(options: BenchOptions, log: (line: string) => void): Prepare
 function measureBase(
   prepared: PreparedRun,
   log: (line: string) => void,
-): { base: BenchResults['base']; heldOutKnown: Array<boolean | null>; baseContinuations: number[][] } {
+): { base: BenchResults['base']; heldOutKnown: Array<boolean | null>; baseContinuations: number[][]; baseTasks: TaskScore[] } {
   const { model, edits, heldOut, localityIds, factItems, generalWindows, generationProbe, options } = prepared.inputs;
   log(`base model: ${edits.length} edit prompts, ${heldOut.length} held-out, ${localityIds.length} locality prompts`);
   const reliability = rate(scoreTargets(model, null, edits).correct);
@@ -183,6 +198,7 @@ function measureBase(
   const uneditedFacts = factItems.length > 0 ? rate(scoreTargets(model, null, factItems).correct) : NaN;
   const perplexity = Math.exp(textLoss(model, null, generalWindows));
   const generation = scoreGenerations(generationProbe, greedyText(model, null, prepared.tokenizer), generationProgress('base model'));
+  const baseTasks = baseTaskScores(prepared, log);
   const base = {
     reliability,
     generalization,
@@ -190,8 +206,9 @@ function measureBase(
     perplexity,
     ...(asked.length > 0 ? { heldOutTrue: { prompts: asked.length, known: rate(asked) } } : {}),
     generation,
+    ...(baseTasks.length === 0 ? {} : { tasks: Object.fromEntries(baseTasks.map((t) => [t.task, t.score])) }),
   };
-  return { base, heldOutKnown, baseContinuations };
+  return { base, heldOutKnown, baseContinuations, baseTasks };
 }
 
 /** What methods need besides the model: the tokenizer, key covariances (cached, or measured once on the model as loaded), training phrasings. */
@@ -287,6 +304,11 @@ interface RunInputs {
   generationProbe: GenerationProbe;
   /** Greedy text of a prompt under an editor. */
   generateText: (editor: Editor) => (promptIds: readonly number[], tokens: number) => string;
+  /** General tasks (none without --tasks), and the base model's scores on them. */
+  tasks: Task[];
+  baseTasks: TaskScore[];
+  /** Scores the tasks under an editor (null: the base model), with progress shown as `who`'s. */
+  scoreTasks: (editor: Editor | null, who: string) => TaskScore[];
   /** What methods need besides the model (key covariances, the tokenizer). */
   resources: EditorResources;
   log: (line: string) => void;
@@ -339,6 +361,7 @@ function runMethod(method: MethodName, inputs: RunInputs): MethodResult {
     uneditedFacts: final.uneditedFacts,
     perplexity: Math.exp(textLoss(model, editor, generalWindows)),
     generation: scoreGenerations(inputs.generationProbe, inputs.generateText(editor), generationProgress(method)),
+    ...taskResults(inputs, editor, method),
     retention,
     secondsPerEdit: editSeconds / edits.length,
     addedParameters: editor.addedParameters(),
@@ -420,6 +443,42 @@ function probeOf(
     subject,
     tokens: GENERATION_TOKENS,
   };
+}
+
+/** The base model's task scores: from the cache for this model and these tasks, or measured and cached. */
+function baseTaskScores(prepared: PreparedRun, log: (line: string) => void): TaskScore[] {
+  const { tasks, model } = prepared.inputs;
+  if (tasks.length === 0) return [];
+  const cache = new BaseTaskCache();
+  const fingerprint = weightsFingerprint(model);
+  const cached = cache.read(fingerprint, tasks);
+  if (cached !== undefined) {
+    log(`base model: task scores from ${cache.fileFor(fingerprint, tasks)}`);
+    return cached;
+  }
+  const scores = prepared.inputs.scoreTasks(null, 'base model');
+  cache.write(fingerprint, tasks, scores);
+  return scores;
+}
+
+/** A method's task scores after its stream, beside the base model's, and their means (the paper's Table 2). */
+function taskResults(inputs: RunInputs, editor: Editor, method: string): Pick<MethodResult, 'tasks' | 'taskRetention'> {
+  if (inputs.tasks.length === 0) return {};
+  const after = inputs.scoreTasks(editor, method);
+  const tasks = Object.fromEntries(after.map((t, i) => [t.task, { before: inputs.baseTasks[i].score, after: t.score }]));
+  return { tasks, taskRetention: { after: mean(after.map((t) => t.score)), base: mean(inputs.baseTasks.map((t) => t.score)) } };
+}
+
+/** Scores the tasks with a progress display over their examples. */
+function scoreTasksShowing(tasks: readonly Task[], model: DecoderLM, editor: Editor | null, tokenizer: TextTokenizer, who: string): TaskScore[] {
+  const total = tasks.reduce((n, t) => n + t.examples.length, 0);
+  const display = new Progress(total, `${who}: tasks`);
+  let done = 0;
+  const scores = scoreTasks(tasks, model, editor, tokenizer, () => {
+    done++;
+    display.update(done, '', { final: done === total });
+  });
+  return scores;
 }
 
 /** A progress display for the generations of `who` (created on the first report). */

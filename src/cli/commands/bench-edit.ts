@@ -29,6 +29,12 @@ export const BENCH_EDIT_COMMAND: CommandSpec = {
       value: 'LIST',
       help: "after the stream, also measure these gate radii (e.g. 0.4,0.5,0.6) on the same trained edits, for methods with a distance gate (elder's subject gate)",
     },
+    tasks: {
+      type: 'string',
+      value: 'PATHS',
+      help: "comma-separated general-task files or folders (elder task JSONL, or Gu et al.'s task-data files): measured on the base model and after every method's stream (test retention)",
+    },
+    'task-limit': { type: 'string', value: 'N', help: 'at most N examples per task (quick runs)' },
     merge: {
       type: 'string',
       value: 'DIRS',
@@ -65,6 +71,10 @@ export function benchEditCommand(argv: string[]): void {
     localityTokens: numberOption(options, 'locality-tokens', 10, { min: 1, integer: true }),
     ...gateRadiiOption(optionalString(options, 'gate-radii')),
     ...mergeOption(optionalString(options, 'merge')),
+    ...tasksOption(
+      optionalString(options, 'tasks'),
+      options.values['task-limit'] === undefined ? undefined : numberOption(options, 'task-limit', 1, { min: 1, integer: true }),
+    ),
   });
   const out = requireString(options, 'out', 'bench-edit');
   console.log(
@@ -84,6 +94,17 @@ function gateRadiiOption(list: string | undefined): { gateRadii?: number[] } {
   for (const item of radii)
     if (item === '' || !Number.isFinite(Number(item)) || Number(item) <= 0) throw new UsageError(`--gate-radii must list numbers > 0, got "${item}"`);
   return { gateRadii: radii.map(Number) };
+}
+
+/** `tasks/,more.jsonl`: general-task paths, and the examples kept per task. */
+function tasksOption(list: string | undefined, limit: number | undefined): { taskPaths?: string[]; taskLimit?: number } {
+  if (list === undefined) {
+    if (limit !== undefined) throw new UsageError('--task-limit needs --tasks');
+    return {};
+  }
+  const paths = list.split(',').map((item) => item.trim());
+  if (paths.some((p) => p === '')) throw new UsageError(`--tasks must list files or folders separated by commas, got "${list}"`);
+  return limit === undefined ? { taskPaths: paths } : { taskPaths: paths, taskLimit: limit };
 }
 
 /** `runs/a,runs/b`: output folders of other runs of the same command. */

@@ -11,13 +11,13 @@
  * weights is refused, never used.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { DecoderLM, LinearHook } from '../../models/decoder.js';
 import { weightsFingerprint } from '../../models/fingerprint.js';
 import { SafetensorsFile, writeSafetensors } from '../../models/safetensors.js';
 import { kernels } from '../../tensor/backends/index.js';
 import { noGrad } from '../../tensor/tensor.js';
+import { elderCacheDir } from '../../util/cache-dir.js';
 import { CheckpointError, ElderError, UsageError } from '../../util/errors.js';
 import type { KeyCovariance } from '../common/resources.js';
 import { checkBlock, mlpOutputSite } from '../common/sites.js';
@@ -76,8 +76,7 @@ export function measureKeyCovariances(
 
 /** Where key covariances are cached: `$ELDER_CACHE_DIR`, else `$XDG_CACHE_HOME/elder`, else `~/.cache/elder`; then `covariance/`. */
 export function defaultCovarianceDir(): string {
-  const root = process.env.ELDER_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'elder');
-  return path.join(root, 'covariance');
+  return elderCacheDir('covariance');
 }
 
 /** Key covariances on disk, one file per model fingerprint, site and block. */
