@@ -3,12 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { readDataset } from '../src/eval/datasets.js';
 import { greedyText } from '../src/eval/metrics.js';
 import { runBenchmark } from '../src/eval/runner.js';
 import { entitiesOf, readGuTask } from '../src/eval/tasks/gu-2024.js';
 import { readTasks } from '../src/eval/tasks/read-tasks.js';
 import { bestChoice, scoreTasks } from '../src/eval/tasks/run-tasks.js';
 import { parseTaskLines } from '../src/eval/tasks/task-file.js';
+import { buildGeneralTasks, DEFAULT_GENERAL_TASK_OPTIONS, localityFactsOf } from '../src/facts/general-tasks.js';
+import { readFactTable } from '../src/facts/table.js';
 import { loadModel } from '../src/models/load.js';
 import { InputError } from '../src/util/errors.js';
 import { hasShared, repoRoot, tinyGpt2Dir } from './helpers.js';
@@ -234,4 +237,30 @@ test('bench-edit --tasks: every task on the base model (cached) and after each m
   const badOut = path.join(tmp, 'run/bad-out');
   assert.throws(() => runBenchmark({ ...options, outDir: badOut, taskPaths: [bad] }), /bad\.jsonl: line 1: "answer" must index "choices" \(0 to 1\), got 5/);
   assert.equal(fs.existsSync(badOut), false);
+});
+
+test("elder-facts' general-task suite is what its builder writes, from facts no record edits, and every line reads as a task", () => {
+  const table = readFactTable();
+  const { records } = readDataset(path.join(repoRoot, 'bench/data/facts/counterfact.json'), 'counterfact');
+  const facts = localityFactsOf(
+    table,
+    records.flatMap((r) => r.locality),
+  );
+  const edited = new Set(records.map((r) => `${r.relation}\u0000${r.subject}`));
+  assert.ok(facts.length > 500, `${facts.length} never-edited facts`);
+  assert.ok(
+    facts.every((f) => !edited.has(`${f.relation}\u0000${f.subject}`)),
+    'no suite fact is a record of the benchmark',
+  );
+  const built = buildGeneralTasks(table, facts, DEFAULT_GENERAL_TASK_OPTIONS);
+  const file = path.join(repoRoot, 'bench/data/facts/general-tasks.jsonl');
+  assert.equal(fs.readFileSync(file, 'utf8'), built.map((l) => `${JSON.stringify(l)}\n`).join(''), 'regenerate it with npm run facts:tasks');
+  assert.deepEqual(
+    readTasks([file]).map((t) => [t.name, t.kind]),
+    [
+      ['facts-qa', 'exact'],
+      ['facts-choice', 'choice'],
+      ['wordnet-category', 'choice'],
+    ],
+  );
 });

@@ -4,7 +4,8 @@ import { isMethod, METHODS, type MethodName, type MethodSettings } from '../../e
 import { DATASET_FORMATS, type DatasetFormat } from '../../eval/datasets.js';
 import { REPORT_FILES } from '../../eval/report.js';
 import { runBenchmark } from '../../eval/runner.js';
-import { resolveModelDir } from '../../models/default-model.js';
+import { defaultGeneralTasksPath } from '../../facts/general-tasks.js';
+import { defaultModelDir, resolveModelDir } from '../../models/default-model.js';
 import { UsageError } from '../../util/errors.js';
 import { type CommandSpec, MODEL_OPTION, numberOption, optionalString, parseOptions, requireString } from '../args.js';
 
@@ -32,7 +33,8 @@ export const BENCH_EDIT_COMMAND: CommandSpec = {
     tasks: {
       type: 'string',
       value: 'PATHS',
-      help: "comma-separated general-task files or folders (elder task JSONL, or Gu et al.'s task-data files): measured on the base model and after every method's stream (test retention)",
+      help: "comma-separated general-task files or folders (elder task JSONL, or Gu et al.'s task-data files): measured on the base model and after every method's stream (test retention); none: no tasks",
+      default: 'with elder-facts, its general tasks (bench/data/facts/general-tasks.jsonl); else none',
     },
     'task-limit': { type: 'string', value: 'N', help: 'at most N examples per task (quick runs)' },
     merge: {
@@ -56,8 +58,9 @@ export function benchEditCommand(argv: string[]): void {
   if (unknown.length > 0) throw new UsageError(`unknown method ${unknown.join(', ')} (known: ${METHODS.join(', ')})`);
   const settingsFile = optionalString(options, 'settings');
   const batchSize = numberOption(options, 'batch', 4, { min: 1, integer: true });
+  const modelDir = resolveModelDir(optionalString(options, 'model'));
   const results = runBenchmark({
-    modelDir: resolveModelDir(optionalString(options, 'model')),
+    modelDir,
     dataFile: requireString(options, 'data', 'bench-edit'),
     format: format as DatasetFormat | undefined,
     edits: numberOption(options, 'edits', 100, { min: 1, integer: true }),
@@ -72,7 +75,7 @@ export function benchEditCommand(argv: string[]): void {
     ...gateRadiiOption(optionalString(options, 'gate-radii')),
     ...mergeOption(optionalString(options, 'merge')),
     ...tasksOption(
-      optionalString(options, 'tasks'),
+      optionalString(options, 'tasks') ?? (path.resolve(modelDir) === path.resolve(defaultModelDir()) ? defaultGeneralTasksPath() : 'none'),
       options.values['task-limit'] === undefined ? undefined : numberOption(options, 'task-limit', 1, { min: 1, integer: true }),
     ),
   });
@@ -97,9 +100,9 @@ function gateRadiiOption(list: string | undefined): { gateRadii?: number[] } {
 }
 
 /** `tasks/,more.jsonl`: general-task paths, and the examples kept per task. */
-function tasksOption(list: string | undefined, limit: number | undefined): { taskPaths?: string[]; taskLimit?: number } {
-  if (list === undefined) {
-    if (limit !== undefined) throw new UsageError('--task-limit needs --tasks');
+function tasksOption(list: string, limit: number | undefined): { taskPaths?: string[]; taskLimit?: number } {
+  if (list === 'none') {
+    if (limit !== undefined) throw new UsageError('--task-limit needs tasks to limit (--tasks)');
     return {};
   }
   const paths = list.split(',').map((item) => item.trim());
