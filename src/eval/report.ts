@@ -216,10 +216,14 @@ export function markdownReport(results: BenchResults, hasCodePlot: boolean): str
   for (const m of results.methods) {
     if (m.gateSweep === undefined) continue;
     const trained = m.gateRadius;
-    lines.push('', `| ${m.method}: gate radius, after the stream | Rel. | Gen. | Loc. | Unedited facts | Change |`, '|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      `| ${m.method}: gate radius, after the stream | Rel. | Gen. | Gen., understood | Loc. | Unedited facts | Change |`,
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
     for (const p of m.gateSweep)
       lines.push(
-        `| ${p.radius}${p.radius === trained ? ' (its setting)' : ''} | ${pct(p.reliability)} | ${pct(p.generalization)} | ${pct(p.locality)} | ${pct(p.uneditedFacts)} | ${change(p.uneditedFacts, base.uneditedFacts)} |`,
+        `| ${p.radius}${p.radius === trained ? ' (its setting)' : ''} | ${pct(p.reliability)} | ${pct(p.generalization)} | ${pct(p.generalizationByBase?.known)} | ${pct(p.locality)} | ${pct(p.uneditedFacts)} | ${change(p.uneditedFacts, base.uneditedFacts)} |`,
       );
   }
   const routed = results.methods.filter((m) => m.diagnostics !== undefined && m.diagnostics.length > 0);

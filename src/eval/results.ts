@@ -17,6 +17,8 @@ export interface GateSweepPoint {
   radius: number;
   reliability: number;
   generalization: number;
+  /** Generalization split by whether the base model understands the rephrasing (as {@link MethodResult.generalizationByBase}; absent in runs saved before it existed). */
+  generalizationByBase?: { known: number; unknown: number };
   locality: number;
   uneditedFacts: number;
 }

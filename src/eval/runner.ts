@@ -379,6 +379,7 @@ function runMethod(method: MethodName, inputs: RunInputs): MethodResult {
         radius,
         reliability: rate(at.reliability.correct),
         generalization: heldOut.length > 0 ? rate(at.generalization.correct) : NaN,
+        ...splitByBase(at.generalization.correct, heldOutKnown),
         locality: localityIds.length > 0 ? rate(at.unchanged) : NaN,
         uneditedFacts: at.uneditedFacts,
       };
