@@ -99,6 +99,28 @@ const heldOutInputs = inputsOf(heldOut);
 const otherInputs = inputsOf(otherFacts);
 
 const pct = (n: number, of: number) => (of === 0 ? '–' : ((100 * n) / of).toFixed(1));
+
+/** How far phrasings of one fact lie apart at the gate query, relative to the query's norm (the scale training noise would need to cover). */
+function relativeDistance(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let n = 0;
+  for (let j = 0; j < a.length; j++) {
+    d += (a[j] - b[j]) ** 2;
+    n += a[j] ** 2;
+  }
+  return Math.sqrt(d / n);
+}
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[values.length >> 1] ?? NaN;
+const byLabel = new Map<string, Float32Array[]>();
+for (const m of memories) byLabel.set(m.label, [...(byLabel.get(m.label) ?? []), m.keys.gateQuery!]);
+const editedSpread = [...byLabel.values()].filter((qs) => qs.length >= 2).map((qs) => relativeDistance(qs[0], qs[1]));
+const heldOutSpread = heldOut.flatMap((probe, i) => {
+  const own = byLabel.get(probe.label!) ?? [];
+  return own.length === 0 ? [] : [Math.min(...own.map((q) => relativeDistance(q, heldOutInputs[i].query)))];
+});
+console.log(
+  `Gate queries, distance relative to the query's norm (median): between a fact's two edited phrasings ${median(editedSpread).toFixed(3)}; from a held-out rephrasing to its fact's nearest edited one ${median(heldOutSpread).toFixed(3)}\n`,
+);
 console.log(
   `Subject gate on the first ${stream.length} records (${memories.length} edits stored), ${heldOut.length} held-out rephrasings (${understood.filter(Boolean).length} understood), ${otherFacts.length} other facts; settings ${JSON.stringify(settings)}`,
 );
