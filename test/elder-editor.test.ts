@@ -116,7 +116,10 @@ test('default blocks: six blocks ending at ~84% of the depth, the query never fr
     ['elder', 2e-3, 'router', 8, true, 'subject', 64, 64],
   );
   const gate = config.gate as SubjectGateConfig;
-  assert.deepEqual([gate.queryMetric, gate.gateBlock, gate.queryRadius, gate.matchedExperts], ['whitened', config.core.firstBlock, 0.5, true]);
+  assert.deepEqual(
+    [gate.queryMetric, gate.gateBlock, gate.queryRadius, gate.subjectTest, gate.matchedExperts],
+    ['whitened', config.core.firstBlock, 0.55, 'span', true],
+  );
   // A rank given alone keeps the scale α/r at 1; an α given with it is kept.
   const rank8 = elderConfig({ ...model.config, layers: 48 }, { rank: 8 }).core;
   assert.deepEqual([rank8.rank, rank8.alpha], [8, 8]);

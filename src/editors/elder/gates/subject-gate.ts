@@ -77,7 +77,7 @@ const SETTINGS = [
     choices: SUBJECT_TESTS,
     scope: 'run',
     help: "how an input is found to name an edit's subject: one token near the subject's last, or its whole token span (as in the prompt or as opening words)",
-    default: 'last-token',
+    default: 'span',
   },
   {
     name: 'queryRadius',
@@ -87,7 +87,7 @@ const SETTINGS = [
     scope: 'run',
     value: 'X',
     help: "radius around an edit's gate query, relative to the median distance between edits (whitened) or the median query norm (euclidean)",
-    default: rule('0.5 whitened, 0.4 euclidean', ({ resolved }) => (resolved.queryMetric === 'whitened' ? 0.5 : 0.4)),
+    default: rule('0.55 whitened, 0.4 euclidean', ({ resolved }) => (resolved.queryMetric === 'whitened' ? 0.55 : 0.4)),
   },
   {
     name: 'scatterShrinkage',
