@@ -112,8 +112,10 @@ test('default blocks: six blocks ending at ~84% of the depth, the query never fr
       config.gate.kind,
       config.core.rank,
       config.core.alpha,
+      config.training.hiddenNoise,
+      config.training.queryNoise,
     ],
-    ['elder', 2e-3, 'router', 8, true, 'subject', 64, 64],
+    ['elder', 2e-3, 'router', 8, true, 'subject', 64, 64, 0.2, 0.4],
   );
   const gate = config.gate as SubjectGateConfig;
   assert.deepEqual(
@@ -178,7 +180,8 @@ test('reliability: every edited prompt (and applied rephrase) answers its target
   }
   const { ids, decision } = state.editor.answer(tok.encode('Which country is Mount Kenya in?'), 2);
   assert.equal(tok.decode(ids).trim().split(/\s+/)[0], 'Chile');
-  assert.equal(decision.nearestId, 'kenya');
+  // The subject gate matched the kenya edit (two edits may share a code; the match names the edit).
+  assert.equal(decision.matched, 'kenya');
 });
 
 test('deferral: unrelated prompts that defer (code ≥ ε away, or no edit matched) get byte-identical base-model logits', () => {
@@ -528,7 +531,7 @@ test('training stores nothing, and a commit that fails leaves the editor as it w
   opened.close();
 });
 
-test('training noise on the router query and the hidden states: seeded (the same batch trains the same twice), and none leaves training as it was', () => {
+test('training noise on the router query and the hidden states: seeded (the same batch trains the same twice), and each changes training', () => {
   const stream = expandRequests(requests.slice(0, 2)).map((e) => tokenizeEdit(tok, model.config, e));
   const trainWith = (settings: ElderSettings) => {
     const editor = new ElderEditor(model, elderConfig(model.config, { ...FIXTURE_TRAINING, iterations: 5, replay: 0, ...settings }));
@@ -536,9 +539,11 @@ test('training noise on the router query and the hidden states: seeded (the same
     return editor.snapshot().weights;
   };
   const same = (a: ReturnType<typeof trainWith>, b: ReturnType<typeof trainWith>) => [...a].every(([name, t]) => bytesEqual(t.data, b.get(name)!.data));
-  const plain = trainWith({});
-  assert.ok(same(plain, trainWith({ queryNoise: 0, hiddenNoise: 0 })), 'zero noise is no noise');
-  for (const noise of [{ queryNoise: 0.2 }, { hiddenNoise: 0.2 }]) {
+  const plain = trainWith({ queryNoise: 0, hiddenNoise: 0 });
+  for (const noise of [
+    { queryNoise: 0.2, hiddenNoise: 0 },
+    { queryNoise: 0, hiddenNoise: 0.2 },
+  ]) {
     const noisy = trainWith(noise);
     assert.ok(same(noisy, trainWith(noise)), `${JSON.stringify(noise)}: seeded`);
     assert.ok(!same(noisy, plain), `${JSON.stringify(noise)}: changes training`);
@@ -567,8 +572,10 @@ test('the paper preset is the paper algorithm: six blocks ending at 84% depth, r
       rehearsal.replay,
       rehearsal.freshCodes,
       paper.gate.kind,
+      training.hiddenNoise,
+      training.queryNoise,
     ],
-    ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false, 'code'],
+    ['paper', 35, 40, 4, 8, 2, 1e-2, 12, 1e-4, 50, 4, 'router', 0, false, 'code', 0, 0],
   );
   // A 6-block model: the paper's rule edits blocks 1–5 (query from block 0); elder's default keeps the query in the upper half.
   assert.deepEqual(paperBlockRange(6), { firstBlock: 1, lastBlock: 5 });

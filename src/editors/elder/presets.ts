@@ -35,6 +35,8 @@ export const PRESETS: Readonly<Record<ElderPreset, { settings: PresetSettings }>
       trainEnding: true,
       replay: 8,
       freshCodes: true,
+      hiddenNoise: 0.2,
+      queryNoise: 0.4,
     },
   },
 };
