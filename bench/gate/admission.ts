@@ -22,6 +22,7 @@ import { elderConfig } from '../../src/editors/elder/config.js';
 import { ElderCore } from '../../src/editors/elder/core.js';
 import { type EditMemory, memoryOf, promptPass } from '../../src/editors/elder/frozen.js';
 import { GATES } from '../../src/editors/elder/gates/index.js';
+import { gateEntryOf } from '../../src/editors/elder/gates/subject-gate.js';
 import { type GateSettings, SubjectIndex } from '../../src/editors/elder/gates/subject-index.js';
 import { readDataset } from '../../src/eval/datasets.js';
 import { buildStream } from '../../src/eval/protocol.js';
@@ -130,17 +131,7 @@ console.log(
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const templateTables: Array<{ radius: number; byTemplate: Map<string, { own: number; count: number; subjectFar: number }> }> = [];
 for (const radius of radii) {
-  const index = SubjectIndex.build(
-    memories.map((m) => ({
-      id: m.id,
-      label: m.label,
-      gateQuery: m.keys.gateQuery!,
-      subjectKey: m.keys.subjectKey ?? null,
-      subjectSpan: m.keys.subjectSpan ?? null,
-      subjectOpening: m.keys.subjectOpening ?? null,
-    })),
-    { ...gateSettings, queryRadius: radius },
-  );
+  const index = SubjectIndex.build(memories.map(gateEntryOf), { ...gateSettings, queryRadius: radius });
   let own = 0;
   let ownUnderstood = 0;
   let ownNot = 0;

@@ -19,13 +19,22 @@ export interface RunIdentity {
   modelDir: string;
   dataFile: string;
   format?: DatasetFormat;
+  /** Number of records (each contributes its edit group). */
   edits: number;
   seed: number;
+  /** Edits per batch of the stream (the paper: 4). */
   batchSize: number;
+  /** Measure retention every this many applied edits. */
   evalEvery: number;
   settings: MethodSettings;
   localityFile?: string;
+  /** Tokens of greedy continuation compared for locality. */
   localityTokens: number;
+  /**
+   * Gate radii to measure after the stream, on the same trained edits, for
+   * methods whose gate radius can be moved (`Editor.gateRadius`): the
+   * trade-off between rephrasings admitted and other inputs captured.
+   */
   gateRadii?: number[];
   /** The general tasks' contents (tasks/base-cache.ts tasksHash), when the run measures any. */
   tasksHash?: string;

@@ -27,10 +27,10 @@ import { tokenWindows } from '../train/dataset.js';
 import { InputError, UsageError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { embedCodes } from './code-embedding.js';
-import { type DatasetFormat, type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
+import { type LocalityPrompt, readDataset, readLocalityFile } from './datasets.js';
 import { type AnswerItem, type GenerationProbe, scoreGenerations, subjectPrompts } from './generation.js';
 import { greedyContinuations, greedyText, mean, rate, textLoss } from './metrics.js';
-import { RunProgress } from './progress.js';
+import { type RunIdentity, RunProgress } from './progress.js';
 import { buildStream, type StreamRecord } from './protocol.js';
 import { writeReport } from './report.js';
 import { type BenchResults, EARLY_RECORDS, GENERATION_TOKENS, type MethodResult, type RetentionPoint } from './results.js';
@@ -39,29 +39,10 @@ import { readTasks } from './tasks/read-tasks.js';
 import { scoreTasks, type TaskScore } from './tasks/run-tasks.js';
 import type { Task } from './tasks/task-file.js';
 
-export interface BenchOptions {
-  modelDir: string;
-  dataFile: string;
-  format?: DatasetFormat;
-  /** Number of records (each contributes its edit group). */
-  edits: number;
+/** A run: what makes it the run it is (progress.ts), and what it runs and where it writes. */
+export interface BenchOptions extends Omit<RunIdentity, 'tasksHash'> {
   methods: MethodName[];
-  seed: number;
   outDir: string;
-  /** Edits per batch of the stream (the paper: 4). */
-  batchSize: number;
-  /** Measure retention every this many applied edits. */
-  evalEvery: number;
-  settings: MethodSettings;
-  localityFile?: string;
-  /** Tokens of greedy continuation compared for locality. */
-  localityTokens: number;
-  /**
-   * Gate radii to measure after the stream, on the same trained edits, for
-   * methods whose gate radius can be moved ({@link Editor.gateRadius}): the
-   * trade-off between rephrasings admitted and other inputs captured.
-   */
-  gateRadii?: number[];
   /**
    * Output folders of other runs of the same benchmark (same data and
    * settings, other methods), whose finished methods this run takes instead of

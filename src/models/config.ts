@@ -253,6 +253,13 @@ export function readConfig(dir: string): ModelConfig {
   if (!fs.existsSync(dir)) throw new CheckpointError(dir, 'model folder not found');
   if (!fs.statSync(dir).isDirectory()) throw new CheckpointError(dir, 'not a folder (expected a Hugging Face model folder)');
   if (!fs.existsSync(file)) throw new CheckpointError(file, 'file not found (a model folder needs config.json)');
+  const config = parseConfig(readJsonObject(file), file);
+  const extra = generationEosIds(dir);
+  return { ...config, eosTokenIds: [...new Set([...config.eosTokenIds, ...extra])] };
+}
+
+/** A model folder's JSON file, which must hold one object. */
+function readJsonObject(file: string): RawConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -260,9 +267,7 @@ export function readConfig(dir: string): ModelConfig {
     throw new CheckpointError(file, `not valid JSON (${(error as Error).message})`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(file, 'not a JSON object');
-  const config = parseConfig(raw as RawConfig, file);
-  const extra = generationEosIds(dir);
-  return { ...config, eosTokenIds: [...new Set([...config.eosTokenIds, ...extra])] };
+  return raw as RawConfig;
 }
 
 /**
@@ -273,14 +278,7 @@ export function readConfig(dir: string): ModelConfig {
 function generationEosIds(dir: string): number[] {
   const file = path.join(dir, 'generation_config.json');
   if (!fs.existsSync(file)) return [];
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new CheckpointError(file, `not valid JSON (${(error as Error).message})`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(file, 'not a JSON object');
-  const ids = tokenIds((raw as RawConfig).eos_token_id);
+  const ids = tokenIds(readJsonObject(file).eos_token_id);
   if (ids.some((id) => !Number.isInteger(id) || id < 0)) throw new CheckpointError(file, '"eos_token_id" must be a token id or a list of them');
   return ids;
 }

@@ -16,7 +16,7 @@ import { selectRows } from '../tensor/ops/select.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Gemma3Settings, ModelConfig } from './config.js';
 import type { ForwardOptions, LinearWeights, WeightSource } from './decoder.js';
-import { LlamaFamilyModel } from './llama-family.js';
+import { LlamaFamilyModel, SEPARATE_PROJECTIONS } from './llama-family.js';
 
 interface Gemma3Block {
   inputNorm: Tensor;
@@ -35,15 +35,7 @@ interface Gemma3Block {
 }
 
 export class Gemma3Model extends LlamaFamilyModel {
-  readonly blockLinears = [
-    'self_attn.q_proj',
-    'self_attn.k_proj',
-    'self_attn.v_proj',
-    'self_attn.o_proj',
-    'mlp.gate_proj',
-    'mlp.up_proj',
-    'mlp.down_proj',
-  ] as const;
+  readonly blockLinears = SEPARATE_PROJECTIONS;
   readonly tokenEmbedding: Tensor;
   readonly blocks: Gemma3Block[];
   readonly norm: Tensor;

@@ -10,6 +10,17 @@ import { rmsNorm } from '../tensor/ops/rmsnorm.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DecoderLM, type LinearWeights, type WeightSource } from './decoder.js';
 
+/** The linears of a block with separate q, k, v and gate, up projections (LLaMA, Mistral, Qwen, Gemma). */
+export const SEPARATE_PROJECTIONS = [
+  'self_attn.q_proj',
+  'self_attn.k_proj',
+  'self_attn.v_proj',
+  'self_attn.o_proj',
+  'mlp.gate_proj',
+  'mlp.up_proj',
+  'mlp.down_proj',
+] as const;
+
 export abstract class LlamaFamilyModel extends DecoderLM {
   protected readonly layout = 'out_in' as const;
   abstract readonly tokenEmbedding: Tensor;

@@ -15,7 +15,7 @@ import { swiglu } from '../tensor/ops/swiglu.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
 import type { ForwardOptions, LinearWeights, WeightSource } from './decoder.js';
-import { LlamaFamilyModel } from './llama-family.js';
+import { LlamaFamilyModel, SEPARATE_PROJECTIONS } from './llama-family.js';
 
 interface LlamaBlock {
   inputNorm: Tensor;
@@ -33,15 +33,7 @@ interface LlamaBlock {
 }
 
 export class LlamaModel extends LlamaFamilyModel {
-  readonly blockLinears = [
-    'self_attn.q_proj',
-    'self_attn.k_proj',
-    'self_attn.v_proj',
-    'self_attn.o_proj',
-    'mlp.gate_proj',
-    'mlp.up_proj',
-    'mlp.down_proj',
-  ] as const;
+  readonly blockLinears = SEPARATE_PROJECTIONS;
   readonly tokenEmbedding: Tensor;
   readonly blocks: LlamaBlock[];
   readonly norm: Tensor;

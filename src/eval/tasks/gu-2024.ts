@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../util/errors.js';
-import type { Task, TaskExample } from './task-file.js';
+import { jsonObject, type Task, type TaskExample } from './task-file.js';
 
 /** The file names this reader knows, and the task each holds. */
 export const GU_FILES: Readonly<Record<string, string>> = {
@@ -209,17 +209,6 @@ function jsonLines(file: string): Array<{ record: Record<string, unknown>; where
   return readText(file)
     .split('\n')
     .flatMap((line, i) => (line.trim() === '' ? [] : [{ record: jsonObject(line, `${file}: line ${i + 1}`), where: `${file}: line ${i + 1}` }]));
-}
-
-function jsonObject(textOf: string, where: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(textOf);
-  } catch (error) {
-    throw new InputError(`${where}: not JSON (${(error as Error).message})`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError(`${where}: expected a JSON object`);
-  return value as Record<string, unknown>;
 }
 
 function text(record: Record<string, unknown>, field: string, where: string): string {

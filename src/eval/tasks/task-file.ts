@@ -58,14 +58,7 @@ export function parseTaskLines(text: string, file: string): Task[] {
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     const where = `${file}: line ${i + 1}`;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch (error) {
-      throw new InputError(`${where}: not JSON (${(error as Error).message})`);
-    }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`${where}: expected a JSON object`);
-    const record = raw as Record<string, unknown>;
+    const record = jsonObject(line, where);
     const name = requireString(record, 'task', where);
     const example = exampleOf(record, where);
     const task = tasks.get(name) ?? { name, kind: example.kind, source: file, examples: [] };
@@ -75,6 +68,18 @@ export function parseTaskLines(text: string, file: string): Task[] {
   });
   if (tasks.size === 0) throw new InputError(`${file}: no examples`);
   return [...tasks.values()];
+}
+
+/** `text` parsed as one JSON object; `where` names it in the refusal. */
+export function jsonObject(text: string, where: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${where}: not JSON (${(error as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError(`${where}: expected a JSON object`);
+  return value as Record<string, unknown>;
 }
 
 function exampleOf(record: Record<string, unknown>, where: string): TaskExample {

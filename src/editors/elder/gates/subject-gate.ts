@@ -23,12 +23,12 @@ import { runBefore } from '../../editor.js';
 import { decodeCode } from '../codebook.js';
 import type { ElderCore, RoutedCode } from '../core.js';
 import type { CoreConfig } from '../core-config.js';
-import type { GateInputs, GateKeys, SubjectRows } from '../frozen.js';
+import type { EditMemory, GateInputs, GateKeys, SubjectRows } from '../frozen.js';
 import type { Routing } from '../router.js';
 import { checkSetting, type Rule, type SettingsOf, type SettingsTable } from '../settings.js';
 import { codeVerdict } from './code-gate.js';
 import type { Gate, GateKind, GateRuleContext, GateView, RoutingDecision } from './gate.js';
-import { MAX_WHITENED_WIDTH, QUERY_METRICS, SUBJECT_TESTS, SubjectIndex } from './subject-index.js';
+import { type GateEntry, MAX_WHITENED_WIDTH, QUERY_METRICS, SUBJECT_TESTS, SubjectIndex } from './subject-index.js';
 
 const rule = (text: string, value: (context: GateRuleContext) => unknown): Rule<GateRuleContext> => ({ rule: text, value });
 
@@ -205,17 +205,7 @@ class SubjectGate implements Gate {
   }
 
   private index(): SubjectIndex {
-    this.built ??= SubjectIndex.build(
-      this.view.liveMemories().map((m) => ({
-        id: m.id,
-        label: m.label,
-        gateQuery: m.keys.gateQuery!,
-        subjectKey: m.keys.subjectKey ?? null,
-        subjectSpan: m.keys.subjectSpan ?? null,
-        subjectOpening: m.keys.subjectOpening ?? null,
-      })),
-      { ...this.config, queryRadius: this.queryRadius },
-    );
+    this.built ??= SubjectIndex.build(this.view.liveMemories().map(gateEntryOf), { ...this.config, queryRadius: this.queryRadius });
     return this.built;
   }
 
@@ -239,6 +229,19 @@ export function subjectSiteOf(
   gate: Pick<SubjectGateConfig, 'subjectBlock'>,
 ): string {
   return model.linearName(gate.subjectBlock, core.site);
+}
+
+/** The index entry of a remembered edit: its gate query and the subject keys this gate captured. */
+export function gateEntryOf(memory: EditMemory): GateEntry {
+  const { keys } = memory;
+  return {
+    id: memory.id,
+    label: memory.label,
+    gateQuery: keys.gateQuery!,
+    subjectKey: keys.subjectKey ?? null,
+    subjectSpan: keys.subjectSpan ?? null,
+    subjectOpening: keys.subjectOpening ?? null,
+  };
 }
 
 /** Rows `start` … `end` of a linear's input [rows, in], copied. */
